@@ -1,0 +1,335 @@
+//! The failover client: finds the leader of a service and keeps a call going across failovers.
+//!
+//! Follows Ozone's `OMFailoverProxyProvider`: start at the last known leader, follow NOT_LEADER
+//! hints, retry the same node with growing backoff on LEADER_NOT_READY, move round-robin on
+//! connection failures, pause `ozone.client.wait.between.retries.millis` after a round in which
+//! every node failed, and give up after `ozone.client.failover.max.attempts` requests.
+//!
+//! Unlike Ozone's client, host names are resolved again on every new connection (a failed
+//! connection is never reused), so a pod that comes back with a new IP is found again.
+//! When a round only met nodes that are alive but know no leader (an election is running) the
+//! pause is a short growing backoff instead of the full wait, so failover is not slowed down.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::{ConfigError, NodeAddress, OzoneConfig, RetryPolicy, ServiceConfig};
+use crate::wire::*;
+
+/// Errors of the failover client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The ring answered with an error that retrying cannot fix.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Every attempt failed; `last` is the last failure seen.
+    #[error("gave up after {attempts} attempts on service {service_id}; last error: {last}")]
+    GaveUp {
+        service_id: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A single node could not be reached (only from calls addressed to one node).
+    #[error("node {node_id} at {address}: {reason}")]
+    Unreachable {
+        node_id: String,
+        address: String,
+        reason: String,
+    },
+    #[error("cannot build HTTP client: {0}")]
+    Http(String),
+}
+
+impl ClientError {
+    /// The API error code, when the ring answered with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Api(e) => Some(e.code),
+            _ => None,
+        }
+    }
+}
+
+/// Result of one request to one node.
+enum Attempt<T> {
+    Ok(T),
+    Api(ApiError),
+    Transport(String),
+}
+
+/// Builder for [`FailoverClient`].
+pub struct FailoverClientBuilder {
+    service: ServiceConfig,
+    policy: RetryPolicy,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+}
+
+impl FailoverClientBuilder {
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// Upper bound for one request to one node (default 30 s).
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = t;
+        self
+    }
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+    /// Replaces the system resolver (tests; service discovery).
+    pub fn resolver(mut self, r: Arc<dyn reqwest::dns::Resolve>) -> Self {
+        self.resolver = Some(r);
+        self
+    }
+    pub fn build(self) -> Result<FailoverClient, ClientError> {
+        if self.service.active_nodes().next().is_none() {
+            return Err(ClientError::Config(ConfigError::Missing {
+                key: format!("{}.{}", crate::config::OZONE_OM_NODES, self.service.service_id),
+                hint: "the service has no active nodes".into(),
+            }));
+        }
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true);
+        if let Some(r) = self.resolver {
+            http = http.dns_resolver(r);
+        }
+        let http = http.build().map_err(|e| ClientError::Http(e.to_string()))?;
+        let nodes: Vec<NodeAddress> = self.service.active_nodes().cloned().collect();
+        let start = rand::rng().random_range(0..nodes.len());
+        Ok(FailoverClient {
+            service_id: self.service.service_id,
+            nodes,
+            http,
+            policy: self.policy,
+            current: AtomicUsize::new(start),
+            client_uuid: format!("{:032x}", rand::rng().random::<u128>()),
+            seq: AtomicU64::new(0),
+        })
+    }
+}
+
+/// A client for one service id that survives leader changes. Cheap to share behind an `Arc`.
+pub struct FailoverClient {
+    service_id: String,
+    nodes: Vec<NodeAddress>,
+    http: reqwest::Client,
+    policy: RetryPolicy,
+    current: AtomicUsize,
+    client_uuid: String,
+    seq: AtomicU64,
+}
+
+impl FailoverClient {
+    pub fn builder(service: ServiceConfig) -> FailoverClientBuilder {
+        FailoverClientBuilder {
+            service,
+            policy: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(3),
+            resolver: None,
+        }
+    }
+
+    /// A client for `service_id` (or the configured default) with the config's retry policy.
+    pub fn from_config(conf: &OzoneConfig, service_id: Option<&str>) -> Result<Self, ClientError> {
+        let service = conf.service(service_id)?;
+        Self::builder(service).retry_policy(conf.retry_policy()?).build()
+    }
+
+    pub fn service_id(&self) -> &str {
+        &self.service_id
+    }
+
+    pub fn nodes(&self) -> &[NodeAddress] {
+        &self.nodes
+    }
+
+    /// A fresh request id; reuse it when retrying the same logical call by hand.
+    pub fn next_request_id(&self) -> String {
+        format!("{}-{}", self.client_uuid, self.seq.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Submits a write, retrying across failovers with one request id (never applied twice).
+    pub async fn write(&self, op: WriteOp) -> Result<WriteResponse, ClientError> {
+        let req = WriteRequest {
+            request_id: self.next_request_id(),
+            op,
+        };
+        self.call(PATH_WRITE, &req).await
+    }
+
+    /// Runs a linearizable read on the leader.
+    pub async fn read(&self, op: ReadOp) -> Result<ReadResponse, ClientError> {
+        self.call(PATH_READ, &ReadRequest { op, stale: false }).await
+    }
+
+    /// Reads from one node's own applied state, without a leadership check.
+    pub async fn read_stale_from(&self, node: &NodeAddress, op: ReadOp) -> Result<ReadResponse, ClientError> {
+        let req = ReadRequest { op, stale: true };
+        match self.send::<_, ReadResponse>(node, PATH_READ, Some(&req)).await {
+            Attempt::Ok(r) => Ok(r),
+            Attempt::Api(e) => Err(ClientError::Api(e)),
+            Attempt::Transport(reason) => Err(self.unreachable(node, reason)),
+        }
+    }
+
+    /// One node's status (no failover: this asks that node).
+    pub async fn node_status(&self, node: &NodeAddress) -> Result<NodeStatus, ClientError> {
+        match self.send::<(), NodeStatus>(node, PATH_STATUS, None).await {
+            Attempt::Ok(r) => Ok(r),
+            Attempt::Api(e) => Err(ClientError::Api(e)),
+            Attempt::Transport(reason) => Err(self.unreachable(node, reason)),
+        }
+    }
+
+    /// Every configured node's status, asked concurrently.
+    pub async fn ring_status(&self) -> Vec<(NodeAddress, Result<NodeStatus, ClientError>)> {
+        let futs = self.nodes.iter().map(|n| async move { (n.clone(), self.node_status(n).await) });
+        futures::future::join_all(futs).await
+    }
+
+    fn unreachable(&self, node: &NodeAddress, reason: String) -> ClientError {
+        ClientError::Unreachable {
+            node_id: node.node_id.clone(),
+            address: node.rpc_address(),
+            reason,
+        }
+    }
+
+    /// The retry loop shared by reads and writes.
+    async fn call<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, ClientError> {
+        let n = self.nodes.len();
+        let mut idx = self.current.load(Ordering::Relaxed) % n;
+        let mut attempts = 0u32;
+        let mut round_tries = 0usize;
+        let mut round_saw_live_node = false;
+        let mut not_ready_backoff = Duration::from_millis(20);
+        let mut election_backoff = Duration::from_millis(20);
+        let mut last = String::from("no attempt made");
+        loop {
+            attempts += 1;
+            let node = &self.nodes[idx];
+            match self.send::<B, R>(node, path, Some(body)).await {
+                Attempt::Ok(r) => {
+                    self.current.store(idx, Ordering::Relaxed);
+                    return Ok(r);
+                }
+                Attempt::Api(e) if e.code == ErrorCode::LeaderNotReady => {
+                    last = format!("{}: {e}", node.node_id);
+                    tokio::time::sleep(not_ready_backoff).await;
+                    not_ready_backoff = (not_ready_backoff * 2).min(Duration::from_secs(1));
+                }
+                Attempt::Api(e) if e.code == ErrorCode::NotLeader => {
+                    last = format!("{}: {e}", node.node_id);
+                    round_saw_live_node = true;
+                    round_tries += 1;
+                    let hinted = e
+                        .leader_id
+                        .as_deref()
+                        .and_then(|l| self.nodes.iter().position(|x| x.node_id == l))
+                        .filter(|&h| h != idx);
+                    idx = hinted.unwrap_or((idx + 1) % n);
+                }
+                Attempt::Api(e) if e.code == ErrorCode::Timeout => {
+                    last = format!("{}: {e}", node.node_id);
+                    round_saw_live_node = true;
+                    round_tries += 1;
+                    idx = (idx + 1) % n;
+                }
+                Attempt::Api(e) => return Err(ClientError::Api(e)),
+                Attempt::Transport(reason) => {
+                    tracing::debug!(node = %node.node_id, %reason, "request failed, failing over");
+                    last = format!("{} ({}): {reason}", node.node_id, node.rpc_address());
+                    round_tries += 1;
+                    idx = (idx + 1) % n;
+                }
+            }
+            if attempts >= self.policy.max_attempts {
+                return Err(ClientError::GaveUp {
+                    service_id: self.service_id.clone(),
+                    attempts,
+                    last,
+                });
+            }
+            if round_tries >= n {
+                let pause = if round_saw_live_node {
+                    let p = election_backoff.min(self.policy.wait_between_rounds);
+                    election_backoff = (election_backoff * 2).min(Duration::from_millis(500));
+                    p
+                } else {
+                    self.policy.wait_between_rounds
+                };
+                tokio::time::sleep(pause).await;
+                round_tries = 0;
+                round_saw_live_node = false;
+            }
+        }
+    }
+
+    async fn send<B: Serialize, R: DeserializeOwned>(&self, node: &NodeAddress, path: &str, body: Option<&B>) -> Attempt<R> {
+        let url = format!("http://{}{}", node.rpc_address(), path);
+        let req = match body {
+            Some(b) => self.http.post(&url).json(b),
+            None => self.http.get(&url),
+        };
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Attempt::Transport(describe_reqwest(&e)),
+        };
+        let status = resp.status();
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Transport(describe_reqwest(&e)),
+        };
+        if status.is_success() {
+            return match serde_json::from_slice::<R>(&bytes) {
+                Ok(r) => Attempt::Ok(r),
+                Err(e) => Attempt::Api(ApiError::new(
+                    ErrorCode::Internal,
+                    format!("cannot decode answer of {} to {path}: {e}", node.node_id),
+                )),
+            };
+        }
+        match serde_json::from_slice::<ApiError>(&bytes) {
+            Ok(e) => Attempt::Api(e),
+            // Not our server's error shape (proxy, old version): retriable only if 5xx.
+            Err(_) if status.is_server_error() => Attempt::Transport(format!("HTTP {status}")),
+            Err(_) => Attempt::Api(ApiError::new(
+                ErrorCode::Internal,
+                format!("{} answered HTTP {status}: {}", node.node_id, String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()),
+            )),
+        }
+    }
+}
+
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}

@@ -1,0 +1,663 @@
+//! `ozone-site.xml`: Hadoop configuration XML and the Ozone Manager HA keys read from it.
+//!
+//! The node, the CLI and the operator all read the same file, so parsing, defaults and the
+//! resolution of a service's nodes live here once. Unknown keys are kept in order so a file
+//! round-trips through [`OzoneConfig::to_xml`] unchanged apart from formatting.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quick_xml::events::{BytesText, Event};
+use quick_xml::Reader;
+
+/// Comma-separated list of logical service ids.
+pub const OZONE_OM_SERVICE_IDS: &str = "ozone.om.service.ids";
+/// Which of the listed service ids this server belongs to.
+pub const OZONE_OM_INTERNAL_SERVICE_ID: &str = "ozone.om.internal.service.id";
+/// Prefix of `ozone.om.nodes.<sid>`: the node ids of one service.
+pub const OZONE_OM_NODES: &str = "ozone.om.nodes";
+/// Prefix of `ozone.om.address.<sid>.<nid>`: client API address (default port 9862).
+pub const OZONE_OM_ADDRESS: &str = "ozone.om.address";
+/// Prefix of `ozone.om.ratis.port.<sid>.<nid>`: peer Raft port (default 9872).
+pub const OZONE_OM_RATIS_PORT: &str = "ozone.om.ratis.port";
+/// Prefix of `ozone.om.http-address.<sid>.<nid>`: health, metrics, snapshots (default 9874).
+pub const OZONE_OM_HTTP_ADDRESS: &str = "ozone.om.http-address";
+/// Explicit id of this node.
+pub const OZONE_OM_NODE_ID: &str = "ozone.om.node.id";
+/// Prefix of `ozone.om.decommissioned.nodes.<sid>`.
+pub const OZONE_OM_DECOMMISSIONED_NODES: &str = "ozone.om.decommissioned.nodes";
+/// Where the node keeps its databases (falls back to `ozone.metadata.dirs`).
+pub const OZONE_OM_DB_DIRS: &str = "ozone.om.db.dirs";
+pub const OZONE_METADATA_DIRS: &str = "ozone.metadata.dirs";
+pub const OZONE_CLIENT_FAILOVER_MAX_ATTEMPTS: &str = "ozone.client.failover.max.attempts";
+pub const OZONE_CLIENT_WAIT_BETWEEN_RETRIES_MILLIS: &str = "ozone.client.wait.between.retries.millis";
+
+pub const DEFAULT_OM_PORT: u16 = 9862;
+pub const DEFAULT_RATIS_PORT: u16 = 9872;
+pub const DEFAULT_HTTP_PORT: u16 = 9874;
+pub const DEFAULT_FAILOVER_MAX_ATTEMPTS: u32 = 500;
+pub const DEFAULT_WAIT_BETWEEN_RETRIES_MILLIS: u64 = 2000;
+
+/// Errors from reading or interpreting `ozone-site.xml`. Each names the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("malformed configuration XML{}: {reason}", in_file(.path))]
+    Malformed { path: Option<PathBuf>, reason: String },
+    #[error("missing configuration key {key}: {hint}")]
+    Missing { key: String, hint: String },
+    #[error("invalid value {value:?} for {key}: {reason}")]
+    Invalid { key: String, value: String, reason: String },
+    #[error("unknown service id {service_id:?}; {OZONE_OM_SERVICE_IDS} lists: {known}")]
+    UnknownServiceId { service_id: String, known: String },
+    #[error("{0}")]
+    SelfNode(String),
+    #[error("invalid override {0:?}: expected key=value")]
+    Override(String),
+}
+
+fn in_file(path: &Option<PathBuf>) -> String {
+    path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default()
+}
+
+/// An ordered set of configuration properties, as read from Hadoop configuration XML.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OzoneConfig {
+    props: Vec<(String, String)>,
+    index: HashMap<String, usize>,
+    source: Option<PathBuf>,
+}
+
+impl OzoneConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut conf = Self::parse_xml(&text).map_err(|e| match e {
+            ConfigError::Malformed { reason, .. } => ConfigError::Malformed {
+                path: Some(path.to_path_buf()),
+                reason,
+            },
+            other => other,
+        })?;
+        conf.source = Some(path.to_path_buf());
+        Ok(conf)
+    }
+
+    /// The file this configuration came from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// Parses `<configuration><property><name/><value/></property>...</configuration>`.
+    pub fn parse_xml(text: &str) -> Result<Self, ConfigError> {
+        let malformed = |reason: String| ConfigError::Malformed { path: None, reason };
+        let mut reader = Reader::from_str(text);
+        reader.config_mut().trim_text(true);
+        let mut conf = OzoneConfig::new();
+        let mut stack: Vec<String> = Vec::new();
+        let mut name: Option<String> = None;
+        let mut value: Option<String> = None;
+        let mut text_buf = String::new();
+        let mut saw_root = false;
+        loop {
+            let pos = reader.buffer_position();
+            let event = reader
+                .read_event()
+                .map_err(|e| malformed(format!("at byte {pos}: {e}")))?;
+            match event {
+                Event::Start(e) => {
+                    let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    if stack.is_empty() {
+                        if tag != "configuration" {
+                            return Err(malformed(format!("root element is <{tag}>, expected <configuration>")));
+                        }
+                        saw_root = true;
+                    }
+                    if tag == "property" {
+                        name = None;
+                        value = None;
+                    }
+                    text_buf.clear();
+                    stack.push(tag);
+                }
+                Event::Empty(e) => {
+                    let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    if stack.is_empty() && tag == "configuration" {
+                        saw_root = true;
+                    }
+                    if stack.last().map(String::as_str) == Some("property") && tag == "value" {
+                        value = Some(String::new());
+                    }
+                }
+                Event::Text(t) => text_buf.push_str(&unescape(&t).map_err(malformed)?),
+                Event::CData(t) => text_buf.push_str(&String::from_utf8_lossy(&t)),
+                Event::GeneralRef(r) => {
+                    let entity = String::from_utf8_lossy(&r).into_owned();
+                    text_buf.push_str(&resolve_entity(&entity).ok_or_else(|| {
+                        malformed(format!("unknown entity &{entity};"))
+                    })?);
+                }
+                Event::End(e) => {
+                    let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                    stack.pop();
+                    let parent = stack.last().map(String::as_str);
+                    match (tag.as_str(), parent) {
+                        ("name", Some("property")) => name = Some(text_buf.trim().to_string()),
+                        ("value", Some("property")) => value = Some(text_buf.trim().to_string()),
+                        ("property", _) => {
+                            let key = name.take().ok_or_else(|| malformed("a <property> has no <name>".into()))?;
+                            if key.is_empty() {
+                                return Err(malformed("a <property> has an empty <name>".into()));
+                            }
+                            conf.set(&key, value.take().unwrap_or_default());
+                        }
+                        _ => {}
+                    }
+                    text_buf.clear();
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        if !stack.is_empty() {
+            return Err(malformed(format!("unexpected end of document inside <{}>", stack.join("><"))));
+        }
+        if !saw_root {
+            return Err(malformed("no <configuration> element".into()));
+        }
+        Ok(conf)
+    }
+
+    /// Renders Hadoop configuration XML with the properties in their original order.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<configuration>\n");
+        for (k, v) in &self.props {
+            out.push_str("  <property>\n    <name>");
+            out.push_str(&escape(k));
+            out.push_str("</name>\n    <value>");
+            out.push_str(&escape(v));
+            out.push_str("</value>\n  </property>\n");
+        }
+        out.push_str("</configuration>\n");
+        out
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.index.get(key).map(|&i| self.props[i].1.as_str())
+    }
+
+    /// A key's value with surrounding whitespace removed; empty values count as unset.
+    pub fn get_trimmed(&self, key: &str) -> Option<&str> {
+        self.get(key).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.index.get(key) {
+            Some(&i) => self.props[i].1 = value,
+            None => {
+                self.index.insert(key.to_string(), self.props.len());
+                self.props.push((key.to_string(), value));
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Applies `key=value` overrides (the CLI's `-D`).
+    pub fn apply_overrides<S: AsRef<str>>(&mut self, overrides: &[S]) -> Result<(), ConfigError> {
+        for o in overrides {
+            let o = o.as_ref();
+            let (k, v) = o.split_once('=').ok_or_else(|| ConfigError::Override(o.to_string()))?;
+            let k = k.trim();
+            if k.is_empty() {
+                return Err(ConfigError::Override(o.to_string()));
+            }
+            self.set(k, v.trim());
+        }
+        Ok(())
+    }
+
+    /// Comma-separated list value, empty entries removed.
+    pub fn get_list(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn get_u64(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        match self.get_trimmed(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                key: key.to_string(),
+                value: v.to_string(),
+                reason: "expected a non-negative integer".into(),
+            }),
+        }
+    }
+
+    pub fn get_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get_trimmed(key) {
+            None => Ok(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ConfigError::Invalid {
+                    key: key.to_string(),
+                    value: v.to_string(),
+                    reason: "expected true or false".into(),
+                }),
+            },
+        }
+    }
+
+    /// The service ids listed in `ozone.om.service.ids`.
+    pub fn service_ids(&self) -> Vec<String> {
+        self.get_list(OZONE_OM_SERVICE_IDS)
+    }
+
+    /// Picks the service id: the explicit one, else `ozone.om.internal.service.id`, else the
+    /// only listed one. Several listed and none chosen is an error.
+    pub fn resolve_service_id(&self, explicit: Option<&str>) -> Result<String, ConfigError> {
+        let ids = self.service_ids();
+        let chosen = explicit
+            .map(str::to_string)
+            .or_else(|| self.get_trimmed(OZONE_OM_INTERNAL_SERVICE_ID).map(str::to_string));
+        match chosen {
+            Some(sid) => {
+                if ids.iter().any(|s| s == &sid) {
+                    Ok(sid)
+                } else {
+                    Err(ConfigError::UnknownServiceId {
+                        service_id: sid,
+                        known: if ids.is_empty() { "(nothing)".into() } else { ids.join(",") },
+                    })
+                }
+            }
+            None => match ids.as_slice() {
+                [only] => Ok(only.clone()),
+                [] => Err(ConfigError::Missing {
+                    key: OZONE_OM_SERVICE_IDS.into(),
+                    hint: "list the ring's logical service id".into(),
+                }),
+                _ => Err(ConfigError::Missing {
+                    key: OZONE_OM_INTERNAL_SERVICE_ID.into(),
+                    hint: format!(
+                        "{OZONE_OM_SERVICE_IDS} lists {}; choose one with --service-id",
+                        ids.join(",")
+                    ),
+                }),
+            },
+        }
+    }
+
+    /// Resolves one service: its nodes and their addresses, with Ozone's default ports.
+    pub fn service(&self, explicit_service_id: Option<&str>) -> Result<ServiceConfig, ConfigError> {
+        let service_id = self.resolve_service_id(explicit_service_id)?;
+        let nodes_key = format!("{OZONE_OM_NODES}.{service_id}");
+        let node_ids = self.get_list(&nodes_key);
+        if node_ids.is_empty() {
+            return Err(ConfigError::Missing {
+                key: nodes_key,
+                hint: "list the node ids of the service".into(),
+            });
+        }
+        let mut nodes = Vec::with_capacity(node_ids.len());
+        for nid in &node_ids {
+            if nodes.iter().any(|n: &NodeAddress| &n.node_id == nid) {
+                return Err(ConfigError::Invalid {
+                    key: nodes_key.clone(),
+                    value: node_ids.join(","),
+                    reason: format!("node id {nid} is listed twice"),
+                });
+            }
+            nodes.push(self.node_address(&service_id, nid)?);
+        }
+        let decommissioned = self.get_list(&format!("{OZONE_OM_DECOMMISSIONED_NODES}.{service_id}"));
+        Ok(ServiceConfig {
+            service_id,
+            nodes,
+            decommissioned,
+        })
+    }
+
+    fn node_address(&self, sid: &str, nid: &str) -> Result<NodeAddress, ConfigError> {
+        let addr_key = format!("{OZONE_OM_ADDRESS}.{sid}.{nid}");
+        let raw = self.get_trimmed(&addr_key).ok_or_else(|| ConfigError::Missing {
+            key: addr_key.clone(),
+            hint: format!("give node {nid} of service {sid} a host or host:port"),
+        })?;
+        let (host, rpc_port) = split_host_port(&addr_key, raw, DEFAULT_OM_PORT)?;
+        let ratis_key = format!("{OZONE_OM_RATIS_PORT}.{sid}.{nid}");
+        let ratis_port = match self.get_trimmed(&ratis_key) {
+            None => DEFAULT_RATIS_PORT,
+            Some(v) => parse_port(&ratis_key, v)?,
+        };
+        let http_key = format!("{OZONE_OM_HTTP_ADDRESS}.{sid}.{nid}");
+        let (http_host, http_port) = match self.get_trimmed(&http_key) {
+            None => (host.clone(), DEFAULT_HTTP_PORT),
+            Some(v) => {
+                let (h, p) = split_host_port(&http_key, v, DEFAULT_HTTP_PORT)?;
+                // 0.0.0.0 means "listen everywhere"; peers reach it through the RPC host.
+                if h == "0.0.0.0" || h == "::" {
+                    (host.clone(), p)
+                } else {
+                    (h, p)
+                }
+            }
+        };
+        Ok(NodeAddress {
+            node_id: nid.to_string(),
+            host,
+            rpc_port,
+            ratis_port,
+            http_host,
+            http_port,
+        })
+    }
+
+    /// Finds this node's id: `ozone.om.node.id` if set (it must be listed), else the one node
+    /// whose RPC address is an address of this machine.
+    pub fn resolve_self_node(&self, service: &ServiceConfig) -> Result<String, ConfigError> {
+        if let Some(nid) = self.get_trimmed(OZONE_OM_NODE_ID) {
+            if service.node(nid).is_some() {
+                return Ok(nid.to_string());
+            }
+            return Err(ConfigError::Invalid {
+                key: OZONE_OM_NODE_ID.into(),
+                value: nid.into(),
+                reason: format!(
+                    "not one of the nodes of service {} ({})",
+                    service.service_id,
+                    service.node_ids().join(",")
+                ),
+            });
+        }
+        let local: Vec<&NodeAddress> = service.nodes.iter().filter(|n| is_local_host(&n.host)).collect();
+        match local.as_slice() {
+            [one] => Ok(one.node_id.clone()),
+            [] => Err(ConfigError::SelfNode(format!(
+                "none of the addresses of service {} is local to this machine; set {OZONE_OM_NODE_ID}",
+                service.service_id
+            ))),
+            many => Err(ConfigError::SelfNode(format!(
+                "several nodes of service {} have local addresses ({}); set {OZONE_OM_NODE_ID}",
+                service.service_id,
+                many.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>().join(",")
+            ))),
+        }
+    }
+
+    /// Directory for this node's databases.
+    pub fn db_dir(&self) -> Result<PathBuf, ConfigError> {
+        self.get_trimmed(OZONE_OM_DB_DIRS)
+            .or_else(|| self.get_trimmed(OZONE_METADATA_DIRS))
+            .map(|v| PathBuf::from(v.split(',').next().unwrap_or(v).trim()))
+            .ok_or_else(|| ConfigError::Missing {
+                key: OZONE_OM_DB_DIRS.into(),
+                hint: format!("set {OZONE_OM_DB_DIRS} or {OZONE_METADATA_DIRS} to a writable directory"),
+            })
+    }
+
+    /// The client retry policy from `ozone.client.*`.
+    pub fn retry_policy(&self) -> Result<RetryPolicy, ConfigError> {
+        let max = self.get_u64(OZONE_CLIENT_FAILOVER_MAX_ATTEMPTS, DEFAULT_FAILOVER_MAX_ATTEMPTS as u64)?;
+        let wait = self.get_u64(OZONE_CLIENT_WAIT_BETWEEN_RETRIES_MILLIS, DEFAULT_WAIT_BETWEEN_RETRIES_MILLIS)?;
+        Ok(RetryPolicy {
+            max_attempts: u32::try_from(max.max(1)).unwrap_or(u32::MAX),
+            wait_between_rounds: Duration::from_millis(wait),
+        })
+    }
+}
+
+/// How the failover client retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts (requests sent) before giving up.
+    pub max_attempts: u32,
+    /// Pause after every node was tried once without success.
+    pub wait_between_rounds: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: DEFAULT_FAILOVER_MAX_ATTEMPTS,
+            wait_between_rounds: Duration::from_millis(DEFAULT_WAIT_BETWEEN_RETRIES_MILLIS),
+        }
+    }
+}
+
+/// One resolved service: its id, nodes and decommissioned node ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub service_id: String,
+    pub nodes: Vec<NodeAddress>,
+    pub decommissioned: Vec<String>,
+}
+
+impl ServiceConfig {
+    pub fn node(&self, node_id: &str) -> Option<&NodeAddress> {
+        self.nodes.iter().find(|n| n.node_id == node_id)
+    }
+    pub fn node_ids(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.node_id.clone()).collect()
+    }
+    /// Nodes that are not decommissioned: the ones clients and peers talk to.
+    pub fn active_nodes(&self) -> impl Iterator<Item = &NodeAddress> {
+        self.nodes.iter().filter(|n| !self.decommissioned.contains(&n.node_id))
+    }
+}
+
+/// Addresses of one node, as configured (host names are resolved at connect time).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+pub struct NodeAddress {
+    pub node_id: String,
+    pub host: String,
+    pub rpc_port: u16,
+    pub ratis_port: u16,
+    pub http_host: String,
+    pub http_port: u16,
+}
+
+impl NodeAddress {
+    pub fn rpc_address(&self) -> String {
+        join_host_port(&self.host, self.rpc_port)
+    }
+    pub fn ratis_address(&self) -> String {
+        join_host_port(&self.host, self.ratis_port)
+    }
+    pub fn http_address(&self) -> String {
+        join_host_port(&self.http_host, self.http_port)
+    }
+}
+
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn parse_port(key: &str, v: &str) -> Result<u16, ConfigError> {
+    match v.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(ConfigError::Invalid {
+            key: key.to_string(),
+            value: v.to_string(),
+            reason: "expected a port number from 1 to 65535".into(),
+        }),
+    }
+}
+
+/// Splits `host`, `host:port`, `[v6]:port` or `[v6]`.
+fn split_host_port(key: &str, v: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        key: key.to_string(),
+        value: v.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Some(rest) = v.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(|| invalid("unclosed '[' in IPv6 address"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => parse_port(key, p)?,
+            None if after.is_empty() => default_port,
+            None => return Err(invalid("expected ':port' after ']'")),
+        };
+        return Ok((host.to_string(), port));
+    }
+    match v.matches(':').count() {
+        0 => Ok((v.to_string(), default_port)),
+        1 => {
+            let (h, p) = v.split_once(':').ok_or_else(|| invalid("expected host:port"))?;
+            if h.is_empty() {
+                return Err(invalid("empty host"));
+            }
+            Ok((h.to_string(), parse_port(key, p)?))
+        }
+        _ => Ok((v.to_string(), default_port)), // bare IPv6
+    }
+}
+
+/// True when `host` resolves to an address that can be bound on this machine.
+pub fn is_local_host(host: &str) -> bool {
+    let addrs: Vec<IpAddr> = match (host, 0u16).to_socket_addrs() {
+        Ok(it) => it.map(|a| a.ip()).collect(),
+        Err(_) => return false,
+    };
+    addrs.into_iter().any(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok())
+}
+
+fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+fn unescape(t: &BytesText<'_>) -> Result<String, String> {
+    t.decode().map(|c| c.into_owned()).map_err(|e| e.to_string())
+}
+
+fn resolve_entity(name: &str) -> Option<String> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix('x') {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return char::from_u32(code).map(String::from);
+    }
+    quick_xml::escape::resolve_predefined_entity(name).map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"<?xml version="1.0"?>
+<configuration>
+  <property><name>ozone.om.service.ids</name><value>cluster1</value></property>
+  <property><name>ozone.om.nodes.cluster1</name><value>om1, om2,om3</value></property>
+  <property><name>ozone.om.address.cluster1.om1</name><value>host1</value></property>
+  <property><name>ozone.om.address.cluster1.om2</name><value>host2:19862</value></property>
+  <property><name>ozone.om.address.cluster1.om3</name><value>[::1]:9000</value></property>
+  <property><name>ozone.om.ratis.port.cluster1.om2</name><value>19872</value></property>
+  <property><name>ozone.om.http-address.cluster1.om2</name><value>0.0.0.0:19874</value></property>
+  <property><name>custom.key</name><value>a &amp; b</value><description>kept</description></property>
+</configuration>"#;
+
+    #[test]
+    fn parses_service_with_defaults() {
+        let conf = OzoneConfig::parse_xml(SAMPLE).unwrap();
+        let svc = conf.service(None).unwrap();
+        assert_eq!(svc.service_id, "cluster1");
+        assert_eq!(svc.node_ids(), vec!["om1", "om2", "om3"]);
+        let om1 = svc.node("om1").unwrap();
+        assert_eq!((om1.rpc_port, om1.ratis_port, om1.http_port), (9862, 9872, 9874));
+        assert_eq!(om1.http_host, "host1");
+        let om2 = svc.node("om2").unwrap();
+        assert_eq!(om2.rpc_address(), "host2:19862");
+        assert_eq!(om2.ratis_address(), "host2:19872");
+        assert_eq!(om2.http_address(), "host2:19874");
+        assert_eq!(svc.node("om3").unwrap().rpc_address(), "[::1]:9000");
+        assert_eq!(conf.get("custom.key"), Some("a & b"));
+    }
+
+    #[test]
+    fn round_trips_unknown_keys() {
+        let conf = OzoneConfig::parse_xml(SAMPLE).unwrap();
+        let again = OzoneConfig::parse_xml(&conf.to_xml()).unwrap();
+        assert_eq!(conf, again);
+    }
+
+    #[test]
+    fn malformed_xml_is_an_error() {
+        for bad in ["<configuration><property>", "<conf></conf>", "not xml at all", "<configuration><property><value>x</value></property></configuration>"] {
+            let err = OzoneConfig::parse_xml(bad).unwrap_err();
+            assert!(matches!(err, ConfigError::Malformed { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_address_names_the_key() {
+        let mut conf = OzoneConfig::new();
+        conf.set(OZONE_OM_SERVICE_IDS, "s");
+        conf.set("ozone.om.nodes.s", "a,b");
+        conf.set("ozone.om.address.s.a", "h");
+        let err = conf.service(None).unwrap_err().to_string();
+        assert!(err.contains("ozone.om.address.s.b"), "{err}");
+    }
+
+    #[test]
+    fn unknown_service_id_lists_the_known_ones() {
+        let conf = OzoneConfig::parse_xml(SAMPLE).unwrap();
+        let err = conf.service(Some("nope")).unwrap_err().to_string();
+        assert!(err.contains("nope") && err.contains("cluster1"), "{err}");
+    }
+
+    #[test]
+    fn bad_port_is_an_error() {
+        let mut conf = OzoneConfig::parse_xml(SAMPLE).unwrap();
+        conf.set("ozone.om.ratis.port.cluster1.om1", "99999");
+        let err = conf.service(None).unwrap_err().to_string();
+        assert!(err.contains("ozone.om.ratis.port.cluster1.om1"), "{err}");
+    }
+
+    #[test]
+    fn self_node_by_explicit_id_and_by_local_address() {
+        let mut conf = OzoneConfig::new();
+        conf.set(OZONE_OM_SERVICE_IDS, "s");
+        conf.set("ozone.om.nodes.s", "a,b");
+        conf.set("ozone.om.address.s.a", "127.0.0.1:1000");
+        conf.set("ozone.om.address.s.b", "192.0.2.1:1000");
+        let svc = conf.service(None).unwrap();
+        assert_eq!(conf.resolve_self_node(&svc).unwrap(), "a");
+        conf.set("ozone.om.address.s.b", "127.0.0.2:1000");
+        let svc = conf.service(None).unwrap();
+        let err = conf.resolve_self_node(&svc).unwrap_err().to_string();
+        assert!(err.contains("several"), "{err}");
+        conf.set(OZONE_OM_NODE_ID, "b");
+        assert_eq!(conf.resolve_self_node(&svc).unwrap(), "b");
+        conf.set(OZONE_OM_NODE_ID, "zz");
+        assert!(conf.resolve_self_node(&svc).is_err());
+    }
+
+    #[test]
+    fn overrides_and_several_service_ids() {
+        let mut conf = OzoneConfig::parse_xml(SAMPLE).unwrap();
+        conf.apply_overrides(&["ozone.om.service.ids=cluster1,other"]).unwrap();
+        assert!(conf.service(None).is_err());
+        assert!(conf.service(Some("cluster1")).is_ok());
+        assert!(conf.apply_overrides(&["novalue"]).is_err());
+    }
+}

@@ -1,0 +1,526 @@
+//! Wire types of the client API: requests, responses, errors and node roles.
+//!
+//! The node serves them, the CLI and the operator send them; keeping them in one place means
+//! the three cannot drift apart. The API is RPC-shaped like Ozone's `OmClientProtocol`: one
+//! write endpoint taking a tagged request, one read endpoint, one status endpoint.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// `POST`: body [`WriteRequest`], answer [`WriteResponse`].
+pub const PATH_WRITE: &str = "/v1/om/write";
+/// `POST`: body [`ReadRequest`], answer [`ReadResponse`].
+pub const PATH_READ: &str = "/v1/om/read";
+/// `GET`: this node's [`NodeStatus`] (answered by every node, leader or not).
+pub const PATH_STATUS: &str = "/v1/om/status";
+/// `GET` on the HTTP port: 200 while the process serves.
+pub const PATH_LIVE: &str = "/health/live";
+/// `GET` on the HTTP port: 200 when part of a ring with a known leader and caught up.
+pub const PATH_READY: &str = "/health/ready";
+/// `GET` on the HTTP port: Prometheus text format.
+pub const PATH_METRICS: &str = "/metrics";
+
+/// Largest page a list request returns (`ozone.om.server.list.max.size`).
+pub const LIST_MAX: u32 = 1000;
+
+/// Ozone's result codes, as the API reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    VolumeAlreadyExists,
+    VolumeNotFound,
+    VolumeNotEmpty,
+    BucketAlreadyExists,
+    BucketNotFound,
+    BucketNotEmpty,
+    KeyNotFound,
+    KeyAlreadyExists,
+    QuotaExceeded,
+    InvalidName,
+    /// The request is malformed (bad JSON, bad field value, list too large).
+    InvalidRequest,
+    /// This node is not the leader; `leader_id`/`leader_address` say who is, if known.
+    NotLeader,
+    /// This node is leader but has not applied its predecessors' entries yet: retry here.
+    LeaderNotReady,
+    /// Membership or configuration precondition failed (HA operations).
+    FailedPrecondition,
+    /// The request timed out inside the ring.
+    Timeout,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is served with.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            VolumeNotFound | BucketNotFound | KeyNotFound => 404,
+            VolumeAlreadyExists | BucketAlreadyExists | KeyAlreadyExists | VolumeNotEmpty | BucketNotEmpty => 409,
+            QuotaExceeded => 403,
+            InvalidName | InvalidRequest => 400,
+            NotLeader => 421,
+            FailedPrecondition => 412,
+            LeaderNotReady => 503,
+            Timeout => 504,
+            Internal => 500,
+        }
+    }
+
+    /// The SCREAMING_SNAKE_CASE name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            VolumeAlreadyExists => "VOLUME_ALREADY_EXISTS",
+            VolumeNotFound => "VOLUME_NOT_FOUND",
+            VolumeNotEmpty => "VOLUME_NOT_EMPTY",
+            BucketAlreadyExists => "BUCKET_ALREADY_EXISTS",
+            BucketNotFound => "BUCKET_NOT_FOUND",
+            BucketNotEmpty => "BUCKET_NOT_EMPTY",
+            KeyNotFound => "KEY_NOT_FOUND",
+            KeyAlreadyExists => "KEY_ALREADY_EXISTS",
+            QuotaExceeded => "QUOTA_EXCEEDED",
+            InvalidName => "INVALID_NAME",
+            InvalidRequest => "INVALID_REQUEST",
+            NotLeader => "NOT_LEADER",
+            LeaderNotReady => "LEADER_NOT_READY",
+            FailedPrecondition => "FAILED_PRECONDITION",
+            Timeout => "TIMEOUT",
+            Internal => "INTERNAL_ERROR",
+        }
+    }
+
+    /// Whether the failover client should try again (possibly elsewhere).
+    pub fn is_retriable(self) -> bool {
+        matches!(self, ErrorCode::NotLeader | ErrorCode::LeaderNotReady | ErrorCode::Timeout)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every error the API returns: `{code, message}` plus the leader hint on NOT_LEADER.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_address: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            leader_id: None,
+            leader_address: None,
+        }
+    }
+}
+
+/// How a bucket lays out its keys (recorded, as Ozone does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BucketLayout {
+    #[default]
+    ObjectStore,
+    FileSystemOptimized,
+    Legacy,
+}
+
+impl BucketLayout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BucketLayout::ObjectStore => "OBJECT_STORE",
+            BucketLayout::FileSystemOptimized => "FILE_SYSTEM_OPTIMIZED",
+            BucketLayout::Legacy => "LEGACY",
+        }
+    }
+}
+
+impl std::str::FromStr for BucketLayout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().replace('-', "_").as_str() {
+            "OBJECT_STORE" | "OBS" => Ok(BucketLayout::ObjectStore),
+            "FILE_SYSTEM_OPTIMIZED" | "FSO" => Ok(BucketLayout::FileSystemOptimized),
+            "LEGACY" => Ok(BucketLayout::Legacy),
+            other => Err(format!(
+                "unknown bucket layout {other:?}; expected OBJECT_STORE, FILE_SYSTEM_OPTIMIZED or LEGACY"
+            )),
+        }
+    }
+}
+
+/// A mutation, as a client asks for it. The leader fixes times and ids before replication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum WriteOp {
+    CreateVolume {
+        volume: String,
+        #[serde(default)]
+        owner: Option<String>,
+        /// -1 or absent: unlimited.
+        #[serde(default)]
+        quota_in_bytes: Option<i64>,
+        #[serde(default)]
+        quota_in_namespace: Option<i64>,
+        #[serde(default)]
+        metadata: BTreeMap<String, String>,
+    },
+    SetVolumeProperty {
+        volume: String,
+        #[serde(default)]
+        owner: Option<String>,
+        #[serde(default)]
+        quota_in_bytes: Option<i64>,
+        #[serde(default)]
+        quota_in_namespace: Option<i64>,
+    },
+    DeleteVolume {
+        volume: String,
+    },
+    CreateBucket {
+        volume: String,
+        bucket: String,
+        #[serde(default)]
+        owner: Option<String>,
+        #[serde(default)]
+        layout: Option<BucketLayout>,
+        #[serde(default)]
+        versioning: bool,
+        #[serde(default)]
+        quota_in_bytes: Option<i64>,
+        #[serde(default)]
+        quota_in_namespace: Option<i64>,
+        #[serde(default)]
+        metadata: BTreeMap<String, String>,
+    },
+    DeleteBucket {
+        volume: String,
+        bucket: String,
+    },
+    /// First phase of a key write: returns the open key's client id.
+    OpenKey {
+        volume: String,
+        bucket: String,
+        key: String,
+        #[serde(default)]
+        size: u64,
+        #[serde(default)]
+        replication: Option<String>,
+        #[serde(default)]
+        metadata: BTreeMap<String, String>,
+    },
+    /// Second phase: moves the open key into the key table.
+    CommitKey {
+        volume: String,
+        bucket: String,
+        key: String,
+        client_id: u64,
+        #[serde(default)]
+        size: Option<u64>,
+    },
+    DeleteKey {
+        volume: String,
+        bucket: String,
+        key: String,
+    },
+    RenameKey {
+        volume: String,
+        bucket: String,
+        key: String,
+        to_key: String,
+    },
+}
+
+impl WriteOp {
+    /// A bounded label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WriteOp::CreateVolume { .. } => "CreateVolume",
+            WriteOp::SetVolumeProperty { .. } => "SetVolumeProperty",
+            WriteOp::DeleteVolume { .. } => "DeleteVolume",
+            WriteOp::CreateBucket { .. } => "CreateBucket",
+            WriteOp::DeleteBucket { .. } => "DeleteBucket",
+            WriteOp::OpenKey { .. } => "OpenKey",
+            WriteOp::CommitKey { .. } => "CommitKey",
+            WriteOp::DeleteKey { .. } => "DeleteKey",
+            WriteOp::RenameKey { .. } => "RenameKey",
+        }
+    }
+}
+
+/// The body of `POST /v1/om/write`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRequest {
+    /// Unique per logical call and reused on every retry of it: the retry cache key.
+    pub request_id: String,
+    pub op: WriteOp,
+}
+
+/// What a write produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum WriteOutcome {
+    Volume { volume: VolumeInfo },
+    Bucket { bucket: BucketInfo },
+    OpenKey { client_id: u64, key: KeyInfo },
+    Key { key: KeyInfo },
+    Deleted,
+    Renamed { key: KeyInfo },
+    /// A Raft-internal entry (leader blank entry, membership change): no namespace change.
+    Noop,
+}
+
+/// The answer to a successful write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteResponse {
+    pub outcome: WriteOutcome,
+    /// Raft log index the write was applied at.
+    pub log_index: u64,
+    /// True when the answer came from the retry cache (the write had already been applied).
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+/// A query. Linearizable unless `stale` is set (then any node answers from its own state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum ReadOp {
+    VolumeInfo {
+        volume: String,
+    },
+    ListVolumes {
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        start_after: String,
+        #[serde(default)]
+        max: Option<u32>,
+    },
+    BucketInfo {
+        volume: String,
+        bucket: String,
+    },
+    ListBuckets {
+        volume: String,
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        start_after: String,
+        #[serde(default)]
+        max: Option<u32>,
+    },
+    KeyInfo {
+        volume: String,
+        bucket: String,
+        key: String,
+    },
+    ListKeys {
+        volume: String,
+        bucket: String,
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        start_after: String,
+        #[serde(default)]
+        max: Option<u32>,
+    },
+    /// A digest of the whole namespace (volumes, buckets, keys, open and deleted keys) at the
+    /// applied index: replicas with equal digests hold identical state.
+    Digest,
+}
+
+impl ReadOp {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReadOp::VolumeInfo { .. } => "VolumeInfo",
+            ReadOp::ListVolumes { .. } => "ListVolumes",
+            ReadOp::BucketInfo { .. } => "BucketInfo",
+            ReadOp::ListBuckets { .. } => "ListBuckets",
+            ReadOp::KeyInfo { .. } => "KeyInfo",
+            ReadOp::ListKeys { .. } => "ListKeys",
+            ReadOp::Digest => "Digest",
+        }
+    }
+}
+
+/// The body of `POST /v1/om/read`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRequest {
+    pub op: ReadOp,
+    /// Serve from this node's applied state without a leadership check.
+    #[serde(default)]
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ReadResponse {
+    Volume { volume: VolumeInfo },
+    Volumes { volumes: Vec<VolumeInfo> },
+    Bucket { bucket: BucketInfo },
+    Buckets { buckets: Vec<BucketInfo> },
+    Key { key: KeyInfo },
+    Keys { keys: Vec<KeyInfo> },
+    Digest { digest: String, applied_index: u64, entries: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub admin: String,
+    pub owner: String,
+    /// -1: unlimited.
+    pub quota_in_bytes: i64,
+    /// Buckets allowed; -1: unlimited.
+    pub quota_in_namespace: i64,
+    pub used_bytes: u64,
+    /// Buckets in the volume.
+    pub used_namespace: u64,
+    pub metadata: BTreeMap<String, String>,
+    /// Milliseconds since the epoch, fixed by the leader.
+    pub creation_time: u64,
+    pub modification_time: u64,
+    pub object_id: u64,
+    pub update_id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketInfo {
+    pub volume: String,
+    pub name: String,
+    pub owner: String,
+    pub layout: BucketLayout,
+    pub versioning: bool,
+    pub storage_type: String,
+    pub quota_in_bytes: i64,
+    /// Keys allowed; -1: unlimited.
+    pub quota_in_namespace: i64,
+    pub used_bytes: u64,
+    /// Committed keys in the bucket.
+    pub used_namespace: u64,
+    pub metadata: BTreeMap<String, String>,
+    pub creation_time: u64,
+    pub modification_time: u64,
+    pub object_id: u64,
+    pub update_id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub volume: String,
+    pub bucket: String,
+    pub name: String,
+    pub size: u64,
+    pub replication: String,
+    pub metadata: BTreeMap<String, String>,
+    pub creation_time: u64,
+    pub modification_time: u64,
+    pub object_id: u64,
+    pub update_id: u64,
+}
+
+/// A node's Raft role, with Ozone's spelling (`serverRole`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    Leader,
+    Follower,
+    Candidate,
+    Learner,
+    /// Did not answer (reported by whoever asked, never by the node itself).
+    Unreachable,
+    /// Not (yet) a member of the ring.
+    Unknown,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "LEADER",
+            Role::Follower => "FOLLOWER",
+            Role::Candidate => "CANDIDATE",
+            Role::Learner => "LEARNER",
+            Role::Unreachable => "UNREACHABLE",
+            Role::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member of the Raft group as the node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub node_id: String,
+    pub hostname: String,
+    pub rpc_address: String,
+    pub voter: bool,
+    /// Leader only: highest log index known replicated to this member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_index: Option<u64>,
+}
+
+/// `GET /v1/om/status`: what one node knows about itself and the ring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub service_id: String,
+    pub node_id: String,
+    pub hostname: String,
+    pub role: Role,
+    pub term: u64,
+    pub leader_id: Option<String>,
+    pub last_log_index: u64,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    /// Highest index the double buffer has written to RocksDB.
+    pub flushed_index: u64,
+    /// Part of a ring with a known leader and caught up with it.
+    pub ready: bool,
+    pub members: Vec<MemberInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_use_ozone_spelling() {
+        let e = ApiError::new(ErrorCode::VolumeNotFound, "x");
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(json, r#"{"code":"VOLUME_NOT_FOUND","message":"x"}"#);
+        let back: ApiError = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(ErrorCode::NotLeader.as_str(), serde_json::to_value(ErrorCode::NotLeader).unwrap());
+    }
+
+    #[test]
+    fn write_ops_are_tagged_and_strict() {
+        let op: WriteOp = serde_json::from_str(r#"{"type":"CreateVolume","volume":"v1"}"#).unwrap();
+        assert_eq!(op.kind(), "CreateVolume");
+        assert!(serde_json::from_str::<WriteOp>(r#"{"type":"CreateVolume","volume":"v","bogus":1}"#).is_err());
+        assert!(serde_json::from_str::<WriteOp>(r#"{"type":"Nope"}"#).is_err());
+    }
+
+    #[test]
+    fn layouts_parse_from_cli_spellings() {
+        assert_eq!("fso".parse::<BucketLayout>().unwrap(), BucketLayout::FileSystemOptimized);
+        assert_eq!("object-store".parse::<BucketLayout>().unwrap(), BucketLayout::ObjectStore);
+        assert!("x".parse::<BucketLayout>().is_err());
+    }
+}

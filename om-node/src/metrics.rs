@@ -1,0 +1,129 @@
+//! Prometheus metrics of one node. Labels are bounded: operation kinds and result codes only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Operation kind (`CreateVolume`, `ListKeys`, ...).
+    pub op: &'static str,
+    /// `OK` or the error code.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabels {
+    pub op: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+/// All metrics of a node, registered once at start.
+pub struct NodeMetrics {
+    pub registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_seconds: Family<OpLabels, Histogram, fn() -> Histogram>,
+    pub flush_batch_size: Histogram,
+    pub flushes: Counter,
+    pub flushed_transactions: Counter,
+    pub flush_seconds: Histogram,
+    pub raft_term: Gauge,
+    pub raft_is_leader: Gauge,
+    pub raft_last_log_index: Gauge,
+    pub raft_commit_index: Gauge,
+    pub raft_applied_index: Gauge,
+    pub flushed_index: Gauge,
+    pub ready: Gauge,
+}
+
+impl NodeMetrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("om");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Client requests by operation and result", requests.clone());
+        let request_seconds = Family::<OpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("request_seconds", "Client request latency", request_seconds.clone());
+        let flush_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        registry.register(
+            "double_buffer_flush_batch_size",
+            "Transactions written per double-buffer flush",
+            flush_batch_size.clone(),
+        );
+        let flushes = Counter::default();
+        registry.register("double_buffer_flushes", "Double-buffer flushes", flushes.clone());
+        let flushed_transactions = Counter::default();
+        registry.register(
+            "double_buffer_flushed_transactions",
+            "Transactions written by the double buffer",
+            flushed_transactions.clone(),
+        );
+        let flush_seconds = latency_histogram();
+        registry.register("double_buffer_flush_seconds", "Time to write one flush batch", flush_seconds.clone());
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let raft_term = gauge(&mut registry, "raft_term", "Current Raft term");
+        let raft_is_leader = gauge(&mut registry, "raft_is_leader", "1 if this node is the leader");
+        let raft_last_log_index = gauge(&mut registry, "raft_last_log_index", "Last Raft log index");
+        let raft_commit_index = gauge(&mut registry, "raft_commit_index", "Raft commit index");
+        let raft_applied_index = gauge(&mut registry, "raft_applied_index", "Last applied log index");
+        let flushed_index = gauge(&mut registry, "double_buffer_flushed_index", "Last log index written to RocksDB");
+        let ready = gauge(&mut registry, "ready", "1 if the node is ready");
+        Arc::new(Self {
+            registry,
+            requests,
+            request_seconds,
+            flush_batch_size,
+            flushes,
+            flushed_transactions,
+            flush_seconds,
+            raft_term,
+            raft_is_leader,
+            raft_last_log_index,
+            raft_commit_index,
+            raft_applied_index,
+            flushed_index,
+            ready,
+        })
+    }
+
+    pub fn observe_flush(&self, transactions: usize, took: Duration) {
+        self.flush_batch_size.observe(transactions as f64);
+        self.flushes.inc();
+        self.flushed_transactions.inc_by(transactions as u64);
+        self.flush_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn observe_request(&self, op: &'static str, result: &'static str, took: Duration) {
+        self.requests.get_or_create(&RequestLabels { op, result }).inc();
+        self.request_seconds.get_or_create(&OpLabels { op }).observe(took.as_secs_f64());
+    }
+
+    /// Mean transactions per double-buffer flush so far.
+    pub fn mean_flush_batch(&self) -> f64 {
+        let f = self.flushes.get();
+        if f == 0 {
+            0.0
+        } else {
+            self.flushed_transactions.get() as f64 / f as f64
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

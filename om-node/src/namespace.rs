@@ -1,0 +1,737 @@
+//! The volume/bucket/key namespace: how a replicated [`Command`] changes the tables.
+//!
+//! Pure with respect to storage: [`execute`] reads through a [`TableRead`] view and returns
+//! the mutations to make, so the same code runs on every replica and in unit tests. All input
+//! that varies between replicas (time, ids) comes from the command or the log index.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use om_client::wire::*;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::types::{Command, CommandResult};
+
+/// The tables of the namespace, one RocksDB column family each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Volumes,
+    Buckets,
+    Keys,
+    OpenKeys,
+    DeletedKeys,
+    /// request id -> applied result, so a retried write is answered, not re-applied.
+    RetryCache,
+    /// (time, request id) -> (), to expire the retry cache deterministically.
+    RetryExpiry,
+}
+
+impl Table {
+    pub const ALL: [Table; 7] = [
+        Table::Volumes,
+        Table::Buckets,
+        Table::Keys,
+        Table::OpenKeys,
+        Table::DeletedKeys,
+        Table::RetryCache,
+        Table::RetryExpiry,
+    ];
+    /// The tables that make up the namespace (what the digest covers).
+    pub const NAMESPACE: [Table; 5] = [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys];
+
+    pub fn cf_name(self) -> &'static str {
+        match self {
+            Table::Volumes => "volumeTable",
+            Table::Buckets => "bucketTable",
+            Table::Keys => "keyTable",
+            Table::OpenKeys => "openKeyTable",
+            Table::DeletedKeys => "deletedTable",
+            Table::RetryCache => "retryCache",
+            Table::RetryExpiry => "retryExpiry",
+        }
+    }
+}
+
+pub type Value = Arc<[u8]>;
+
+/// One change to a table: `None` deletes the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mutation {
+    pub table: Table,
+    pub key: Vec<u8>,
+    pub value: Option<Value>,
+}
+
+/// Read access to the tables (the double buffer's cache over RocksDB).
+pub trait TableRead {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String>;
+    /// Entries whose key starts with `prefix` and sorts after `start_after`, at most `max`.
+    fn scan(&self, table: Table, prefix: &[u8], start_after: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Value)>, String>;
+}
+
+/// How long a request id is remembered (`ozone.om.ratis.server.retry.cache.timeout`).
+pub const RETRY_CACHE_TTL_MS: u64 = 600_000;
+/// Apply expires old retry-cache entries every this many log indexes, a bounded number each time.
+const RETRY_EXPIRY_EVERY: u64 = 64;
+const RETRY_EXPIRY_MAX: usize = 4096;
+
+pub fn volume_key(v: &str) -> Vec<u8> {
+    format!("/{v}").into_bytes()
+}
+pub fn bucket_key(v: &str, b: &str) -> Vec<u8> {
+    format!("/{v}/{b}").into_bytes()
+}
+pub fn key_key(v: &str, b: &str, k: &str) -> Vec<u8> {
+    format!("/{v}/{b}/{k}").into_bytes()
+}
+fn open_key_key(v: &str, b: &str, k: &str, client_id: u64) -> Vec<u8> {
+    format!("/{v}/{b}/{k}/{client_id}").into_bytes()
+}
+fn deleted_key_key(v: &str, b: &str, k: &str, object_id: u64) -> Vec<u8> {
+    format!("/{v}/{b}/{k}/{object_id}").into_bytes()
+}
+
+/// Checks a volume or bucket name like Ozone and S3 do.
+pub fn validate_resource_name(kind: &str, name: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| Err(ApiError::new(ErrorCode::InvalidName, format!("invalid {kind} name {name:?}: {why}")));
+    if name.len() < 3 || name.len() > 63 {
+        return bad("length must be between 3 and 63");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+        return bad("only lowercase letters, digits, '-' and '.' are allowed");
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[name.len() - 1];
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return bad("must start and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return bad("'..', '.-' and '-.' are not allowed");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return bad("must not look like an IP address");
+    }
+    Ok(())
+}
+
+/// Checks a key name: non-empty, at most 1024 bytes, no NUL.
+pub fn validate_key_name(name: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| Err(ApiError::new(ErrorCode::InvalidName, format!("invalid key name {name:?}: {why}")));
+    if name.is_empty() {
+        return bad("must not be empty");
+    }
+    if name.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if name.contains('\0') {
+        return bad("contains NUL");
+    }
+    Ok(())
+}
+
+fn validate_quota(field: &str, q: Option<i64>) -> Result<i64, ApiError> {
+    match q {
+        None | Some(-1) => Ok(-1),
+        Some(n) if n > 0 => Ok(n),
+        Some(n) => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{field} must be positive or -1 (unlimited), got {n}"),
+        )),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Internal, e.to_string())
+}
+
+fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(v).map_err(|e| internal(format!("corrupt record: {e}")))
+}
+
+fn encode<T: Serialize>(v: &T) -> Value {
+    // Serializing our own plain structs cannot fail.
+    serde_json::to_vec(v).unwrap_or_default().into()
+}
+
+fn get_typed<T: DeserializeOwned>(view: &dyn TableRead, t: Table, key: &[u8]) -> Result<Option<T>, ApiError> {
+    match view.get(t, key).map_err(internal)? {
+        None => Ok(None),
+        Some(v) => decode(&v).map(Some),
+    }
+}
+
+/// Collects the mutations of one command.
+struct Tx<'a> {
+    view: &'a dyn TableRead,
+    muts: Vec<Mutation>,
+}
+
+impl<'a> Tx<'a> {
+    fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) {
+        self.muts.push(Mutation { table, key, value: Some(encode(value)) });
+    }
+    fn delete(&mut self, table: Table, key: Vec<u8>) {
+        self.muts.push(Mutation { table, key, value: None });
+    }
+    fn volume(&self, v: &str) -> Result<VolumeInfo, ApiError> {
+        get_typed(self.view, Table::Volumes, &volume_key(v))?
+            .ok_or_else(|| ApiError::new(ErrorCode::VolumeNotFound, format!("volume {v} not found")))
+    }
+    fn bucket(&self, v: &str, b: &str) -> Result<BucketInfo, ApiError> {
+        match get_typed(self.view, Table::Buckets, &bucket_key(v, b))? {
+            Some(info) => Ok(info),
+            None => {
+                self.volume(v)?;
+                Err(ApiError::new(ErrorCode::BucketNotFound, format!("bucket {v}/{b} not found")))
+            }
+        }
+    }
+    fn key(&self, v: &str, b: &str, k: &str) -> Result<Option<KeyInfo>, ApiError> {
+        get_typed(self.view, Table::Keys, &key_key(v, b, k))
+    }
+    fn has_children(&self, t: Table, prefix: &[u8]) -> Result<bool, ApiError> {
+        Ok(!self.view.scan(t, prefix, b"", 1).map_err(internal)?.is_empty())
+    }
+}
+
+/// Applies one command at log `index`: returns the client's answer and the table mutations.
+/// An error answer changes nothing but the retry cache.
+pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResult, Vec<Mutation>) {
+    if let Ok(Some(cached)) = get_typed::<CommandResult>(view, Table::RetryCache, cmd.request_id.as_bytes()) {
+        let replay = cached.map(|mut r| {
+            r.replayed = true;
+            r
+        });
+        return (replay, Vec::new());
+    }
+    let mut tx = Tx { view, muts: Vec::new() };
+    let result = run(&mut tx, cmd, index).map(|outcome| WriteResponse {
+        outcome,
+        log_index: index,
+        replayed: false,
+    });
+    let mut muts = if result.is_ok() { tx.muts } else { Vec::new() };
+    let mut retry = Tx { view, muts: Vec::new() };
+    retry.put(Table::RetryCache, cmd.request_id.as_bytes().to_vec(), &result);
+    let mut expiry_key = cmd.now_ms.to_be_bytes().to_vec();
+    expiry_key.extend_from_slice(cmd.request_id.as_bytes());
+    retry.put(Table::RetryExpiry, expiry_key, &());
+    if index % RETRY_EXPIRY_EVERY == 0 {
+        expire_retry_cache(&mut retry, cmd.now_ms.saturating_sub(RETRY_CACHE_TTL_MS));
+    }
+    muts.extend(retry.muts);
+    (result, muts)
+}
+
+fn expire_retry_cache(tx: &mut Tx<'_>, cutoff_ms: u64) {
+    let Ok(old) = tx.view.scan(Table::RetryExpiry, b"", b"", RETRY_EXPIRY_MAX) else {
+        return;
+    };
+    for (k, _) in old {
+        let Some(ts) = k.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes) else {
+            continue;
+        };
+        if ts >= cutoff_ms {
+            break;
+        }
+        tx.delete(Table::RetryCache, k[8..].to_vec());
+        tx.delete(Table::RetryExpiry, k);
+    }
+}
+
+fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiError> {
+    let now = cmd.now_ms;
+    match &cmd.op {
+        WriteOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
+            validate_resource_name("volume", volume)?;
+            let qb = validate_quota("quota_in_bytes", *quota_in_bytes)?;
+            let qn = validate_quota("quota_in_namespace", *quota_in_namespace)?;
+            if tx.view.get(Table::Volumes, &volume_key(volume)).map_err(internal)?.is_some() {
+                return Err(ApiError::new(ErrorCode::VolumeAlreadyExists, format!("volume {volume} already exists")));
+            }
+            let owner = owner.clone().unwrap_or_else(|| "hadoop".to_string());
+            let info = VolumeInfo {
+                name: volume.clone(),
+                admin: owner.clone(),
+                owner,
+                quota_in_bytes: qb,
+                quota_in_namespace: qn,
+                used_bytes: 0,
+                used_namespace: 0,
+                metadata: metadata.clone(),
+                creation_time: now,
+                modification_time: now,
+                object_id: index,
+                update_id: index,
+            };
+            tx.put(Table::Volumes, volume_key(volume), &info);
+            Ok(WriteOutcome::Volume { volume: info })
+        }
+        WriteOp::SetVolumeProperty { volume, owner, quota_in_bytes, quota_in_namespace } => {
+            let mut info = tx.volume(volume)?;
+            if let Some(o) = owner {
+                if o.trim().is_empty() {
+                    return Err(ApiError::new(ErrorCode::InvalidRequest, "owner must not be empty"));
+                }
+                info.owner = o.clone();
+            }
+            if quota_in_bytes.is_some() {
+                info.quota_in_bytes = validate_quota("quota_in_bytes", *quota_in_bytes)?;
+            }
+            if quota_in_namespace.is_some() {
+                let qn = validate_quota("quota_in_namespace", *quota_in_namespace)?;
+                if qn >= 0 && (qn as u64) < info.used_namespace {
+                    return Err(ApiError::new(
+                        ErrorCode::QuotaExceeded,
+                        format!("volume {volume} already has {} buckets, more than {qn}", info.used_namespace),
+                    ));
+                }
+                info.quota_in_namespace = qn;
+            }
+            info.modification_time = now;
+            info.update_id = index;
+            tx.put(Table::Volumes, volume_key(volume), &info);
+            Ok(WriteOutcome::Volume { volume: info })
+        }
+        WriteOp::DeleteVolume { volume } => {
+            tx.volume(volume)?;
+            if tx.has_children(Table::Buckets, format!("/{volume}/").as_bytes())? {
+                return Err(ApiError::new(ErrorCode::VolumeNotEmpty, format!("volume {volume} is not empty")));
+            }
+            tx.delete(Table::Volumes, volume_key(volume));
+            Ok(WriteOutcome::Deleted)
+        }
+        WriteOp::CreateBucket { volume, bucket, owner, layout, versioning, quota_in_bytes, quota_in_namespace, metadata } => {
+            validate_resource_name("bucket", bucket)?;
+            let qb = validate_quota("quota_in_bytes", *quota_in_bytes)?;
+            let qn = validate_quota("quota_in_namespace", *quota_in_namespace)?;
+            let mut vol = tx.volume(volume)?;
+            if tx.view.get(Table::Buckets, &bucket_key(volume, bucket)).map_err(internal)?.is_some() {
+                return Err(ApiError::new(ErrorCode::BucketAlreadyExists, format!("bucket {volume}/{bucket} already exists")));
+            }
+            if vol.quota_in_namespace >= 0 && vol.used_namespace + 1 > vol.quota_in_namespace as u64 {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("volume {volume} allows {} buckets", vol.quota_in_namespace),
+                ));
+            }
+            if vol.quota_in_bytes >= 0 && qb > vol.quota_in_bytes {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("bucket quota {qb} exceeds volume {volume} quota {}", vol.quota_in_bytes),
+                ));
+            }
+            let info = BucketInfo {
+                volume: volume.clone(),
+                name: bucket.clone(),
+                owner: owner.clone().unwrap_or_else(|| vol.owner.clone()),
+                layout: layout.unwrap_or_default(),
+                versioning: *versioning,
+                storage_type: "DISK".into(),
+                quota_in_bytes: qb,
+                quota_in_namespace: qn,
+                used_bytes: 0,
+                used_namespace: 0,
+                metadata: metadata.clone(),
+                creation_time: now,
+                modification_time: now,
+                object_id: index,
+                update_id: index,
+            };
+            vol.used_namespace += 1;
+            vol.update_id = index;
+            tx.put(Table::Volumes, volume_key(volume), &vol);
+            tx.put(Table::Buckets, bucket_key(volume, bucket), &info);
+            Ok(WriteOutcome::Bucket { bucket: info })
+        }
+        WriteOp::DeleteBucket { volume, bucket } => {
+            tx.bucket(volume, bucket)?;
+            if tx.has_children(Table::Keys, format!("/{volume}/{bucket}/").as_bytes())? {
+                return Err(ApiError::new(ErrorCode::BucketNotEmpty, format!("bucket {volume}/{bucket} is not empty")));
+            }
+            let mut vol = tx.volume(volume)?;
+            vol.used_namespace = vol.used_namespace.saturating_sub(1);
+            vol.update_id = index;
+            tx.put(Table::Volumes, volume_key(volume), &vol);
+            tx.delete(Table::Buckets, bucket_key(volume, bucket));
+            Ok(WriteOutcome::Deleted)
+        }
+        WriteOp::OpenKey { volume, bucket, key, size, replication, metadata } => {
+            validate_key_name(key)?;
+            tx.bucket(volume, bucket)?;
+            let info = KeyInfo {
+                volume: volume.clone(),
+                bucket: bucket.clone(),
+                name: key.clone(),
+                size: *size,
+                replication: replication.clone().unwrap_or_else(|| "RATIS/THREE".into()),
+                metadata: metadata.clone(),
+                creation_time: now,
+                modification_time: now,
+                object_id: index,
+                update_id: index,
+            };
+            tx.put(Table::OpenKeys, open_key_key(volume, bucket, key, cmd.open_client_id), &info);
+            Ok(WriteOutcome::OpenKey { client_id: cmd.open_client_id, key: info })
+        }
+        WriteOp::CommitKey { volume, bucket, key, client_id, size } => {
+            validate_key_name(key)?;
+            let mut bkt = tx.bucket(volume, bucket)?;
+            let open_k = open_key_key(volume, bucket, key, *client_id);
+            let mut info: KeyInfo = get_typed(tx.view, Table::OpenKeys, &open_k)?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::KeyNotFound,
+                    format!("no open key {volume}/{bucket}/{key} with client id {client_id}"),
+                )
+            })?;
+            if let Some(s) = size {
+                info.size = *s;
+            }
+            info.modification_time = now;
+            info.update_id = index;
+            let old = tx.key(volume, bucket, key)?;
+            let old_size = old.as_ref().map(|o| o.size).unwrap_or(0);
+            let new_bytes = bkt.used_bytes.saturating_sub(old_size) + info.size;
+            if bkt.quota_in_bytes >= 0 && new_bytes > bkt.quota_in_bytes as u64 {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("bucket {volume}/{bucket} quota of {} bytes exceeded", bkt.quota_in_bytes),
+                ));
+            }
+            let new_count = bkt.used_namespace + u64::from(old.is_none());
+            if bkt.quota_in_namespace >= 0 && new_count > bkt.quota_in_namespace as u64 {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("bucket {volume}/{bucket} allows {} keys", bkt.quota_in_namespace),
+                ));
+            }
+            let mut vol = tx.volume(volume)?;
+            let vol_bytes = vol.used_bytes.saturating_sub(old_size) + info.size;
+            if vol.quota_in_bytes >= 0 && vol_bytes > vol.quota_in_bytes as u64 {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("volume {volume} quota of {} bytes exceeded", vol.quota_in_bytes),
+                ));
+            }
+            if let Some(old) = old {
+                tx.put(Table::DeletedKeys, deleted_key_key(volume, bucket, key, old.object_id), &old);
+            }
+            bkt.used_bytes = new_bytes;
+            bkt.used_namespace = new_count;
+            bkt.update_id = index;
+            vol.used_bytes = vol_bytes;
+            vol.update_id = index;
+            tx.delete(Table::OpenKeys, open_k);
+            tx.put(Table::Keys, key_key(volume, bucket, key), &info);
+            tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
+            tx.put(Table::Volumes, volume_key(volume), &vol);
+            Ok(WriteOutcome::Key { key: info })
+        }
+        WriteOp::DeleteKey { volume, bucket, key } => {
+            let mut bkt = tx.bucket(volume, bucket)?;
+            let old = tx
+                .key(volume, bucket, key)?
+                .ok_or_else(|| ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found")))?;
+            let mut vol = tx.volume(volume)?;
+            bkt.used_bytes = bkt.used_bytes.saturating_sub(old.size);
+            bkt.used_namespace = bkt.used_namespace.saturating_sub(1);
+            bkt.update_id = index;
+            vol.used_bytes = vol.used_bytes.saturating_sub(old.size);
+            vol.update_id = index;
+            tx.put(Table::DeletedKeys, deleted_key_key(volume, bucket, key, old.object_id), &old);
+            tx.delete(Table::Keys, key_key(volume, bucket, key));
+            tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
+            tx.put(Table::Volumes, volume_key(volume), &vol);
+            Ok(WriteOutcome::Deleted)
+        }
+        WriteOp::RenameKey { volume, bucket, key, to_key } => {
+            validate_key_name(to_key)?;
+            tx.bucket(volume, bucket)?;
+            let mut info = tx
+                .key(volume, bucket, key)?
+                .ok_or_else(|| ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found")))?;
+            if key == to_key {
+                return Ok(WriteOutcome::Renamed { key: info });
+            }
+            if tx.key(volume, bucket, to_key)?.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::KeyAlreadyExists,
+                    format!("key {volume}/{bucket}/{to_key} already exists"),
+                ));
+            }
+            info.name = to_key.clone();
+            info.modification_time = now;
+            info.update_id = index;
+            tx.delete(Table::Keys, key_key(volume, bucket, key));
+            tx.put(Table::Keys, key_key(volume, bucket, to_key), &info);
+            Ok(WriteOutcome::Renamed { key: info })
+        }
+    }
+}
+
+/// Checks a list page size: default 100, at most [`LIST_MAX`].
+pub fn page_size(max: Option<u32>) -> Result<usize, ApiError> {
+    match max {
+        None => Ok(100),
+        Some(0) => Err(ApiError::new(ErrorCode::InvalidRequest, "max must be at least 1")),
+        Some(n) if n > LIST_MAX => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("max {n} exceeds the largest page of {LIST_MAX}; page with start_after"),
+        )),
+        Some(n) => Ok(n as usize),
+    }
+}
+
+/// Answers a query from the current state.
+pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError> {
+    let tx = Tx { view, muts: Vec::new() };
+    match op {
+        ReadOp::VolumeInfo { volume } => Ok(ReadResponse::Volume { volume: tx.volume(volume)? }),
+        ReadOp::ListVolumes { prefix, start_after, max } => {
+            let n = page_size(*max)?;
+            let rows = list(view, Table::Volumes, "/", prefix, start_after, n)?;
+            Ok(ReadResponse::Volumes { volumes: rows })
+        }
+        ReadOp::BucketInfo { volume, bucket } => Ok(ReadResponse::Bucket { bucket: tx.bucket(volume, bucket)? }),
+        ReadOp::ListBuckets { volume, prefix, start_after, max } => {
+            let n = page_size(*max)?;
+            tx.volume(volume)?;
+            let rows = list(view, Table::Buckets, &format!("/{volume}/"), prefix, start_after, n)?;
+            Ok(ReadResponse::Buckets { buckets: rows })
+        }
+        ReadOp::KeyInfo { volume, bucket, key } => {
+            tx.bucket(volume, bucket)?;
+            let info = tx
+                .key(volume, bucket, key)?
+                .ok_or_else(|| ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found")))?;
+            Ok(ReadResponse::Key { key: info })
+        }
+        ReadOp::ListKeys { volume, bucket, prefix, start_after, max } => {
+            let n = page_size(*max)?;
+            tx.bucket(volume, bucket)?;
+            let rows = list(view, Table::Keys, &format!("/{volume}/{bucket}/"), prefix, start_after, n)?;
+            Ok(ReadResponse::Keys { keys: rows })
+        }
+        ReadOp::Digest => Err(ApiError::new(ErrorCode::Internal, "digest is computed by the store")),
+    }
+}
+
+fn list<T: DeserializeOwned>(
+    view: &dyn TableRead,
+    table: Table,
+    parent: &str,
+    prefix: &str,
+    start_after: &str,
+    max: usize,
+) -> Result<Vec<T>, ApiError> {
+    let full_prefix = format!("{parent}{prefix}");
+    let start = if start_after.is_empty() { String::new() } else { format!("{parent}{start_after}") };
+    view.scan(table, full_prefix.as_bytes(), start.as_bytes(), max)
+        .map_err(internal)?
+        .into_iter()
+        .map(|(_, v)| decode(&v))
+        .collect()
+}
+
+/// A table view over plain maps, for unit tests and tools.
+#[derive(Default)]
+pub struct MemTables {
+    pub tables: BTreeMap<(Table, Vec<u8>), Value>,
+}
+
+impl MemTables {
+    pub fn apply(&mut self, muts: Vec<Mutation>) {
+        for m in muts {
+            match m.value {
+                Some(v) => {
+                    self.tables.insert((m.table, m.key), v);
+                }
+                None => {
+                    self.tables.remove(&(m.table, m.key));
+                }
+            }
+        }
+    }
+}
+
+impl TableRead for MemTables {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String> {
+        Ok(self.tables.get(&(table, key.to_vec())).cloned())
+    }
+    fn scan(&self, table: Table, prefix: &[u8], start_after: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Value)>, String> {
+        Ok(self
+            .tables
+            .range((table, prefix.to_vec())..)
+            .take_while(|((t, k), _)| *t == table && k.starts_with(prefix))
+            .filter(|((_, k), _)| k.as_slice() > start_after)
+            .take(max)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Ring {
+        tables: MemTables,
+        index: u64,
+    }
+
+    impl Ring {
+        fn new() -> Self {
+            Ring { tables: MemTables::default(), index: 0 }
+        }
+        fn write(&mut self, op: WriteOp) -> CommandResult {
+            self.index += 1;
+            let cmd = Command { request_id: format!("r{}", self.index), op, now_ms: 1000 + self.index, open_client_id: 7 };
+            let (res, muts) = execute(&self.tables, &cmd, self.index);
+            self.tables.apply(muts);
+            res
+        }
+        fn code(&mut self, op: WriteOp) -> ErrorCode {
+            self.write(op).unwrap_err().code
+        }
+    }
+
+    fn vol(v: &str) -> WriteOp {
+        WriteOp::CreateVolume { volume: v.into(), owner: None, quota_in_bytes: None, quota_in_namespace: None, metadata: Default::default() }
+    }
+    fn bkt(v: &str, b: &str) -> WriteOp {
+        WriteOp::CreateBucket {
+            volume: v.into(),
+            bucket: b.into(),
+            owner: None,
+            layout: None,
+            versioning: false,
+            quota_in_bytes: None,
+            quota_in_namespace: None,
+            metadata: Default::default(),
+        }
+    }
+    fn open(k: &str, size: u64) -> WriteOp {
+        WriteOp::OpenKey { volume: "vol1".into(), bucket: "bkt1".into(), key: k.into(), size, replication: None, metadata: Default::default() }
+    }
+    fn commit(k: &str) -> WriteOp {
+        WriteOp::CommitKey { volume: "vol1".into(), bucket: "bkt1".into(), key: k.into(), client_id: 7, size: None }
+    }
+
+    #[test]
+    fn names_are_validated() {
+        for bad in ["ab", "Abc", "a_b", "-ab", "ab-", "a..b", "a.-b", "192.168.1.1", &"x".repeat(64)] {
+            assert_eq!(validate_resource_name("volume", bad).unwrap_err().code, ErrorCode::InvalidName, "{bad}");
+        }
+        for good in ["abc", "a-b.c", "vol1", &"x".repeat(63)] {
+            validate_resource_name("volume", good).unwrap();
+        }
+    }
+
+    #[test]
+    fn volume_bucket_key_lifecycle_and_error_codes() {
+        let mut r = Ring::new();
+        r.write(vol("vol1")).unwrap();
+        assert_eq!(r.code(vol("vol1")), ErrorCode::VolumeAlreadyExists);
+        assert_eq!(r.code(bkt("nope", "bkt1")), ErrorCode::VolumeNotFound);
+        r.write(bkt("vol1", "bkt1")).unwrap();
+        assert_eq!(r.code(bkt("vol1", "bkt1")), ErrorCode::BucketAlreadyExists);
+        assert_eq!(r.code(WriteOp::DeleteVolume { volume: "vol1".into() }), ErrorCode::VolumeNotEmpty);
+        assert_eq!(r.code(commit("k1")), ErrorCode::KeyNotFound);
+        r.write(open("k1", 10)).unwrap();
+        let committed = r.write(commit("k1")).unwrap();
+        assert!(matches!(committed.outcome, WriteOutcome::Key { ref key } if key.size == 10));
+        assert_eq!(r.code(WriteOp::DeleteBucket { volume: "vol1".into(), bucket: "bkt1".into() }), ErrorCode::BucketNotEmpty);
+        let info = query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap();
+        assert!(matches!(info, ReadResponse::Bucket { bucket } if bucket.used_bytes == 10 && bucket.used_namespace == 1));
+        r.write(WriteOp::RenameKey { volume: "vol1".into(), bucket: "bkt1".into(), key: "k1".into(), to_key: "k2".into() }).unwrap();
+        let q = query(&r.tables, &ReadOp::KeyInfo { volume: "vol1".into(), bucket: "bkt1".into(), key: "k1".into() });
+        assert_eq!(q.unwrap_err().code, ErrorCode::KeyNotFound);
+        r.write(WriteOp::DeleteKey { volume: "vol1".into(), bucket: "bkt1".into(), key: "k2".into() }).unwrap();
+        assert_eq!(r.tables.scan(Table::DeletedKeys, b"", b"", 10).unwrap().len(), 1);
+        r.write(WriteOp::DeleteBucket { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap();
+        r.write(WriteOp::DeleteVolume { volume: "vol1".into() }).unwrap();
+        assert_eq!(r.code(WriteOp::DeleteVolume { volume: "vol1".into() }), ErrorCode::VolumeNotFound);
+    }
+
+    #[test]
+    fn quotas_are_enforced() {
+        let mut r = Ring::new();
+        r.write(vol("vol1")).unwrap();
+        r.write(WriteOp::CreateBucket {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            owner: None,
+            layout: Some(BucketLayout::FileSystemOptimized),
+            versioning: false,
+            quota_in_bytes: Some(15),
+            quota_in_namespace: Some(5),
+            metadata: Default::default(),
+        })
+        .unwrap();
+        r.write(open("a", 10)).unwrap();
+        r.write(commit("a")).unwrap();
+        r.write(open("b", 10)).unwrap();
+        assert_eq!(r.code(commit("b")), ErrorCode::QuotaExceeded);
+        // overwriting `a` with a smaller size fits
+        r.write(open("a", 5)).unwrap();
+        r.write(commit("a")).unwrap();
+        r.write(WriteOp::SetVolumeProperty { volume: "vol1".into(), owner: None, quota_in_bytes: None, quota_in_namespace: Some(1) }).unwrap();
+        assert_eq!(r.code(bkt("vol1", "bkt2")), ErrorCode::QuotaExceeded);
+    }
+
+    #[test]
+    fn retried_request_is_answered_from_the_retry_cache() {
+        let mut r = Ring::new();
+        let cmd = Command { request_id: "same".into(), op: vol("vol1"), now_ms: 5, open_client_id: 0 };
+        let (first, muts) = execute(&r.tables, &cmd, 1);
+        r.tables.apply(muts);
+        let (second, muts) = execute(&r.tables, &cmd, 2);
+        assert!(muts.is_empty());
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(!first.replayed && second.replayed);
+        assert_eq!(first.outcome, second.outcome);
+        assert_eq!(second.log_index, 1);
+        r.index = 2;
+        assert_eq!(r.code(vol("vol1")), ErrorCode::VolumeAlreadyExists);
+    }
+
+    #[test]
+    fn retry_cache_expires_deterministically() {
+        let mut r = MemTables::default();
+        let cmd = |id: &str, now: u64| Command { request_id: id.into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
+        let (_, m) = execute(&r, &cmd("old", 1), 1);
+        r.apply(m);
+        let (_, m) = execute(&r, &cmd("new", RETRY_CACHE_TTL_MS + 10), RETRY_EXPIRY_EVERY);
+        r.apply(m);
+        assert!(r.get(Table::RetryCache, b"old").unwrap().is_none());
+        assert!(r.get(Table::RetryCache, b"new").unwrap().is_some());
+    }
+
+    #[test]
+    fn listing_pages_with_prefix_and_start_after() {
+        let mut r = Ring::new();
+        r.write(vol("vol1")).unwrap();
+        r.write(bkt("vol1", "bkt1")).unwrap();
+        for i in 0..25 {
+            r.write(open(&format!("dir/k{i:02}"), 1)).unwrap();
+            r.write(commit(&format!("dir/k{i:02}"))).unwrap();
+        }
+        r.write(open("other", 1)).unwrap();
+        r.write(commit("other")).unwrap();
+        let mut seen = Vec::new();
+        let mut start = String::new();
+        loop {
+            let op = ReadOp::ListKeys { volume: "vol1".into(), bucket: "bkt1".into(), prefix: "dir/".into(), start_after: start.clone(), max: Some(10) };
+            let ReadResponse::Keys { keys } = query(&r.tables, &op).unwrap() else { panic!() };
+            if keys.is_empty() {
+                break;
+            }
+            start = keys.last().unwrap().name.clone();
+            seen.extend(keys.into_iter().map(|k| k.name));
+        }
+        assert_eq!(seen.len(), 25);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+        let big = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1001) };
+        assert_eq!(query(&r.tables, &big).unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+}

@@ -1,0 +1,597 @@
+//! The replicated state machine: the namespace tables in RocksDB (`<db dir>/om.db`) behind
+//! Ozone's *double buffer*.
+//!
+//! Applying an entry runs the namespace logic, puts its mutations into an in-memory table cache
+//! (tagged with the log index), answers the client, and queues the mutations for the flusher.
+//! The flusher thread writes every queued transaction in one RocksDB `WriteBatch` together with
+//! `TRANSACTIONINFO` (the last applied log id) and the membership, then evicts the cache entries
+//! it wrote. Reads go through the cache first, so they see applied but unflushed data. A
+//! semaphore bounds the unflushed transactions: when RocksDB falls behind, apply waits.
+//!
+//! On restart the applied log id comes from `TRANSACTIONINFO`; openraft replays the log after it.
+//!
+//! Snapshots are RocksDB checkpoints packed as a tar file; installing one swaps the database
+//! directory with two renames, so a crash at any point leaves a usable database.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+use rocksdb::{checkpoint::Checkpoint, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use sha2::{Digest, Sha256};
+
+use om_client::wire::{ApiError, ErrorCode, WriteOutcome, WriteResponse};
+
+use crate::metrics::NodeMetrics;
+use crate::namespace::{self, Mutation, Table, TableRead, Value};
+use crate::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+
+const CF_META: &str = "meta";
+const KEY_TRANSACTION_INFO: &[u8] = b"TRANSACTIONINFO";
+const KEY_MEMBERSHIP: &[u8] = b"MEMBERSHIP";
+const DB_NAME: &str = "om.db";
+const DB_OLD: &str = "om.db.old";
+const DB_INCOMING: &str = "om.db.incoming";
+const SNAPSHOT_DIR: &str = "snapshots";
+
+/// Default bound on applied-but-unflushed transactions (`ozone.om.unflushed.transaction.max.count`).
+pub const DEFAULT_MAX_UNFLUSHED: usize = 10_000;
+
+/// The snapshot payload: a tar of a RocksDB checkpoint on local disk.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    pub path: PathBuf,
+}
+
+type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotFile>;
+
+fn io_err(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+struct CacheEntry {
+    epoch: u64,
+    value: Option<Value>,
+}
+
+/// Applied state as openraft sees it.
+#[derive(Default, Clone)]
+struct Applied {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+struct FlushTx {
+    log_id: LogId,
+    muts: Vec<Mutation>,
+    membership: Option<StoredMembership>,
+}
+
+enum FlushMsg {
+    Tx(FlushTx),
+    Barrier(mpsc::SyncSender<()>),
+}
+
+/// State shared by the state machine, the flusher, readers and snapshot builders.
+pub struct Shared {
+    dir: PathBuf,
+    db: RwLock<Arc<DB>>,
+    cache: RwLock<HashMap<Table, BTreeMap<Vec<u8>, CacheEntry>>>,
+    applied: Mutex<Applied>,
+    flusher: Mutex<mpsc::Sender<FlushMsg>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    flushed_index: AtomicU64,
+    metrics: Arc<NodeMetrics>,
+}
+
+/// The state machine handle given to openraft (also its snapshot builder).
+#[derive(Clone)]
+pub struct StateMachineStore {
+    shared: Arc<Shared>,
+}
+
+fn open_db(path: &Path) -> Result<DB, io::Error> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    let mut cfs: Vec<ColumnFamilyDescriptor> =
+        Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), Options::default())).collect();
+    cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
+    DB::open_cf_descriptors(&opts, path, cfs)
+        .map_err(|e| io::Error::other(format!("cannot open state database {}: {e}", path.display())))
+}
+
+fn read_applied(db: &DB) -> Result<Applied, io::Error> {
+    let cf = db.cf_handle(CF_META).ok_or_else(|| io_err("meta column family missing"))?;
+    let last_applied = match db.get_cf(cf, KEY_TRANSACTION_INFO).map_err(io_err)? {
+        Some(b) => serde_json::from_slice(&b).map_err(io_err)?,
+        None => None,
+    };
+    let membership = match db.get_cf(cf, KEY_MEMBERSHIP).map_err(io_err)? {
+        Some(b) => serde_json::from_slice(&b).map_err(io_err)?,
+        None => StoredMembership::default(),
+    };
+    Ok(Applied { last_applied, membership })
+}
+
+/// Finishes or rolls back a snapshot installation that a crash interrupted.
+fn recover_dirs(dir: &Path) -> Result<(), io::Error> {
+    let db = dir.join(DB_NAME);
+    let old = dir.join(DB_OLD);
+    if !db.exists() && old.exists() {
+        std::fs::rename(&old, &db)?;
+    }
+    for leftover in [old, dir.join(DB_INCOMING)] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(&leftover)?;
+        }
+    }
+    Ok(())
+}
+
+impl StateMachineStore {
+    /// Opens the state database under `dir` and starts the flusher thread.
+    pub fn open(dir: &Path, max_unflushed: usize, metrics: Arc<NodeMetrics>) -> Result<Self, io::Error> {
+        std::fs::create_dir_all(dir.join(SNAPSHOT_DIR))?;
+        recover_dirs(dir)?;
+        let db = open_db(&dir.join(DB_NAME))?;
+        let applied = read_applied(&db)?;
+        let flushed = applied.last_applied.as_ref().map(|l| l.index).unwrap_or(0);
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            db: RwLock::new(Arc::new(db)),
+            cache: RwLock::new(HashMap::new()),
+            applied: Mutex::new(applied),
+            flusher: Mutex::new(tx),
+            permits: Arc::new(tokio::sync::Semaphore::new(max_unflushed.max(1))),
+            flushed_index: AtomicU64::new(flushed),
+            metrics,
+        });
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("double-buffer".into())
+            .spawn(move || run_flusher(weak, rx))?;
+        Ok(Self { shared })
+    }
+
+    /// Read access to the current state (cache over RocksDB).
+    pub fn view(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Highest log index written to RocksDB.
+    pub fn flushed_index(&self) -> u64 {
+        self.shared.flushed_index.load(Ordering::Acquire)
+    }
+
+    /// Highest log index applied (possibly not yet flushed).
+    pub fn applied_index(&self) -> u64 {
+        self.shared.lock_applied().last_applied.as_ref().map(|l| l.index).unwrap_or(0)
+    }
+
+    /// Blocks until everything applied so far is written to RocksDB.
+    pub fn flush(&self) -> Result<(), io::Error> {
+        self.shared.barrier()
+    }
+
+    fn snapshot_dir(&self) -> PathBuf {
+        self.shared.dir.join(SNAPSHOT_DIR)
+    }
+
+    /// A path where an incoming snapshot can be written before it is installed.
+    pub fn incoming_snapshot_path(&self) -> PathBuf {
+        self.snapshot_dir().join(format!("incoming-{:016x}.tar", rand::random::<u64>()))
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<(SnapshotMeta, PathBuf)>, io::Error> {
+        let meta_path = self.snapshot_dir().join("current.json");
+        let bytes = match std::fs::read(&meta_path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let (meta, file): (SnapshotMeta, String) = serde_json::from_slice(&bytes).map_err(io_err)?;
+        let path = self.snapshot_dir().join(file);
+        Ok(path.exists().then_some((meta, path)))
+    }
+
+    /// Makes `path` the current snapshot (replacing the previous one).
+    fn set_current_snapshot(&self, meta: &SnapshotMeta, path: &Path) -> Result<(), io::Error> {
+        let name = snapshot_file_name(meta);
+        let dest = self.snapshot_dir().join(&name);
+        if path != dest {
+            std::fs::rename(path, &dest)?;
+        }
+        let previous = self.latest_snapshot()?.map(|(_, p)| p);
+        let tmp = self.snapshot_dir().join("current.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&(meta, &name)).map_err(io_err)?)?;
+        std::fs::rename(&tmp, self.snapshot_dir().join("current.json"))?;
+        if let Some(prev) = previous.filter(|p| p != &dest) {
+            let _ = std::fs::remove_file(prev);
+        }
+        Ok(())
+    }
+}
+
+fn snapshot_file_name(meta: &SnapshotMeta) -> String {
+    match &meta.last_log_id {
+        Some(l) => format!("snapshot-{}-{}.tar", l.leader_id.term, l.index),
+        None => "snapshot-empty.tar".to_string(),
+    }
+}
+
+impl Shared {
+    fn db(&self) -> Arc<DB> {
+        Arc::clone(&self.db.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn lock_applied(&self) -> std::sync::MutexGuard<'_, Applied> {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn send(&self, msg: FlushMsg) -> Result<(), io::Error> {
+        self.flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(msg)
+            .map_err(|_| io_err("double-buffer flusher has stopped"))
+    }
+
+    fn barrier(&self) -> Result<(), io::Error> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(FlushMsg::Barrier(tx))?;
+        rx.recv().map_err(|_| io_err("double-buffer flusher has stopped"))
+    }
+
+    /// SHA-256 over every namespace table as of now; equal on replicas at the same index.
+    pub fn digest(&self) -> Result<(String, u64), String> {
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        for t in Table::NAMESPACE {
+            for (k, v) in self.scan(t, b"", b"", usize::MAX)? {
+                h.update(t.cf_name().as_bytes());
+                h.update((k.len() as u64).to_be_bytes());
+                h.update(&k);
+                h.update((v.len() as u64).to_be_bytes());
+                h.update(&v);
+                n += 1;
+            }
+        }
+        Ok((hex::encode(h.finalize()), n))
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        self.lock_applied().last_applied.as_ref().map(|l| l.index).unwrap_or(0)
+    }
+}
+
+impl TableRead for Shared {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String> {
+        {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = cache.get(&table).and_then(|m| m.get(key)) {
+                return Ok(e.value.clone());
+            }
+        }
+        let db = self.db();
+        let cf = db.cf_handle(table.cf_name()).ok_or("column family missing")?;
+        db.get_cf(cf, key).map(|o| o.map(Value::from)).map_err(|e| e.to_string())
+    }
+
+    fn scan(&self, table: Table, prefix: &[u8], start_after: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Value)>, String> {
+        let lower: Vec<u8> = if start_after > prefix { start_after.to_vec() } else { prefix.to_vec() };
+        let in_range = |k: &[u8]| k.starts_with(prefix) && k > start_after;
+        // Copy the cache's part of the range first: an entry evicted after this is in RocksDB.
+        let overlay: Vec<(Vec<u8>, Option<Value>)> = {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            match cache.get(&table) {
+                None => Vec::new(),
+                Some(m) => m
+                    .range(lower.clone()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .filter(|(k, _)| in_range(k))
+                    .map(|(k, e)| (k.clone(), e.value.clone()))
+                    .collect(),
+            }
+        };
+        let db = self.db();
+        let cf = db.cf_handle(table.cf_name()).ok_or("column family missing")?;
+        let mut disk = db
+            .iterator_cf(cf, IteratorMode::From(&lower, Direction::Forward))
+            .map(|kv| kv.map_err(|e| e.to_string()))
+            .take_while(|kv| kv.as_ref().map(|(k, _)| k.starts_with(prefix)).unwrap_or(true))
+            .filter(|kv| kv.as_ref().map(|(k, _)| in_range(k)).unwrap_or(true))
+            .peekable();
+        let mut cached = overlay.into_iter().peekable();
+        let mut out = Vec::new();
+        while out.len() < max {
+            let take_cache = match (cached.peek(), disk.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((ck, _)), Some(Ok((dk, _)))) => ck.as_slice() <= dk.as_ref(),
+                (Some(_), Some(Err(_))) => false,
+            };
+            if take_cache {
+                let Some((k, v)) = cached.next() else { break };
+                // The cache wins over RocksDB for the same key.
+                if let Some(Ok((dk, _))) = disk.peek() {
+                    if dk.as_ref() == k.as_slice() {
+                        disk.next();
+                    }
+                }
+                if let Some(v) = v {
+                    out.push((k, v));
+                }
+            } else {
+                let Some(item) = disk.next() else { break };
+                let (k, v) = item?;
+                out.push((k.to_vec(), Value::from(v)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The flusher: drains the queue, writes one batch, evicts, releases permits.
+fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>) {
+    while let Ok(first) = rx.recv() {
+        let Some(shared) = shared.upgrade() else { return };
+        let mut txs = Vec::new();
+        let mut barriers = Vec::new();
+        for msg in std::iter::once(first).chain(rx.try_iter()) {
+            match msg {
+                FlushMsg::Tx(t) => txs.push(t),
+                FlushMsg::Barrier(b) => barriers.push(b),
+            }
+        }
+        if !txs.is_empty() {
+            let started = Instant::now();
+            let mut backoff = Duration::from_millis(100);
+            while let Err(e) = write_batch(&shared, &txs) {
+                tracing::error!(error = %e, "double buffer cannot write to RocksDB; retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            let last = txs.last().map(|t| t.log_id.index).unwrap_or(0);
+            {
+                let mut cache = shared.cache.write().unwrap_or_else(|p| p.into_inner());
+                for t in &txs {
+                    for m in &t.muts {
+                        if let Some(table) = cache.get_mut(&m.table) {
+                            if table.get(&m.key).is_some_and(|e| e.epoch <= last) {
+                                table.remove(&m.key);
+                            }
+                        }
+                    }
+                }
+            }
+            shared.flushed_index.store(last, Ordering::Release);
+            shared.permits.add_permits(txs.len());
+            shared.metrics.observe_flush(txs.len(), started.elapsed());
+        }
+        for b in barriers {
+            let _ = b.send(());
+        }
+    }
+}
+
+fn write_batch(shared: &Shared, txs: &[FlushTx]) -> Result<(), String> {
+    let db = shared.db();
+    let mut batch = WriteBatch::default();
+    let mut membership = None;
+    for t in txs {
+        for m in &t.muts {
+            let cf = db.cf_handle(m.table.cf_name()).ok_or("column family missing")?;
+            match &m.value {
+                Some(v) => batch.put_cf(cf, &m.key, v),
+                None => batch.delete_cf(cf, &m.key),
+            }
+        }
+        if let Some(mem) = &t.membership {
+            membership = Some(mem);
+        }
+    }
+    let meta = db.cf_handle(CF_META).ok_or("meta column family missing")?;
+    let last = txs.last().map(|t| Some(t.log_id.clone()));
+    batch.put_cf(meta, KEY_TRANSACTION_INFO, serde_json::to_vec(&last.flatten()).map_err(|e| e.to_string())?);
+    if let Some(mem) = membership {
+        batch.put_cf(meta, KEY_MEMBERSHIP, serde_json::to_vec(mem).map_err(|e| e.to_string())?);
+    }
+    db.write(batch).map_err(|e| e.to_string())
+}
+
+fn noop_response(index: u64) -> WriteResponse {
+    WriteResponse {
+        outcome: WriteOutcome::Noop,
+        log_index: index,
+        replayed: false,
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotFile;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let a = self.shared.lock_applied().clone();
+        Ok((a.last_applied, a.membership))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some(item) = entries.next().await {
+            let (entry, responder) = item?;
+            let log_id = entry.log_id.clone();
+            let index = log_id.index;
+            let (result, muts, membership) = match entry.payload {
+                EntryPayload::Blank => (Ok(noop_response(index)), Vec::new(), None),
+                EntryPayload::Normal(cmd) => {
+                    let (res, muts) = namespace::execute(&*self.shared, &cmd, index);
+                    (res, muts, None)
+                }
+                EntryPayload::Membership(m) => {
+                    (Ok(noop_response(index)), Vec::new(), Some(StoredMembership::new(Some(log_id.clone()), m)))
+                }
+            };
+            // Backpressure: wait while too many transactions are unflushed.
+            self.shared
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| io_err("double buffer closed"))?
+                .forget();
+            {
+                let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
+                for m in &muts {
+                    cache.entry(m.table).or_default().insert(
+                        m.key.clone(),
+                        CacheEntry {
+                            epoch: index,
+                            value: m.value.clone(),
+                        },
+                    );
+                }
+            }
+            {
+                let mut a = self.shared.lock_applied();
+                a.last_applied = Some(log_id.clone());
+                if let Some(m) = &membership {
+                    a.membership = m.clone();
+                }
+            }
+            self.shared.send(FlushMsg::Tx(FlushTx { log_id, muts, membership }))?;
+            if let Some(r) = responder {
+                r.send(result);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotFile) -> Result<(), io::Error> {
+        let this = self.clone();
+        let meta = meta.clone();
+        tokio::task::spawn_blocking(move || this.install_blocking(&meta, &snapshot.path))
+            .await
+            .map_err(io_err)?
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        Ok(self.latest_snapshot()?.map(|(meta, path)| Snapshot {
+            meta,
+            snapshot: SnapshotFile { path },
+        }))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotFile;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.build_blocking()).await.map_err(io_err)?
+    }
+}
+
+impl StateMachineStore {
+    fn build_blocking(&self) -> Result<Snapshot, io::Error> {
+        self.shared.barrier()?;
+        let db = self.shared.db();
+        db.flush_wal(true).map_err(io_err)?;
+        let work = self.snapshot_dir().join(format!("build-{:016x}", rand::random::<u64>()));
+        Checkpoint::new(&db).map_err(io_err)?.create_checkpoint(&work).map_err(io_err)?;
+        drop(db);
+        let result = (|| {
+            // The checkpoint carries its own TRANSACTIONINFO: the snapshot's exact position.
+            let applied = {
+                let cp = open_db(&work)?;
+                read_applied(&cp)?
+            };
+            let meta = SnapshotMeta {
+                last_log_id: applied.last_applied,
+                last_membership: applied.membership,
+            };
+            let tar_path = work.with_extension("tar");
+            pack_dir(&work, &tar_path)?;
+            self.set_current_snapshot(&meta, &tar_path)?;
+            let path = self.snapshot_dir().join(snapshot_file_name(&meta));
+            Ok(Snapshot {
+                meta,
+                snapshot: SnapshotFile { path },
+            })
+        })();
+        let _ = std::fs::remove_dir_all(&work);
+        result
+    }
+
+    fn install_blocking(&self, meta: &SnapshotMeta, tar_path: &Path) -> Result<(), io::Error> {
+        let started = Instant::now();
+        self.shared.barrier()?;
+        let dir = &self.shared.dir;
+        let incoming = dir.join(DB_INCOMING);
+        if incoming.exists() {
+            std::fs::remove_dir_all(&incoming)?;
+        }
+        unpack_dir(tar_path, &incoming)?;
+        {
+            let check = open_db(&incoming)?;
+            let got = read_applied(&check)?;
+            if got.last_applied != meta.last_log_id {
+                drop(check);
+                let _ = std::fs::remove_dir_all(&incoming);
+                return Err(io_err(format!(
+                    "snapshot content is at {:?} but its metadata says {:?}",
+                    got.last_applied, meta.last_log_id
+                )));
+            }
+        }
+        {
+            let mut guard = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
+            std::fs::rename(dir.join(DB_NAME), dir.join(DB_OLD))?;
+            std::fs::rename(&incoming, dir.join(DB_NAME))?;
+            *guard = Arc::new(open_db(&dir.join(DB_NAME))?);
+            self.shared.cache.write().unwrap_or_else(|p| p.into_inner()).clear();
+            let mut a = self.shared.lock_applied();
+            a.last_applied = meta.last_log_id.clone();
+            a.membership = meta.last_membership.clone();
+            self.shared
+                .flushed_index
+                .store(meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0), Ordering::Release);
+        }
+        let _ = std::fs::remove_dir_all(dir.join(DB_OLD));
+        self.set_current_snapshot(meta, tar_path)?;
+        tracing::info!(last_log_id = ?meta.last_log_id, elapsed_ms = started.elapsed().as_millis() as u64, "installed snapshot");
+        Ok(())
+    }
+}
+
+fn pack_dir(dir: &Path, tar_path: &Path) -> Result<(), io::Error> {
+    let file = std::fs::File::create(tar_path)?;
+    let mut builder = tar::Builder::new(io::BufWriter::new(file));
+    builder.append_dir_all(".", dir)?;
+    builder.into_inner()?.into_inner().map_err(|e| e.into_error())?.sync_all()
+}
+
+fn unpack_dir(tar_path: &Path, dest: &Path) -> Result<(), io::Error> {
+    std::fs::create_dir_all(dest)?;
+    let file = std::fs::File::open(tar_path)?;
+    tar::Archive::new(io::BufReader::new(file)).unpack(dest)
+}
+
+/// Errors for answers that need the state machine but it cannot give them.
+pub fn store_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Internal, format!("state machine: {e}"))
+}
