@@ -172,6 +172,45 @@ impl FailoverClient {
         self.call(PATH_WRITE, &req).await
     }
 
+    /// Creates a key the way Ozone clients do: open it, then commit it. Each phase is one
+    /// replicated write, retried across failovers on its own.
+    pub async fn create_key(
+        &self,
+        volume: &str,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        replication: Option<String>,
+        metadata: std::collections::BTreeMap<String, String>,
+    ) -> Result<KeyInfo, ClientError> {
+        let opened = self
+            .write(WriteOp::OpenKey {
+                volume: volume.into(),
+                bucket: bucket.into(),
+                key: key.into(),
+                size,
+                replication,
+                metadata,
+            })
+            .await?;
+        let WriteOutcome::OpenKey { client_id, .. } = opened.outcome else {
+            return Err(ClientError::Api(ApiError::new(ErrorCode::Internal, "open key answered without a client id")));
+        };
+        let done = self
+            .write(WriteOp::CommitKey {
+                volume: volume.into(),
+                bucket: bucket.into(),
+                key: key.into(),
+                client_id,
+                size: Some(size),
+            })
+            .await?;
+        match done.outcome {
+            WriteOutcome::Key { key } => Ok(key),
+            other => Err(ClientError::Api(ApiError::new(ErrorCode::Internal, format!("commit answered {other:?}")))),
+        }
+    }
+
     /// Runs a linearizable read on the leader.
     pub async fn read(&self, op: ReadOp) -> Result<ReadResponse, ClientError> {
         self.call(PATH_READ, &ReadRequest { op, stale: false }).await

@@ -1,1 +1,129 @@
-fn main() {}
+//! Key create+commit throughput and latency on a 3-node ring of real processes on loopback,
+//! at 1, 16 and 64 concurrent clients, and the double buffer's mean batch size.
+//!
+//! `cargo bench -p om-node --bench ring_bench`; `OMRING_BENCH_SECS` sets the time per step
+//! (default 10), `OMRING_BENCH_CLIENTS` the comma-separated client counts.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use om_client::wire::*;
+use om_client::FailoverClient;
+use om_node::localring::LocalRing;
+
+const BIN: &str = env!("CARGO_BIN_EXE_om-node");
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn scrape(http_addr: &str) -> String {
+    match reqwest::get(format!("http://{http_addr}{PATH_METRICS}")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("benchmark failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let secs: u64 = std::env::var("OMRING_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let clients: Vec<usize> = std::env::var("OMRING_BENCH_CLIENTS")
+        .unwrap_or_else(|_| "1,16,64".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let dir = tempfile::tempdir()?;
+    let mut ring = LocalRing::configure(Path::new(BIN), dir.path(), "bench", 3, &[])?;
+    std::env::set_var("OMRING_LOG", "warn");
+    ring.start_all()?;
+    let leader = ring.wait_leader(Duration::from_secs(30)).await.ok_or("no leader within 30 s")?;
+    let service = ring.conf.service(Some("bench"))?;
+    let leader_http = service.node(&leader).ok_or("leader not configured")?.http_address();
+    let client: Arc<FailoverClient> = ring.client()?;
+    client.write(WriteOp::CreateVolume { volume: "bench".into(), owner: None, quota_in_bytes: None, quota_in_namespace: None, metadata: Default::default() }).await?;
+    client
+        .write(WriteOp::CreateBucket {
+            volume: "bench".into(),
+            bucket: "keys".into(),
+            owner: None,
+            layout: None,
+            versioning: false,
+            quota_in_bytes: None,
+            quota_in_namespace: None,
+            metadata: Default::default(),
+        })
+        .await?;
+
+    println!("omring key create+commit (open + commit = 2 Raft writes per key), 3 voters, fsync on, loopback");
+    println!("{:>8} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8}", "clients", "keys", "keys/s", "p50 ms", "p99 ms", "batch mean", "errors");
+    for &c in &clients {
+        let before = scrape(&leader_http).await;
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..c {
+            let client = Arc::clone(&client);
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut errors = 0u64;
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    match client.create_key("bench", "keys", &format!("c{c}/w{w}/k{i}"), 1, None, Default::default()).await {
+                        Ok(_) => lat.push(t.elapsed()),
+                        Err(_) => errors += 1,
+                    }
+                    i += 1;
+                }
+                (lat, errors)
+            }));
+        }
+        let mut lat = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (l, e) = t.await?;
+            lat.extend(l);
+            errors += e;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        lat.sort();
+        let after = scrape(&leader_http).await;
+        let flushes = metric(&after, "om_double_buffer_flushes_total") - metric(&before, "om_double_buffer_flushes_total");
+        let txs = metric(&after, "om_double_buffer_flushed_transactions_total")
+            - metric(&before, "om_double_buffer_flushed_transactions_total");
+        let batch = if flushes > 0.0 { txs / flushes } else { 0.0 };
+        println!(
+            "{:>8} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>12.1} {:>8}",
+            c,
+            lat.len(),
+            lat.len() as f64 / elapsed,
+            percentile(&lat, 0.50).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            batch,
+            errors
+        );
+    }
+    for i in 0..ring.nodes.len() {
+        let _ = ring.terminate(i, Duration::from_secs(20));
+    }
+    Ok(())
+}

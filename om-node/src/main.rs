@@ -1,1 +1,73 @@
-fn main() {}
+//! The `om-node` binary: runs a node (`om`) or a client command (`sh`, `admin`).
+
+use clap::Parser;
+use om_node::cli::{self, Cli, CliError, Command};
+use om_node::{start_node, NodeSettings};
+
+fn main() {
+    let args = cli::normalize_args(std::env::args());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let is_node = matches!(cli.command, Command::Om(_) | Command::Dev { .. });
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OMRING_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if is_node { "info,openraft=warn" } else { "warn" })),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Om(_) => run_node(&cli).await,
+            Command::Dev { what: cli::DevCommand::Ring { nodes, dir, ring_service_id } } => {
+                cli::run_dev_ring(*nodes, dir, ring_service_id).await
+            }
+            _ => cli::run_client_command(&cli).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("{e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+async fn run_node(cli: &Cli) -> Result<(), CliError> {
+    if let Command::Om(args) = &cli.command {
+        if args.bootstrap {
+            return Err(CliError::Usage(
+                "--bootstrap is not available yet in this build: start every node of a new ring with `om`".into(),
+            ));
+        }
+    }
+    let conf = cli::load_config(cli)?;
+    let settings = NodeSettings::from_config(&conf, cli.service_id.as_deref())?;
+    let running = start_node(settings).await?;
+    wait_for_signal().await;
+    tracing::info!("stopping");
+    running.shutdown().await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,585 @@
+//! The Ozone-shaped command line: `om` runs a node, `sh` edits the namespace, `admin om`
+//! inspects and steers the ring. Users paste Ozone commands, so `-id` works as `--service-id`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use om_client::wire::*;
+use om_client::{ClientError, FailoverClient, OzoneConfig};
+use serde::Serialize;
+
+/// omring: a Raft-replicated Ozone Manager metadata ring.
+#[derive(Parser, Debug)]
+#[command(name = "om-node", version, about)]
+pub struct Cli {
+    /// Configuration file [default: $OZONE_CONF_DIR/ozone-site.xml, else ./ozone-site.xml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub conf: Option<PathBuf>,
+    /// Override a configuration property (repeatable).
+    #[arg(short = 'D', global = true, value_name = "KEY=VALUE")]
+    pub define: Vec<String>,
+    /// Service id of the ring (alias: -id).
+    #[arg(long = "service-id", global = true, value_name = "SID")]
+    pub service_id: Option<String>,
+    /// Print JSON instead of human-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an Ozone Manager node.
+    Om(OmArgs),
+    /// Namespace operations (volumes, buckets, keys).
+    Sh {
+        #[command(subcommand)]
+        what: ShCommand,
+    },
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        what: AdminCommand,
+    },
+    /// Local development helpers.
+    Dev {
+        #[command(subcommand)]
+        what: DevCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevCommand {
+    /// Start a ring of local processes on loopback and keep it running until Ctrl-C.
+    Ring {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Where the config, data and logs go.
+        #[arg(long, default_value = ".omring/local-ring")]
+        dir: PathBuf,
+        /// Service id of the ring.
+        #[arg(long = "ring-service-id", default_value = "omservice")]
+        ring_service_id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct OmArgs {
+    /// Join a running ring as a new node.
+    #[arg(long)]
+    pub bootstrap: bool,
+    /// With --bootstrap: skip the check that every node lists this one in its configuration.
+    #[arg(long, requires = "bootstrap")]
+    pub force: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShCommand {
+    /// Volume operations.
+    Volume {
+        #[command(subcommand)]
+        op: VolumeOp,
+    },
+    /// Bucket operations.
+    Bucket {
+        #[command(subcommand)]
+        op: BucketOp,
+    },
+    /// Key operations (metadata only: this ring stores no data blocks).
+    Key {
+        #[command(subcommand)]
+        op: KeyOp,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct QuotaArgs {
+    /// Space quota, e.g. 10GB, 512MB, 1024 (bytes); -1 for unlimited.
+    #[arg(long = "quota", alias = "space-quota", allow_hyphen_values = true)]
+    pub quota: Option<String>,
+    /// Namespace quota: buckets in a volume, keys in a bucket; -1 for unlimited.
+    #[arg(long = "namespace-quota", allow_hyphen_values = true)]
+    pub namespace_quota: Option<i64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Only names starting with this prefix.
+    #[arg(long, short = 'p', default_value = "")]
+    pub prefix: String,
+    /// List after this name (exclusive).
+    #[arg(long, short = 's', default_value = "")]
+    pub start: String,
+    /// Page size (at most 1000).
+    #[arg(long, short = 'l', default_value_t = 100)]
+    pub length: u32,
+    /// Page through everything.
+    #[arg(long, short = 'a')]
+    pub all: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeOp {
+    Create {
+        path: String,
+        /// Owner of the volume.
+        #[arg(long, short = 'u')]
+        user: Option<String>,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    Info { path: String },
+    List {
+        #[arg(default_value = "/")]
+        path: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    Delete { path: String },
+    /// Change owner or quotas.
+    Update {
+        path: String,
+        #[arg(long, short = 'u')]
+        user: Option<String>,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BucketOp {
+    Create {
+        path: String,
+        /// OBJECT_STORE, FILE_SYSTEM_OPTIMIZED or LEGACY.
+        #[arg(long, short = 'l')]
+        layout: Option<String>,
+        #[arg(long, short = 'u')]
+        user: Option<String>,
+        /// Keep versions of overwritten keys.
+        #[arg(long)]
+        versioning: bool,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    Info { path: String },
+    List {
+        path: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    Delete { path: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyOp {
+    /// Create (open + commit) a key with the given metadata.
+    Create {
+        path: String,
+        #[arg(long, default_value_t = 0)]
+        size: u64,
+        #[arg(long, short = 'r')]
+        replication: Option<String>,
+        /// User metadata KEY=VALUE (repeatable).
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+    },
+    Info { path: String },
+    List {
+        path: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    Delete { path: String },
+    Rename { path: String, to: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Ozone Manager ring administration.
+    Om {
+        #[command(subcommand)]
+        what: AdminOmCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminOmCommand {
+    /// List every node with its live Raft role.
+    Roles {
+        /// Bordered table.
+        #[arg(long, conflicts_with = "json")]
+        table: bool,
+    },
+}
+
+/// A CLI failure and its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] om_client::ConfigError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Node(#[from] crate::node::NodeError),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Rewrites Ozone's single-dash long options (`-id`) into their clap form.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| match a.as_str() {
+            "-id" => "--service-id".to_string(),
+            "-conf" => "--conf".to_string(),
+            _ => a,
+        })
+        .collect()
+}
+
+/// Loads the configuration named by `--conf`, else `$OZONE_CONF_DIR/ozone-site.xml`, else
+/// `./ozone-site.xml`, then applies `-D` overrides.
+pub fn load_config(cli: &Cli) -> Result<OzoneConfig, CliError> {
+    let path = cli.conf.clone().unwrap_or_else(|| {
+        std::env::var_os("OZONE_CONF_DIR")
+            .map(|d| PathBuf::from(d).join("ozone-site.xml"))
+            .unwrap_or_else(|| PathBuf::from("ozone-site.xml"))
+    });
+    let mut conf = if path.exists() || cli.conf.is_some() {
+        OzoneConfig::load(&path)?
+    } else {
+        OzoneConfig::new()
+    };
+    conf.apply_overrides(&cli.define)?;
+    Ok(conf)
+}
+
+/// Splits `/vol/bucket/key` (also `o3://host/vol/...`) into at most three parts.
+pub fn split_path(path: &str, want: usize) -> Result<Vec<String>, CliError> {
+    let p = path.strip_prefix("o3://").map(|rest| rest.split_once('/').map(|x| x.1).unwrap_or("")).unwrap_or(path);
+    let p = p.trim_start_matches('/');
+    let parts: Vec<String> = if want == 3 {
+        p.splitn(3, '/').map(str::to_string).collect()
+    } else {
+        p.trim_end_matches('/').split('/').map(str::to_string).collect()
+    };
+    if parts.len() != want || parts.iter().any(|s| s.is_empty()) {
+        let shape = ["/volume", "/volume/bucket", "/volume/bucket/key"][want.clamp(1, 3) - 1];
+        return Err(CliError::Usage(format!("invalid path {path:?}: expected {shape}")));
+    }
+    Ok(parts)
+}
+
+/// Parses `10GB`, `512 MB`, `1024`, `-1`.
+pub fn parse_size(s: &str) -> Result<i64, CliError> {
+    let t = s.trim().to_ascii_uppercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num.parse().map_err(|_| CliError::Usage(format!("invalid size {s:?}: expected e.g. 10GB")))?;
+    let mult: i64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "K" => 1 << 10,
+        "MB" | "M" => 1 << 20,
+        "GB" | "G" => 1 << 30,
+        "TB" | "T" => 1 << 40,
+        "PB" | "P" => 1 << 50,
+        u => return Err(CliError::Usage(format!("invalid size unit {u:?} in {s:?}: use B, KB, MB, GB, TB or PB"))),
+    };
+    n.checked_mul(mult).ok_or_else(|| CliError::Usage(format!("size {s:?} is too large")))
+}
+
+fn parse_meta(items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    items
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| CliError::Usage(format!("invalid metadata {kv:?}: expected KEY=VALUE")))
+        })
+        .collect()
+}
+
+fn quota_bytes(q: &QuotaArgs) -> Result<Option<i64>, CliError> {
+    q.quota.as_deref().map(parse_size).transpose()
+}
+
+fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    } else {
+        println!("{}", human());
+    }
+}
+
+fn human_volume(v: &VolumeInfo) -> String {
+    format!(
+        "volume {}\n  owner: {}\n  quota: {} bytes, {} buckets\n  used: {} bytes, {} buckets\n  created: {} (object id {})",
+        v.name, v.owner, quota_str(v.quota_in_bytes), quota_str(v.quota_in_namespace), v.used_bytes, v.used_namespace, v.creation_time, v.object_id
+    )
+}
+
+fn human_bucket(b: &BucketInfo) -> String {
+    format!(
+        "bucket /{}/{}\n  owner: {}\n  layout: {}\n  versioning: {}\n  quota: {} bytes, {} keys\n  used: {} bytes, {} keys\n  created: {} (object id {})",
+        b.volume, b.name, b.owner, b.layout.as_str(), b.versioning, quota_str(b.quota_in_bytes), quota_str(b.quota_in_namespace), b.used_bytes, b.used_namespace, b.creation_time, b.object_id
+    )
+}
+
+fn human_key(k: &KeyInfo) -> String {
+    let meta: Vec<String> = k.metadata.iter().map(|(a, b)| format!("{a}={b}")).collect();
+    format!(
+        "key /{}/{}/{}\n  size: {}\n  replication: {}\n  metadata: {}\n  modified: {} (object id {})",
+        k.volume, k.bucket, k.name, k.size, k.replication, meta.join(","), k.modification_time, k.object_id
+    )
+}
+
+fn quota_str(q: i64) -> String {
+    if q < 0 {
+        "unlimited".into()
+    } else {
+        q.to_string()
+    }
+}
+
+/// `dev ring`: starts `nodes` local processes of this binary and waits for Ctrl-C.
+pub async fn run_dev_ring(nodes: usize, dir: &std::path::Path, service_id: &str) -> Result<(), CliError> {
+    if !(1..=9).contains(&nodes) {
+        return Err(CliError::Usage(format!("--nodes must be between 1 and 9, got {nodes}")));
+    }
+    let io = |e: std::io::Error| CliError::Usage(format!("cannot start the local ring in {}: {e}", dir.display()));
+    if dir.join("ozone-site.xml").exists() {
+        return Err(CliError::Usage(format!(
+            "{} already holds a ring; remove it or choose another --dir",
+            dir.display()
+        )));
+    }
+    let bin = std::env::current_exe().map_err(io)?;
+    let mut ring = crate::localring::LocalRing::configure(&bin, dir, service_id, nodes, &[]).map_err(io)?;
+    ring.start_all().map_err(io)?;
+    let leader = ring.wait_leader(std::time::Duration::from_secs(30)).await;
+    let conf = ring.conf_path.display().to_string();
+    match leader {
+        Some(l) => eprintln!("ring {service_id} is up with {nodes} nodes; leader {l}"),
+        None => eprintln!("ring {service_id} started but no leader yet; see the logs in {}", dir.display()),
+    }
+    let client = FailoverClient::from_config(&ring.conf, Some(service_id))?;
+    print!("{}", crate::roles::format_table(&crate::roles::collect(&client).await));
+    eprintln!(
+        "\nTry:\n  om-node --conf {conf} sh volume create /vol1\n  om-node --conf {conf} sh bucket create /vol1/bucket1\n  om-node --conf {conf} sh key create /vol1/bucket1/key1 --size 1024\n  om-node --conf {conf} sh key list /vol1/bucket1\n  om-node --conf {conf} admin om roles --table\nLogs and data: {}\nCtrl-C stops the ring.",
+        dir.display()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    for i in 0..ring.nodes.len() {
+        let _ = ring.terminate(i, std::time::Duration::from_secs(20));
+    }
+    Ok(())
+}
+
+/// Runs `sh` and `admin` commands (everything but `om` and `dev`).
+pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
+    let conf = load_config(cli)?;
+    let client = FailoverClient::from_config(&conf, cli.service_id.as_deref())?;
+    let json = cli.json;
+    match &cli.command {
+        Command::Om(_) | Command::Dev { .. } => Err(CliError::Usage("not a client command".into())),
+        Command::Sh { what } => run_sh(&client, what, json).await,
+        Command::Admin { what: AdminCommand::Om { what } } => match what {
+            AdminOmCommand::Roles { table } => {
+                let roles = crate::roles::collect(&client).await;
+                let out = if json {
+                    crate::roles::format_json(&roles)
+                } else if *table {
+                    crate::roles::format_table(&roles)
+                } else {
+                    crate::roles::format_plain(&roles)
+                };
+                print!("{out}");
+                Ok(())
+            }
+        },
+    }
+}
+
+async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result<(), CliError> {
+    match what {
+        ShCommand::Volume { op } => match op {
+            VolumeOp::Create { path, user, quota } => {
+                let [v] = <[String; 1]>::try_from(split_path(path, 1)?).map_err(|_| CliError::Usage("path".into()))?;
+                let r = client
+                    .write(WriteOp::CreateVolume {
+                        volume: v,
+                        owner: user.clone(),
+                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_namespace: quota.namespace_quota,
+                        metadata: BTreeMap::new(),
+                    })
+                    .await?;
+                print_outcome(json, &r);
+            }
+            VolumeOp::Update { path, user, quota } => {
+                let v = split_path(path, 1)?.remove(0);
+                let r = client
+                    .write(WriteOp::SetVolumeProperty {
+                        volume: v,
+                        owner: user.clone(),
+                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_namespace: quota.namespace_quota,
+                    })
+                    .await?;
+                print_outcome(json, &r);
+            }
+            VolumeOp::Info { path } => {
+                let volume = split_path(path, 1)?.remove(0);
+                let r = client.read(ReadOp::VolumeInfo { volume }).await?;
+                print_read(json, &r);
+            }
+            VolumeOp::Delete { path } => {
+                let volume = split_path(path, 1)?.remove(0);
+                client.write(WriteOp::DeleteVolume { volume: volume.clone() }).await?;
+                print(json, &serde_json::json!({"deleted": format!("/{volume}")}), || format!("Volume {volume} is deleted"));
+            }
+            VolumeOp::List { path: _, list } => {
+                let page = |start: String| ReadOp::ListVolumes { prefix: list.prefix.clone(), start_after: start, max: Some(list.length) };
+                list_all(client, list, json, page).await?;
+            }
+        },
+        ShCommand::Bucket { op } => match op {
+            BucketOp::Create { path, layout, user, versioning, quota } => {
+                let mut p = split_path(path, 2)?;
+                let (bucket, volume) = (p.remove(1), p.remove(0));
+                let layout = layout.as_deref().map(str::parse::<BucketLayout>).transpose().map_err(CliError::Usage)?;
+                let r = client
+                    .write(WriteOp::CreateBucket {
+                        volume,
+                        bucket,
+                        owner: user.clone(),
+                        layout,
+                        versioning: *versioning,
+                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_namespace: quota.namespace_quota,
+                        metadata: BTreeMap::new(),
+                    })
+                    .await?;
+                print_outcome(json, &r);
+            }
+            BucketOp::Info { path } => {
+                let mut p = split_path(path, 2)?;
+                let r = client.read(ReadOp::BucketInfo { bucket: p.remove(1), volume: p.remove(0) }).await?;
+                print_read(json, &r);
+            }
+            BucketOp::Delete { path } => {
+                let mut p = split_path(path, 2)?;
+                let (bucket, volume) = (p.remove(1), p.remove(0));
+                client.write(WriteOp::DeleteBucket { volume: volume.clone(), bucket: bucket.clone() }).await?;
+                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}")}), || format!("Bucket {bucket} is deleted"));
+            }
+            BucketOp::List { path, list } => {
+                let volume = split_path(path, 1)?.remove(0);
+                let page = |start: String| ReadOp::ListBuckets {
+                    volume: volume.clone(),
+                    prefix: list.prefix.clone(),
+                    start_after: start,
+                    max: Some(list.length),
+                };
+                list_all(client, list, json, page).await?;
+            }
+        },
+        ShCommand::Key { op } => match op {
+            KeyOp::Create { path, size, replication, meta } => {
+                let mut p = split_path(path, 3)?;
+                let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
+                let key = client.create_key(&volume, &bucket, &key, *size, replication.clone(), parse_meta(meta)?).await?;
+                print(json, &key, || human_key(&key));
+            }
+            KeyOp::Info { path } => {
+                let mut p = split_path(path, 3)?;
+                let r = client.read(ReadOp::KeyInfo { key: p.remove(2), bucket: p.remove(1), volume: p.remove(0) }).await?;
+                print_read(json, &r);
+            }
+            KeyOp::Delete { path } => {
+                let mut p = split_path(path, 3)?;
+                let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
+                client.write(WriteOp::DeleteKey { volume: volume.clone(), bucket: bucket.clone(), key: key.clone() }).await?;
+                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}/{key}")}), || format!("Key {key} is deleted"));
+            }
+            KeyOp::Rename { path, to } => {
+                let mut p = split_path(path, 3)?;
+                let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
+                let r = client.write(WriteOp::RenameKey { volume, bucket, key, to_key: to.clone() }).await?;
+                print_outcome(json, &r);
+            }
+            KeyOp::List { path, list } => {
+                let mut p = split_path(path, 2)?;
+                let (bucket, volume) = (p.remove(1), p.remove(0));
+                let page = |start: String| ReadOp::ListKeys {
+                    volume: volume.clone(),
+                    bucket: bucket.clone(),
+                    prefix: list.prefix.clone(),
+                    start_after: start,
+                    max: Some(list.length),
+                };
+                list_all(client, list, json, page).await?;
+            }
+        },
+    }
+    Ok(())
+}
+
+async fn list_all(client: &FailoverClient, list: &ListArgs, json: bool, page: impl Fn(String) -> ReadOp) -> Result<(), CliError> {
+    let mut start = list.start.clone();
+    let mut all: Vec<serde_json::Value> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    loop {
+        let (names, values): (Vec<String>, Vec<serde_json::Value>) = match client.read(page(start.clone())).await? {
+            ReadResponse::Volumes { volumes } => volumes.iter().map(|v| (v.name.clone(), serde_json::to_value(v).unwrap_or_default())).unzip(),
+            ReadResponse::Buckets { buckets } => buckets.iter().map(|b| (b.name.clone(), serde_json::to_value(b).unwrap_or_default())).unzip(),
+            ReadResponse::Keys { keys } => keys.iter().map(|k| (k.name.clone(), serde_json::to_value(k).unwrap_or_default())).unzip(),
+            other => return Err(CliError::Client(ClientError::Api(ApiError::new(ErrorCode::Internal, format!("unexpected answer {other:?}"))))),
+        };
+        let n = names.len();
+        if let Some(last) = names.last() {
+            start = last.clone();
+        }
+        lines.extend(names);
+        all.extend(values);
+        if !list.all || n < list.length as usize || n == 0 {
+            break;
+        }
+    }
+    print(json, &all, || lines.join("\n"));
+    Ok(())
+}
+
+fn print_outcome(json: bool, r: &WriteResponse) {
+    print(json, r, || match &r.outcome {
+        WriteOutcome::Volume { volume } => human_volume(volume),
+        WriteOutcome::Bucket { bucket } => human_bucket(bucket),
+        WriteOutcome::Key { key } | WriteOutcome::Renamed { key } => human_key(key),
+        WriteOutcome::OpenKey { client_id, key } => format!("opened {} with client id {client_id}", key.name),
+        WriteOutcome::Deleted => "deleted".into(),
+        WriteOutcome::Noop => "ok".into(),
+    });
+}
+
+fn print_read(json: bool, r: &ReadResponse) {
+    print(json, r, || match r {
+        ReadResponse::Volume { volume } => human_volume(volume),
+        ReadResponse::Bucket { bucket } => human_bucket(bucket),
+        ReadResponse::Key { key } => human_key(key),
+        other => format!("{other:?}"),
+    });
+}

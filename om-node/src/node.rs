@@ -1,0 +1,410 @@
+//! Starting and stopping one node: storage, Raft, listeners, ring formation.
+//!
+//! [`start_node`] is the one entry point, used by the binary and by tests alike.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use om_client::config::{ConfigError, OzoneConfig, ServiceConfig};
+use om_client::wire::*;
+use openraft::{ServerState, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::metrics::NodeMetrics;
+use crate::network::PeerNetwork;
+use crate::server;
+use crate::store::{LogStore, StateMachineStore, DEFAULT_MAX_UNFLUSHED};
+use crate::types::{Node, NodeId, Raft};
+
+pub const KEY_HEARTBEAT_MS: &str = "omring.raft.heartbeat.interval.ms";
+pub const KEY_ELECTION_MIN_MS: &str = "omring.raft.election.timeout.min.ms";
+pub const KEY_ELECTION_MAX_MS: &str = "omring.raft.election.timeout.max.ms";
+pub const KEY_SNAPSHOT_THRESHOLD: &str = "ozone.om.ratis.snapshot.auto.trigger.threshold";
+pub const KEY_PURGE_GAP: &str = "ozone.om.ratis.log.purge.gap";
+pub const KEY_MAX_UNFLUSHED: &str = "ozone.om.unflushed.transaction.max.count";
+
+/// Errors starting or running a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("invalid setting {key}: {reason}")]
+    Setting { key: &'static str, reason: String },
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("cannot listen on {addr} ({purpose}): {source}")]
+    Bind { addr: String, purpose: &'static str, source: std::io::Error },
+    #[error("Raft: {0}")]
+    Raft(String),
+}
+
+/// Everything a node needs to start, validated.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    pub service: ServiceConfig,
+    pub node_id: String,
+    pub db_dir: PathBuf,
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    pub snapshot_threshold: u64,
+    pub purge_gap: u64,
+    pub max_unflushed: usize,
+}
+
+impl NodeSettings {
+    /// Reads the settings of this node from `ozone-site.xml`.
+    pub fn from_config(conf: &OzoneConfig, service_id: Option<&str>) -> Result<Self, NodeError> {
+        let service = conf.service(service_id)?;
+        let node_id = conf.resolve_self_node(&service)?;
+        let heartbeat_ms = conf.get_u64(KEY_HEARTBEAT_MS, 100)?;
+        let election_min_ms = conf.get_u64(KEY_ELECTION_MIN_MS, 500)?;
+        let election_max_ms = conf.get_u64(KEY_ELECTION_MAX_MS, election_min_ms * 2)?;
+        let settings = Self {
+            db_dir: conf.db_dir()?,
+            service,
+            node_id,
+            heartbeat_ms,
+            election_min_ms,
+            election_max_ms,
+            snapshot_threshold: conf.get_u64(KEY_SNAPSHOT_THRESHOLD, 400_000)?,
+            purge_gap: conf.get_u64(KEY_PURGE_GAP, 1_000_000)?,
+            max_unflushed: conf.get_u64(KEY_MAX_UNFLUSHED, DEFAULT_MAX_UNFLUSHED as u64)? as usize,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the settings against each other.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        let bad = |key, reason: String| Err(NodeError::Setting { key, reason });
+        if self.heartbeat_ms == 0 {
+            return bad(KEY_HEARTBEAT_MS, "must be positive".into());
+        }
+        if self.election_min_ms <= self.heartbeat_ms {
+            return bad(KEY_ELECTION_MIN_MS, format!("must exceed the heartbeat interval {} ms", self.heartbeat_ms));
+        }
+        if self.election_max_ms <= self.election_min_ms {
+            return bad(KEY_ELECTION_MAX_MS, format!("must exceed the minimum {} ms", self.election_min_ms));
+        }
+        if self.snapshot_threshold == 0 {
+            return bad(KEY_SNAPSHOT_THRESHOLD, "must be positive".into());
+        }
+        if self.max_unflushed == 0 {
+            return bad(KEY_MAX_UNFLUSHED, "must be positive".into());
+        }
+        if self.service.node(&self.node_id).is_none() {
+            return bad("ozone.om.node.id", format!("{} is not a node of {}", self.node_id, self.service.service_id));
+        }
+        Ok(())
+    }
+
+    fn raft_config(&self) -> Result<openraft::Config, NodeError> {
+        openraft::Config {
+            cluster_name: self.service.service_id.clone(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_min_ms,
+            election_timeout_max: self.election_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_threshold),
+            max_in_snapshot_log_to_keep: self.purge_gap,
+            enable_pre_vote: Some(true),
+            install_snapshot_timeout: 60_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| NodeError::Raft(e.to_string()))
+    }
+
+    /// The Raft node record of a configured node.
+    pub fn raft_node(&self, node_id: &str) -> Option<Node> {
+        self.service.node(node_id).map(|n| Node {
+            rpc_addr: n.rpc_address(),
+            ratis_addr: n.ratis_address(),
+            http_addr: n.http_address(),
+            hostname: n.host.clone(),
+        })
+    }
+}
+
+/// A running node: what the HTTP handlers share.
+pub struct OmNode {
+    pub node_id: NodeId,
+    pub settings: NodeSettings,
+    pub raft: Raft,
+    pub sm: StateMachineStore,
+    pub metrics: Arc<NodeMetrics>,
+}
+
+impl OmNode {
+    fn hostname(&self) -> String {
+        self.settings.service.node(self.node_id.as_str()).map(|n| n.host.clone()).unwrap_or_default()
+    }
+
+    /// Client address of a member, from the ring's membership, else from the configuration.
+    fn member_address(&self, id: &str) -> Option<String> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership()
+            .get_node(&NodeId::from(id))
+            .map(|n| n.rpc_addr.clone())
+            .or_else(|| self.settings.service.node(id).map(|n| n.rpc_address()))
+    }
+
+    /// A NOT_LEADER error with the leader's id and address when known.
+    pub fn not_leader(&self, leader: Option<&str>, why: &str) -> ApiError {
+        let mut e = ApiError::new(
+            ErrorCode::NotLeader,
+            match leader {
+                Some(l) => format!("{} is not the leader ({why}); leader is {l}", self.node_id),
+                None => format!("{} is not the leader and no leader is known ({why})", self.node_id),
+            },
+        );
+        e.leader_id = leader.map(str::to_string);
+        e.leader_address = leader.and_then(|l| self.member_address(l));
+        e
+    }
+
+    /// Ok if this node is the leader and has applied everything before its term.
+    pub fn check_leader(&self) -> Result<(), ApiError> {
+        let m = self.raft.metrics().borrow().clone();
+        match m.current_leader {
+            Some(ref l) if l == &self.node_id => {
+                let applied_term = m.last_applied.as_ref().map(|l| l.leader_id.term).unwrap_or(0);
+                if m.state == ServerState::Leader && applied_term == m.current_term {
+                    Ok(())
+                } else {
+                    Err(ApiError::new(
+                        ErrorCode::LeaderNotReady,
+                        format!("{} is leader of term {} but still applying earlier entries", self.node_id, m.current_term),
+                    ))
+                }
+            }
+            Some(l) => Err(self.not_leader(Some(l.as_str()), "request sent to a follower")),
+            None => Err(self.not_leader(None, "election in progress")),
+        }
+    }
+
+    /// What this node knows about itself and the ring.
+    pub fn status(&self) -> NodeStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership().clone();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let is_member = membership.get_node(&self.node_id).is_some();
+        let role = match m.state {
+            ServerState::Leader => Role::Leader,
+            ServerState::Candidate => Role::Candidate,
+            ServerState::Follower if voters.contains(&self.node_id) => Role::Follower,
+            ServerState::Follower | ServerState::Learner if is_member => Role::Learner,
+            _ => Role::Unknown,
+        };
+        let replication = m.replication.clone().unwrap_or_default();
+        let members = membership
+            .nodes()
+            .map(|(id, n)| MemberInfo {
+                node_id: id.to_string(),
+                hostname: n.hostname.clone(),
+                rpc_address: n.rpc_addr.clone(),
+                voter: voters.contains(id),
+                matched_index: replication.get(id).map(|l| l.as_ref().map(|l| l.index).unwrap_or(0)),
+            })
+            .collect();
+        let applied = m.last_applied.as_ref().map(|l| l.index).unwrap_or(0);
+        let committed = m.committed.as_ref().map(|l| l.index).unwrap_or(0);
+        let ready = is_member
+            && match m.current_leader {
+                Some(ref l) if l == &self.node_id => self.check_leader().is_ok(),
+                Some(_) => applied >= committed,
+                None => false,
+            };
+        NodeStatus {
+            service_id: self.settings.service.service_id.clone(),
+            node_id: self.node_id.to_string(),
+            hostname: self.hostname(),
+            role,
+            term: m.current_term,
+            leader_id: m.current_leader.map(|l| l.to_string()),
+            last_log_index: m.last_log_index.unwrap_or(0),
+            commit_index: committed,
+            applied_index: applied,
+            flushed_index: self.sm.flushed_index(),
+            ready,
+            members,
+        }
+    }
+
+    /// Copies Raft state into the Prometheus gauges (called on scrape).
+    pub fn refresh_gauges(&self) {
+        let s = self.status();
+        let g = &self.metrics;
+        g.raft_term.set(s.term as i64);
+        g.raft_is_leader.set(i64::from(s.role == Role::Leader));
+        g.raft_last_log_index.set(s.last_log_index as i64);
+        g.raft_commit_index.set(s.commit_index as i64);
+        g.raft_applied_index.set(s.applied_index as i64);
+        g.flushed_index.set(s.flushed_index as i64);
+        g.ready.set(i64::from(s.ready));
+    }
+}
+
+/// A started node and its background tasks.
+pub struct RunningNode {
+    pub node: Arc<OmNode>,
+    pub client_addr: SocketAddr,
+    pub peer_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningNode {
+    /// Stops serving, stops Raft and writes everything applied to RocksDB.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        let _ = self.stop.send(true);
+        let raft_result = self.node.raft.shutdown().await;
+        for t in self.tasks {
+            t.abort();
+        }
+        let sm = self.node.sm.clone();
+        tokio::task::spawn_blocking(move || sm.flush())
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?
+            .map_err(|source| NodeError::Io { what: "final flush".into(), source })?;
+        raft_result.map_err(|e| NodeError::Raft(e.to_string()))
+    }
+}
+
+fn bind_addr(host: &str, port: u16) -> Result<SocketAddr, std::io::Error> {
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))
+}
+
+async fn listen(host: &str, port: u16, purpose: &'static str) -> Result<TcpListener, NodeError> {
+    let shown = format!("{host}:{port}");
+    let addr = bind_addr(host, port).map_err(|source| NodeError::Bind { addr: shown.clone(), purpose, source })?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind { addr: shown, purpose, source })
+}
+
+/// Opens storage, starts Raft and the three listeners, and forms the ring if it is new.
+pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source| NodeError::Io { what, source }
+    };
+    let me = settings
+        .service
+        .node(&settings.node_id)
+        .cloned()
+        .ok_or_else(|| NodeError::Setting { key: "ozone.om.node.id", reason: "not configured".into() })?;
+    std::fs::create_dir_all(&settings.db_dir).map_err(io("creating the db directory"))?;
+    let metrics = NodeMetrics::new();
+    let log_store = LogStore::open(&settings.db_dir.join("raft-log")).map_err(io("opening the Raft log"))?;
+    let sm = StateMachineStore::open(&settings.db_dir.join("om-state"), settings.max_unflushed, Arc::clone(&metrics))
+        .map_err(io("opening the state database"))?;
+    // Listen before Raft starts so peers' first RPCs find us.
+    let client_l = listen(&me.host, me.rpc_port, "client API").await?;
+    let peer_l = listen(&me.host, me.ratis_port, "peer Raft").await?;
+    let http_l = listen(&me.http_host, me.http_port, "health/metrics").await?;
+    let network = PeerNetwork::new().map_err(|e| NodeError::Raft(e.to_string()))?;
+    let raft = Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
+        .await
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let node = Arc::new(OmNode {
+        node_id: NodeId(settings.node_id.clone()),
+        settings,
+        raft,
+        sm,
+        metrics,
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let addrs = (
+        client_l.local_addr().map_err(io("client listener"))?,
+        peer_l.local_addr().map_err(io("peer listener"))?,
+        http_l.local_addr().map_err(io("http listener"))?,
+    );
+    let mut tasks = Vec::new();
+    for (listener, router) in [
+        (client_l, server::client_router(Arc::clone(&node))),
+        (peer_l, server::peer_router(Arc::clone(&node))),
+        (http_l, server::http_router(Arc::clone(&node))),
+    ] {
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "listener stopped");
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
+    tracing::info!(node = %node.node_id, service = %node.settings.service.service_id, client = %addrs.0, peer = %addrs.1, http = %addrs.2, "node started");
+    Ok(RunningNode {
+        node,
+        client_addr: addrs.0,
+        peer_addr: addrs.1,
+        http_addr: addrs.2,
+        stop,
+        tasks,
+    })
+}
+
+/// A node with empty storage joins the ring that already exists among its peers, or, when no
+/// peer has one, initializes it with every configured (not decommissioned) node as a voter.
+/// All nodes of a new ring initialize with the same membership, so it forms once from all of
+/// them, whatever order they start in.
+async fn form_ring_if_new(node: Arc<OmNode>) {
+    match node.raft.is_initialized().await {
+        Ok(true) | Err(_) => return,
+        Ok(false) => {}
+    }
+    let peers: Vec<_> = node
+        .settings
+        .service
+        .active_nodes()
+        .filter(|n| n.node_id != node.node_id.as_str())
+        .cloned()
+        .collect();
+    let http = match reqwest::Client::builder().timeout(Duration::from_millis(800)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build HTTP client to probe peers");
+            return;
+        }
+    };
+    for peer in &peers {
+        let url = format!("http://{}{}", peer.rpc_address(), PATH_STATUS);
+        let Ok(resp) = http.get(&url).send().await else { continue };
+        let Ok(status) = resp.json::<NodeStatus>().await else { continue };
+        if status.members.is_empty() {
+            continue;
+        }
+        if status.members.iter().any(|m| m.node_id == node.node_id.as_str()) {
+            tracing::info!(peer = %peer.node_id, "ring exists and lists this node; waiting for the leader to replicate");
+        } else {
+            tracing::error!(
+                peer = %peer.node_id,
+                "a ring already exists and this node is not a member; start it with --bootstrap to join"
+            );
+        }
+        return;
+    }
+    let members: BTreeMap<NodeId, Node> = node
+        .settings
+        .service
+        .active_nodes()
+        .filter_map(|n| node.settings.raft_node(&n.node_id).map(|rn| (NodeId(n.node_id.clone()), rn)))
+        .collect();
+    match node.raft.initialize(members).await {
+        Ok(()) => tracing::info!("initialized a new ring"),
+        Err(e) => tracing::info!(error = %e, "ring already initialized"),
+    }
+}

@@ -1,0 +1,290 @@
+//! The three listeners of a node: client API (`ozone.om.address`), peer Raft RPC
+//! (`ozone.om.ratis.port`) and health/metrics (`ozone.om.http-address`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
+use openraft::ReadPolicy;
+use tokio::io::AsyncWriteExt;
+
+use om_client::wire::*;
+
+use crate::namespace;
+use crate::network::*;
+use crate::node::OmNode;
+use crate::store::SnapshotFile;
+use crate::types::{Command, SnapshotMeta, TypeConfig, Vote};
+
+/// An [`ApiError`] as an HTTP response.
+pub struct ApiFailure(pub ApiError);
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+impl From<ApiError> for ApiFailure {
+    fn from(e: ApiError) -> Self {
+        ApiFailure(e)
+    }
+}
+
+fn bad_json(rej: JsonRejection) -> ApiFailure {
+    ApiFailure(ApiError::new(ErrorCode::InvalidRequest, format!("invalid request body: {}", rej.body_text())))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Routes of the client API.
+pub fn client_router(node: Arc<OmNode>) -> Router {
+    Router::new()
+        .route(PATH_WRITE, post(write))
+        .route(PATH_READ, post(read))
+        .route(PATH_STATUS, get(status))
+        .fallback(not_found)
+        .with_state(node)
+}
+
+/// Routes of peer Raft RPC.
+pub fn peer_router(node: Arc<OmNode>) -> Router {
+    Router::new()
+        .route(PATH_APPEND, post(append))
+        .route(PATH_VOTE, post(vote))
+        .route(PATH_PRE_VOTE, post(pre_vote))
+        .route(PATH_TRANSFER_LEADER, post(transfer_leader))
+        .route(PATH_SNAPSHOT, post(install_snapshot))
+        .fallback(not_found)
+        .with_state(node)
+}
+
+/// Routes of the HTTP port: health and metrics.
+pub fn http_router(node: Arc<OmNode>) -> Router {
+    Router::new()
+        .route(PATH_LIVE, get(|| async { "OK" }))
+        .route(PATH_READY, get(ready))
+        .route(PATH_METRICS, get(metrics))
+        .route(PATH_STATUS, get(status))
+        .fallback(not_found)
+        .with_state(node)
+}
+
+async fn not_found(req: Request) -> ApiFailure {
+    ApiFailure(ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!("no such endpoint: {} {}", req.method(), req.uri().path()),
+    ))
+}
+
+async fn write(State(node): State<Arc<OmNode>>, body: Result<Json<WriteRequest>, JsonRejection>) -> Response {
+    let started = Instant::now();
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(rej) => return bad_json(rej).into_response(),
+    };
+    let op_kind = req.op.kind();
+    let result = submit(&node, req).await;
+    let code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK");
+    node.metrics.observe_request(op_kind, code, started.elapsed());
+    match result {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => ApiFailure(e).into_response(),
+    }
+}
+
+async fn submit(node: &OmNode, req: WriteRequest) -> Result<WriteResponse, ApiError> {
+    if req.request_id.is_empty() || req.request_id.len() > 256 {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "request_id must have 1 to 256 characters"));
+    }
+    node.check_leader()?;
+    let open_client_id = match req.op {
+        WriteOp::OpenKey { .. } => rand::random::<u64>() >> 1 | 1,
+        _ => 0,
+    };
+    let cmd = Command {
+        request_id: req.request_id,
+        op: req.op,
+        now_ms: now_ms(),
+        open_client_id,
+    };
+    match node.raft.client_write(cmd).await {
+        Ok(resp) => resp.data,
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))
+        | Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(f))) => {
+            Err(node.not_leader(f.leader_id.as_ref().map(|l| l.as_str()), "leadership changed"))
+        }
+        Err(RaftError::APIError(e)) => Err(ApiError::new(ErrorCode::LeaderNotReady, e.to_string())),
+        Err(RaftError::Fatal(f)) => Err(ApiError::new(ErrorCode::Internal, format!("Raft stopped: {f}"))),
+    }
+}
+
+async fn read(State(node): State<Arc<OmNode>>, body: Result<Json<ReadRequest>, JsonRejection>) -> Response {
+    let started = Instant::now();
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(rej) => return bad_json(rej).into_response(),
+    };
+    let op_kind = req.op.kind();
+    let result = run_read(&node, req).await;
+    let code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK");
+    node.metrics.observe_request(op_kind, code, started.elapsed());
+    match result {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => ApiFailure(e).into_response(),
+    }
+}
+
+async fn run_read(node: &Arc<OmNode>, req: ReadRequest) -> Result<ReadResponse, ApiError> {
+    if !req.stale {
+        node.check_leader()?;
+        match node.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(_) => {}
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
+                return Err(node.not_leader(f.leader_id.as_ref().map(|l| l.as_str()), "leadership changed"));
+            }
+            Err(RaftError::APIError(e)) => return Err(ApiError::new(ErrorCode::LeaderNotReady, e.to_string())),
+            Err(RaftError::Fatal(f)) => return Err(ApiError::new(ErrorCode::Internal, format!("Raft stopped: {f}"))),
+        }
+    }
+    let node = Arc::clone(node);
+    tokio::task::spawn_blocking(move || {
+        let view = node.sm.view();
+        match &req.op {
+            ReadOp::Digest => {
+                let applied_index = view.applied_index();
+                let (digest, entries) = view.digest().map_err(crate::store::store_error)?;
+                Ok(ReadResponse::Digest { digest, applied_index, entries })
+            }
+            op => namespace::query(view, op),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+}
+
+async fn status(State(node): State<Arc<OmNode>>) -> Json<NodeStatus> {
+    Json(node.status())
+}
+
+async fn ready(State(node): State<Arc<OmNode>>) -> Response {
+    let s = node.status();
+    if s.ready {
+        (StatusCode::OK, Json(s)).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(s)).into_response()
+    }
+}
+
+async fn metrics(State(node): State<Arc<OmNode>>) -> Response {
+    node.refresh_gauges();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        node.metrics.encode(),
+    )
+        .into_response()
+}
+
+fn raft_failure(e: impl std::fmt::Display) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+}
+
+async fn append(
+    State(node): State<Arc<OmNode>>,
+    body: Result<Json<AppendEntriesRequest<TypeConfig>>, JsonRejection>,
+) -> Response {
+    let Ok(Json(req)) = body.map_err(|r| tracing::warn!(error = %r.body_text(), "bad append request")) else {
+        return (StatusCode::BAD_REQUEST, "bad append request").into_response();
+    };
+    match node.raft.append_entries(req).await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => raft_failure(e),
+    }
+}
+
+async fn vote(State(node): State<Arc<OmNode>>, body: Result<Json<VoteRequest<TypeConfig>>, JsonRejection>) -> Response {
+    let Ok(Json(req)) = body else {
+        return (StatusCode::BAD_REQUEST, "bad vote request").into_response();
+    };
+    match node.raft.vote(req).await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => raft_failure(e),
+    }
+}
+
+async fn pre_vote(State(node): State<Arc<OmNode>>, body: Result<Json<VoteRequest<TypeConfig>>, JsonRejection>) -> Response {
+    let Ok(Json(req)) = body else {
+        return (StatusCode::BAD_REQUEST, "bad pre-vote request").into_response();
+    };
+    match node.raft.pre_vote(req).await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => raft_failure(e),
+    }
+}
+
+async fn transfer_leader(
+    State(node): State<Arc<OmNode>>,
+    body: Result<Json<TransferLeaderRequest<TypeConfig>>, JsonRejection>,
+) -> Response {
+    let Ok(Json(req)) = body else {
+        return (StatusCode::BAD_REQUEST, "bad transfer-leader request").into_response();
+    };
+    match node.raft.handle_transfer_leader(req).await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => raft_failure(e),
+    }
+}
+
+/// Receives a snapshot tar as the request body, then hands it to openraft to install.
+async fn install_snapshot(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Body) -> Response {
+    let header_json = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (Some(vote_json), Some(meta_json)) = (header_json(HEADER_VOTE), header_json(HEADER_SNAPSHOT_META)) else {
+        return (StatusCode::BAD_REQUEST, "missing snapshot vote or metadata header").into_response();
+    };
+    let (vote, meta): (Vote, SnapshotMeta) = match (serde_json::from_str(&vote_json), serde_json::from_str(&meta_json)) {
+        (Ok(v), Ok(m)) => (v, m),
+        _ => return (StatusCode::BAD_REQUEST, "malformed snapshot vote or metadata header").into_response(),
+    };
+    let path = node.sm.incoming_snapshot_path();
+    let received = async {
+        let mut file = tokio::fs::File::create(&path).await?;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk.map_err(std::io::Error::other)?).await?;
+        }
+        file.sync_all().await?;
+        Ok::<_, std::io::Error>(())
+    }
+    .await;
+    if let Err(e) = received {
+        let _ = tokio::fs::remove_file(&path).await;
+        return raft_failure(format!("receiving snapshot: {e}"));
+    }
+    let snapshot = openraft::alias::SnapshotOf::<TypeConfig, SnapshotFile> {
+        meta,
+        snapshot: SnapshotFile { path: path.clone() },
+    };
+    let result = node.raft.install_full_snapshot(vote, snapshot).await;
+    if path.exists() {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    match result {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => raft_failure(e),
+    }
+}

@@ -1,0 +1,254 @@
+//! A 3-node ring of real processes on loopback, driven only through the CLI and the client
+//! library, as users drive it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use om_client::wire::*;
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn ok(o: std::process::Output) -> String {
+    assert!(o.status.success(), "command failed: {}\nstdout: {}", stderr(&o), stdout(&o));
+    stdout(&o)
+}
+
+#[track_caller]
+fn fails_with(o: std::process::Output, code: &str) {
+    assert_eq!(o.status.code(), Some(1), "expected failure {code}, got {:?}: {}{}", o.status, stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains(code), "expected {code} in: {}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_drives_the_namespace_and_reports_ozone_error_codes() {
+    let ring = Ring::start(3, &[]);
+    ring.wait_leader(Duration::from_secs(30)).await;
+
+    ok(ring.cli(&["sh", "volume", "create", "/vol1", "--user", "alice", "--quota", "1GB"]));
+    fails_with(ring.cli(&["sh", "volume", "create", "/vol1"]), "VOLUME_ALREADY_EXISTS");
+    fails_with(ring.cli(&["sh", "volume", "create", "/Bad_Name"]), "INVALID_NAME");
+    let info: VolumeInfo = serde_json::from_str(&ok(ring.cli(&["sh", "volume", "info", "/vol1", "--json"]))).unwrap();
+    assert_eq!((info.owner.as_str(), info.quota_in_bytes), ("alice", 1 << 30));
+    fails_with(ring.cli(&["sh", "volume", "info", "/nope"]), "VOLUME_NOT_FOUND");
+
+    // -id is accepted like Ozone's
+    ok(ring.cli(&["sh", "bucket", "create", "/vol1/bkt1", "-id", SID, "--layout", "FILE_SYSTEM_OPTIMIZED"]));
+    fails_with(ring.cli(&["sh", "bucket", "create", "/vol1/bkt1"]), "BUCKET_ALREADY_EXISTS");
+    fails_with(ring.cli(&["sh", "bucket", "create", "/nope/bkt1"]), "VOLUME_NOT_FOUND");
+    fails_with(ring.cli(&["sh", "bucket", "info", "/vol1/nope"]), "BUCKET_NOT_FOUND");
+    let b: BucketInfo = serde_json::from_str(&ok(ring.cli(&["sh", "bucket", "info", "/vol1/bkt1", "--json"]))).unwrap();
+    assert_eq!(b.layout, BucketLayout::FileSystemOptimized);
+
+    for i in 0..7 {
+        ok(ring.cli(&["sh", "key", "create", &format!("/vol1/bkt1/dir/key{i}"), "--size", "10", "--meta", "color=blue"]));
+    }
+    ok(ring.cli(&["sh", "key", "create", "/vol1/bkt1/other", "--size", "5"]));
+    let k: KeyInfo = serde_json::from_str(&ok(ring.cli(&["sh", "key", "info", "/vol1/bkt1/dir/key3", "--json"]))).unwrap();
+    assert_eq!((k.size, k.metadata.get("color").map(String::as_str)), (10, Some("blue")));
+    fails_with(ring.cli(&["sh", "key", "info", "/vol1/bkt1/missing"]), "KEY_NOT_FOUND");
+
+    // paging: prefix, exclusive start, small pages, --all
+    let page = ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--prefix", "dir/", "--length", "3"]));
+    assert_eq!(page.lines().collect::<Vec<_>>(), ["dir/key0", "dir/key1", "dir/key2"]);
+    let next = ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--prefix", "dir/", "--length", "3", "--start", "dir/key2"]));
+    assert_eq!(next.lines().collect::<Vec<_>>(), ["dir/key3", "dir/key4", "dir/key5"]);
+    let all = ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--length", "2", "--all"]));
+    assert_eq!(all.lines().count(), 8);
+    fails_with(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--length", "1001"]), "INVALID_REQUEST");
+
+    ok(ring.cli(&["sh", "key", "rename", "/vol1/bkt1/other", "renamed"]));
+    fails_with(ring.cli(&["sh", "key", "info", "/vol1/bkt1/other"]), "KEY_NOT_FOUND");
+    fails_with(ring.cli(&["sh", "bucket", "delete", "/vol1/bkt1"]), "BUCKET_NOT_EMPTY");
+    fails_with(ring.cli(&["sh", "volume", "delete", "/vol1"]), "VOLUME_NOT_EMPTY");
+
+    // quota
+    ok(ring.cli(&["sh", "bucket", "create", "/vol1/small", "--quota", "15"]));
+    ok(ring.cli(&["sh", "key", "create", "/vol1/small/a", "--size", "10"]));
+    fails_with(ring.cli(&["sh", "key", "create", "/vol1/small/b", "--size", "10"]), "QUOTA_EXCEEDED");
+
+    // deletes
+    let keys = ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--all", "--length", "1000"]));
+    for k in keys.lines() {
+        ok(ring.cli(&["sh", "key", "delete", &format!("/vol1/bkt1/{k}")]));
+    }
+    ok(ring.cli(&["sh", "bucket", "delete", "/vol1/bkt1"]));
+    let buckets = ok(ring.cli(&["sh", "bucket", "list", "/vol1"]));
+    assert_eq!(buckets.trim(), "small");
+
+    // roles, plain
+    let roles = ok(ring.cli(&["admin", "om", "roles", "-id", SID]));
+    assert_eq!(roles.lines().filter(|l| l.contains(": LEADER (127.0.0.1)")).count(), 1, "{roles}");
+    assert_eq!(roles.lines().filter(|l| l.contains(": FOLLOWER (127.0.0.1)")).count(), 2, "{roles}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
+    let ring = Ring::start(3, &[]);
+    let leader = ring.wait_leader(Duration::from_secs(30)).await;
+    let addr = ring.conf.service(Some(SID)).unwrap().node(&leader).unwrap().rpc_address();
+    let http = reqwest::Client::new();
+
+    // garbage JSON and unknown fields: 400 INVALID_REQUEST with a message
+    for body in ["{not json", r#"{"request_id":"x","op":{"type":"Explode"}}"#, r#"{"request_id":"x","op":{"type":"CreateVolume","volume":"v1","extra":1}}"#] {
+        let r = http.post(format!("http://{addr}{PATH_WRITE}")).header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{body}");
+        let e: ApiError = r.json().await.unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.message.contains("invalid request body"), "{}", e.message);
+    }
+    let r = http.get(format!("http://{addr}/v1/nope")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
+    // a follower answers NOT_LEADER with the leader's id and address
+    let follower = ring.nodes.iter().find(|n| n.id != leader).unwrap().id.clone();
+    let faddr = ring.conf.service(Some(SID)).unwrap().node(&follower).unwrap().rpc_address();
+    let req = WriteRequest { request_id: "r1".into(), op: create_volume("vol1") };
+    let r = http.post(format!("http://{faddr}{PATH_WRITE}")).json(&req).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 421);
+    let e: ApiError = r.json().await.unwrap();
+    assert_eq!((e.code, e.leader_id.as_deref()), (ErrorCode::NotLeader, Some(leader.as_str())));
+    assert_eq!(e.leader_address.as_deref(), Some(addr.as_str()));
+
+    // still serving
+    ring.client().write(create_volume("vol1")).await.unwrap();
+
+    // CLI-level bad input
+    let bad_xml = ring.path().join("bad.xml");
+    std::fs::write(&bad_xml, "<configuration><property><name>x</name>").unwrap();
+    let o = std::process::Command::new(BIN).arg("--conf").arg(&bad_xml).args(["sh", "volume", "list"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("malformed configuration XML") && stderr(&o).contains("bad.xml"), "{}", stderr(&o));
+    let o = ring.cli(&["sh", "volume", "list", "--service-id", "nosuch"]);
+    assert!(stderr(&o).contains("unknown service id \"nosuch\"") && stderr(&o).contains(SID), "{}", stderr(&o));
+    let o = ring.cli(&["sh", "volume", "info", "vol1/too/deep"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected /volume"), "{}", stderr(&o));
+    let o = ring.cli(&["sh", "volume", "create", "/vol9", "--quota", "10XB"]);
+    assert!(stderr(&o).contains("invalid size unit"), "{}", stderr(&o));
+
+    // a node refuses to start on a config that does not name it, saying which key is wrong
+    let o = std::process::Command::new(BIN)
+        .arg("--conf")
+        .arg(&ring.conf_path)
+        .args(["-D", "ozone.om.node.id=om9", "-D", "ozone.om.db.dirs=/tmp/never", "om"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("ozone.om.node.id") && stderr(&o).contains("om9"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
+    let mut ring = Ring::start(3, &[("ozone.om.ratis.snapshot.auto.trigger.threshold", "200"), ("ozone.om.ratis.log.purge.gap", "50")]);
+    let leader = ring.wait_leader(Duration::from_secs(30)).await;
+    let client = ring.client();
+    client.write(create_volume("vol1")).await.unwrap();
+    client.write(create_bucket("vol1", "bkt1")).await.unwrap();
+
+    let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let failures = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (client, acked, failures, stop) = (Arc::clone(&client), Arc::clone(&acked), Arc::clone(&failures), Arc::clone(&stop));
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let k = format!("w{w}/k{i:05}");
+                match put_key(&client, "vol1", "bkt1", &k).await {
+                    Ok(_) => {
+                        acked.lock().unwrap().insert(k);
+                    }
+                    Err(e) => {
+                        eprintln!("write {k} failed: {e}");
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                i += 1;
+            }
+        }));
+    }
+    let count = |acked: &Arc<Mutex<BTreeSet<String>>>| acked.lock().unwrap().len();
+    wait_for("writes before the kill", Duration::from_secs(60), || async { (count(&acked) >= 150).then_some(()) }).await;
+
+    // kill -9 the leader under load
+    let before = count(&acked);
+    let killed_at = Instant::now();
+    ring.kill9(ring.index_of(&leader));
+    wait_for("a write acknowledged after the kill", Duration::from_secs(30), || async { (count(&acked) > before + 8).then_some(()) }).await;
+    eprintln!("failover: {} writes acknowledged {:?} after kill -9 of {leader}", count(&acked) - before, killed_at.elapsed());
+    let new_leader = ring.wait_leader(Duration::from_secs(30)).await;
+    assert_ne!(new_leader, leader);
+
+    // the killed node comes back and catches up (through a snapshot if the log was purged)
+    ring.start_node(ring.index_of(&leader));
+    let target = count(&acked) + 200;
+    wait_for("more writes with the old leader back", Duration::from_secs(60), || async { (count(&acked) >= target).then_some(()) }).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "client requests failed during failover");
+    let acked: BTreeSet<String> = acked.lock().unwrap().clone();
+
+    // every acknowledged key is readable
+    assert_all_present(&client, &acked).await;
+    // replicas converge to identical state
+    assert_digests_equal(&ring, &client).await;
+
+    // restart every node: all acknowledged data is still there
+    for i in 0..3 {
+        assert_eq!(ring.terminate(i), Some(0), "node exits 0 on SIGTERM");
+    }
+    for i in 0..3 {
+        ring.start_node(i);
+    }
+    ring.wait_leader(Duration::from_secs(30)).await;
+    assert_all_present(&client, &acked).await;
+    assert_digests_equal(&ring, &client).await;
+}
+
+async fn assert_all_present(client: &om_client::FailoverClient, acked: &BTreeSet<String>) {
+    let mut listed = BTreeSet::new();
+    let mut start = String::new();
+    loop {
+        let op = ReadOp::ListKeys { volume: "vol1".into(), bucket: "bkt1".into(), prefix: String::new(), start_after: start.clone(), max: Some(1000) };
+        let ReadResponse::Keys { keys } = client.read(op).await.unwrap() else { panic!("not a key list") };
+        let Some(last) = keys.last() else { break };
+        start = last.name.clone();
+        listed.extend(keys.into_iter().map(|k| k.name));
+    }
+    let missing: Vec<_> = acked.difference(&listed).collect();
+    assert!(missing.is_empty(), "{} acknowledged keys missing, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let ReadResponse::Bucket { bucket } = client.read(ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(bucket.used_namespace, listed.len() as u64, "bucket key count matches the key table");
+}
+
+async fn assert_digests_equal(ring: &Ring, client: &om_client::FailoverClient) {
+    let nodes = ring.conf.service(Some(SID)).unwrap().nodes;
+    wait_for("identical digests on every replica", Duration::from_secs(60), || async {
+        let mut seen = Vec::new();
+        for n in &nodes {
+            match client.read_stale_from(n, ReadOp::Digest).await {
+                Ok(ReadResponse::Digest { digest, applied_index, entries }) => seen.push((digest, applied_index, entries)),
+                _ => return None,
+            }
+        }
+        let first = seen[0].clone();
+        seen.iter().all(|s| s.0 == first.0 && s.1 == first.1).then_some(())
+    })
+    .await;
+}
