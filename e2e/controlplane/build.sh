@@ -22,10 +22,11 @@ log() { echo "$*" >&2; }
 log "omring control plane: k8s v$K8S_VERSION, etcd v$ETCD_VERSION, helm v$HELM_VERSION ($("$GO" version))"
 log "cache: $BIN"
 
-# The kubernetes commit, for `kubectl version` (the module proxy records it in the .info file).
-k8s_commit() {
-  local info; info="$("$GO" env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/v$K8S_VERSION.info"
-  [[ -f $info ]] && sed -n 's/.*"Hash":"\([0-9a-f]*\)".*/\1/p' "$info"
+# A module's git commit, for the version output (the module proxy records it in the .info file).
+commit() { # commit WRAPPER_DIR MODULE VERSION
+  (cd "$HERE/$1" && "$GO" mod download "$2") || return 1
+  local info; info="$("$GO" env GOMODCACHE)/cache/download/$2/@v/v$3.info"
+  [[ -f $info ]] && sed -n 's/.*"Hash": *"\([0-9a-f]*\)".*/\1/p' "$info"
   return 0
 }
 
@@ -33,26 +34,28 @@ build() { # build NAME WRAPPER_DIR PACKAGE LDFLAGS
   local name=$1 dir=$2 pkg=$3 ld=$4 t0=$SECONDS
   [[ -x $BIN/$name ]] && return 0
   log "building $name ($pkg) ..."
-  ( cd "$HERE/$dir" && "$GO" build -mod=readonly -trimpath -ldflags "-s -w $ld" -o "$BIN/.$name.tmp" "$pkg" )
+  ( cd "$HERE/$dir" && "$GO" build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w $ld" -o "$BIN/.$name.tmp" "$pkg" )
   mv -f "$BIN/.$name.tmp" "$BIN/$name"
   log "built $name in $((SECONDS - t0))s ($(du -h "$BIN/$name" | cut -f1))"
 }
 
 minor=${K8S_VERSION#*.}; minor=${minor%%.*}
-(cd "$HERE/k8s-wrapper" && "$GO" mod download k8s.io/kubernetes)   # so the .info file exists
-commit=$(k8s_commit)
+c=$(commit k8s-wrapper k8s.io/kubernetes "$K8S_VERSION")
 k8s_ld=""
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   k8s_ld+=" -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-  k8s_ld+=" -X $p.gitTreeState=clean${commit:+ -X $p.gitCommit=$commit}"
+  k8s_ld+=" -X $p.gitTreeState=clean${c:+ -X $p.gitCommit=$c}"
 done
 for b in $K8S_BINS; do build "$b" k8s-wrapper "k8s.io/kubernetes/cmd/$b" "$k8s_ld"; done
 
-build etcd etcd-wrapper go.etcd.io/etcd/server/v3 ""
+c=$(commit etcd-wrapper go.etcd.io/etcd/server/v3 "$ETCD_VERSION")
+build etcd etcd-wrapper go.etcd.io/etcd/server/v3 "${c:+-X go.etcd.io/etcd/api/v3/version.GitSHA=${c:0:7}}"
 
 # helm's own Makefile sets these; the k8s minor is that of the client-go helm is built with.
 helm_k8s_minor=$(cd "$HERE/helm-wrapper" && "$GO" list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+c=$(commit helm-wrapper helm.sh/helm/v3 "$HELM_VERSION")
 helm_ld="-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+helm_ld+="${c:+ -X helm.sh/helm/v3/internal/version.gitCommit=$c}"
 for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_ld+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$helm_k8s_minor"
 done

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# down.sh DIR: stops the control plane that up.sh started in DIR (scheduler, controller-manager,
-# apiserver, then etcd). Keeps DIR (logs, certs, etcd data) for inspection; safe to run twice.
+# down.sh DIR: stops the control plane that up.sh started in DIR (scheduler, controller-manager and
+# apiserver together, then etcd). Keeps DIR (logs, certs, etcd data) for inspection; safe to rerun.
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 D=$(cd "$1" && pwd)
-for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
-  f=$D/pids/$name.pid; [[ -f $f ]] || continue; pid=$(cat "$f")
-  # only signal the pid if it still runs the binary we started (pids get reused)
-  if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */$name ]]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && { echo "killing $name ($pid)" >&2; kill -KILL "$pid" 2>/dev/null || true; }
-  fi
-  rm -f "$f"
-done
+stop() { # stop NAME...: SIGTERM, wait up to 15 s, then SIGKILL
+  local name pid pids=()
+  for name in "$@"; do
+    [[ -f $D/pids/$name.pid ]] || continue; pid=$(cat "$D/pids/$name.pid")
+    # only signal a pid that still runs the binary we started (pids get reused)
+    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */$name ]] && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+  done
+  for _ in $(seq 150); do
+    local alive=0; for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break; sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null && echo "killed $pid" >&2; done
+  for name in "$@"; do rm -f "$D/pids/$name.pid"; done
+}
+stop kube-scheduler kube-controller-manager kube-apiserver
+stop etcd
 echo "control plane in $D stopped" >&2

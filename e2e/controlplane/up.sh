@@ -2,8 +2,10 @@
 # up.sh DIR: starts a real local control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler; no kubelets) on free loopback ports, state/logs/pids under DIR, and prints the
 # admin kubeconfig path (DIR/kubeconfig). DIR/env holds the ports for scripts. Stop: down.sh DIR.
-# Env: OMRING_UP_TIMEOUT (s, default 120); OMRING_KCM_CONTROLLERS (default "*,-node-lifecycle-controller":
-# without kubelets the node lifecycle controller would mark hand-made Nodes unreachable and taint them).
+# No kubelets: Nodes are whatever tests create (status included). So the node lifecycle controller
+# (it would mark them unreachable) and the TaintNodesByCondition admission plugin (not-ready taint)
+# are off, and the "kubernetes" Service has no Endpoints (a loopback address is not a valid one).
+# Env: OMRING_UP_TIMEOUT (s, default 120); OMRING_KCM_CONTROLLERS (default "*,-node-lifecycle-controller").
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -80,6 +82,7 @@ start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" --client-ca-file="$P/ca.crt" \
   --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true --enable-aggregator-routing=true \
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+  --disable-admission-plugins=TaintNodesByCondition --endpoint-reconciler-type=none \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
   --requestheader-client-ca-file="$P/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \

@@ -1,5 +1,6 @@
-# Sourced by build.sh and up.sh. The pinned versions live in the wrapper go.mod files;
-# this reads them back so there is a single source of truth.
+# shellcheck shell=bash disable=SC2034
+# Sourced by build.sh. The pinned versions live in the wrapper go.mod files and are read back
+# from there (single source of truth); they name the versioned binary cache directory.
 _cp_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 _modver() { sed -n "s|^[[:space:]]*\(require \)\{0,1\}$2 v\([^ ]*\).*|\2|p" "$_cp_dir/$1/go.mod" | head -n1; }
 K8S_VERSION=$(_modver k8s-wrapper k8s.io/kubernetes)        # e.g. 1.34.12

@@ -29,20 +29,12 @@ pub enum ClientError {
     Api(#[from] ApiError),
     /// Every attempt failed; `last` is the last failure seen.
     #[error("gave up after {attempts} attempts on service {service_id}; last error: {last}")]
-    GaveUp {
-        service_id: String,
-        attempts: u32,
-        last: String,
-    },
+    GaveUp { service_id: String, attempts: u32, last: String },
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A single node could not be reached (only from calls addressed to one node).
     #[error("node {node_id} at {address}: {reason}")]
-    Unreachable {
-        node_id: String,
-        address: String,
-        reason: String,
-    },
+    Unreachable { node_id: String, address: String, reason: String },
     #[error("cannot build HTTP client: {0}")]
     Http(String),
 }
@@ -62,6 +54,15 @@ enum Attempt<T> {
     Ok(T),
     Api(ApiError),
     Transport(String),
+}
+
+/// Lets a shared trait object serve as reqwest's resolver.
+struct SharedResolver(Arc<dyn reqwest::dns::Resolve>);
+
+impl reqwest::dns::Resolve for SharedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        self.0.resolve(name)
+    }
 }
 
 /// Builder for [`FailoverClient`].
@@ -105,7 +106,7 @@ impl FailoverClientBuilder {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true);
         if let Some(r) = self.resolver {
-            http = http.dns_resolver(r);
+            http = http.dns_resolver(Arc::new(SharedResolver(r)));
         }
         let http = http.build().map_err(|e| ClientError::Http(e.to_string()))?;
         let nodes: Vec<NodeAddress> = self.service.active_nodes().cloned().collect();
@@ -165,10 +166,7 @@ impl FailoverClient {
 
     /// Submits a write, retrying across failovers with one request id (never applied twice).
     pub async fn write(&self, op: WriteOp) -> Result<WriteResponse, ClientError> {
-        let req = WriteRequest {
-            request_id: self.next_request_id(),
-            op,
-        };
+        let req = WriteRequest { request_id: self.next_request_id(), op };
         self.call(PATH_WRITE, &req).await
     }
 
@@ -242,11 +240,7 @@ impl FailoverClient {
     }
 
     fn unreachable(&self, node: &NodeAddress, reason: String) -> ClientError {
-        ClientError::Unreachable {
-            node_id: node.node_id.clone(),
-            address: node.rpc_address(),
-            reason,
-        }
+        ClientError::Unreachable { node_id: node.node_id.clone(), address: node.rpc_address(), reason }
     }
 
     /// The retry loop shared by reads and writes.
@@ -258,7 +252,7 @@ impl FailoverClient {
         let mut round_saw_live_node = false;
         let mut not_ready_backoff = Duration::from_millis(20);
         let mut election_backoff = Duration::from_millis(20);
-        let mut last = String::from("no attempt made");
+        let mut last;
         loop {
             attempts += 1;
             let node = &self.nodes[idx];
@@ -298,11 +292,7 @@ impl FailoverClient {
                 }
             }
             if attempts >= self.policy.max_attempts {
-                return Err(ClientError::GaveUp {
-                    service_id: self.service_id.clone(),
-                    attempts,
-                    last,
-                });
+                return Err(ClientError::GaveUp { service_id: self.service_id.clone(), attempts, last });
             }
             if round_tries >= n {
                 let pause = if round_saw_live_node {
@@ -319,7 +309,12 @@ impl FailoverClient {
         }
     }
 
-    async fn send<B: Serialize, R: DeserializeOwned>(&self, node: &NodeAddress, path: &str, body: Option<&B>) -> Attempt<R> {
+    async fn send<B: Serialize, R: DeserializeOwned>(
+        &self,
+        node: &NodeAddress,
+        path: &str,
+        body: Option<&B>,
+    ) -> Attempt<R> {
         let url = format!("http://{}{}", node.rpc_address(), path);
         let req = match body {
             Some(b) => self.http.post(&url).json(b),
@@ -349,7 +344,11 @@ impl FailoverClient {
             Err(_) if status.is_server_error() => Attempt::Transport(format!("HTTP {status}")),
             Err(_) => Attempt::Api(ApiError::new(
                 ErrorCode::Internal,
-                format!("{} answered HTTP {status}: {}", node.node_id, String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()),
+                format!(
+                    "{} answered HTTP {status}: {}",
+                    node.node_id,
+                    String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()
+                ),
             )),
         }
     }

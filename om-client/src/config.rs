@@ -78,15 +78,10 @@ impl OzoneConfig {
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let mut conf = Self::parse_xml(&text).map_err(|e| match e {
-            ConfigError::Malformed { reason, .. } => ConfigError::Malformed {
-                path: Some(path.to_path_buf()),
-                reason,
-            },
+            ConfigError::Malformed { reason, .. } => ConfigError::Malformed { path: Some(path.to_path_buf()), reason },
             other => other,
         })?;
         conf.source = Some(path.to_path_buf());
@@ -111,9 +106,7 @@ impl OzoneConfig {
         let mut saw_root = false;
         loop {
             let pos = reader.buffer_position();
-            let event = reader
-                .read_event()
-                .map_err(|e| malformed(format!("at byte {pos}: {e}")))?;
+            let event = reader.read_event().map_err(|e| malformed(format!("at byte {pos}: {e}")))?;
             match event {
                 Event::Start(e) => {
                     let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
@@ -141,12 +134,6 @@ impl OzoneConfig {
                 }
                 Event::Text(t) => text_buf.push_str(&unescape(&t).map_err(malformed)?),
                 Event::CData(t) => text_buf.push_str(&String::from_utf8_lossy(&t)),
-                Event::GeneralRef(r) => {
-                    let entity = String::from_utf8_lossy(&r).into_owned();
-                    text_buf.push_str(&resolve_entity(&entity).ok_or_else(|| {
-                        malformed(format!("unknown entity &{entity};"))
-                    })?);
-                }
                 Event::End(e) => {
                     let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                     stack.pop();
@@ -272,9 +259,8 @@ impl OzoneConfig {
     /// only listed one. Several listed and none chosen is an error.
     pub fn resolve_service_id(&self, explicit: Option<&str>) -> Result<String, ConfigError> {
         let ids = self.service_ids();
-        let chosen = explicit
-            .map(str::to_string)
-            .or_else(|| self.get_trimmed(OZONE_OM_INTERNAL_SERVICE_ID).map(str::to_string));
+        let chosen =
+            explicit.map(str::to_string).or_else(|| self.get_trimmed(OZONE_OM_INTERNAL_SERVICE_ID).map(str::to_string));
         match chosen {
             Some(sid) => {
                 if ids.iter().any(|s| s == &sid) {
@@ -294,10 +280,7 @@ impl OzoneConfig {
                 }),
                 _ => Err(ConfigError::Missing {
                     key: OZONE_OM_INTERNAL_SERVICE_ID.into(),
-                    hint: format!(
-                        "{OZONE_OM_SERVICE_IDS} lists {}; choose one with --service-id",
-                        ids.join(",")
-                    ),
+                    hint: format!("{OZONE_OM_SERVICE_IDS} lists {}; choose one with --service-id", ids.join(",")),
                 }),
             },
         }
@@ -309,10 +292,7 @@ impl OzoneConfig {
         let nodes_key = format!("{OZONE_OM_NODES}.{service_id}");
         let node_ids = self.get_list(&nodes_key);
         if node_ids.is_empty() {
-            return Err(ConfigError::Missing {
-                key: nodes_key,
-                hint: "list the node ids of the service".into(),
-            });
+            return Err(ConfigError::Missing { key: nodes_key, hint: "list the node ids of the service".into() });
         }
         let mut nodes = Vec::with_capacity(node_ids.len());
         for nid in &node_ids {
@@ -326,11 +306,7 @@ impl OzoneConfig {
             nodes.push(self.node_address(&service_id, nid)?);
         }
         let decommissioned = self.get_list(&format!("{OZONE_OM_DECOMMISSIONED_NODES}.{service_id}"));
-        Ok(ServiceConfig {
-            service_id,
-            nodes,
-            decommissioned,
-        })
+        Ok(ServiceConfig { service_id, nodes, decommissioned })
     }
 
     fn node_address(&self, sid: &str, nid: &str) -> Result<NodeAddress, ConfigError> {
@@ -358,14 +334,7 @@ impl OzoneConfig {
                 }
             }
         };
-        Ok(NodeAddress {
-            node_id: nid.to_string(),
-            host,
-            rpc_port,
-            ratis_port,
-            http_host,
-            http_port,
-        })
+        Ok(NodeAddress { node_id: nid.to_string(), host, rpc_port, ratis_port, http_host, http_port })
     }
 
     /// Finds this node's id: `ozone.om.node.id` if set (it must be listed), else the one node
@@ -505,11 +474,8 @@ fn parse_port(key: &str, v: &str) -> Result<u16, ConfigError> {
 
 /// Splits `host`, `host:port`, `[v6]:port` or `[v6]`.
 fn split_host_port(key: &str, v: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
-        key: key.to_string(),
-        value: v.to_string(),
-        reason: reason.to_string(),
-    };
+    let invalid =
+        |reason: &str| ConfigError::Invalid { key: key.to_string(), value: v.to_string(), reason: reason.to_string() };
     if let Some(rest) = v.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(|| invalid("unclosed '[' in IPv6 address"))?;
         let port = match after.strip_prefix(':') {
@@ -546,18 +512,7 @@ fn escape(s: &str) -> String {
 }
 
 fn unescape(t: &BytesText<'_>) -> Result<String, String> {
-    t.decode().map(|c| c.into_owned()).map_err(|e| e.to_string())
-}
-
-fn resolve_entity(name: &str) -> Option<String> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix('x') {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse().ok()?,
-        };
-        return char::from_u32(code).map(String::from);
-    }
-    quick_xml::escape::resolve_predefined_entity(name).map(String::from)
+    t.unescape().map(|c| c.into_owned()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -602,7 +557,12 @@ mod tests {
 
     #[test]
     fn malformed_xml_is_an_error() {
-        for bad in ["<configuration><property>", "<conf></conf>", "not xml at all", "<configuration><property><value>x</value></property></configuration>"] {
+        for bad in [
+            "<configuration><property>",
+            "<conf></conf>",
+            "not xml at all",
+            "<configuration><property><value>x</value></property></configuration>",
+        ] {
             let err = OzoneConfig::parse_xml(bad).unwrap_err();
             assert!(matches!(err, ConfigError::Malformed { .. }), "{bad}: {err}");
         }

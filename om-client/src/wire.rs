@@ -118,12 +118,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            leader_id: None,
-            leader_address: None,
-        }
+        Self { code, message: message.into(), leader_id: None, leader_address: None }
     }
 }
 
@@ -154,9 +149,9 @@ impl std::str::FromStr for BucketLayout {
             "OBJECT_STORE" | "OBS" => Ok(BucketLayout::ObjectStore),
             "FILE_SYSTEM_OPTIMIZED" | "FSO" => Ok(BucketLayout::FileSystemOptimized),
             "LEGACY" => Ok(BucketLayout::Legacy),
-            other => Err(format!(
-                "unknown bucket layout {other:?}; expected OBJECT_STORE, FILE_SYSTEM_OPTIMIZED or LEGACY"
-            )),
+            other => {
+                Err(format!("unknown bucket layout {other:?}; expected OBJECT_STORE, FILE_SYSTEM_OPTIMIZED or LEGACY"))
+            }
         }
     }
 }
@@ -272,12 +267,23 @@ pub struct WriteRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum WriteOutcome {
-    Volume { volume: VolumeInfo },
-    Bucket { bucket: BucketInfo },
-    OpenKey { client_id: u64, key: KeyInfo },
-    Key { key: KeyInfo },
+    Volume {
+        volume: VolumeInfo,
+    },
+    Bucket {
+        bucket: BucketInfo,
+    },
+    OpenKey {
+        client_id: u64,
+        key: KeyInfo,
+    },
+    Key {
+        key: KeyInfo,
+    },
     Deleted,
-    Renamed { key: KeyInfo },
+    Renamed {
+        key: KeyInfo,
+    },
     /// A Raft-internal entry (leader blank entry, membership change): no namespace change.
     Noop,
 }

@@ -59,7 +59,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let service = ring.conf.service(Some("bench"))?;
     let leader_http = service.node(&leader).ok_or("leader not configured")?.http_address();
     let client: Arc<FailoverClient> = ring.client()?;
-    client.write(WriteOp::CreateVolume { volume: "bench".into(), owner: None, quota_in_bytes: None, quota_in_namespace: None, metadata: Default::default() }).await?;
+    client
+        .write(WriteOp::CreateVolume {
+            volume: "bench".into(),
+            owner: None,
+            quota_in_bytes: None,
+            quota_in_namespace: None,
+            metadata: Default::default(),
+        })
+        .await?;
     client
         .write(WriteOp::CreateBucket {
             volume: "bench".into(),
@@ -74,7 +82,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
 
     println!("omring key create+commit (open + commit = 2 Raft writes per key), 3 voters, fsync on, loopback");
-    println!("{:>8} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8}", "clients", "keys", "keys/s", "p50 ms", "p99 ms", "batch mean", "errors");
+    println!(
+        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8}",
+        "clients", "keys", "keys/s", "p50 ms", "p99 ms", "batch mean", "errors"
+    );
     for &c in &clients {
         let before = scrape(&leader_http).await;
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -88,7 +99,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 let mut i = 0u64;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    match client.create_key("bench", "keys", &format!("c{c}/w{w}/k{i}"), 1, None, Default::default()).await {
+                    match client
+                        .create_key("bench", "keys", &format!("c{c}/w{w}/k{i}"), 1, None, Default::default())
+                        .await
+                    {
                         Ok(_) => lat.push(t.elapsed()),
                         Err(_) => errors += 1,
                     }
@@ -107,7 +121,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let elapsed = started.elapsed().as_secs_f64();
         lat.sort();
         let after = scrape(&leader_http).await;
-        let flushes = metric(&after, "om_double_buffer_flushes_total") - metric(&before, "om_double_buffer_flushes_total");
+        let flushes =
+            metric(&after, "om_double_buffer_flushes_total") - metric(&before, "om_double_buffer_flushes_total");
         let txs = metric(&after, "om_double_buffer_flushed_transactions_total")
             - metric(&before, "om_double_buffer_flushed_transactions_total");
         let batch = if flushes > 0.0 { txs / flushes } else { 0.0 };

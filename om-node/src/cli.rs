@@ -131,14 +131,18 @@ pub enum VolumeOp {
         #[command(flatten)]
         quota: QuotaArgs,
     },
-    Info { path: String },
+    Info {
+        path: String,
+    },
     List {
         #[arg(default_value = "/")]
         path: String,
         #[command(flatten)]
         list: ListArgs,
     },
-    Delete { path: String },
+    Delete {
+        path: String,
+    },
     /// Change owner or quotas.
     Update {
         path: String,
@@ -164,13 +168,17 @@ pub enum BucketOp {
         #[command(flatten)]
         quota: QuotaArgs,
     },
-    Info { path: String },
+    Info {
+        path: String,
+    },
     List {
         path: String,
         #[command(flatten)]
         list: ListArgs,
     },
-    Delete { path: String },
+    Delete {
+        path: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,14 +194,21 @@ pub enum KeyOp {
         #[arg(long = "meta", value_name = "KEY=VALUE")]
         meta: Vec<String>,
     },
-    Info { path: String },
+    Info {
+        path: String,
+    },
     List {
         path: String,
         #[command(flatten)]
         list: ListArgs,
     },
-    Delete { path: String },
-    Rename { path: String, to: String },
+    Delete {
+        path: String,
+    },
+    Rename {
+        path: String,
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -256,11 +271,7 @@ pub fn load_config(cli: &Cli) -> Result<OzoneConfig, CliError> {
             .map(|d| PathBuf::from(d).join("ozone-site.xml"))
             .unwrap_or_else(|| PathBuf::from("ozone-site.xml"))
     });
-    let mut conf = if path.exists() || cli.conf.is_some() {
-        OzoneConfig::load(&path)?
-    } else {
-        OzoneConfig::new()
-    };
+    let mut conf = if path.exists() || cli.conf.is_some() { OzoneConfig::load(&path)? } else { OzoneConfig::new() };
     conf.apply_overrides(&cli.define)?;
     Ok(conf)
 }
@@ -343,7 +354,14 @@ fn human_key(k: &KeyInfo) -> String {
     let meta: Vec<String> = k.metadata.iter().map(|(a, b)| format!("{a}={b}")).collect();
     format!(
         "key /{}/{}/{}\n  size: {}\n  replication: {}\n  metadata: {}\n  modified: {} (object id {})",
-        k.volume, k.bucket, k.name, k.size, k.replication, meta.join(","), k.modification_time, k.object_id
+        k.volume,
+        k.bucket,
+        k.name,
+        k.size,
+        k.replication,
+        meta.join(","),
+        k.modification_time,
+        k.object_id
     )
 }
 
@@ -450,10 +468,16 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
             VolumeOp::Delete { path } => {
                 let volume = split_path(path, 1)?.remove(0);
                 client.write(WriteOp::DeleteVolume { volume: volume.clone() }).await?;
-                print(json, &serde_json::json!({"deleted": format!("/{volume}")}), || format!("Volume {volume} is deleted"));
+                print(json, &serde_json::json!({"deleted": format!("/{volume}")}), || {
+                    format!("Volume {volume} is deleted")
+                });
             }
             VolumeOp::List { path: _, list } => {
-                let page = |start: String| ReadOp::ListVolumes { prefix: list.prefix.clone(), start_after: start, max: Some(list.length) };
+                let page = |start: String| ReadOp::ListVolumes {
+                    prefix: list.prefix.clone(),
+                    start_after: start,
+                    max: Some(list.length),
+                };
                 list_all(client, list, json, page).await?;
             }
         },
@@ -485,7 +509,9 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
                 let mut p = split_path(path, 2)?;
                 let (bucket, volume) = (p.remove(1), p.remove(0));
                 client.write(WriteOp::DeleteBucket { volume: volume.clone(), bucket: bucket.clone() }).await?;
-                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}")}), || format!("Bucket {bucket} is deleted"));
+                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}")}), || {
+                    format!("Bucket {bucket} is deleted")
+                });
             }
             BucketOp::List { path, list } => {
                 let volume = split_path(path, 1)?.remove(0);
@@ -502,19 +528,25 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
             KeyOp::Create { path, size, replication, meta } => {
                 let mut p = split_path(path, 3)?;
                 let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
-                let key = client.create_key(&volume, &bucket, &key, *size, replication.clone(), parse_meta(meta)?).await?;
+                let key =
+                    client.create_key(&volume, &bucket, &key, *size, replication.clone(), parse_meta(meta)?).await?;
                 print(json, &key, || human_key(&key));
             }
             KeyOp::Info { path } => {
                 let mut p = split_path(path, 3)?;
-                let r = client.read(ReadOp::KeyInfo { key: p.remove(2), bucket: p.remove(1), volume: p.remove(0) }).await?;
+                let r =
+                    client.read(ReadOp::KeyInfo { key: p.remove(2), bucket: p.remove(1), volume: p.remove(0) }).await?;
                 print_read(json, &r);
             }
             KeyOp::Delete { path } => {
                 let mut p = split_path(path, 3)?;
                 let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
-                client.write(WriteOp::DeleteKey { volume: volume.clone(), bucket: bucket.clone(), key: key.clone() }).await?;
-                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}/{key}")}), || format!("Key {key} is deleted"));
+                client
+                    .write(WriteOp::DeleteKey { volume: volume.clone(), bucket: bucket.clone(), key: key.clone() })
+                    .await?;
+                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}/{key}")}), || {
+                    format!("Key {key} is deleted")
+                });
             }
             KeyOp::Rename { path, to } => {
                 let mut p = split_path(path, 3)?;
@@ -539,16 +571,32 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
     Ok(())
 }
 
-async fn list_all(client: &FailoverClient, list: &ListArgs, json: bool, page: impl Fn(String) -> ReadOp) -> Result<(), CliError> {
+async fn list_all(
+    client: &FailoverClient,
+    list: &ListArgs,
+    json: bool,
+    page: impl Fn(String) -> ReadOp,
+) -> Result<(), CliError> {
     let mut start = list.start.clone();
     let mut all: Vec<serde_json::Value> = Vec::new();
     let mut lines: Vec<String> = Vec::new();
     loop {
         let (names, values): (Vec<String>, Vec<serde_json::Value>) = match client.read(page(start.clone())).await? {
-            ReadResponse::Volumes { volumes } => volumes.iter().map(|v| (v.name.clone(), serde_json::to_value(v).unwrap_or_default())).unzip(),
-            ReadResponse::Buckets { buckets } => buckets.iter().map(|b| (b.name.clone(), serde_json::to_value(b).unwrap_or_default())).unzip(),
-            ReadResponse::Keys { keys } => keys.iter().map(|k| (k.name.clone(), serde_json::to_value(k).unwrap_or_default())).unzip(),
-            other => return Err(CliError::Client(ClientError::Api(ApiError::new(ErrorCode::Internal, format!("unexpected answer {other:?}"))))),
+            ReadResponse::Volumes { volumes } => {
+                volumes.iter().map(|v| (v.name.clone(), serde_json::to_value(v).unwrap_or_default())).unzip()
+            }
+            ReadResponse::Buckets { buckets } => {
+                buckets.iter().map(|b| (b.name.clone(), serde_json::to_value(b).unwrap_or_default())).unzip()
+            }
+            ReadResponse::Keys { keys } => {
+                keys.iter().map(|k| (k.name.clone(), serde_json::to_value(k).unwrap_or_default())).unzip()
+            }
+            other => {
+                return Err(CliError::Client(ClientError::Api(ApiError::new(
+                    ErrorCode::Internal,
+                    format!("unexpected answer {other:?}"),
+                ))))
+            }
         };
         let n = names.len();
         if let Some(last) = names.last() {

@@ -41,7 +41,13 @@ pub struct LocalRing {
 impl LocalRing {
     /// Writes ozone-site.xml for `n` nodes on free loopback ports (plus `extra` properties)
     /// under `dir`, without starting anything.
-    pub fn configure(bin: &Path, dir: &Path, service_id: &str, n: usize, extra: &[(&str, &str)]) -> std::io::Result<Self> {
+    pub fn configure(
+        bin: &Path,
+        dir: &Path,
+        service_id: &str,
+        n: usize,
+        extra: &[(&str, &str)],
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let mut conf = OzoneConfig::new();
         conf.set("ozone.om.service.ids", service_id);
@@ -136,7 +142,10 @@ impl LocalRing {
             if Instant::now() > deadline {
                 let _ = c.kill();
                 let _ = c.wait();
-                return Err(std::io::Error::other(format!("{} did not exit within {timeout:?} of SIGTERM", self.nodes[i].id)));
+                return Err(std::io::Error::other(format!(
+                    "{} did not exit within {timeout:?} of SIGTERM",
+                    self.nodes[i].id
+                )));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -12,10 +12,9 @@ fn main() {
     };
     let is_node = matches!(cli.command, Command::Om(_) | Command::Dev { .. });
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OMRING_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if is_node { "info,openraft=warn" } else { "warn" })),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OMRING_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(if is_node { "info,openraft=warn" } else { "warn" })
+        }))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

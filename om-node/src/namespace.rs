@@ -37,7 +37,8 @@ impl Table {
         Table::RetryExpiry,
     ];
     /// The tables that make up the namespace (what the digest covers).
-    pub const NAMESPACE: [Table; 5] = [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys];
+    pub const NAMESPACE: [Table; 5] =
+        [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys];
 
     pub fn cf_name(self) -> &'static str {
         match self {
@@ -66,7 +67,13 @@ pub struct Mutation {
 pub trait TableRead {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String>;
     /// Entries whose key starts with `prefix` and sorts after `start_after`, at most `max`.
-    fn scan(&self, table: Table, prefix: &[u8], start_after: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Value)>, String>;
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        start_after: &[u8],
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Value)>, String>;
 }
 
 /// How long a request id is remembered (`ozone.om.ratis.server.retry.cache.timeout`).
@@ -205,11 +212,7 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResul
         return (replay, Vec::new());
     }
     let mut tx = Tx { view, muts: Vec::new() };
-    let result = run(&mut tx, cmd, index).map(|outcome| WriteResponse {
-        outcome,
-        log_index: index,
-        replayed: false,
-    });
+    let result = run(&mut tx, cmd, index).map(|outcome| WriteResponse { outcome, log_index: index, replayed: false });
     let mut muts = if result.is_ok() { tx.muts } else { Vec::new() };
     let mut retry = Tx { view, muts: Vec::new() };
     retry.put(Table::RetryCache, cmd.request_id.as_bytes().to_vec(), &result);
@@ -301,13 +304,25 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             tx.delete(Table::Volumes, volume_key(volume));
             Ok(WriteOutcome::Deleted)
         }
-        WriteOp::CreateBucket { volume, bucket, owner, layout, versioning, quota_in_bytes, quota_in_namespace, metadata } => {
+        WriteOp::CreateBucket {
+            volume,
+            bucket,
+            owner,
+            layout,
+            versioning,
+            quota_in_bytes,
+            quota_in_namespace,
+            metadata,
+        } => {
             validate_resource_name("bucket", bucket)?;
             let qb = validate_quota("quota_in_bytes", *quota_in_bytes)?;
             let qn = validate_quota("quota_in_namespace", *quota_in_namespace)?;
             let mut vol = tx.volume(volume)?;
             if tx.view.get(Table::Buckets, &bucket_key(volume, bucket)).map_err(internal)?.is_some() {
-                return Err(ApiError::new(ErrorCode::BucketAlreadyExists, format!("bucket {volume}/{bucket} already exists")));
+                return Err(ApiError::new(
+                    ErrorCode::BucketAlreadyExists,
+                    format!("bucket {volume}/{bucket} already exists"),
+                ));
             }
             if vol.quota_in_namespace >= 0 && vol.used_namespace + 1 > vol.quota_in_namespace as u64 {
                 return Err(ApiError::new(
@@ -429,9 +444,9 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
         }
         WriteOp::DeleteKey { volume, bucket, key } => {
             let mut bkt = tx.bucket(volume, bucket)?;
-            let old = tx
-                .key(volume, bucket, key)?
-                .ok_or_else(|| ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found")))?;
+            let old = tx.key(volume, bucket, key)?.ok_or_else(|| {
+                ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found"))
+            })?;
             let mut vol = tx.volume(volume)?;
             bkt.used_bytes = bkt.used_bytes.saturating_sub(old.size);
             bkt.used_namespace = bkt.used_namespace.saturating_sub(1);
@@ -447,9 +462,9 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
         WriteOp::RenameKey { volume, bucket, key, to_key } => {
             validate_key_name(to_key)?;
             tx.bucket(volume, bucket)?;
-            let mut info = tx
-                .key(volume, bucket, key)?
-                .ok_or_else(|| ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found")))?;
+            let mut info = tx.key(volume, bucket, key)?.ok_or_else(|| {
+                ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found"))
+            })?;
             if key == to_key {
                 return Ok(WriteOutcome::Renamed { key: info });
             }
@@ -501,9 +516,9 @@ pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError
         }
         ReadOp::KeyInfo { volume, bucket, key } => {
             tx.bucket(volume, bucket)?;
-            let info = tx
-                .key(volume, bucket, key)?
-                .ok_or_else(|| ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found")))?;
+            let info = tx.key(volume, bucket, key)?.ok_or_else(|| {
+                ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found"))
+            })?;
             Ok(ReadResponse::Key { key: info })
         }
         ReadOp::ListKeys { volume, bucket, prefix, start_after, max } => {
@@ -558,7 +573,13 @@ impl TableRead for MemTables {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String> {
         Ok(self.tables.get(&(table, key.to_vec())).cloned())
     }
-    fn scan(&self, table: Table, prefix: &[u8], start_after: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Value)>, String> {
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        start_after: &[u8],
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Value)>, String> {
         Ok(self
             .tables
             .range((table, prefix.to_vec())..)
@@ -585,7 +606,8 @@ mod tests {
         }
         fn write(&mut self, op: WriteOp) -> CommandResult {
             self.index += 1;
-            let cmd = Command { request_id: format!("r{}", self.index), op, now_ms: 1000 + self.index, open_client_id: 7 };
+            let cmd =
+                Command { request_id: format!("r{}", self.index), op, now_ms: 1000 + self.index, open_client_id: 7 };
             let (res, muts) = execute(&self.tables, &cmd, self.index);
             self.tables.apply(muts);
             res
@@ -596,7 +618,13 @@ mod tests {
     }
 
     fn vol(v: &str) -> WriteOp {
-        WriteOp::CreateVolume { volume: v.into(), owner: None, quota_in_bytes: None, quota_in_namespace: None, metadata: Default::default() }
+        WriteOp::CreateVolume {
+            volume: v.into(),
+            owner: None,
+            quota_in_bytes: None,
+            quota_in_namespace: None,
+            metadata: Default::default(),
+        }
     }
     fn bkt(v: &str, b: &str) -> WriteOp {
         WriteOp::CreateBucket {
@@ -611,7 +639,14 @@ mod tests {
         }
     }
     fn open(k: &str, size: u64) -> WriteOp {
-        WriteOp::OpenKey { volume: "vol1".into(), bucket: "bkt1".into(), key: k.into(), size, replication: None, metadata: Default::default() }
+        WriteOp::OpenKey {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            key: k.into(),
+            size,
+            replication: None,
+            metadata: Default::default(),
+        }
     }
     fn commit(k: &str) -> WriteOp {
         WriteOp::CommitKey { volume: "vol1".into(), bucket: "bkt1".into(), key: k.into(), client_id: 7, size: None }
@@ -640,10 +675,21 @@ mod tests {
         r.write(open("k1", 10)).unwrap();
         let committed = r.write(commit("k1")).unwrap();
         assert!(matches!(committed.outcome, WriteOutcome::Key { ref key } if key.size == 10));
-        assert_eq!(r.code(WriteOp::DeleteBucket { volume: "vol1".into(), bucket: "bkt1".into() }), ErrorCode::BucketNotEmpty);
+        assert_eq!(
+            r.code(WriteOp::DeleteBucket { volume: "vol1".into(), bucket: "bkt1".into() }),
+            ErrorCode::BucketNotEmpty
+        );
         let info = query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap();
-        assert!(matches!(info, ReadResponse::Bucket { bucket } if bucket.used_bytes == 10 && bucket.used_namespace == 1));
-        r.write(WriteOp::RenameKey { volume: "vol1".into(), bucket: "bkt1".into(), key: "k1".into(), to_key: "k2".into() }).unwrap();
+        assert!(
+            matches!(info, ReadResponse::Bucket { bucket } if bucket.used_bytes == 10 && bucket.used_namespace == 1)
+        );
+        r.write(WriteOp::RenameKey {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            key: "k1".into(),
+            to_key: "k2".into(),
+        })
+        .unwrap();
         let q = query(&r.tables, &ReadOp::KeyInfo { volume: "vol1".into(), bucket: "bkt1".into(), key: "k1".into() });
         assert_eq!(q.unwrap_err().code, ErrorCode::KeyNotFound);
         r.write(WriteOp::DeleteKey { volume: "vol1".into(), bucket: "bkt1".into(), key: "k2".into() }).unwrap();
@@ -675,7 +721,13 @@ mod tests {
         // overwriting `a` with a smaller size fits
         r.write(open("a", 5)).unwrap();
         r.write(commit("a")).unwrap();
-        r.write(WriteOp::SetVolumeProperty { volume: "vol1".into(), owner: None, quota_in_bytes: None, quota_in_namespace: Some(1) }).unwrap();
+        r.write(WriteOp::SetVolumeProperty {
+            volume: "vol1".into(),
+            owner: None,
+            quota_in_bytes: None,
+            quota_in_namespace: Some(1),
+        })
+        .unwrap();
         assert_eq!(r.code(bkt("vol1", "bkt2")), ErrorCode::QuotaExceeded);
     }
 
@@ -698,7 +750,8 @@ mod tests {
     #[test]
     fn retry_cache_expires_deterministically() {
         let mut r = MemTables::default();
-        let cmd = |id: &str, now: u64| Command { request_id: id.into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
+        let cmd =
+            |id: &str, now: u64| Command { request_id: id.into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
         let (_, m) = execute(&r, &cmd("old", 1), 1);
         r.apply(m);
         let (_, m) = execute(&r, &cmd("new", RETRY_CACHE_TTL_MS + 10), RETRY_EXPIRY_EVERY);
@@ -721,7 +774,13 @@ mod tests {
         let mut seen = Vec::new();
         let mut start = String::new();
         loop {
-            let op = ReadOp::ListKeys { volume: "vol1".into(), bucket: "bkt1".into(), prefix: "dir/".into(), start_after: start.clone(), max: Some(10) };
+            let op = ReadOp::ListKeys {
+                volume: "vol1".into(),
+                bucket: "bkt1".into(),
+                prefix: "dir/".into(),
+                start_after: start.clone(),
+                max: Some(10),
+            };
             let ReadResponse::Keys { keys } = query(&r.tables, &op).unwrap() else { panic!() };
             if keys.is_empty() {
                 break;

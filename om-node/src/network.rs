@@ -47,11 +47,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &Node) -> Self::Network {
-        PeerClient {
-            http: self.http.clone(),
-            target,
-            base: format!("http://{}", node.ratis_addr),
-        }
+        PeerClient { http: self.http.clone(), target, base: format!("http://{}", node.ratis_addr) }
     }
 }
 
@@ -73,20 +69,16 @@ impl PeerClient {
         req: &Req,
         option: &RPCOption,
     ) -> Result<Resp, RPCError<TypeConfig>> {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .timeout(option.hard_ttl())
-            .json(req)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    unreachable(&self.target, e)
-                } else {
-                    RPCError::Network(NetworkError::from_string(format!("{}: {e}", self.target)))
-                }
-            })?;
+        let resp =
+            self.http.post(format!("{}{path}", self.base)).timeout(option.hard_ttl()).json(req).send().await.map_err(
+                |e| {
+                    if e.is_connect() {
+                        unreachable(&self.target, e)
+                    } else {
+                        RPCError::Network(NetworkError::from_string(format!("{}: {e}", self.target)))
+                    }
+                },
+            )?;
         decode(&self.target, resp).await.map_err(|e| RPCError::Network(NetworkError::from_string(e)))
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use om_client::config::{ConfigError, OzoneConfig, ServiceConfig};
 use om_client::wire::*;
+use openraft::async_runtime::WatchReceiver;
 use openraft::{ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -147,7 +148,7 @@ impl OmNode {
 
     /// Client address of a member, from the ring's membership, else from the configuration.
     fn member_address(&self, id: &str) -> Option<String> {
-        let m = self.raft.metrics().borrow().membership_config.clone();
+        let m = self.raft.metrics().borrow_watched().membership_config.clone();
         m.membership()
             .get_node(&NodeId::from(id))
             .map(|n| n.rpc_addr.clone())
@@ -170,7 +171,7 @@ impl OmNode {
 
     /// Ok if this node is the leader and has applied everything before its term.
     pub fn check_leader(&self) -> Result<(), ApiError> {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft.metrics().borrow_watched().clone();
         match m.current_leader {
             Some(ref l) if l == &self.node_id => {
                 let applied_term = m.last_applied.as_ref().map(|l| l.leader_id.term).unwrap_or(0);
@@ -179,7 +180,10 @@ impl OmNode {
                 } else {
                     Err(ApiError::new(
                         ErrorCode::LeaderNotReady,
-                        format!("{} is leader of term {} but still applying earlier entries", self.node_id, m.current_term),
+                        format!(
+                            "{} is leader of term {} but still applying earlier entries",
+                            self.node_id, m.current_term
+                        ),
                     ))
                 }
             }
@@ -190,7 +194,7 @@ impl OmNode {
 
     /// What this node knows about itself and the ring.
     pub fn status(&self) -> NodeStatus {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft.metrics().borrow_watched().clone();
         let membership = m.membership_config.membership().clone();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
         let is_member = membership.get_node(&self.node_id).is_some();
@@ -213,7 +217,7 @@ impl OmNode {
             })
             .collect();
         let applied = m.last_applied.as_ref().map(|l| l.index).unwrap_or(0);
-        let committed = m.committed.as_ref().map(|l| l.index).unwrap_or(0);
+        let committed = m.cluster_committed.as_ref().or(m.local_committed.as_ref()).map(|l| l.index).unwrap_or(0);
         let ready = is_member
             && match m.current_leader {
                 Some(ref l) if l == &self.node_id => self.check_leader().is_ok(),
@@ -287,9 +291,7 @@ fn bind_addr(host: &str, port: u16) -> Result<SocketAddr, std::io::Error> {
 async fn listen(host: &str, port: u16, purpose: &'static str) -> Result<TcpListener, NodeError> {
     let shown = format!("{host}:{port}");
     let addr = bind_addr(host, port).map_err(|source| NodeError::Bind { addr: shown.clone(), purpose, source })?;
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| NodeError::Bind { addr: shown, purpose, source })
+    TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr: shown, purpose, source })
 }
 
 /// Opens storage, starts Raft and the three listeners, and forms the ring if it is new.
@@ -313,16 +315,11 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     let peer_l = listen(&me.host, me.ratis_port, "peer Raft").await?;
     let http_l = listen(&me.http_host, me.http_port, "health/metrics").await?;
     let network = PeerNetwork::new().map_err(|e| NodeError::Raft(e.to_string()))?;
-    let raft = Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
-        .await
-        .map_err(|e| NodeError::Raft(e.to_string()))?;
-    let node = Arc::new(OmNode {
-        node_id: NodeId(settings.node_id.clone()),
-        settings,
-        raft,
-        sm,
-        metrics,
-    });
+    let raft =
+        Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let node = Arc::new(OmNode { node_id: NodeId(settings.node_id.clone()), settings, raft, sm, metrics });
     let (stop, stop_rx) = watch::channel(false);
     let addrs = (
         client_l.local_addr().map_err(io("client listener"))?,
@@ -347,14 +344,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     }
     tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
     tracing::info!(node = %node.node_id, service = %node.settings.service.service_id, client = %addrs.0, peer = %addrs.1, http = %addrs.2, "node started");
-    Ok(RunningNode {
-        node,
-        client_addr: addrs.0,
-        peer_addr: addrs.1,
-        http_addr: addrs.2,
-        stop,
-        tasks,
-    })
+    Ok(RunningNode { node, client_addr: addrs.0, peer_addr: addrs.1, http_addr: addrs.2, stop, tasks })
 }
 
 /// A node with empty storage joins the ring that already exists among its peers, or, when no
@@ -366,13 +356,8 @@ async fn form_ring_if_new(node: Arc<OmNode>) {
         Ok(true) | Err(_) => return,
         Ok(false) => {}
     }
-    let peers: Vec<_> = node
-        .settings
-        .service
-        .active_nodes()
-        .filter(|n| n.node_id != node.node_id.as_str())
-        .cloned()
-        .collect();
+    let peers: Vec<_> =
+        node.settings.service.active_nodes().filter(|n| n.node_id != node.node_id.as_str()).cloned().collect();
     let http = match reqwest::Client::builder().timeout(Duration::from_millis(800)).build() {
         Ok(c) => c,
         Err(e) => {

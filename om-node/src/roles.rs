@@ -23,10 +23,8 @@ pub struct RoleRow {
 /// Asks every configured node and every member the nodes report for its status.
 pub async fn collect(client: &FailoverClient) -> Vec<RoleRow> {
     let answers = client.ring_status().await;
-    let statuses: Vec<(String, String, Option<NodeStatus>)> = answers
-        .into_iter()
-        .map(|(addr, r)| (addr.node_id.clone(), addr.host.clone(), r.ok()))
-        .collect();
+    let statuses: Vec<(String, String, Option<NodeStatus>)> =
+        answers.into_iter().map(|(addr, r)| (addr.node_id.clone(), addr.host.clone(), r.ok())).collect();
     rows_from(&statuses)
 }
 
@@ -92,7 +90,8 @@ pub fn format_json(rows: &[RoleRow]) -> String {
 /// The bordered table titled `Ozone Manager Roles`.
 pub fn format_table(rows: &[RoleRow]) -> String {
     let headers = ["Host Name", "Node ID", "Role"];
-    let cells: Vec<[String; 3]> = rows.iter().map(|r| [r.hostname.clone(), r.node_id.clone(), r.role.to_string()]).collect();
+    let cells: Vec<[String; 3]> =
+        rows.iter().map(|r| [r.hostname.clone(), r.node_id.clone(), r.role.to_string()]).collect();
     let width = |i: usize| cells.iter().map(|c| c[i].len()).chain([headers[i].len()]).max().unwrap_or(0);
     let (w0, w1) = (width(0), width(1));
     let title = "Ozone Manager Roles";

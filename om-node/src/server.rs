@@ -46,10 +46,7 @@ fn bad_json(rej: JsonRejection) -> ApiFailure {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Routes of the client API.
@@ -117,12 +114,7 @@ async fn submit(node: &OmNode, req: WriteRequest) -> Result<WriteResponse, ApiEr
         WriteOp::OpenKey { .. } => rand::random::<u64>() >> 1 | 1,
         _ => 0,
     };
-    let cmd = Command {
-        request_id: req.request_id,
-        op: req.op,
-        now_ms: now_ms(),
-        open_client_id,
-    };
+    let cmd = Command { request_id: req.request_id, op: req.op, now_ms: now_ms(), open_client_id };
     match node.raft.client_write(cmd).await {
         Ok(resp) => resp.data,
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))
@@ -227,7 +219,10 @@ async fn vote(State(node): State<Arc<OmNode>>, body: Result<Json<VoteRequest<Typ
     }
 }
 
-async fn pre_vote(State(node): State<Arc<OmNode>>, body: Result<Json<VoteRequest<TypeConfig>>, JsonRejection>) -> Response {
+async fn pre_vote(
+    State(node): State<Arc<OmNode>>,
+    body: Result<Json<VoteRequest<TypeConfig>>, JsonRejection>,
+) -> Response {
     let Ok(Json(req)) = body else {
         return (StatusCode::BAD_REQUEST, "bad pre-vote request").into_response();
     };
@@ -256,7 +251,8 @@ async fn install_snapshot(State(node): State<Arc<OmNode>>, headers: HeaderMap, b
     let (Some(vote_json), Some(meta_json)) = (header_json(HEADER_VOTE), header_json(HEADER_SNAPSHOT_META)) else {
         return (StatusCode::BAD_REQUEST, "missing snapshot vote or metadata header").into_response();
     };
-    let (vote, meta): (Vote, SnapshotMeta) = match (serde_json::from_str(&vote_json), serde_json::from_str(&meta_json)) {
+    let (vote, meta): (Vote, SnapshotMeta) = match (serde_json::from_str(&vote_json), serde_json::from_str(&meta_json))
+    {
         (Ok(v), Ok(m)) => (v, m),
         _ => return (StatusCode::BAD_REQUEST, "malformed snapshot vote or metadata header").into_response(),
     };
@@ -275,10 +271,8 @@ async fn install_snapshot(State(node): State<Arc<OmNode>>, headers: HeaderMap, b
         let _ = tokio::fs::remove_file(&path).await;
         return raft_failure(format!("receiving snapshot: {e}"));
     }
-    let snapshot = openraft::alias::SnapshotOf::<TypeConfig, SnapshotFile> {
-        meta,
-        snapshot: SnapshotFile { path: path.clone() },
-    };
+    let snapshot =
+        openraft::alias::SnapshotOf::<TypeConfig, SnapshotFile> { meta, snapshot: SnapshotFile { path: path.clone() } };
     let result = node.raft.install_full_snapshot(vote, snapshot).await;
     if path.exists() {
         let _ = tokio::fs::remove_file(&path).await;

@@ -51,17 +51,28 @@ async fn cli_drives_the_namespace_and_reports_ozone_error_codes() {
     assert_eq!(b.layout, BucketLayout::FileSystemOptimized);
 
     for i in 0..7 {
-        ok(ring.cli(&["sh", "key", "create", &format!("/vol1/bkt1/dir/key{i}"), "--size", "10", "--meta", "color=blue"]));
+        ok(ring.cli(&[
+            "sh",
+            "key",
+            "create",
+            &format!("/vol1/bkt1/dir/key{i}"),
+            "--size",
+            "10",
+            "--meta",
+            "color=blue",
+        ]));
     }
     ok(ring.cli(&["sh", "key", "create", "/vol1/bkt1/other", "--size", "5"]));
-    let k: KeyInfo = serde_json::from_str(&ok(ring.cli(&["sh", "key", "info", "/vol1/bkt1/dir/key3", "--json"]))).unwrap();
+    let k: KeyInfo =
+        serde_json::from_str(&ok(ring.cli(&["sh", "key", "info", "/vol1/bkt1/dir/key3", "--json"]))).unwrap();
     assert_eq!((k.size, k.metadata.get("color").map(String::as_str)), (10, Some("blue")));
     fails_with(ring.cli(&["sh", "key", "info", "/vol1/bkt1/missing"]), "KEY_NOT_FOUND");
 
     // paging: prefix, exclusive start, small pages, --all
     let page = ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--prefix", "dir/", "--length", "3"]));
     assert_eq!(page.lines().collect::<Vec<_>>(), ["dir/key0", "dir/key1", "dir/key2"]);
-    let next = ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--prefix", "dir/", "--length", "3", "--start", "dir/key2"]));
+    let next =
+        ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--prefix", "dir/", "--length", "3", "--start", "dir/key2"]));
     assert_eq!(next.lines().collect::<Vec<_>>(), ["dir/key3", "dir/key4", "dir/key5"]);
     let all = ok(ring.cli(&["sh", "key", "list", "/vol1/bkt1", "--length", "2", "--all"]));
     assert_eq!(all.lines().count(), 8);
@@ -100,8 +111,18 @@ async fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
     let http = reqwest::Client::new();
 
     // garbage JSON and unknown fields: 400 INVALID_REQUEST with a message
-    for body in ["{not json", r#"{"request_id":"x","op":{"type":"Explode"}}"#, r#"{"request_id":"x","op":{"type":"CreateVolume","volume":"v1","extra":1}}"#] {
-        let r = http.post(format!("http://{addr}{PATH_WRITE}")).header("content-type", "application/json").body(body).send().await.unwrap();
+    for body in [
+        "{not json",
+        r#"{"request_id":"x","op":{"type":"Explode"}}"#,
+        r#"{"request_id":"x","op":{"type":"CreateVolume","volume":"v1","extra":1}}"#,
+    ] {
+        let r = http
+            .post(format!("http://{addr}{PATH_WRITE}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 400, "{body}");
         let e: ApiError = r.json().await.unwrap();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
@@ -126,7 +147,8 @@ async fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
     // CLI-level bad input
     let bad_xml = ring.path().join("bad.xml");
     std::fs::write(&bad_xml, "<configuration><property><name>x</name>").unwrap();
-    let o = std::process::Command::new(BIN).arg("--conf").arg(&bad_xml).args(["sh", "volume", "list"]).output().unwrap();
+    let o =
+        std::process::Command::new(BIN).arg("--conf").arg(&bad_xml).args(["sh", "volume", "list"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("malformed configuration XML") && stderr(&o).contains("bad.xml"), "{}", stderr(&o));
     let o = ring.cli(&["sh", "volume", "list", "--service-id", "nosuch"]);
@@ -150,7 +172,10 @@ async fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
-    let mut ring = Ring::start(3, &[("ozone.om.ratis.snapshot.auto.trigger.threshold", "200"), ("ozone.om.ratis.log.purge.gap", "50")]);
+    let mut ring = Ring::start(
+        3,
+        &[("ozone.om.ratis.snapshot.auto.trigger.threshold", "200"), ("ozone.om.ratis.log.purge.gap", "50")],
+    );
     let leader = ring.wait_leader(Duration::from_secs(30)).await;
     let client = ring.client();
     client.write(create_volume("vol1")).await.unwrap();
@@ -161,7 +186,8 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..8 {
-        let (client, acked, failures, stop) = (Arc::clone(&client), Arc::clone(&acked), Arc::clone(&failures), Arc::clone(&stop));
+        let (client, acked, failures, stop) =
+            (Arc::clone(&client), Arc::clone(&acked), Arc::clone(&failures), Arc::clone(&stop));
         writers.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
@@ -180,21 +206,32 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
         }));
     }
     let count = |acked: &Arc<Mutex<BTreeSet<String>>>| acked.lock().unwrap().len();
-    wait_for("writes before the kill", Duration::from_secs(60), || async { (count(&acked) >= 150).then_some(()) }).await;
+    wait_for("writes before the kill", Duration::from_secs(60), || async { (count(&acked) >= 150).then_some(()) })
+        .await;
 
     // kill -9 the leader under load
     let before = count(&acked);
     let killed_at = Instant::now();
     ring.kill9(ring.index_of(&leader));
-    wait_for("a write acknowledged after the kill", Duration::from_secs(30), || async { (count(&acked) > before + 8).then_some(()) }).await;
-    eprintln!("failover: {} writes acknowledged {:?} after kill -9 of {leader}", count(&acked) - before, killed_at.elapsed());
+    wait_for("a write acknowledged after the kill", Duration::from_secs(30), || async {
+        (count(&acked) > before + 8).then_some(())
+    })
+    .await;
+    eprintln!(
+        "failover: {} writes acknowledged {:?} after kill -9 of {leader}",
+        count(&acked) - before,
+        killed_at.elapsed()
+    );
     let new_leader = ring.wait_leader(Duration::from_secs(30)).await;
     assert_ne!(new_leader, leader);
 
     // the killed node comes back and catches up (through a snapshot if the log was purged)
     ring.start_node(ring.index_of(&leader));
     let target = count(&acked) + 200;
-    wait_for("more writes with the old leader back", Duration::from_secs(60), || async { (count(&acked) >= target).then_some(()) }).await;
+    wait_for("more writes with the old leader back", Duration::from_secs(60), || async {
+        (count(&acked) >= target).then_some(())
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.await.unwrap();
@@ -223,15 +260,28 @@ async fn assert_all_present(client: &om_client::FailoverClient, acked: &BTreeSet
     let mut listed = BTreeSet::new();
     let mut start = String::new();
     loop {
-        let op = ReadOp::ListKeys { volume: "vol1".into(), bucket: "bkt1".into(), prefix: String::new(), start_after: start.clone(), max: Some(1000) };
+        let op = ReadOp::ListKeys {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            prefix: String::new(),
+            start_after: start.clone(),
+            max: Some(1000),
+        };
         let ReadResponse::Keys { keys } = client.read(op).await.unwrap() else { panic!("not a key list") };
         let Some(last) = keys.last() else { break };
         start = last.name.clone();
         listed.extend(keys.into_iter().map(|k| k.name));
     }
     let missing: Vec<_> = acked.difference(&listed).collect();
-    assert!(missing.is_empty(), "{} acknowledged keys missing, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
-    let ReadResponse::Bucket { bucket } = client.read(ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).await.unwrap() else {
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged keys missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let ReadResponse::Bucket { bucket } =
+        client.read(ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).await.unwrap()
+    else {
         panic!()
     };
     assert_eq!(bucket.used_namespace, listed.len() as u64, "bucket key count matches the key table");
@@ -243,7 +293,9 @@ async fn assert_digests_equal(ring: &Ring, client: &om_client::FailoverClient) {
         let mut seen = Vec::new();
         for n in &nodes {
             match client.read_stale_from(n, ReadOp::Digest).await {
-                Ok(ReadResponse::Digest { digest, applied_index, entries }) => seen.push((digest, applied_index, entries)),
+                Ok(ReadResponse::Digest { digest, applied_index, entries }) => {
+                    seen.push((digest, applied_index, entries))
+                }
                 _ => return None,
             }
         }

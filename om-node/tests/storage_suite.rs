@@ -12,8 +12,10 @@ struct Builder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> for Builder {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachineStore), StorageError<TypeConfig>> {
         let dir = tempfile::tempdir().map_err(|e| StorageError::read(openraft::error::ErrorSource::from_error(&e)))?;
-        let log = LogStore::open(&dir.path().join("log")).map_err(|e| StorageError::read(openraft::error::ErrorSource::from_error(&e)))?;
-        let sm = StateMachineStore::open(&dir.path().join("sm"), 1000, NodeMetrics::new()).map_err(|e| StorageError::read(openraft::error::ErrorSource::from_error(&e)))?;
+        let log = LogStore::open(&dir.path().join("log"))
+            .map_err(|e| StorageError::read(openraft::error::ErrorSource::from_error(&e)))?;
+        let sm = StateMachineStore::open(&dir.path().join("sm"), 1000, NodeMetrics::new())
+            .map_err(|e| StorageError::read(openraft::error::ErrorSource::from_error(&e)))?;
         Ok((dir, log, sm))
     }
 }

@@ -46,14 +46,13 @@ impl LogStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let cfs = [CF_LOGS, CF_META].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
-        let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs).map_err(|e| {
-            io::Error::other(format!("cannot open Raft log database {}: {e}", dir.display()))
-        })?);
+        let db = Arc::new(
+            DB::open_cf_descriptors(&opts, dir, cfs)
+                .map_err(|e| io::Error::other(format!("cannot open Raft log database {}: {e}", dir.display())))?,
+        );
         let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
         let sync_db = Arc::clone(&db);
-        std::thread::Builder::new()
-            .name("raft-log-sync".into())
-            .spawn(move || run_syncer(sync_db, rx))?;
+        std::thread::Builder::new().name("raft-log-sync".into()).spawn(move || run_syncer(sync_db, rx))?;
         Ok(Self { db, syncer: tx })
     }
 
@@ -134,10 +133,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
         let last_purged: Option<LogId> = self.get_meta(KEY_LAST_PURGED)?;
         let last = self.last_entry_log_id()?.or_else(|| last_purged.clone());
-        Ok(LogState {
-            last_purged_log_id: last_purged,
-            last_log_id: last,
-        })
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -168,9 +164,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.put_cf(cf, index_key(entry.log_id.index), bytes);
         }
         self.db.write(batch).map_err(io_err)?;
-        self.syncer
-            .send(callback)
-            .map_err(|_| io_err("Raft log syncer thread has stopped"))
+        self.syncer.send(callback).map_err(|_| io_err("Raft log syncer thread has stopped"))
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {

@@ -155,9 +155,7 @@ impl StateMachineStore {
             metrics,
         });
         let weak = Arc::downgrade(&shared);
-        std::thread::Builder::new()
-            .name("double-buffer".into())
-            .spawn(move || run_flusher(weak, rx))?;
+        std::thread::Builder::new().name("double-buffer".into()).spawn(move || run_flusher(weak, rx))?;
         Ok(Self { shared })
     }
 
@@ -285,7 +283,13 @@ impl TableRead for Shared {
         db.get_cf(cf, key).map(|o| o.map(Value::from)).map_err(|e| e.to_string())
     }
 
-    fn scan(&self, table: Table, prefix: &[u8], start_after: &[u8], max: usize) -> Result<Vec<(Vec<u8>, Value)>, String> {
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        start_after: &[u8],
+        max: usize,
+    ) -> Result<Vec<(Vec<u8>, Value)>, String> {
         let lower: Vec<u8> = if start_after > prefix { start_after.to_vec() } else { prefix.to_vec() };
         let in_range = |k: &[u8]| k.starts_with(prefix) && k > start_after;
         // Copy the cache's part of the range first: an entry evicted after this is in RocksDB.
@@ -409,11 +413,7 @@ fn write_batch(shared: &Shared, txs: &[FlushTx]) -> Result<(), String> {
 }
 
 fn noop_response(index: u64) -> WriteResponse {
-    WriteResponse {
-        outcome: WriteOutcome::Noop,
-        log_index: index,
-        replayed: false,
-    }
+    WriteResponse { outcome: WriteOutcome::Noop, log_index: index, replayed: false }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
@@ -444,22 +444,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }
             };
             // Backpressure: wait while too many transactions are unflushed.
-            self.shared
-                .permits
-                .acquire()
-                .await
-                .map_err(|_| io_err("double buffer closed"))?
-                .forget();
+            self.shared.permits.acquire().await.map_err(|_| io_err("double buffer closed"))?.forget();
             {
                 let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
                 for m in &muts {
-                    cache.entry(m.table).or_default().insert(
-                        m.key.clone(),
-                        CacheEntry {
-                            epoch: index,
-                            value: m.value.clone(),
-                        },
-                    );
+                    cache
+                        .entry(m.table)
+                        .or_default()
+                        .insert(m.key.clone(), CacheEntry { epoch: index, value: m.value.clone() });
                 }
             }
             {
@@ -484,16 +476,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotFile) -> Result<(), io::Error> {
         let this = self.clone();
         let meta = meta.clone();
-        tokio::task::spawn_blocking(move || this.install_blocking(&meta, &snapshot.path))
-            .await
-            .map_err(io_err)?
+        tokio::task::spawn_blocking(move || this.install_blocking(&meta, &snapshot.path)).await.map_err(io_err)?
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        Ok(self.latest_snapshot()?.map(|(meta, path)| Snapshot {
-            meta,
-            snapshot: SnapshotFile { path },
-        }))
+        Ok(self.latest_snapshot()?.map(|(meta, path)| Snapshot { meta, snapshot: SnapshotFile { path } }))
     }
 }
 
@@ -520,18 +507,12 @@ impl StateMachineStore {
                 let cp = open_db(&work)?;
                 read_applied(&cp)?
             };
-            let meta = SnapshotMeta {
-                last_log_id: applied.last_applied,
-                last_membership: applied.membership,
-            };
+            let meta = SnapshotMeta { last_log_id: applied.last_applied, last_membership: applied.membership };
             let tar_path = work.with_extension("tar");
             pack_dir(&work, &tar_path)?;
             self.set_current_snapshot(&meta, &tar_path)?;
             let path = self.snapshot_dir().join(snapshot_file_name(&meta));
-            Ok(Snapshot {
-                meta,
-                snapshot: SnapshotFile { path },
-            })
+            Ok(Snapshot { meta, snapshot: SnapshotFile { path } })
         })();
         let _ = std::fs::remove_dir_all(&work);
         result
@@ -567,9 +548,7 @@ impl StateMachineStore {
             let mut a = self.shared.lock_applied();
             a.last_applied = meta.last_log_id.clone();
             a.membership = meta.last_membership.clone();
-            self.shared
-                .flushed_index
-                .store(meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0), Ordering::Release);
+            self.shared.flushed_index.store(meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0), Ordering::Release);
         }
         let _ = std::fs::remove_dir_all(dir.join(DB_OLD));
         self.set_current_snapshot(meta, tar_path)?;

@@ -101,7 +101,13 @@ impl Drop for Ring {
 }
 
 pub fn create_volume(v: &str) -> WriteOp {
-    WriteOp::CreateVolume { volume: v.into(), owner: None, quota_in_bytes: None, quota_in_namespace: None, metadata: Default::default() }
+    WriteOp::CreateVolume {
+        volume: v.into(),
+        owner: None,
+        quota_in_bytes: None,
+        quota_in_namespace: None,
+        metadata: Default::default(),
+    }
 }
 
 pub fn create_bucket(v: &str, b: &str) -> WriteOp {
