@@ -612,22 +612,22 @@ async fn list_all(
     Ok(())
 }
 
+/// Prints the record a write produced, as JSON or for humans.
 fn print_outcome(json: bool, r: &WriteResponse) {
-    print(json, r, || match &r.outcome {
-        WriteOutcome::Volume { volume } => human_volume(volume),
-        WriteOutcome::Bucket { bucket } => human_bucket(bucket),
-        WriteOutcome::Key { key } | WriteOutcome::Renamed { key } => human_key(key),
-        WriteOutcome::OpenKey { client_id, key } => format!("opened {} with client id {client_id}", key.name),
-        WriteOutcome::Deleted => "deleted".into(),
-        WriteOutcome::Noop => "ok".into(),
-    });
+    match &r.outcome {
+        WriteOutcome::Volume { volume } => print(json, volume, || human_volume(volume)),
+        WriteOutcome::Bucket { bucket } => print(json, bucket, || human_bucket(bucket)),
+        WriteOutcome::Key { key } | WriteOutcome::Renamed { key } => print(json, key, || human_key(key)),
+        other => print(json, r, || format!("{other:?}")),
+    }
 }
 
+/// Prints the record itself (not the tagged envelope), as JSON or for humans.
 fn print_read(json: bool, r: &ReadResponse) {
-    print(json, r, || match r {
-        ReadResponse::Volume { volume } => human_volume(volume),
-        ReadResponse::Bucket { bucket } => human_bucket(bucket),
-        ReadResponse::Key { key } => human_key(key),
-        other => format!("{other:?}"),
-    });
+    match r {
+        ReadResponse::Volume { volume } => print(json, volume, || human_volume(volume)),
+        ReadResponse::Bucket { bucket } => print(json, bucket, || human_bucket(bucket)),
+        ReadResponse::Key { key } => print(json, key, || human_key(key)),
+        other => print(json, other, || format!("{other:?}")),
+    }
 }

@@ -212,7 +212,8 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
     // kill -9 the leader under load
     let before = count(&acked);
     let killed_at = Instant::now();
-    ring.kill9(ring.index_of(&leader));
+    let leader_index = ring.index_of(&leader);
+    ring.kill9(leader_index);
     wait_for("a write acknowledged after the kill", Duration::from_secs(30), || async {
         (count(&acked) > before + 8).then_some(())
     })
@@ -226,7 +227,7 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
     assert_ne!(new_leader, leader);
 
     // the killed node comes back and catches up (through a snapshot if the log was purged)
-    ring.start_node(ring.index_of(&leader));
+    ring.start_node(leader_index);
     let target = count(&acked) + 200;
     wait_for("more writes with the old leader back", Duration::from_secs(60), || async {
         (count(&acked) >= target).then_some(())

@@ -81,7 +81,8 @@ enum FlushMsg {
 /// State shared by the state machine, the flusher, readers and snapshot builders.
 pub struct Shared {
     dir: PathBuf,
-    db: RwLock<Arc<DB>>,
+    /// `None` only while a snapshot installation swaps the database (under the write lock).
+    db: RwLock<Option<Arc<DB>>>,
     cache: RwLock<HashMap<Table, BTreeMap<Vec<u8>, CacheEntry>>>,
     applied: Mutex<Applied>,
     flusher: Mutex<mpsc::Sender<FlushMsg>>,
@@ -146,7 +147,7 @@ impl StateMachineStore {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
-            db: RwLock::new(Arc::new(db)),
+            db: RwLock::new(Some(Arc::new(db))),
             cache: RwLock::new(HashMap::new()),
             applied: Mutex::new(applied),
             flusher: Mutex::new(tx),
@@ -226,8 +227,12 @@ fn snapshot_file_name(meta: &SnapshotMeta) -> String {
 }
 
 impl Shared {
-    fn db(&self) -> Arc<DB> {
-        Arc::clone(&self.db.read().unwrap_or_else(|p| p.into_inner()))
+    fn db(&self) -> Result<Arc<DB>, io::Error> {
+        self.db
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| io_err("the state database could not be reopened after a snapshot installation"))
     }
 
     fn lock_applied(&self) -> std::sync::MutexGuard<'_, Applied> {
@@ -278,7 +283,7 @@ impl TableRead for Shared {
                 return Ok(e.value.clone());
             }
         }
-        let db = self.db();
+        let db = self.db().map_err(|e| e.to_string())?;
         let cf = db.cf_handle(table.cf_name()).ok_or("column family missing")?;
         db.get_cf(cf, key).map(|o| o.map(Value::from)).map_err(|e| e.to_string())
     }
@@ -305,7 +310,7 @@ impl TableRead for Shared {
                     .collect(),
             }
         };
-        let db = self.db();
+        let db = self.db().map_err(|e| e.to_string())?;
         let cf = db.cf_handle(table.cf_name()).ok_or("column family missing")?;
         let mut disk = db
             .iterator_cf(cf, IteratorMode::From(&lower, Direction::Forward))
@@ -388,7 +393,7 @@ fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>) {
 }
 
 fn write_batch(shared: &Shared, txs: &[FlushTx]) -> Result<(), String> {
-    let db = shared.db();
+    let db = shared.db().map_err(|e| e.to_string())?;
     let mut batch = WriteBatch::default();
     let mut membership = None;
     for t in txs {
@@ -496,7 +501,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
 impl StateMachineStore {
     fn build_blocking(&self) -> Result<Snapshot, io::Error> {
         self.shared.barrier()?;
-        let db = self.shared.db();
+        let db = self.shared.db()?;
         db.flush_wal(true).map_err(io_err)?;
         let work = self.snapshot_dir().join(format!("build-{:016x}", rand::random::<u64>()));
         Checkpoint::new(&db).map_err(io_err)?.create_checkpoint(&work).map_err(io_err)?;
@@ -540,10 +545,24 @@ impl StateMachineStore {
             }
         }
         {
+            // Readers wait on the lock; the old database must be closed before the new one
+            // opens at the same path (RocksDB locks files by path within a process).
             let mut guard = self.shared.db.write().unwrap_or_else(|p| p.into_inner());
-            std::fs::rename(dir.join(DB_NAME), dir.join(DB_OLD))?;
-            std::fs::rename(&incoming, dir.join(DB_NAME))?;
-            *guard = Arc::new(open_db(&dir.join(DB_NAME))?);
+            if let Some(old) = guard.take() {
+                if let Err(still_used) = close_when_unshared(old) {
+                    *guard = Some(still_used);
+                    return Err(io_err("the state database is still in use after 30 s; snapshot not installed"));
+                }
+            }
+            let swapped = std::fs::rename(dir.join(DB_NAME), dir.join(DB_OLD))
+                .and_then(|_| std::fs::rename(&incoming, dir.join(DB_NAME)));
+            if let Err(e) = swapped {
+                // Put the old database back in service before reporting the failure.
+                recover_dirs(dir)?;
+                *guard = Some(Arc::new(open_db(&dir.join(DB_NAME))?));
+                return Err(e);
+            }
+            *guard = Some(Arc::new(open_db(&dir.join(DB_NAME))?));
             self.shared.cache.write().unwrap_or_else(|p| p.into_inner()).clear();
             let mut a = self.shared.lock_applied();
             a.last_applied = meta.last_log_id.clone();
@@ -554,6 +573,25 @@ impl StateMachineStore {
         self.set_current_snapshot(meta, tar_path)?;
         tracing::info!(last_log_id = ?meta.last_log_id, elapsed_ms = started.elapsed().as_millis() as u64, "installed snapshot");
         Ok(())
+    }
+}
+
+/// Drops the last reference to `db` once in-flight readers released theirs; gives it back if
+/// they do not within 30 s.
+fn close_when_unshared(mut db: Arc<DB>) -> Result<(), Arc<DB>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Arc::try_unwrap(db) {
+            Ok(inner) => {
+                drop(inner);
+                return Ok(());
+            }
+            Err(shared) if Instant::now() < deadline => {
+                db = shared;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(shared) => return Err(shared),
+        }
     }
 }
 
