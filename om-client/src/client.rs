@@ -297,7 +297,7 @@ impl FailoverClient {
             if round_tries >= n {
                 let pause = if round_saw_live_node {
                     let p = election_backoff.min(self.policy.wait_between_rounds);
-                    election_backoff = (election_backoff * 2).min(Duration::from_millis(500));
+                    election_backoff = (election_backoff * 2).min(Duration::from_millis(100));
                     p
                 } else {
                     self.policy.wait_between_rounds

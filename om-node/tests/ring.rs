@@ -182,19 +182,24 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
     client.write(create_bucket("vol1", "bkt1")).await.unwrap();
 
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // (sent, acknowledged) of every acknowledged key
+    let ack_times: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
     let failures = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..8 {
         let (client, acked, failures, stop) =
             (Arc::clone(&client), Arc::clone(&acked), Arc::clone(&failures), Arc::clone(&stop));
+        let ack_times = Arc::clone(&ack_times);
         writers.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let k = format!("w{w}/k{i:05}");
+                let sent = Instant::now();
                 match put_key(&client, "vol1", "bkt1", &k).await {
                     Ok(_) => {
                         acked.lock().unwrap().insert(k);
+                        ack_times.lock().unwrap().push((sent, Instant::now()));
                     }
                     Err(e) => {
                         eprintln!("write {k} failed: {e}");
@@ -218,11 +223,15 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
         (count(&acked) > before + 8).then_some(())
     })
     .await;
-    eprintln!(
-        "failover: {} writes acknowledged {:?} after kill -9 of {leader}",
-        count(&acked) - before,
-        killed_at.elapsed()
-    );
+    // the first key whose open was sent after the kill
+    let first_after =
+        ack_times.lock().unwrap().iter().filter(|(sent, _)| *sent > killed_at).map(|(_, done)| *done).min();
+    if let Some(t) = first_after {
+        eprintln!(
+            "failover: first key created after kill -9 of leader {leader} committed {:?} after the kill",
+            t - killed_at
+        );
+    }
     let new_leader = ring.wait_leader(Duration::from_secs(30)).await;
     assert_ne!(new_leader, leader);
 
@@ -239,6 +248,9 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
     }
     assert_eq!(failures.load(Ordering::Relaxed), 0, "client requests failed during failover");
     let acked: BTreeSet<String> = acked.lock().unwrap().clone();
+    eprintln!("{} keys acknowledged in total", acked.len());
+    let rejoined = ring.log(leader_index);
+    eprintln!("old leader caught up through a snapshot: {}", rejoined.contains("installed snapshot"));
 
     // every acknowledged key is readable
     assert_all_present(&client, &acked).await;
