@@ -25,4 +25,4 @@ test: deps
 
 ## Key create+commit throughput and latency at 1, 16 and 64 clients.
 bench: deps
-	cargo bench -p om-node --bench ring_bench
+	cargo bench --profile dev -p om-node --bench ring_bench

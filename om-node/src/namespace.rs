@@ -80,7 +80,7 @@ pub trait TableRead {
 pub const RETRY_CACHE_TTL_MS: u64 = 600_000;
 /// Apply expires old retry-cache entries every this many log indexes, a bounded number each time.
 const RETRY_EXPIRY_EVERY: u64 = 64;
-const RETRY_EXPIRY_MAX: usize = 4096;
+const RETRY_EXPIRY_MAX: usize = 256;
 
 pub fn volume_key(v: &str) -> Vec<u8> {
     format!("/{v}").into_bytes()

@@ -74,7 +74,8 @@ struct FlushTx {
 }
 
 enum FlushMsg {
-    Tx(FlushTx),
+    /// Applied transactions, in log order.
+    Txs(Vec<FlushTx>),
     Barrier(mpsc::SyncSender<()>),
 }
 
@@ -298,14 +299,21 @@ impl TableRead for Shared {
         let lower: Vec<u8> = if start_after > prefix { start_after.to_vec() } else { prefix.to_vec() };
         let in_range = |k: &[u8]| k.starts_with(prefix) && k > start_after;
         // Copy the cache's part of the range first: an entry evicted after this is in RocksDB.
+        // Entries past the `max`-th live one cannot be in the answer.
         let overlay: Vec<(Vec<u8>, Option<Value>)> = {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            let mut live = 0;
             match cache.get(&table) {
                 None => Vec::new(),
                 Some(m) => m
                     .range(lower.clone()..)
                     .take_while(|(k, _)| k.starts_with(prefix))
                     .filter(|(k, _)| in_range(k))
+                    .take_while(|(_, e)| {
+                        let more = live < max;
+                        live += usize::from(e.value.is_some());
+                        more
+                    })
                     .map(|(k, e)| (k.clone(), e.value.clone()))
                     .collect(),
             }
@@ -357,7 +365,7 @@ fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>) {
         let mut barriers = Vec::new();
         for msg in std::iter::once(first).chain(rx.try_iter()) {
             match msg {
-                FlushMsg::Tx(t) => txs.push(t),
+                FlushMsg::Txs(t) => txs.extend(t),
                 FlushMsg::Barrier(b) => barriers.push(b),
             }
         }
@@ -434,8 +442,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     where
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
     {
+        // Handed to the flusher once per call (or per 1024 entries), not once per entry.
+        let mut pending = Vec::new();
         while let Some(item) = entries.next().await {
-            let (entry, responder) = item?;
+            let (entry, responder) = match item {
+                Ok(x) => x,
+                Err(e) => {
+                    self.shared.send(FlushMsg::Txs(std::mem::take(&mut pending)))?;
+                    return Err(e);
+                }
+            };
             let log_id = entry.log_id.clone();
             let index = log_id.index;
             let (result, muts, membership) = match entry.payload {
@@ -448,8 +464,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     (Ok(noop_response(index)), Vec::new(), Some(StoredMembership::new(Some(log_id.clone()), m)))
                 }
             };
-            // Backpressure: wait while too many transactions are unflushed.
-            self.shared.permits.acquire().await.map_err(|_| io_err("double buffer closed"))?.forget();
+            // Backpressure: wait while too many transactions are unflushed. Hand over what
+            // this call holds first, or the flusher could never release the permits.
+            match self.shared.permits.try_acquire() {
+                Ok(p) => p.forget(),
+                Err(_) => {
+                    self.shared.send(FlushMsg::Txs(std::mem::take(&mut pending)))?;
+                    self.shared.permits.acquire().await.map_err(|_| io_err("double buffer closed"))?.forget();
+                }
+            }
             {
                 let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
                 for m in &muts {
@@ -466,10 +489,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     a.membership = m.clone();
                 }
             }
-            self.shared.send(FlushMsg::Tx(FlushTx { log_id, muts, membership }))?;
+            pending.push(FlushTx { log_id, muts, membership });
             if let Some(r) = responder {
                 r.send(result);
             }
+            if pending.len() >= 1024 {
+                self.shared.send(FlushMsg::Txs(std::mem::take(&mut pending)))?;
+            }
+        }
+        if !pending.is_empty() {
+            self.shared.send(FlushMsg::Txs(pending))?;
         }
         Ok(())
     }
