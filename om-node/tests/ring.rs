@@ -101,6 +101,33 @@ async fn cli_drives_the_namespace_and_reports_ozone_error_codes() {
     let roles = ok(ring.cli(&["admin", "om", "roles", "-id", SID]));
     assert_eq!(roles.lines().filter(|l| l.contains(": LEADER (127.0.0.1)")).count(), 1, "{roles}");
     assert_eq!(roles.lines().filter(|l| l.contains(": FOLLOWER (127.0.0.1)")).count(), 2, "{roles}");
+
+    // health and metrics on every node's HTTP port
+    let http = reqwest::Client::new();
+    let leader = ring.wait_leader(Duration::from_secs(10)).await;
+    for n in ring.conf.service(Some(SID)).unwrap().nodes {
+        let live = http.get(format!("http://{}{PATH_LIVE}", n.http_address())).send().await.unwrap();
+        assert_eq!(live.status().as_u16(), 200);
+        let url = format!("http://{}{PATH_READY}", n.http_address());
+        wait_for("node ready", Duration::from_secs(10), || {
+            let (http, url) = (http.clone(), url.clone());
+            async move { (http.get(&url).send().await.ok()?.status().as_u16() == 200).then_some(()) }
+        })
+        .await;
+        let metrics =
+            http.get(format!("http://{}{PATH_METRICS}", n.http_address())).send().await.unwrap().text().await.unwrap();
+        let is_leader = if n.node_id == leader { 1 } else { 0 };
+        assert!(metrics.contains(&format!("om_raft_is_leader {is_leader}")), "{metrics}");
+        assert!(metrics.contains("om_double_buffer_flush_batch_size_bucket"), "{metrics}");
+        assert!(metrics.contains("om_raft_applied_index"), "{metrics}");
+        if n.node_id == leader {
+            assert!(
+                metrics.contains(r#"om_requests_total{op="CreateVolume",result="VOLUME_ALREADY_EXISTS"} 1"#),
+                "{metrics}"
+            );
+            assert!(metrics.contains(r#"om_request_seconds_count{op="CommitKey"}"#), "{metrics}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
