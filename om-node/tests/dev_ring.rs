@@ -1,0 +1,65 @@
+//! `om-node dev ring`, the command behind `make demo`: it starts a ring, prints its roles and
+//! stops every node on Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn dev_ring_starts_prints_roles_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let ring_dir = dir.path().join("ring");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_om-node"))
+        .args(["dev", "ring", "--nodes", "3", "--dir"])
+        .arg(&ring_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut table = Vec::new();
+    while table.len() < 8 && Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(l)) => table.push(l),
+            _ => break,
+        }
+    }
+    assert_eq!(table.first().map(String::as_str), Some("Ozone Manager Roles"), "{table:?}");
+    assert_eq!(table.iter().filter(|l| l.ends_with("| LEADER")).count(), 1, "{table:?}");
+    assert_eq!(table.iter().filter(|l| l.ends_with("| FOLLOWER")).count(), 2, "{table:?}");
+
+    // the printed config works with the CLI
+    let conf = ring_dir.join("ozone-site.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_om-node"))
+        .arg("--conf")
+        .arg(&conf)
+        .args(["sh", "volume", "create", "/demo"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // a second ring in the same directory is refused
+    let again =
+        Command::new(env!("CARGO_BIN_EXE_om-node")).args(["dev", "ring", "--dir"]).arg(&ring_dir).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a ring"));
+
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "dev ring did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    // its nodes are gone: nothing answers on the first node's client port any more
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let conf = om_client::OzoneConfig::parse_xml(&text).unwrap();
+    let addr = conf.service(None).unwrap().nodes[0].rpc_address();
+    assert!(std::net::TcpStream::connect(addr).is_err(), "node still listening after the ring stopped");
+}
