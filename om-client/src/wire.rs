@@ -239,6 +239,31 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// A volume with default owner and no quota.
+    pub fn create_volume(volume: impl Into<String>) -> Self {
+        WriteOp::CreateVolume {
+            volume: volume.into(),
+            owner: None,
+            quota_in_bytes: None,
+            quota_in_namespace: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// An OBJECT_STORE bucket with default owner, no versioning and no quota.
+    pub fn create_bucket(volume: impl Into<String>, bucket: impl Into<String>) -> Self {
+        WriteOp::CreateBucket {
+            volume: volume.into(),
+            bucket: bucket.into(),
+            owner: None,
+            layout: None,
+            versioning: false,
+            quota_in_bytes: None,
+            quota_in_namespace: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
     /// A bounded label for metrics and logs.
     pub fn kind(&self) -> &'static str {
         match self {

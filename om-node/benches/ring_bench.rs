@@ -59,27 +59,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let service = ring.conf.service(Some("bench"))?;
     let leader_http = service.node(&leader).ok_or("leader not configured")?.http_address();
     let client: Arc<FailoverClient> = ring.client()?;
-    client
-        .write(WriteOp::CreateVolume {
-            volume: "bench".into(),
-            owner: None,
-            quota_in_bytes: None,
-            quota_in_namespace: None,
-            metadata: Default::default(),
-        })
-        .await?;
-    client
-        .write(WriteOp::CreateBucket {
-            volume: "bench".into(),
-            bucket: "keys".into(),
-            owner: None,
-            layout: None,
-            versioning: false,
-            quota_in_bytes: None,
-            quota_in_namespace: None,
-            metadata: Default::default(),
-        })
-        .await?;
+    client.write(WriteOp::create_volume("bench")).await?;
+    client.write(WriteOp::create_bucket("bench", "keys")).await?;
 
     println!("omring key create+commit (open + commit = 2 Raft writes per key), 3 voters, fsync on, loopback");
     println!(

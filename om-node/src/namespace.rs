@@ -618,25 +618,10 @@ mod tests {
     }
 
     fn vol(v: &str) -> WriteOp {
-        WriteOp::CreateVolume {
-            volume: v.into(),
-            owner: None,
-            quota_in_bytes: None,
-            quota_in_namespace: None,
-            metadata: Default::default(),
-        }
+        WriteOp::create_volume(v)
     }
     fn bkt(v: &str, b: &str) -> WriteOp {
-        WriteOp::CreateBucket {
-            volume: v.into(),
-            bucket: b.into(),
-            owner: None,
-            layout: None,
-            versioning: false,
-            quota_in_bytes: None,
-            quota_in_namespace: None,
-            metadata: Default::default(),
-        }
+        WriteOp::create_bucket(v, b)
     }
     fn open(k: &str, size: u64) -> WriteOp {
         WriteOp::OpenKey {

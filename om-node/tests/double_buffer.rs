@@ -46,31 +46,7 @@ async fn reads_merge_cache_and_rocksdb_and_restart_resumes_from_transaction_info
     let dir = tempfile::tempdir().unwrap();
     let metrics = NodeMetrics::new();
     let mut sm = StateMachineStore::open(dir.path(), 16, metrics.clone()).unwrap();
-    let mut entries = vec![
-        entry(
-            1,
-            WriteOp::CreateVolume {
-                volume: "vol1".into(),
-                owner: None,
-                quota_in_bytes: None,
-                quota_in_namespace: None,
-                metadata: Default::default(),
-            },
-        ),
-        entry(
-            2,
-            WriteOp::CreateBucket {
-                volume: "vol1".into(),
-                bucket: "bkt1".into(),
-                owner: None,
-                layout: None,
-                versioning: false,
-                quota_in_bytes: None,
-                quota_in_namespace: None,
-                metadata: Default::default(),
-            },
-        ),
-    ];
+    let mut entries = vec![entry(1, WriteOp::create_volume("vol1")), entry(2, WriteOp::create_bucket("vol1", "bkt1"))];
     let mut index = 2;
     for i in 0..40 {
         index += 1;

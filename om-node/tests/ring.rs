@@ -161,7 +161,7 @@ async fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
     // a follower answers NOT_LEADER with the leader's id and address
     let follower = ring.nodes.iter().find(|n| n.id != leader).unwrap().id.clone();
     let faddr = ring.conf.service(Some(SID)).unwrap().node(&follower).unwrap().rpc_address();
-    let req = WriteRequest { request_id: "r1".into(), op: create_volume("vol1") };
+    let req = WriteRequest { request_id: "r1".into(), op: WriteOp::create_volume("vol1") };
     let r = http.post(format!("http://{faddr}{PATH_WRITE}")).json(&req).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 421);
     let e: ApiError = r.json().await.unwrap();
@@ -169,7 +169,7 @@ async fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
     assert_eq!(e.leader_address.as_deref(), Some(addr.as_str()));
 
     // still serving
-    ring.client().write(create_volume("vol1")).await.unwrap();
+    ring.client().write(WriteOp::create_volume("vol1")).await.unwrap();
 
     // CLI-level bad input
     let bad_xml = ring.path().join("bad.xml");
@@ -205,8 +205,8 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
     );
     let leader = ring.wait_leader(Duration::from_secs(30)).await;
     let client = ring.client();
-    client.write(create_volume("vol1")).await.unwrap();
-    client.write(create_bucket("vol1", "bkt1")).await.unwrap();
+    client.write(WriteOp::create_volume("vol1")).await.unwrap();
+    client.write(WriteOp::create_bucket("vol1", "bkt1")).await.unwrap();
 
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     // (sent, acknowledged) of every acknowledged key

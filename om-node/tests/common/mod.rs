@@ -100,29 +100,6 @@ impl Drop for Ring {
     }
 }
 
-pub fn create_volume(v: &str) -> WriteOp {
-    WriteOp::CreateVolume {
-        volume: v.into(),
-        owner: None,
-        quota_in_bytes: None,
-        quota_in_namespace: None,
-        metadata: Default::default(),
-    }
-}
-
-pub fn create_bucket(v: &str, b: &str) -> WriteOp {
-    WriteOp::CreateBucket {
-        volume: v.into(),
-        bucket: b.into(),
-        owner: None,
-        layout: None,
-        versioning: false,
-        quota_in_bytes: None,
-        quota_in_namespace: None,
-        metadata: Default::default(),
-    }
-}
-
 /// Open + commit of a 1-byte key through the failover client.
 pub async fn put_key(client: &FailoverClient, v: &str, b: &str, k: &str) -> Result<KeyInfo, om_client::ClientError> {
     client.create_key(v, b, k, 1, None, Default::default()).await
