@@ -217,20 +217,14 @@ impl FailoverClient {
     /// Reads from one node's own applied state, without a leadership check.
     pub async fn read_stale_from(&self, node: &NodeAddress, op: ReadOp) -> Result<ReadResponse, ClientError> {
         let req = ReadRequest { op, stale: true };
-        match self.send::<_, ReadResponse>(node, PATH_READ, Some(&req)).await {
-            Attempt::Ok(r) => Ok(r),
-            Attempt::Api(e) => Err(ClientError::Api(e)),
-            Attempt::Transport(reason) => Err(self.unreachable(node, reason)),
-        }
+        let attempt = self.send::<_, ReadResponse>(node, PATH_READ, Some(&req)).await;
+        self.single(node, attempt)
     }
 
     /// One node's status (no failover: this asks that node).
     pub async fn node_status(&self, node: &NodeAddress) -> Result<NodeStatus, ClientError> {
-        match self.send::<(), NodeStatus>(node, PATH_STATUS, None).await {
-            Attempt::Ok(r) => Ok(r),
-            Attempt::Api(e) => Err(ClientError::Api(e)),
-            Attempt::Transport(reason) => Err(self.unreachable(node, reason)),
-        }
+        let attempt = self.send::<(), NodeStatus>(node, PATH_STATUS, None).await;
+        self.single(node, attempt)
     }
 
     /// Every configured node's status, asked concurrently.
@@ -239,8 +233,15 @@ impl FailoverClient {
         futures::future::join_all(futs).await
     }
 
-    fn unreachable(&self, node: &NodeAddress, reason: String) -> ClientError {
-        ClientError::Unreachable { node_id: node.node_id.clone(), address: node.rpc_address(), reason }
+    /// The result of a call addressed to one node (no failover).
+    fn single<T>(&self, node: &NodeAddress, attempt: Attempt<T>) -> Result<T, ClientError> {
+        match attempt {
+            Attempt::Ok(r) => Ok(r),
+            Attempt::Api(e) => Err(ClientError::Api(e)),
+            Attempt::Transport(reason) => {
+                Err(ClientError::Unreachable { node_id: node.node_id.clone(), address: node.rpc_address(), reason })
+            }
+        }
     }
 
     /// The retry loop shared by reads and writes.

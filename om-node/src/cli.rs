@@ -436,7 +436,7 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
     match what {
         ShCommand::Volume { op } => match op {
             VolumeOp::Create { path, user, quota } => {
-                let [v] = <[String; 1]>::try_from(split_path(path, 1)?).map_err(|_| CliError::Usage("path".into()))?;
+                let v = split_path(path, 1)?.remove(0);
                 let r = client
                     .write(WriteOp::CreateVolume {
                         volume: v,

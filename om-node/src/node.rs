@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use om_client::config::{ConfigError, OzoneConfig, ServiceConfig};
 use om_client::wire::*;
+use om_client::FailoverClient;
 use openraft::async_runtime::WatchReceiver;
-use openraft::{ServerState, SnapshotPolicy};
+use openraft::{RaftMetrics, ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,7 +21,7 @@ use crate::metrics::NodeMetrics;
 use crate::network::PeerNetwork;
 use crate::server;
 use crate::store::{LogStore, StateMachineStore, DEFAULT_MAX_UNFLUSHED};
-use crate::types::{Node, NodeId, Raft};
+use crate::types::{Node, NodeId, Raft, TypeConfig};
 
 pub const KEY_HEARTBEAT_MS: &str = "omring.raft.heartbeat.interval.ms";
 pub const KEY_ELECTION_MIN_MS: &str = "omring.raft.election.timeout.min.ms";
@@ -172,6 +173,10 @@ impl OmNode {
     /// Ok if this node is the leader and has applied everything before its term.
     pub fn check_leader(&self) -> Result<(), ApiError> {
         let m = self.raft.metrics().borrow_watched().clone();
+        self.leader_check(&m)
+    }
+
+    fn leader_check(&self, m: &RaftMetrics<TypeConfig>) -> Result<(), ApiError> {
         match m.current_leader {
             Some(ref l) if l == &self.node_id => {
                 let applied_term = m.last_applied.as_ref().map(|l| l.leader_id.term).unwrap_or(0);
@@ -187,7 +192,7 @@ impl OmNode {
                     ))
                 }
             }
-            Some(l) => Err(self.not_leader(Some(l.as_str()), "request sent to a follower")),
+            Some(ref l) => Err(self.not_leader(Some(l.as_str()), "request sent to a follower")),
             None => Err(self.not_leader(None, "election in progress")),
         }
     }
@@ -220,7 +225,7 @@ impl OmNode {
         let committed = m.cluster_committed.as_ref().or(m.local_committed.as_ref()).map(|l| l.index).unwrap_or(0);
         let ready = is_member
             && match m.current_leader {
-                Some(ref l) if l == &self.node_id => self.check_leader().is_ok(),
+                Some(ref l) if l == &self.node_id => self.leader_check(&m).is_ok(),
                 Some(_) => applied >= committed,
                 None => false,
             };
@@ -358,17 +363,19 @@ async fn form_ring_if_new(node: Arc<OmNode>) {
     }
     let peers: Vec<_> =
         node.settings.service.active_nodes().filter(|n| n.node_id != node.node_id.as_str()).cloned().collect();
-    let http = match reqwest::Client::builder().timeout(Duration::from_millis(800)).build() {
+    let client = match FailoverClient::builder(node.settings.service.clone())
+        .request_timeout(Duration::from_millis(800))
+        .connect_timeout(Duration::from_millis(800))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(error = %e, "cannot build HTTP client to probe peers");
+            tracing::error!(error = %e, "cannot build a client to probe peers");
             return;
         }
     };
     for peer in &peers {
-        let url = format!("http://{}{}", peer.rpc_address(), PATH_STATUS);
-        let Ok(resp) = http.get(&url).send().await else { continue };
-        let Ok(status) = resp.json::<NodeStatus>().await else { continue };
+        let Ok(status) = client.node_status(peer).await else { continue };
         if status.members.is_empty() {
             continue;
         }

@@ -97,8 +97,18 @@ async fn write(State(node): State<Arc<OmNode>>, body: Result<Json<WriteRequest>,
     };
     let op_kind = req.op.kind();
     let result = submit(&node, req).await;
+    answer(&node, op_kind, started, result)
+}
+
+/// Records the request in the metrics and turns its result into the HTTP answer.
+fn answer<T: serde::Serialize>(
+    node: &OmNode,
+    op: &'static str,
+    started: Instant,
+    result: Result<T, ApiError>,
+) -> Response {
     let code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK");
-    node.metrics.observe_request(op_kind, code, started.elapsed());
+    node.metrics.observe_request(op, code, started.elapsed());
     match result {
         Ok(r) => Json(r).into_response(),
         Err(e) => ApiFailure(e).into_response(),
@@ -134,12 +144,7 @@ async fn read(State(node): State<Arc<OmNode>>, body: Result<Json<ReadRequest>, J
     };
     let op_kind = req.op.kind();
     let result = run_read(&node, req).await;
-    let code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK");
-    node.metrics.observe_request(op_kind, code, started.elapsed());
-    match result {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => ApiFailure(e).into_response(),
-    }
+    answer(&node, op_kind, started, result)
 }
 
 async fn run_read(node: &Arc<OmNode>, req: ReadRequest) -> Result<ReadResponse, ApiError> {

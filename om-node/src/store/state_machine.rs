@@ -173,7 +173,7 @@ impl StateMachineStore {
 
     /// Highest log index applied (possibly not yet flushed).
     pub fn applied_index(&self) -> u64 {
-        self.shared.lock_applied().last_applied.as_ref().map(|l| l.index).unwrap_or(0)
+        self.shared.applied_index()
     }
 
     /// Blocks until everything applied so far is written to RocksDB.
