@@ -394,6 +394,9 @@ fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>) {
             shared.permits.add_permits(txs.len());
             shared.metrics.observe_flush(txs.len(), started.elapsed());
         }
+        // Release our reference before acknowledging barriers: whoever waited on a barrier may
+        // drop the store and reopen the database at once, which needs the last Arc to be gone.
+        drop(shared);
         for b in barriers {
             let _ = b.send(());
         }
