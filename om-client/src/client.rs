@@ -107,6 +107,8 @@ impl FailoverClientBuilder {
             .tcp_nodelay(true);
         if let Some(r) = self.resolver {
             http = http.dns_resolver(Arc::new(SharedResolver(r)));
+        } else if crate::hosts::hosts_file_from_env().is_some() {
+            http = http.dns_resolver(Arc::new(crate::hosts::HostsFileResolver));
         }
         let http = http.build().map_err(|e| ClientError::Http(e.to_string()))?;
         let nodes: Vec<NodeAddress> = self.service.active_nodes().cloned().collect();
@@ -231,6 +233,57 @@ impl FailoverClient {
     pub async fn ring_status(&self) -> Vec<(NodeAddress, Result<NodeStatus, ClientError>)> {
         let futs = self.nodes.iter().map(|n| async move { (n.clone(), self.node_status(n).await) });
         futures::future::join_all(futs).await
+    }
+
+    /// Asks one node to re-read its `ozone-site.xml` and say what it now configures.
+    pub async fn reload_config(&self, node: &NodeAddress) -> Result<ConfigView, ClientError> {
+        let attempt = self.send::<(), ConfigView>(node, PATH_ADMIN_RELOAD_CONFIG, Some(&())).await;
+        self.single(node, attempt)
+    }
+
+    /// Re-reads every configured node's file except `except`; returns, per node, why it does
+    /// not accept `candidate` as an active member (unreachable nodes included). Empty: all agree.
+    pub async fn config_disagreements(&self, candidate: &ConfiguredNode, except: &str) -> Vec<(String, String)> {
+        let futs = self.nodes.iter().filter(|n| n.node_id != except).map(|n| async move {
+            let verdict = match self.reload_config(n).await {
+                Ok(view) => view.disagreement_about(candidate),
+                Err(e) => Some(format!("cannot reload its configuration: {e}")),
+            };
+            verdict.map(|v| (n.node_id.clone(), v))
+        });
+        futures::future::join_all(futs).await.into_iter().flatten().collect()
+    }
+
+    /// Re-reads every configured node's file except `node_id`'s; returns the nodes whose file
+    /// does not list `node_id` in `ozone.om.decommissioned.nodes.<sid>`, with the reason.
+    pub async fn decommission_disagreements(&self, node_id: &str) -> Vec<(String, String)> {
+        let futs = self.nodes.iter().filter(|n| n.node_id != node_id).map(|n| async move {
+            let verdict = match self.reload_config(n).await {
+                Ok(view) if view.decommissioned.iter().any(|d| d == node_id) => None,
+                Ok(view) => Some(format!(
+                    "{} does not list {node_id} in ozone.om.decommissioned.nodes.{}",
+                    view.node_id, view.service_id
+                )),
+                Err(e) => Some(format!("cannot reload its configuration: {e}")),
+            };
+            verdict.map(|v| (n.node_id.clone(), v))
+        });
+        futures::future::join_all(futs).await.into_iter().flatten().collect()
+    }
+
+    /// Adds a node to the ring (learner, catch up, voter) through the leader. Idempotent.
+    pub async fn join(&self, req: &JoinRequest) -> Result<MembershipChange, ClientError> {
+        self.call(PATH_ADMIN_JOIN, req).await
+    }
+
+    /// Moves leadership to `target`, or to a caught-up follower chosen at random.
+    pub async fn transfer_leader(&self, target: Option<&str>) -> Result<TransferResponse, ClientError> {
+        self.call(PATH_ADMIN_TRANSFER, &TransferRequest { target: target.map(str::to_string) }).await
+    }
+
+    /// Removes a member through the leader (leadership moves first if it is the leader).
+    pub async fn decommission(&self, node_id: &str) -> Result<MembershipChange, ClientError> {
+        self.call(PATH_ADMIN_DECOMMISSION, &DecommissionRequest { node_id: node_id.to_string() }).await
     }
 
     /// The result of a call addressed to one node (no failover).

@@ -5,7 +5,7 @@
 //! round-trips through [`OzoneConfig::to_xml`] unchanged apart from formatting.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -500,8 +500,8 @@ fn split_host_port(key: &str, v: &str, default_port: u16) -> Result<(String, u16
 
 /// True when `host` resolves to an address that can be bound on this machine.
 pub fn is_local_host(host: &str) -> bool {
-    let addrs: Vec<IpAddr> = match (host, 0u16).to_socket_addrs() {
-        Ok(it) => it.map(|a| a.ip()).collect(),
+    let addrs: Vec<IpAddr> = match crate::hosts::resolve(host, 0) {
+        Ok(it) => it.into_iter().map(|a| a.ip()).collect(),
         Err(_) => return false,
     };
     addrs.into_iter().any(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok())

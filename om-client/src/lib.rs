@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod wire;
 
+pub mod hosts;
 pub use client::{ClientError, FailoverClient};
 pub use config::{ConfigError, NodeAddress, OzoneConfig, RetryPolicy, ServiceConfig};
 pub use wire::*;

@@ -3,7 +3,7 @@
 //! [`start_node`] is the one entry point, used by the binary and by tests alike.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -287,8 +287,8 @@ impl RunningNode {
 }
 
 fn bind_addr(host: &str, port: u16) -> Result<SocketAddr, std::io::Error> {
-    (host, port)
-        .to_socket_addrs()?
+    om_client::hosts::resolve(host, port)?
+        .into_iter()
         .next()
         .ok_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))
 }
