@@ -1,0 +1,1 @@
+//! The OzoneManagerRing operator (work in progress).
