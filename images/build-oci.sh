@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the om-node and operator images as OCI archives from the binaries cargo built, with no
-# container engine and no registry, then checks each archive the way a runtime would use it:
+# container engine and no registry. First the Dockerfiles (which cannot be built here) go
+# through BuildKit's parser and linter, and their Rust builder image must be the Rust release
+# this machine builds with. Then each archive is checked the way a runtime would use it:
 #   1. crane validates the archive (digests, sizes, diff ids);
 #   2. crane flattens it into a root filesystem;
 #   3. the image's Entrypoint runs `--version` inside that filesystem, as the image's user
@@ -15,7 +17,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${OMRING_CACHE:-$HOME/.cache/omring}
 TARGET=${CARGO_TARGET_DIR:-$CACHE/target}
 OUT_DIR=${OMRING_IMAGES_DIR:-$CACHE/images}
-CRANE=${CRANE:-$("$ROOT/scripts/tools.sh")/crane}
+TOOLS=$("$ROOT/scripts/tools.sh")
+CRANE=${CRANE:-$TOOLS/crane}
 VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/Cargo.toml")
 [[ -n $VERSION ]] || { echo "build-oci: no [workspace.package] version in Cargo.toml" >&2; exit 1; }
 # Reproducible archives: the time of the last commit, not of the build.
@@ -25,6 +28,14 @@ declare -A REPO=([om-node]=omring/om-node [omring-operator]=omring/omring-operat
 # om-node's CLI finds the pod's ozone-site.xml without --conf (kubectl exec POD -- om-node admin ...).
 declare -A ENV=([om-node]="OZONE_CONF_DIR=/etc/ozone" [omring-operator]="")
 declare -A DESC=([om-node]="omring metadata ring node and CLI" [omring-operator]="omring Kubernetes operator")
+
+"$TOOLS/dockerfile-check" "$ROOT"/images/*/Dockerfile >/dev/null
+rust=$(rustc --version | sed -n 's/^rustc \([0-9]*\.[0-9]*\).*/\1/p')
+for f in "$ROOT"/images/*/Dockerfile; do
+  grep -q "^FROM docker.io/library/rust:$rust-" "$f" ||
+    { echo "build-oci: $f: the builder stage should use rust:$rust (the Rust this machine and CI build with)" >&2; exit 1; }
+done
+echo "Dockerfiles ok: BuildKit parser and linter, builder on Rust $rust"
 
 bins=("$@")
 [[ ${#bins[@]} -gt 0 ]] || bins=(om-node omring-operator)

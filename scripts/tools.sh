@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Builds the Go tools the chart and image checks use (kubeconform, crane), pinned by
-# scripts/tools/go.mod and go.sum, into a cache directory named after their versions, and prints
-# that directory's bin/. A second run finds them there and returns at once.
+# Builds the Go tools the chart and image checks use, pinned by scripts/tools/go.mod and go.sum,
+# into a cache directory named after their versions and the go.sum hash, and prints that
+# directory's bin/. A second run finds them there and returns at once.
+#   kubeconform        validates rendered manifests against JSON schemas
+#   crane              validates, flattens and pushes the OCI image archives
+#   dockerfile-check   BuildKit's Dockerfile parser and linter (scripts/tools/dockerfile-check)
 # Env: OMRING_CACHE (default ~/.cache/omring), GO (go binary), GOFLAGS (e.g. -p=1).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)
 modver() { sed -n "s|^[[:space:]]*\(require \)\{0,1\}$1 v\([^ ]*\).*|\2|p" "$HERE/go.mod" | head -n1; }
 KUBECONFORM_VERSION=$(modver github.com/yannh/kubeconform)
 CRANE_VERSION=$(modver github.com/google/go-containerregistry)
-BIN="${OMRING_CACHE:-$HOME/.cache/omring}/tools-kubeconform-$KUBECONFORM_VERSION-crane-$CRANE_VERSION/bin"
+BUILDKIT_VERSION=$(modver github.com/moby/buildkit)
+SUM=$(cat "$HERE/go.sum" "$HERE"/*/*.go | sha256sum | cut -c1-8)
+BIN="${OMRING_CACHE:-$HOME/.cache/omring}/tools-kubeconform-$KUBECONFORM_VERSION-crane-$CRANE_VERSION-buildkit-$BUILDKIT_VERSION-$SUM/bin"
 
 declare -A PKG=(
   [kubeconform]=github.com/yannh/kubeconform/cmd/kubeconform
   [crane]=github.com/google/go-containerregistry/cmd/crane
+  [dockerfile-check]=./dockerfile-check
 )
 missing() { local b; for b in "${!PKG[@]}"; do [[ -x $BIN/$b ]] || echo "$b"; done; }
 [[ -z $(missing) ]] && { echo "$BIN"; exit 0; }
