@@ -244,7 +244,16 @@ impl FailoverClient {
     /// Re-reads every configured node's file except `except`; returns, per node, why it does
     /// not accept `candidate` as an active member (unreachable nodes included). Empty: all agree.
     pub async fn config_disagreements(&self, candidate: &ConfiguredNode, except: &str) -> Vec<(String, String)> {
-        let futs = self.nodes.iter().filter(|n| n.node_id != except).map(|n| async move {
+        self.config_disagreements_among(candidate, self.nodes.iter().filter(|n| n.node_id != except)).await
+    }
+
+    /// Like [`Self::config_disagreements`], asking only `nodes` (e.g. the ring's members).
+    pub async fn config_disagreements_among<'a>(
+        &self,
+        candidate: &ConfiguredNode,
+        nodes: impl Iterator<Item = &'a NodeAddress>,
+    ) -> Vec<(String, String)> {
+        let futs = nodes.map(|n| async move {
             let verdict = match self.reload_config(n).await {
                 Ok(view) => view.disagreement_about(candidate),
                 Err(e) => Some(format!("cannot reload its configuration: {e}")),

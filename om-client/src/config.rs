@@ -451,6 +451,15 @@ impl NodeAddress {
     pub fn http_address(&self) -> String {
         join_host_port(&self.http_host, self.http_port)
     }
+    /// The addresses as the admin API exchanges them.
+    pub fn configured(&self) -> crate::wire::ConfiguredNode {
+        crate::wire::ConfiguredNode {
+            node_id: self.node_id.clone(),
+            rpc_address: self.rpc_address(),
+            ratis_address: self.ratis_address(),
+            http_address: self.http_address(),
+        }
+    }
 }
 
 fn join_host_port(host: &str, port: u16) -> String {

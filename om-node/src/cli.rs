@@ -228,6 +228,31 @@ pub enum AdminOmCommand {
         #[arg(long, conflicts_with = "json")]
         table: bool,
     },
+    /// Move leadership to another voter.
+    Transfer {
+        /// The node to hand leadership to.
+        #[arg(
+            short = 'n',
+            long = "newLeaderId",
+            alias = "new-leader-id",
+            value_name = "NODE",
+            required_unless_present = "random",
+            conflicts_with = "random"
+        )]
+        new_leader: Option<String>,
+        /// Pick a caught-up follower at random.
+        #[arg(short = 'r', long)]
+        random: bool,
+    },
+    /// Remove a node from the ring.
+    Decommission {
+        /// The node to remove.
+        #[arg(long = "nodeid", value_name = "NODE")]
+        node_id: String,
+        /// Skip the check that every remaining node's configuration lists it as decommissioned.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// A CLI failure and its exit code.
@@ -241,6 +266,9 @@ pub enum CliError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Node(#[from] crate::node::NodeError),
+    /// A safety check refused the operation; the message says what to fix.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CliError {
@@ -258,7 +286,12 @@ pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .map(|a| match a.as_str() {
             "-id" => "--service-id".to_string(),
             "-conf" => "--conf".to_string(),
-            _ => a,
+            "-nodeid" => "--nodeid".to_string(),
+            _ => match a.split_once('=') {
+                Some(("-id", v)) => format!("--service-id={v}"),
+                Some(("-nodeid", v)) => format!("--nodeid={v}"),
+                _ => a,
+            },
         })
         .collect()
 }
@@ -407,6 +440,78 @@ pub async fn run_dev_ring(nodes: usize, dir: &std::path::Path, service_id: &str)
     Ok(())
 }
 
+/// `om --bootstrap` without `--force`: every current member must, after reloading its
+/// configuration from disk, list this node with the same addresses and not as decommissioned.
+pub async fn check_bootstrap_config(settings: &crate::NodeSettings) -> Result<(), CliError> {
+    let me = settings
+        .service
+        .node(&settings.node_id)
+        .ok_or_else(|| CliError::Usage(format!("{} is not configured", settings.node_id)))?
+        .configured();
+    let client = FailoverClient::builder(settings.service.clone())
+        .request_timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .build()?;
+    let peers: Vec<_> = settings.service.active_nodes().filter(|n| n.node_id != settings.node_id).cloned().collect();
+    let mut members = None;
+    for (addr, status) in client.ring_status().await {
+        if addr.node_id == settings.node_id {
+            continue;
+        }
+        if let Ok(st) = status {
+            if !st.members.is_empty() {
+                members = Some(st.members);
+                break;
+            }
+        }
+    }
+    let Some(members) = members else {
+        return Err(CliError::Refused(format!(
+            "cannot bootstrap {}: no running ring answered among {}; start the ring first",
+            settings.node_id,
+            peers.iter().map(|p| p.node_id.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let mut problems: Vec<(String, String)> = members
+        .iter()
+        .filter(|m| m.node_id != settings.node_id && settings.service.node(&m.node_id).is_none())
+        .map(|m| (m.node_id.clone(), format!("member {} is missing from this node's configuration", m.node_id)))
+        .collect();
+    let to_ask = settings
+        .service
+        .nodes
+        .iter()
+        .filter(|n| n.node_id != settings.node_id && members.iter().any(|m| m.node_id == n.node_id));
+    problems.extend(client.config_disagreements_among(&me, to_ask).await);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = problems.iter().map(|(n, _)| n.as_str()).collect();
+    Err(CliError::Refused(format!(
+        "cannot bootstrap {}: these nodes do not have it in their configuration: {}. {}. Update ozone-site.xml on them (or pass --force)",
+        settings.node_id,
+        names.join(", "),
+        problems.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; ")
+    )))
+}
+
+/// Asks the ring's leader to add this (running) node: learner, catch up, voter.
+pub async fn join_ring(running: &crate::RunningNode) -> Result<(), CliError> {
+    let settings = &running.node.settings;
+    let me = settings
+        .service
+        .node(&settings.node_id)
+        .ok_or_else(|| CliError::Usage(format!("{} is not configured", settings.node_id)))?;
+    let client = FailoverClient::builder(settings.service.clone())
+        .request_timeout(std::time::Duration::from_millis(settings.join_timeout_ms + 30_000))
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .build()?;
+    let req = JoinRequest { node: me.configured(), hostname: Some(me.host.clone()) };
+    let r = client.join(&req).await?;
+    tracing::info!(changed = r.changed, "{}", r.message);
+    Ok(())
+}
+
 /// Runs `sh` and `admin` commands (everything but `om` and `dev`).
 pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
     let conf = load_config(cli)?;
@@ -426,6 +531,37 @@ pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
                     crate::roles::format_plain(&roles)
                 };
                 print!("{out}");
+                Ok(())
+            }
+            AdminOmCommand::Transfer { new_leader, random } => {
+                let target = if *random { None } else { new_leader.as_deref() };
+                let r = client.transfer_leader(target).await?;
+                if json {
+                    print(true, &r, String::new);
+                } else {
+                    println!("Transfer leadership successfully to {}.", r.new_leader);
+                }
+                Ok(())
+            }
+            AdminOmCommand::Decommission { node_id, force } => {
+                if !force {
+                    let disagree = client.decommission_disagreements(node_id).await;
+                    if !disagree.is_empty() {
+                        return Err(CliError::Refused(format!(
+                            "not decommissioning {node_id}: {}. Add {node_id} to ozone.om.decommissioned.nodes.{} on every remaining node (or pass --force)",
+                            disagree.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; "),
+                            client.service_id()
+                        )));
+                    }
+                }
+                let r = client.decommission(node_id).await?;
+                print(json, &r, || {
+                    if r.changed {
+                        format!("Successfully decommissioned OM {node_id}.")
+                    } else {
+                        r.message.clone()
+                    }
+                });
                 Ok(())
             }
         },

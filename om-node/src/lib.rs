@@ -1,6 +1,7 @@
 //! One node of the omring metadata ring: openraft over RocksDB, Ozone's double buffer, the
 //! HTTP client API, peer RPC, health and metrics, and the Ozone-style CLI.
 
+pub mod admin;
 pub mod cli;
 pub mod localring;
 pub mod metrics;
@@ -12,4 +13,4 @@ pub mod server;
 pub mod store;
 pub mod types;
 
-pub use node::{start_node, NodeError, NodeSettings, OmNode, RunningNode};
+pub use node::{start_node, NodeError, NodeSettings, OmNode, ReloadSource, RunningNode, StartMode};

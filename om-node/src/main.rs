@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use om_node::cli::{self, Cli, CliError, Command};
-use om_node::{start_node, NodeSettings};
+use om_node::{start_node, NodeSettings, StartMode};
 
 fn main() {
     let args = cli::normalize_args(std::env::args());
@@ -40,18 +40,32 @@ fn main() {
 }
 
 async fn run_node(cli: &Cli) -> Result<(), CliError> {
-    if let Command::Om(args) = &cli.command {
-        if args.bootstrap {
-            return Err(CliError::Usage(
-                "--bootstrap is not available yet in this build: start every node of a new ring with `om`".into(),
-            ));
+    let Command::Om(args) = &cli.command else {
+        return Err(CliError::Usage("not the om command".into()));
+    };
+    let conf = cli::load_config(cli)?;
+    let mut settings = NodeSettings::from_config(&conf, cli.service_id.as_deref())?;
+    if let Some(src) = settings.reload_source.as_mut() {
+        src.overrides = cli.define.clone();
+    }
+    if args.bootstrap {
+        settings.start_mode = StartMode::Join;
+        if !args.force {
+            cli::check_bootstrap_config(&settings).await?;
         }
     }
-    let conf = cli::load_config(cli)?;
-    let settings = NodeSettings::from_config(&conf, cli.service_id.as_deref())?;
     let running = start_node(settings).await?;
+    if args.bootstrap {
+        if let Err(e) = cli::join_ring(&running).await {
+            let _ = running.shutdown().await;
+            return Err(e);
+        }
+    }
     wait_for_signal().await;
     tracing::info!("stopping");
+    if let Some(successor) = running.hand_off_leadership().await {
+        tracing::info!(%successor, "handed leadership over before stopping");
+    }
     running.shutdown().await?;
     Ok(())
 }

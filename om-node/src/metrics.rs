@@ -43,6 +43,11 @@ pub struct NodeMetrics {
     pub raft_applied_index: Gauge,
     pub flushed_index: Gauge,
     pub ready: Gauge,
+    /// Snapshots received and installed from a leader.
+    pub snapshots_installed: Counter,
+    pub snapshot_received_bytes: Counter,
+    /// Seconds spent receiving snapshot bytes (rate = bytes / seconds).
+    pub snapshot_receive_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl NodeMetrics {
@@ -78,6 +83,24 @@ impl NodeMetrics {
         let raft_last_log_index = gauge(&mut registry, "raft_last_log_index", "Last Raft log index");
         let raft_commit_index = gauge(&mut registry, "raft_commit_index", "Raft commit index");
         let raft_applied_index = gauge(&mut registry, "raft_applied_index", "Last applied log index");
+        let snapshots_installed = Counter::default();
+        registry.register(
+            "snapshots_installed",
+            "Snapshots received from a leader and installed",
+            snapshots_installed.clone(),
+        );
+        let snapshot_received_bytes = Counter::default();
+        registry.register(
+            "snapshot_received_bytes",
+            "Snapshot bytes received from a leader",
+            snapshot_received_bytes.clone(),
+        );
+        let snapshot_receive_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "snapshot_receive_seconds",
+            "Seconds spent receiving snapshots",
+            snapshot_receive_seconds.clone(),
+        );
         let flushed_index = gauge(&mut registry, "double_buffer_flushed_index", "Last log index written to RocksDB");
         let ready = gauge(&mut registry, "ready", "1 if the node is ready");
         Arc::new(Self {
@@ -94,6 +117,9 @@ impl NodeMetrics {
             raft_commit_index,
             raft_applied_index,
             flushed_index,
+            snapshots_installed,
+            snapshot_received_bytes,
+            snapshot_receive_seconds,
             ready,
         })
     }

@@ -25,6 +25,8 @@ pub const PATH_TRANSFER_LEADER: &str = "/raft/transfer-leader";
 pub const HEADER_VOTE: &str = "x-omring-vote";
 /// Header carrying the snapshot metadata (JSON) with a snapshot upload.
 pub const HEADER_SNAPSHOT_META: &str = "x-omring-snapshot-meta";
+/// Header carrying the snapshot archive's size in bytes, so the receiver can check its disk first.
+pub const HEADER_SNAPSHOT_SIZE: &str = "x-omring-snapshot-size";
 
 /// Creates one HTTP client per peer; connections are pooled by reqwest.
 #[derive(Clone)]
@@ -145,12 +147,14 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         let file = tokio::fs::File::open(&snapshot.snapshot.path)
             .await
             .map_err(|e| net(format!("cannot open snapshot {}: {e}", snapshot.snapshot.path.display())))?;
+        let size = file.metadata().await.map_err(|e| net(format!("cannot stat snapshot: {e}")))?.len();
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
         let send = self
             .http
             .post(format!("{}{PATH_SNAPSHOT}", self.base))
             .header(HEADER_VOTE, vote_json)
             .header(HEADER_SNAPSHOT_META, meta_json)
+            .header(HEADER_SNAPSHOT_SIZE, size.to_string())
             .body(body)
             .send();
         tokio::select! {

@@ -2,7 +2,7 @@
 //!
 //! [`start_node`] is the one entry point, used by the binary and by tests alike.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +29,26 @@ pub const KEY_ELECTION_MAX_MS: &str = "omring.raft.election.timeout.max.ms";
 pub const KEY_SNAPSHOT_THRESHOLD: &str = "ozone.om.ratis.snapshot.auto.trigger.threshold";
 pub const KEY_PURGE_GAP: &str = "ozone.om.ratis.log.purge.gap";
 pub const KEY_MAX_UNFLUSHED: &str = "ozone.om.unflushed.transaction.max.count";
+pub const KEY_JOIN_TIMEOUT_MS: &str = "omring.join.catchup.timeout.ms";
+pub const KEY_SHUTDOWN_TRANSFER_MS: &str = "omring.shutdown.leader.transfer.timeout.ms";
+
+/// Where the configuration came from, so `reload-config` can read it again.
+#[derive(Debug, Clone)]
+pub struct ReloadSource {
+    pub path: PathBuf,
+    /// `-D` overrides, applied again after every reload.
+    pub overrides: Vec<String>,
+}
+
+/// How a node with empty storage finds its ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartMode {
+    /// Form the ring with every configured node when no peer has one; otherwise wait to be
+    /// replicated to (a member) or added (not yet a member).
+    FormOrWait,
+    /// Never form a ring: `om --bootstrap` joins an existing one.
+    Join,
+}
 
 /// Errors starting or running a node.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +77,12 @@ pub struct NodeSettings {
     pub snapshot_threshold: u64,
     pub purge_gap: u64,
     pub max_unflushed: usize,
+    /// How long a joining learner may take to catch up before join gives up.
+    pub join_timeout_ms: u64,
+    /// How long a leader stopping on SIGTERM tries to hand leadership over.
+    pub shutdown_transfer_ms: u64,
+    pub reload_source: Option<ReloadSource>,
+    pub start_mode: StartMode,
 }
 
 impl NodeSettings {
@@ -77,6 +103,10 @@ impl NodeSettings {
             snapshot_threshold: conf.get_u64(KEY_SNAPSHOT_THRESHOLD, 400_000)?,
             purge_gap: conf.get_u64(KEY_PURGE_GAP, 1_000_000)?,
             max_unflushed: conf.get_u64(KEY_MAX_UNFLUSHED, DEFAULT_MAX_UNFLUSHED as u64)? as usize,
+            join_timeout_ms: conf.get_u64(KEY_JOIN_TIMEOUT_MS, 600_000)?,
+            shutdown_transfer_ms: conf.get_u64(KEY_SHUTDOWN_TRANSFER_MS, 5_000)?,
+            reload_source: conf.source().map(|p| ReloadSource { path: p.to_path_buf(), overrides: Vec::new() }),
+            start_mode: StartMode::FormOrWait,
         };
         settings.validate()?;
         Ok(settings)
@@ -96,6 +126,9 @@ impl NodeSettings {
         }
         if self.snapshot_threshold == 0 {
             return bad(KEY_SNAPSHOT_THRESHOLD, "must be positive".into());
+        }
+        if self.join_timeout_ms == 0 {
+            return bad(KEY_JOIN_TIMEOUT_MS, "must be positive".into());
         }
         if self.max_unflushed == 0 {
             return bad(KEY_MAX_UNFLUSHED, "must be positive".into());
@@ -140,6 +173,8 @@ pub struct OmNode {
     pub raft: Raft,
     pub sm: StateMachineStore,
     pub metrics: Arc<NodeMetrics>,
+    /// Held by whoever changes membership: one change at a time.
+    pub membership_lock: tokio::sync::Mutex<()>,
 }
 
 impl OmNode {
@@ -270,6 +305,13 @@ pub struct RunningNode {
 }
 
 impl RunningNode {
+    /// On a leader: hands leadership to the most caught-up follower (bounded by
+    /// `omring.shutdown.leader.transfer.timeout.ms`). Returns who took over.
+    pub async fn hand_off_leadership(&self) -> Option<String> {
+        let within = Duration::from_millis(self.node.settings.shutdown_transfer_ms);
+        crate::admin::step_down(&self.node, within).await.map(|n| n.to_string())
+    }
+
     /// Stops serving, stops Raft and writes everything applied to RocksDB.
     pub async fn shutdown(self) -> Result<(), NodeError> {
         let _ = self.stop.send(true);
@@ -324,7 +366,14 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
-    let node = Arc::new(OmNode { node_id: NodeId(settings.node_id.clone()), settings, raft, sm, metrics });
+    let node = Arc::new(OmNode {
+        node_id: NodeId(settings.node_id.clone()),
+        settings,
+        raft,
+        sm,
+        metrics,
+        membership_lock: tokio::sync::Mutex::new(()),
+    });
     let (stop, stop_rx) = watch::channel(false);
     let addrs = (
         client_l.local_addr().map_err(io("client listener"))?,
@@ -352,15 +401,12 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     Ok(RunningNode { node, client_addr: addrs.0, peer_addr: addrs.1, http_addr: addrs.2, stop, tasks })
 }
 
-/// A node with empty storage joins the ring that already exists among its peers, or, when no
-/// peer has one, initializes it with every configured (not decommissioned) node as a voter.
-/// All nodes of a new ring initialize with the same membership, so it forms once from all of
-/// them, whatever order they start in.
+/// A node with empty storage never forms a second ring. When no peer has a ring and every
+/// configured active node answers, all of them initialize it with the same membership (every
+/// configured, not decommissioned node as a voter), so it forms once whatever order they start
+/// in. When a ring exists, a listed node waits to be replicated to and an unlisted one waits to
+/// be added (`om --bootstrap` or the operator's join). In [`StartMode::Join`] it only waits.
 async fn form_ring_if_new(node: Arc<OmNode>) {
-    match node.raft.is_initialized().await {
-        Ok(true) | Err(_) => return,
-        Ok(false) => {}
-    }
     let peers: Vec<_> =
         node.settings.service.active_nodes().filter(|n| n.node_id != node.node_id.as_str()).cloned().collect();
     let client = match FailoverClient::builder(node.settings.service.clone())
@@ -374,29 +420,57 @@ async fn form_ring_if_new(node: Arc<OmNode>) {
             return;
         }
     };
-    for peer in &peers {
-        let Ok(status) = client.node_status(peer).await else { continue };
-        if status.members.is_empty() {
-            continue;
+    let mut said = String::new();
+    let mut say = |msg: String| {
+        if msg != said {
+            tracing::warn!("{msg}");
+            said = msg;
         }
-        if status.members.iter().any(|m| m.node_id == node.node_id.as_str()) {
-            tracing::info!(peer = %peer.node_id, "ring exists and lists this node; waiting for the leader to replicate");
-        } else {
-            tracing::error!(
-                peer = %peer.node_id,
-                "a ring already exists and this node is not a member; start it with --bootstrap to join"
-            );
+    };
+    loop {
+        match node.raft.is_initialized().await {
+            Ok(true) | Err(_) => return,
+            Ok(false) => {}
         }
-        return;
-    }
-    let members: BTreeMap<NodeId, Node> = node
-        .settings
-        .service
-        .active_nodes()
-        .filter_map(|n| node.settings.raft_node(&n.node_id).map(|rn| (NodeId(n.node_id.clone()), rn)))
-        .collect();
-    match node.raft.initialize(members).await {
-        Ok(()) => tracing::info!("initialized a new ring"),
-        Err(e) => tracing::info!(error = %e, "ring already initialized"),
+        let mut silent = Vec::new();
+        let mut ring_seen = None;
+        for peer in &peers {
+            match client.node_status(peer).await {
+                Ok(status) if !status.members.is_empty() => {
+                    ring_seen = Some(status);
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => silent.push(peer.node_id.clone()),
+            }
+        }
+        match ring_seen {
+            Some(st) if st.members.iter().any(|m| m.node_id == node.node_id.as_str()) => {
+                say(format!("ring {} exists and lists this node; waiting for its leader", st.service_id));
+            }
+            Some(st) => say(format!(
+                "{} is not a member of ring {} (members: {}); waiting to be added (om --bootstrap, or the operator)",
+                node.node_id,
+                st.service_id,
+                st.members.iter().map(|m| m.node_id.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            None if node.settings.start_mode == StartMode::Join => {
+                say("no running ring found among the configured nodes yet; waiting to join one".to_string());
+            }
+            None if !silent.is_empty() => {
+                say(format!(
+                    "waiting for every configured node to start before forming the ring; silent: {}",
+                    silent.join(", ")
+                ));
+            }
+            None => {
+                match node.raft.initialize(crate::admin::configured_members(&node)).await {
+                    Ok(()) => tracing::info!("initialized a new ring"),
+                    Err(e) => tracing::info!(error = %e, "ring already initialized"),
+                }
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

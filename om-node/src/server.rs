@@ -55,6 +55,10 @@ pub fn client_router(node: Arc<OmNode>) -> Router {
         .route(PATH_WRITE, post(write))
         .route(PATH_READ, post(read))
         .route(PATH_STATUS, get(status))
+        .route(PATH_ADMIN_RELOAD_CONFIG, post(reload_config))
+        .route(PATH_ADMIN_JOIN, post(join))
+        .route(PATH_ADMIN_TRANSFER, post(transfer))
+        .route(PATH_ADMIN_DECOMMISSION, post(decommission))
         .fallback(not_found)
         .with_state(node)
 }
@@ -175,6 +179,42 @@ async fn run_read(node: &Arc<OmNode>, req: ReadRequest) -> Result<ReadResponse, 
     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
 }
 
+async fn reload_config(State(node): State<Arc<OmNode>>) -> Response {
+    let started = Instant::now();
+    let result = crate::admin::reload_config(&node);
+    answer(&node, "ReloadConfig", started, result)
+}
+
+async fn join(State(node): State<Arc<OmNode>>, body: Result<Json<JoinRequest>, JsonRejection>) -> Response {
+    let started = Instant::now();
+    let result = match body {
+        Ok(Json(req)) => crate::admin::join(&node, req).await,
+        Err(rej) => Err(bad_json(rej).0),
+    };
+    answer(&node, "Join", started, result)
+}
+
+async fn transfer(State(node): State<Arc<OmNode>>, body: Result<Json<TransferRequest>, JsonRejection>) -> Response {
+    let started = Instant::now();
+    let result = match body {
+        Ok(Json(req)) => crate::admin::transfer(&node, req).await,
+        Err(rej) => Err(bad_json(rej).0),
+    };
+    answer(&node, "TransferLeader", started, result)
+}
+
+async fn decommission(
+    State(node): State<Arc<OmNode>>,
+    body: Result<Json<DecommissionRequest>, JsonRejection>,
+) -> Response {
+    let started = Instant::now();
+    let result = match body {
+        Ok(Json(req)) => crate::admin::decommission(&node, req).await,
+        Err(rej) => Err(bad_json(rej).0),
+    };
+    answer(&node, "Decommission", started, result)
+}
+
 async fn status(State(node): State<Arc<OmNode>>) -> Json<NodeStatus> {
     Json(node.status())
 }
@@ -261,21 +301,63 @@ async fn install_snapshot(State(node): State<Arc<OmNode>>, headers: HeaderMap, b
         (Ok(v), Ok(m)) => (v, m),
         _ => return (StatusCode::BAD_REQUEST, "malformed snapshot vote or metadata header").into_response(),
     };
+    let declared: Option<u64> = header_json(HEADER_SNAPSHOT_SIZE).and_then(|v| v.parse().ok());
     let path = node.sm.incoming_snapshot_path();
+    // The archive and the database unpacked from it both need room.
+    if let Some(size) = declared {
+        let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        match crate::store::free_bytes(&dir) {
+            Ok(free) if free < size.saturating_mul(2) => {
+                let msg = format!(
+                    "{} cannot take a snapshot of {size} bytes: {} has {free} bytes free, at least {} needed",
+                    node.node_id,
+                    dir.display(),
+                    size.saturating_mul(2)
+                );
+                tracing::error!("{msg}");
+                return (StatusCode::INSUFFICIENT_STORAGE, msg).into_response();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check free disk space"),
+        }
+    }
+    let started = Instant::now();
     let received = async {
         let mut file = tokio::fs::File::create(&path).await?;
         let mut stream = body.into_data_stream();
+        let mut bytes = 0u64;
         while let Some(chunk) = stream.next().await {
-            file.write_all(&chunk.map_err(std::io::Error::other)?).await?;
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            bytes += chunk.len() as u64;
+            if declared.is_some_and(|d| bytes > d) {
+                return Err(std::io::Error::other(format!("snapshot is larger than the declared {declared:?} bytes")));
+            }
+            file.write_all(&chunk).await?;
+        }
+        if declared.is_some_and(|d| bytes != d) {
+            return Err(std::io::Error::other(format!("snapshot truncated: got {bytes} of {declared:?} bytes")));
         }
         file.sync_all().await?;
-        Ok::<_, std::io::Error>(())
+        Ok::<_, std::io::Error>(bytes)
     }
     .await;
-    if let Err(e) = received {
-        let _ = tokio::fs::remove_file(&path).await;
-        return raft_failure(format!("receiving snapshot: {e}"));
-    }
+    let bytes = match received {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            tracing::warn!(error = %e, "snapshot transfer failed; the leader will retry");
+            return raft_failure(format!("receiving snapshot: {e}"));
+        }
+    };
+    let took = started.elapsed();
+    node.metrics.snapshot_received_bytes.inc_by(bytes);
+    node.metrics.snapshot_receive_seconds.inc_by(took.as_secs_f64());
+    tracing::info!(
+        bytes,
+        ms = took.as_millis() as u64,
+        mb_per_s = bytes as f64 / 1e6 / took.as_secs_f64().max(1e-6),
+        "received snapshot"
+    );
     let snapshot =
         openraft::alias::SnapshotOf::<TypeConfig, SnapshotFile> { meta, snapshot: SnapshotFile { path: path.clone() } };
     let result = node.raft.install_full_snapshot(vote, snapshot).await;
@@ -283,7 +365,10 @@ async fn install_snapshot(State(node): State<Arc<OmNode>>, headers: HeaderMap, b
         let _ = tokio::fs::remove_file(&path).await;
     }
     match result {
-        Ok(r) => Json(r).into_response(),
+        Ok(r) => {
+            node.metrics.snapshots_installed.inc();
+            Json(r).into_response()
+        }
         Err(e) => raft_failure(e),
     }
 }

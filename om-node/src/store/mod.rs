@@ -4,4 +4,4 @@ mod log_store;
 mod state_machine;
 
 pub use log_store::LogStore;
-pub use state_machine::{store_error, Shared, SnapshotFile, StateMachineStore, DEFAULT_MAX_UNFLUSHED};
+pub use state_machine::{free_bytes, store_error, Shared, SnapshotFile, StateMachineStore, DEFAULT_MAX_UNFLUSHED};
