@@ -1,1 +1,14 @@
-//! The OzoneManagerRing operator (work in progress).
+//! The OzoneManagerRing operator: a kube-rs controller that runs rings of om-node processes as
+//! StatefulSets, forms them, scales them through Raft membership changes, moves leadership
+//! away from pods about to be disrupted and restarts nodes in a safe order.
+//!
+//! Reconcile is a pipeline: read ([`observe`]), validate into a typed model ([`model`]), render
+//! with pure builders ([`builders`]), decide with a pure planner ([`plan`]), then apply in a
+//! fixed order, act on the ring, and write the status ([`reconcile`], [`status`]).
+
+pub mod builders;
+pub mod crd;
+pub mod crdgen;
+pub mod model;
+pub mod names;
+pub mod siteconfig;

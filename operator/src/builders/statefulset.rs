@@ -1,0 +1,263 @@
+//! The StatefulSet running the nodes.
+//!
+//! Parallel pod management (a new ring forms from all pods at once, no ordered start) and the
+//! OnDelete update strategy (the operator decides which pod restarts when). The pod template
+//! carries two hashes: the configuration's (membership keys excluded, since nodes reload those
+//! without a restart) and the template's own, which the planner compares with each pod's.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, HTTPGetAction, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
+    SecurityContext, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use om_client::config::{DEFAULT_HTTP_PORT, DEFAULT_OM_PORT, DEFAULT_RATIS_PORT};
+use om_client::wire::{PATH_LIVE, PATH_READY};
+
+use super::child_meta;
+use crate::model::RingModel;
+use crate::names::{
+    short_hash, ANNOTATION_CONFIG_HASH, ANNOTATION_POD_SPEC_HASH, CONFIG_FILE, CONFIG_MOUNT, CONTAINER, DATA_MOUNT,
+    DATA_VOLUME,
+};
+
+/// User and group the node runs as (the om-node image's non-root user).
+const RUN_AS: i64 = 65532;
+/// Time a leader gets to hand off leadership on SIGTERM before it is killed.
+const TERMINATION_GRACE_SECONDS: i64 = 60;
+
+fn container_port(name: &str, port: u16) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: port.into(),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
+}
+
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector { field_path: path.into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("om-http".into()),
+            ..Default::default()
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(3),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}
+
+/// Default scheduling: prefer one node of the ring per Kubernetes node.
+fn default_affinity(model: &RingModel) -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+                weight: 100,
+                pod_affinity_term: PodAffinityTerm {
+                    topology_key: "kubernetes.io/hostname".into(),
+                    label_selector: Some(LabelSelector {
+                        match_labels: Some(model.names.selector_labels()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The pod template, with both hash annotations.
+pub fn pod_template(model: &RingModel, config_hash: &str) -> PodTemplateSpec {
+    let container = Container {
+        name: CONTAINER.into(),
+        image: Some(model.image.clone()),
+        image_pull_policy: model.image_pull_policy.clone(),
+        command: Some(vec!["om-node".into()]),
+        args: Some(vec![
+            "om".into(),
+            "--conf".into(),
+            format!("{CONFIG_MOUNT}/{CONFIG_FILE}"),
+            "-Dozone.om.node.id=$(POD_NAME)".into(),
+        ]),
+        env: Some(vec![field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace")]),
+        ports: Some(vec![
+            container_port("om-rpc", DEFAULT_OM_PORT),
+            container_port("om-ratis", DEFAULT_RATIS_PORT),
+            container_port("om-http", DEFAULT_HTTP_PORT),
+        ]),
+        readiness_probe: Some(http_probe(PATH_READY, 5, 3)),
+        liveness_probe: Some(http_probe(PATH_LIVE, 10, 6)),
+        resources: model.resources.clone(),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "config".into(),
+                mount_path: CONFIG_MOUNT.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+            VolumeMount { name: DATA_VOLUME.into(), mount_path: DATA_MOUNT.into(), ..Default::default() },
+            VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() },
+        ]),
+        ..Default::default()
+    };
+    let spec = PodSpec {
+        service_account_name: Some(model.names.service_account()),
+        automount_service_account_token: Some(false),
+        termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            fs_group: Some(RUN_AS),
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        containers: vec![container],
+        volumes: Some(vec![
+            Volume {
+                name: "config".into(),
+                config_map: Some(ConfigMapVolumeSource { name: model.names.configmap(), ..Default::default() }),
+                ..Default::default()
+            },
+            Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+        ]),
+        node_selector: model.node_selector.clone(),
+        tolerations: model.tolerations.clone(),
+        affinity: Some(model.affinity.clone().unwrap_or_else(|| default_affinity(model))),
+        ..Default::default()
+    };
+    let mut template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(model.names.labels()),
+            annotations: Some(BTreeMap::from([(ANNOTATION_CONFIG_HASH.to_string(), config_hash.to_string())])),
+            ..Default::default()
+        }),
+        spec: Some(spec),
+    };
+    let hash = pod_spec_hash(&template);
+    if let Some(a) = template.metadata.as_mut().and_then(|m| m.annotations.as_mut()) {
+        a.insert(ANNOTATION_POD_SPEC_HASH.into(), hash);
+    }
+    template
+}
+
+/// Hash of a template without its own hash annotation.
+fn pod_spec_hash(template: &PodTemplateSpec) -> String {
+    let mut t = template.clone();
+    if let Some(a) = t.metadata.as_mut().and_then(|m| m.annotations.as_mut()) {
+        a.remove(ANNOTATION_POD_SPEC_HASH);
+    }
+    // Serializing k8s-openapi types is deterministic (fields in declaration order, maps sorted).
+    short_hash(serde_json::to_string(&t).unwrap_or_default().as_bytes())
+}
+
+/// The desired pod template's hash, as the planner compares it with pods.
+pub fn desired_pod_spec_hash(template: &PodTemplateSpec) -> String {
+    template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(ANNOTATION_POD_SPEC_HASH).cloned())
+        .unwrap_or_default()
+}
+
+/// The StatefulSet with `replicas` pods and the given pod template.
+pub fn build(model: &RingModel, replicas: u32, template: PodTemplateSpec) -> StatefulSet {
+    let mut storage_request = BTreeMap::new();
+    storage_request.insert("storage".to_string(), model.storage.size.clone());
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(DATA_VOLUME.into()),
+            labels: Some(model.names.selector_labels()),
+            ..Default::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: model.storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements { requests: Some(storage_request), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    StatefulSet {
+        metadata: child_meta(model, model.names.statefulset()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(i32::try_from(replicas).unwrap_or(i32::MAX)),
+            service_name: Some(model.names.headless_service()),
+            pod_management_policy: Some("Parallel".into()),
+            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("OnDelete".into()), ..Default::default() }),
+            selector: LabelSelector { match_labels: Some(model.names.selector_labels()), ..Default::default() },
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some(model.pvc_retention.when_deleted.as_str().into()),
+                when_scaled: Some(model.pvc_retention.when_scaled.as_str().into()),
+            }),
+            template,
+            volume_claim_templates: Some(vec![claim]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builders::golden;
+
+    #[test]
+    fn golden() {
+        let m = golden::model();
+        golden::check("statefulset", &build(&m, 3, pod_template(&m, "cfghash")));
+    }
+
+    #[test]
+    fn template_hash_follows_image_and_config_but_not_replicas() {
+        let m = golden::model();
+        let base = desired_pod_spec_hash(&pod_template(&m, "a"));
+        assert_eq!(base, desired_pod_spec_hash(&pod_template(&m, "a")));
+        assert_ne!(base, desired_pod_spec_hash(&pod_template(&m, "b")));
+        let mut other = m.clone();
+        other.image = "omring/om-node:next".into();
+        assert_ne!(base, desired_pod_spec_hash(&pod_template(&other, "a")));
+        let five = build(&m, 5, pod_template(&m, "a"));
+        assert_eq!(desired_pod_spec_hash(&five.spec.unwrap().template), base);
+    }
+
+    #[test]
+    fn user_affinity_replaces_the_default_spread() {
+        let mut m = golden::model();
+        let t = pod_template(&m, "a");
+        assert!(t.spec.unwrap().affinity.unwrap().pod_anti_affinity.is_some());
+        m.affinity = Some(Affinity::default());
+        let t = pod_template(&m, "a");
+        assert_eq!(t.spec.unwrap().affinity, Some(Affinity::default()));
+    }
+}

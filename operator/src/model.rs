@@ -1,0 +1,254 @@
+//! Validation of an `OzoneManagerRing` into the typed model every later step works on.
+//!
+//! The API server already enforces the CRD's CEL rules; this repeats the checks the operator
+//! depends on (so an object stored before the rules existed cannot drive it into a bad state),
+//! fills defaults, and splits `spec.config` into the keys it accepts and the operator-owned
+//! keys it ignores. Builders and the planner never look at the raw resource again.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Resource;
+
+use crate::crd::{OzoneManagerRing, PvcRetentionPolicy, StorageSpec, MAX_NAME_LEN};
+use crate::names::RingNames;
+
+/// Why a resource cannot be turned into a model. Each names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("metadata.{0} is missing")]
+    MissingMetadata(&'static str),
+    #[error("metadata.name {name:?} is longer than {MAX_NAME_LEN} characters")]
+    NameTooLong { name: String },
+    #[error("spec.replicas is {0}; it must be at least 1")]
+    Replicas(i32),
+    #[error("spec.serviceId {0:?} is not a DNS label (lower-case letters, digits, '-', at most 63 characters)")]
+    ServiceId(String),
+    #[error("spec.image is empty")]
+    EmptyImage,
+    #[error("spec.storage.size {0:?} is not a quantity")]
+    StorageSize(String),
+    #[error("spec.config has an empty key")]
+    EmptyConfigKey,
+}
+
+/// Operator settings that shape every ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// DNS suffix of the cluster (`cluster.local`).
+    pub cluster_domain: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { cluster_domain: "cluster.local".into() }
+    }
+}
+
+/// A validated ring: what the builders and the planner work from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RingModel {
+    pub names: RingNames,
+    pub uid: String,
+    pub generation: Option<i64>,
+    pub service_id: String,
+    pub replicas: u32,
+    pub image: String,
+    pub image_pull_policy: Option<String>,
+    pub resources: Option<ResourceRequirements>,
+    pub storage: StorageSpec,
+    /// `spec.config` without the operator-owned keys.
+    pub user_config: BTreeMap<String, String>,
+    /// Operator-owned keys the user set; ignored, and reported in a status condition.
+    pub ignored_config_keys: Vec<String>,
+    pub node_selector: Option<BTreeMap<String, String>>,
+    pub tolerations: Option<Vec<Toleration>>,
+    pub affinity: Option<Affinity>,
+    pub pdb_enabled: bool,
+    pub pvc_retention: PvcRetentionPolicy,
+    /// Owner reference pointing at the resource, for every child object.
+    pub owner: OwnerReference,
+}
+
+/// Exact keys of `ozone-site.xml` the operator owns.
+const OWNED_KEYS: &[&str] = &[
+    om_client::config::OZONE_OM_SERVICE_IDS,
+    om_client::config::OZONE_OM_INTERNAL_SERVICE_ID,
+    om_client::config::OZONE_OM_NODE_ID,
+    om_client::config::OZONE_OM_DB_DIRS,
+];
+
+/// Key prefixes (`<prefix>` or `<prefix>.<anything>`) the operator owns: node lists and addresses.
+const OWNED_PREFIXES: &[&str] = &[
+    om_client::config::OZONE_OM_NODES,
+    om_client::config::OZONE_OM_ADDRESS,
+    om_client::config::OZONE_OM_RATIS_PORT,
+    om_client::config::OZONE_OM_HTTP_ADDRESS,
+    om_client::config::OZONE_OM_DECOMMISSIONED_NODES,
+    "ozone.om.listener.nodes",
+];
+
+/// True for keys the operator computes and a user may not override.
+pub fn is_operator_owned_key(key: &str) -> bool {
+    OWNED_KEYS.contains(&key)
+        || OWNED_PREFIXES.iter().any(|p| key == *p || key.strip_prefix(p).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// True for DNS labels (RFC 1123): what service ids and names must be.
+pub fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+fn is_quantity(s: &str) -> bool {
+    let s = s.trim();
+    let digits_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, suffix) = s.split_at(digits_end);
+    !num.is_empty()
+        && num.parse::<f64>().is_ok()
+        && ["", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].contains(&suffix)
+}
+
+impl RingModel {
+    /// Validates a resource and fills defaults.
+    pub fn from_resource(ring: &OzoneManagerRing, settings: &Settings) -> Result<Self, ValidationError> {
+        let meta = ring.meta();
+        let name = meta.name.clone().ok_or(ValidationError::MissingMetadata("name"))?;
+        let namespace = meta.namespace.clone().ok_or(ValidationError::MissingMetadata("namespace"))?;
+        let uid = meta.uid.clone().ok_or(ValidationError::MissingMetadata("uid"))?;
+        if name.len() > MAX_NAME_LEN {
+            return Err(ValidationError::NameTooLong { name });
+        }
+        let spec = &ring.spec;
+        let replicas =
+            u32::try_from(spec.replicas).ok().filter(|r| *r >= 1).ok_or(ValidationError::Replicas(spec.replicas))?;
+        let service_id = spec.service_id.clone().unwrap_or_else(|| name.clone());
+        if !is_dns_label(&service_id) {
+            return Err(ValidationError::ServiceId(service_id));
+        }
+        if spec.image.trim().is_empty() {
+            return Err(ValidationError::EmptyImage);
+        }
+        if !is_quantity(&spec.storage.size.0) {
+            return Err(ValidationError::StorageSize(spec.storage.size.0.clone()));
+        }
+        let mut user_config = BTreeMap::new();
+        let mut ignored_config_keys = Vec::new();
+        for (k, v) in &spec.config {
+            let key = k.trim();
+            if key.is_empty() {
+                return Err(ValidationError::EmptyConfigKey);
+            }
+            if is_operator_owned_key(key) {
+                ignored_config_keys.push(key.to_string());
+            } else {
+                user_config.insert(key.to_string(), v.clone());
+            }
+        }
+        let owner = ring.controller_owner_ref(&()).ok_or(ValidationError::MissingMetadata("name"))?;
+        Ok(Self {
+            names: RingNames::new(&name, &namespace, &settings.cluster_domain),
+            uid,
+            generation: meta.generation,
+            service_id,
+            replicas,
+            image: spec.image.trim().to_string(),
+            image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
+            resources: spec.resources.clone(),
+            storage: spec.storage.clone(),
+            user_config,
+            ignored_config_keys,
+            node_selector: spec.node_selector.clone(),
+            tolerations: spec.tolerations.clone(),
+            affinity: spec.affinity.clone(),
+            pdb_enabled: spec.pod_disruption_budget.enabled,
+            pvc_retention: spec.pvc_retention_policy.clone(),
+            owner,
+        })
+    }
+
+    /// Node ids of the desired ring: ordinals `0..replicas`.
+    pub fn desired_ordinals(&self) -> std::ops::Range<u32> {
+        0..self.replicas
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A ring as the API server would return it (defaults filled, uid and generation set).
+    pub(crate) fn ring(name: &str, spec: serde_json::Value) -> OzoneManagerRing {
+        let mut r: OzoneManagerRing = serde_json::from_value(serde_json::json!({
+            "apiVersion": "omring.io/v1alpha1", "kind": "OzoneManagerRing",
+            "metadata": {"name": name, "namespace": "ns", "uid": "uid-1", "generation": 1},
+            "spec": spec,
+        }))
+        .unwrap();
+        r.status = None;
+        r
+    }
+
+    #[test]
+    fn defaults_and_owner() {
+        let m = RingModel::from_resource(&ring("om", serde_json::json!({})), &Settings::default()).unwrap();
+        assert_eq!(m.service_id, "om");
+        assert_eq!(m.replicas, 3);
+        assert_eq!(m.names.host(0), "om-0.om-headless.ns.svc.cluster.local");
+        assert_eq!(m.owner.kind, "OzoneManagerRing");
+        assert_eq!(m.owner.controller, Some(true));
+        assert!(m.pdb_enabled);
+    }
+
+    #[test]
+    fn rejects_what_the_cel_rules_reject() {
+        let s = Settings::default();
+        let cases = [
+            (serde_json::json!({"replicas": 0}), "spec.replicas is 0"),
+            (serde_json::json!({"replicas": -2}), "spec.replicas is -2"),
+            (serde_json::json!({"serviceId": "Bad_Id"}), "spec.serviceId"),
+            (serde_json::json!({"image": " "}), "spec.image is empty"),
+            (serde_json::json!({"storage": {"size": "lots"}}), "spec.storage.size"),
+            (serde_json::json!({"config": {" ": "x"}}), "empty key"),
+        ];
+        for (spec, want) in cases {
+            let err = RingModel::from_resource(&ring("om", spec.clone()), &s).unwrap_err().to_string();
+            assert!(err.contains(want), "{spec}: {err}");
+        }
+        let err = RingModel::from_resource(&ring(&"x".repeat(53), serde_json::json!({})), &s).unwrap_err();
+        assert!(matches!(err, ValidationError::NameTooLong { .. }));
+    }
+
+    #[test]
+    fn operator_owned_config_keys_are_ignored_and_named() {
+        let spec = serde_json::json!({"config": {
+            "ozone.om.nodes.om": "a,b",
+            "ozone.om.address.om.om-0": "elsewhere:1",
+            "ozone.om.node.id": "x",
+            "ozone.om.db.dirs": "/tmp",
+            "ozone.om.nodesx": "kept: not the owned prefix",
+            "ozone.om.ratis.log.purge.gap": "5000",
+        }});
+        let m = RingModel::from_resource(&ring("om", spec), &Settings::default()).unwrap();
+        assert_eq!(
+            m.ignored_config_keys,
+            ["ozone.om.address.om.om-0", "ozone.om.db.dirs", "ozone.om.node.id", "ozone.om.nodes.om"]
+        );
+        assert_eq!(m.user_config.keys().collect::<Vec<_>>(), ["ozone.om.nodesx", "ozone.om.ratis.log.purge.gap"]);
+    }
+
+    #[test]
+    fn quantities() {
+        for ok in ["1Gi", "500Mi", "10", "1.5G", "2Ti"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["", "Gi", "1Gb", "1 Gi", "x"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+}
