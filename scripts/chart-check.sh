@@ -24,9 +24,9 @@ KUBECONFORM=${KUBECONFORM:-$(scripts/tools.sh)/kubeconform}
 source e2e/controlplane/versions.sh
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-failures=0
+failures=0 passes=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
+pass() { echo "ok: $*"; passes=$((passes + 1)); }
 
 # 1. Generated files.
 if HELM=$HELM scripts/gen-chart-files.sh --check >"$WORK/gen.log" 2>&1; then
@@ -140,5 +140,6 @@ else
   fail "$operator is not built (cargo build -p omring-operator), cannot check the chart's flags"
 fi
 
-echo "chart-check: $failures failure(s) in $((SECONDS - T0))s"
+echo "chart-check took $((SECONDS - T0))s"
+echo "chart-check: $passes passed, $failures failed"
 [[ $failures -eq 0 ]]
