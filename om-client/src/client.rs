@@ -316,12 +316,18 @@ impl FailoverClient {
         let mut not_ready_backoff = Duration::from_millis(20);
         let mut election_backoff = Duration::from_millis(20);
         let mut last;
+        // A leader this client's configuration does not list (added or being removed), reached
+        // once through the address in a NOT_LEADER hint.
+        let mut detour: Option<NodeAddress> = None;
         loop {
             attempts += 1;
-            let node = &self.nodes[idx];
+            let via_detour = detour.take();
+            let node = via_detour.as_ref().unwrap_or(&self.nodes[idx]);
             match self.send::<B, R>(node, path, Some(body)).await {
                 Attempt::Ok(r) => {
-                    self.current.store(idx, Ordering::Relaxed);
+                    if via_detour.is_none() {
+                        self.current.store(idx, Ordering::Relaxed);
+                    }
                     return Ok(r);
                 }
                 Attempt::Api(e) if e.code == ErrorCode::LeaderNotReady => {
@@ -337,8 +343,18 @@ impl FailoverClient {
                         .leader_id
                         .as_deref()
                         .and_then(|l| self.nodes.iter().position(|x| x.node_id == l))
-                        .filter(|&h| h != idx);
-                    idx = hinted.unwrap_or((idx + 1) % n);
+                        .filter(|&h| h != idx || via_detour.is_some());
+                    if hinted.is_none() && via_detour.is_none() {
+                        detour = match (e.leader_id.as_deref(), e.leader_address.as_deref()) {
+                            (Some(id), Some(addr)) if id != node.node_id => NodeAddress::from_hint(id, addr),
+                            _ => None,
+                        };
+                    }
+                    idx = match (hinted, &detour) {
+                        (Some(h), _) => h,
+                        (None, Some(_)) => idx,
+                        (None, None) => (idx + 1) % n,
+                    };
                 }
                 Attempt::Api(e) if e.code == ErrorCode::Timeout => {
                     last = format!("{}: {e}", node.node_id);

@@ -451,6 +451,21 @@ impl NodeAddress {
     pub fn http_address(&self) -> String {
         join_host_port(&self.http_host, self.http_port)
     }
+    /// A node known only from a NOT_LEADER hint (`host:port` of its client API).
+    pub fn from_hint(node_id: &str, rpc_address: &str) -> Option<NodeAddress> {
+        let (host, port) = rpc_address.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let rpc_port: u16 = port.parse().ok()?;
+        (!host.is_empty()).then(|| NodeAddress {
+            node_id: node_id.to_string(),
+            host: host.to_string(),
+            rpc_port,
+            ratis_port: 0,
+            http_host: host.to_string(),
+            http_port: 0,
+        })
+    }
+
     /// The addresses as the admin API exchanges them.
     pub fn configured(&self) -> crate::wire::ConfiguredNode {
         crate::wire::ConfiguredNode {

@@ -21,6 +21,8 @@ pub fn free_port() -> std::io::Result<u16> {
 /// One node process of the ring.
 pub struct NodeProc {
     pub id: String,
+    /// This node's own copy of ozone-site.xml (so tests can make one node's file differ).
+    pub conf_path: PathBuf,
     pub db_dir: PathBuf,
     pub log_path: PathBuf,
     pub child: Option<Child>,
@@ -64,17 +66,17 @@ impl LocalRing {
             conf.set(k, *v);
         }
         let conf_path = dir.join("ozone-site.xml");
-        std::fs::write(&conf_path, conf.to_xml())?;
         let nodes = ids
             .iter()
             .map(|id| NodeProc {
                 id: id.clone(),
+                conf_path: dir.join(format!("{id}-ozone-site.xml")),
                 db_dir: dir.join(id),
                 log_path: dir.join(format!("{id}.log")),
                 child: None,
             })
             .collect();
-        Ok(LocalRing {
+        let ring = LocalRing {
             bin: bin.to_path_buf(),
             dir: dir.to_path_buf(),
             conf_path,
@@ -82,7 +84,32 @@ impl LocalRing {
             service_id: service_id.to_string(),
             nodes,
             kill_on_drop: true,
-        })
+        };
+        ring.write_conf()?;
+        Ok(ring)
+    }
+
+    /// Writes [`Self::conf`] to the shared file (used by clients and the CLI) and to every
+    /// node's own file. Running nodes see it on their next reload.
+    pub fn write_conf(&self) -> std::io::Result<()> {
+        std::fs::write(&self.conf_path, self.conf.to_xml())?;
+        for i in 0..self.nodes.len() {
+            self.write_node_conf(i, &self.conf)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `conf` as node `i`'s own file only.
+    pub fn write_node_conf(&self, i: usize, conf: &OzoneConfig) -> std::io::Result<()> {
+        let path = &self.nodes[i].conf_path;
+        let tmp = path.with_extension("xml.tmp");
+        std::fs::write(&tmp, conf.to_xml())?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// `ozone.om.nodes.<sid>` as configured.
+    pub fn nodes_key(&self) -> String {
+        format!("ozone.om.nodes.{}", self.service_id)
     }
 
     /// Starts every node that is not running.
@@ -97,6 +124,11 @@ impl LocalRing {
 
     /// Starts node `i` (`om-node om` with `ozone.om.node.id` and its own db dir).
     pub fn start_node(&mut self, i: usize) -> std::io::Result<()> {
+        self.start_node_with(i, &[])
+    }
+
+    /// Starts node `i` with extra arguments after `om` (e.g. `--bootstrap`).
+    pub fn start_node_with(&mut self, i: usize, om_args: &[&str]) -> std::io::Result<()> {
         let node = &mut self.nodes[i];
         if node.child.is_some() {
             return Err(std::io::Error::other(format!("{} is already running", node.id)));
@@ -104,12 +136,13 @@ impl LocalRing {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log_path)?;
         let child = Command::new(&self.bin)
             .arg("--conf")
-            .arg(&self.conf_path)
+            .arg(&node.conf_path)
             .arg("-D")
             .arg(format!("ozone.om.node.id={}", node.id))
             .arg("-D")
             .arg(format!("ozone.om.db.dirs={}", node.db_dir.display()))
             .arg("om")
+            .args(om_args)
             .env("OMRING_LOG", std::env::var("OMRING_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -117,6 +150,22 @@ impl LocalRing {
             .spawn()?;
         node.child = Some(child);
         Ok(())
+    }
+
+    /// Waits up to `timeout` for node `i`'s process to exit by itself; its exit code.
+    pub fn wait_exit(&mut self, i: usize, timeout: Duration) -> std::io::Result<Option<i32>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(c) = self.nodes[i].child.as_mut() else { return Ok(None) };
+            if let Some(status) = c.try_wait()? {
+                self.nodes[i].child = None;
+                return Ok(status.code());
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other(format!("{} still runs after {timeout:?}", self.nodes[i].id)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL, as a crash.

@@ -1,6 +1,7 @@
 //! Test helpers over [`om_node::localring::LocalRing`].
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::Arc;
@@ -52,10 +53,20 @@ impl DerefMut for Ring {
 
 impl Ring {
     pub fn start(n: usize, extra: &[(&str, &str)]) -> Ring {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut ring = LocalRing::configure(Path::new(BIN), dir.path(), SID, n, extra).expect("configure ring");
+        let mut ring = Ring::configure(n, extra);
         ring.start_all().expect("start ring");
+        ring
+    }
+
+    /// Configures `n` nodes without starting any.
+    pub fn configure(n: usize, extra: &[(&str, &str)]) -> Ring {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ring = LocalRing::configure(Path::new(BIN), dir.path(), SID, n, extra).expect("configure ring");
         Ring { ring, _dir: dir }
+    }
+
+    pub fn start_node_with(&mut self, i: usize, args: &[&str]) {
+        self.ring.start_node_with(i, args).expect("start node");
     }
 
     pub fn start_node(&mut self, i: usize) {
@@ -103,4 +114,154 @@ impl Drop for Ring {
 /// Open + commit of a 1-byte key through the failover client.
 pub async fn put_key(client: &FailoverClient, v: &str, b: &str, k: &str) -> Result<KeyInfo, om_client::ClientError> {
     client.create_key(v, b, k, 1, None, Default::default()).await
+}
+
+/// Client load: writers creating keys through the failover client until stopped, recording
+/// what was acknowledged, when, and what failed.
+pub struct Load {
+    pub acked: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// (sent, acknowledged) of every acknowledged key.
+    pub ack_times: Arc<std::sync::Mutex<Vec<(Instant, Instant)>>>,
+    pub failures: Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    writers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// Creates `vol`/`bkt` if needed, then starts `n` writers of keys `<tag><w>/k<i>`.
+    pub async fn start(client: &Arc<FailoverClient>, n: usize, tag: &str) -> Load {
+        for op in [WriteOp::create_volume("vol1"), WriteOp::create_bucket("vol1", "bkt1")] {
+            match client.write(op).await {
+                Ok(_) => {}
+                Err(om_client::ClientError::Api(e))
+                    if matches!(e.code, ErrorCode::VolumeAlreadyExists | ErrorCode::BucketAlreadyExists) => {}
+                Err(e) => panic!("setting up the load: {e}"),
+            }
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let load = Load {
+            acked: Arc::default(),
+            ack_times: Arc::default(),
+            failures: Arc::default(),
+            stop: Arc::clone(&stop),
+            writers: Vec::new(),
+        };
+        let mut writers = Vec::new();
+        for w in 0..n {
+            let (client, acked, times, failures, stop) = (
+                Arc::clone(client),
+                Arc::clone(&load.acked),
+                Arc::clone(&load.ack_times),
+                Arc::clone(&load.failures),
+                Arc::clone(&stop),
+            );
+            let tag = tag.to_string();
+            writers.push(tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let k = format!("{tag}{w}/k{i:05}");
+                    let sent = Instant::now();
+                    match put_key(&client, "vol1", "bkt1", &k).await {
+                        Ok(_) => {
+                            acked.lock().unwrap().insert(k);
+                            times.lock().unwrap().push((sent, Instant::now()));
+                        }
+                        Err(e) => failures.lock().unwrap().push(format!("{k}: {e}")),
+                    }
+                    i += 1;
+                }
+            }));
+        }
+        Load { writers, ..load }
+    }
+
+    pub fn acked_count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Waits until `more` further keys were acknowledged.
+    pub async fn wait_more(&self, more: usize, timeout: Duration) {
+        let target = self.acked_count() + more;
+        wait_for(&format!("{more} more acknowledged writes"), timeout, || async {
+            (self.acked_count() >= target).then_some(())
+        })
+        .await;
+    }
+
+    /// When the first key sent after `t` was acknowledged.
+    pub fn first_ack_sent_after(&self, t: Instant) -> Option<Instant> {
+        self.ack_times.lock().unwrap().iter().filter(|(sent, _)| *sent > t).map(|(_, done)| *done).min()
+    }
+
+    /// Stops the writers; returns what was acknowledged and what failed.
+    pub async fn stop(self) -> (std::collections::BTreeSet<String>, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in self.writers {
+            w.await.expect("writer task");
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        let failures = self.failures.lock().unwrap().clone();
+        (acked, failures)
+    }
+}
+
+/// Every acknowledged key is listed by a linearizable read, and the bucket's count agrees.
+pub async fn assert_all_present(client: &FailoverClient, acked: &BTreeSet<String>) {
+    let mut listed = BTreeSet::new();
+    let mut start = String::new();
+    loop {
+        let op = ReadOp::ListKeys {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            prefix: String::new(),
+            start_after: start.clone(),
+            max: Some(1000),
+        };
+        let ReadResponse::Keys { keys } = client.read(op).await.unwrap() else { panic!("not a key list") };
+        let Some(last) = keys.last() else { break };
+        start = last.name.clone();
+        listed.extend(keys.into_iter().map(|k| k.name));
+    }
+    let missing: Vec<_> = acked.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged keys missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let ReadResponse::Bucket { bucket } =
+        client.read(ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(bucket.used_namespace, listed.len() as u64, "bucket key count matches the key table");
+}
+
+/// Every node in `nodes` reaches the same state digest at the same applied index.
+pub async fn assert_digests_equal(nodes: &[om_client::NodeAddress], client: &FailoverClient) {
+    wait_for("identical digests on every replica", Duration::from_secs(60), || async {
+        let mut seen = Vec::new();
+        for n in nodes {
+            match client.read_stale_from(n, ReadOp::Digest).await {
+                Ok(ReadResponse::Digest { digest, applied_index, entries }) => {
+                    seen.push((digest, applied_index, entries))
+                }
+                _ => return None,
+            }
+        }
+        let first = seen[0].clone();
+        seen.iter().all(|s| s.0 == first.0 && s.1 == first.1).then_some(())
+    })
+    .await;
+}
+
+/// A node's counter or gauge from its /metrics; `None` while the node does not answer.
+pub async fn metric(http_address: &str, name: &str) -> Option<f64> {
+    let resp = reqwest::get(format!("http://{http_address}{PATH_METRICS}")).await.ok()?;
+    let text = resp.text().await.ok()?;
+    let value = text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == name || k == format!("{name}_total")).then(|| v.trim().parse().ok()).flatten()
+    });
+    Some(value.unwrap_or(0.0))
 }
