@@ -104,3 +104,34 @@ async fn reads_merge_cache_and_rocksdb_and_restart_resumes_from_transaction_info
     assert_eq!(keys_of(&sm), after);
     assert_eq!(sm.view().digest().unwrap().0, digest);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_in_the_middle_of_a_snapshot_installation_leaves_the_old_state_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    apply(&mut sm, vec![entry(1, WriteOp::create_volume("vol1")), entry(2, WriteOp::create_bucket("vol1", "bkt1"))])
+        .await;
+    let digest = sm.view().digest().unwrap().0;
+    sm.flush().unwrap();
+    drop(sm);
+    let db = dir.path().join("om.db");
+    let old = dir.path().join("om.db.old");
+    let incoming = dir.path().join("om.db.incoming");
+
+    // Crash while the snapshot was being unpacked: a partial incoming database is discarded.
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::write(incoming.join("000001.sst"), b"half a file").unwrap();
+    let sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    assert_eq!(sm.view().digest().unwrap().0, digest);
+    assert!(!incoming.exists());
+    drop(sm);
+
+    // Crash between moving the old database aside and moving the new one in: the old returns.
+    std::fs::rename(&db, &old).unwrap();
+    std::fs::create_dir_all(&incoming).unwrap();
+    let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    assert_eq!(sm.view().digest().unwrap().0, digest);
+    let (applied, _) = sm.applied_state().await.unwrap();
+    assert_eq!(applied.map(|l| l.index), Some(2));
+    assert!(!old.exists() && !incoming.exists());
+}
