@@ -4,7 +4,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/omring/target
 export CARGO_TARGET_DIR
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: deps build demo test bench
+.PHONY: deps build demo test bench bench-compare bench-smoke
 
 deps:
 	@./scripts/install-deps.sh
@@ -26,3 +26,13 @@ test: deps
 ## Key create+commit throughput and latency at 1, 16 and 64 clients.
 bench: deps
 	cargo bench --profile dev -p om-node --bench ring_bench
+
+## omring vs etcd vs Apache Ozone OM side by side (peers installed from the registries and
+## cached); writes bench/results/results.md and throughput.png. Extra flags: ARGS="--secs 5".
+bench-compare: deps
+	bench/scripts/run-all.sh $(ARGS)
+
+## Seconds-long harness check (our ring, plus etcd if already cached); part of cargo test.
+bench-smoke: deps
+	cargo build -p om-node --bin om-node
+	cargo test -p omring-bench --test smoke
