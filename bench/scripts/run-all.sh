@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one command of the side-by-side benchmark (`make bench-compare` runs it):
+# installs the peers from the registries (cached), builds om-node and omring-bench, runs
+# omring, etcd and Apache Ozone OM one after another at 1/16/64/256 clients, and writes
+# bench/results/{results.json,results.md,throughput.png}.
+# Extra arguments go to `omring-bench run` (e.g. --secs 5 --systems omring,etcd --trials 3).
+# Takes about 15 minutes at the defaults on a 2-core machine; run it on a quiet machine.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/omring/target}
+OUT=${OUT:-bench/results}
+
+eval "$(bench/scripts/setup-peers.sh)"
+cargo build -p om-node --bin om-node -p omring-bench --bin omring-bench
+mkdir -p "$OUT"
+echo "load before the run: $(cat /proc/loadavg)" >&2
+"$CARGO_TARGET_DIR/debug/omring-bench" run \
+  --out "$OUT" \
+  --om-node "$CARGO_TARGET_DIR/debug/om-node" \
+  --etcd-bin "$ETCD_BIN" \
+  --ozone-lib "$OZONE_LIB" \
+  --ozone-driver "$OZONE_DRIVER" \
+  --reproduce "make bench-compare  (bench/scripts/run-all.sh $*)" \
+  "$@" > /dev/null
+"$PYTHON" bench/scripts/chart.py "$OUT/results.json" "$OUT/throughput.png"
+echo "wrote $OUT/results.md and $OUT/throughput.png" >&2

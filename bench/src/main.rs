@@ -1,0 +1,159 @@
+//! `omring-bench`: runs the side-by-side comparison (see the crate docs) or re-renders a report.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use omring_bench::results::Results;
+use omring_bench::suite::{Settings, Suite};
+
+#[derive(Parser)]
+#[command(about = "omring vs etcd vs Apache Ozone OM, side by side")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Measure and write results.json, results.md under --out.
+    Run {
+        /// Comma list of omring, etcd, ozone.
+        #[arg(long, default_value = "omring,etcd,ozone")]
+        systems: String,
+        #[arg(long, default_value = "1,16,64,256")]
+        clients: String,
+        /// Seconds per workload step.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+        /// Availability trials per event.
+        #[arg(long, default_value_t = 5)]
+        trials: usize,
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+        /// Scratch directory for data dirs and logs (default: a fresh temp dir).
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// The om-node binary (default: $CARGO_TARGET_DIR/debug/om-node).
+        #[arg(long)]
+        om_node: Option<PathBuf>,
+        /// Directory with etcd and benchmark (bench/scripts/setup-peers.sh prints it).
+        #[arg(long)]
+        etcd_bin: Option<PathBuf>,
+        /// Directory with the Ozone jars.
+        #[arg(long)]
+        ozone_lib: Option<PathBuf>,
+        /// Directory with the compiled OmDriver.class.
+        #[arg(long)]
+        ozone_driver: Option<PathBuf>,
+        #[arg(long, default_value_t = 300)]
+        fsync_samples: usize,
+        /// Exit non-zero unless every system/workload/client step completed operations and
+        /// every availability event was measured (the CI smoke run).
+        #[arg(long)]
+        check: bool,
+        /// The command line recorded in the report as "reproduce".
+        #[arg(long)]
+        reproduce: Option<String>,
+    },
+    /// Re-render results.md from results.json in DIR.
+    Report { dir: PathBuf },
+}
+
+fn default_om_node() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/omring/target")))
+        .unwrap_or_else(|| PathBuf::from("target"));
+    target.join("debug/om-node")
+}
+
+fn main() {
+    let code = match Cli::parse().cmd {
+        Cmd::Report { dir } => match Results::load(&dir.join("results.json")) {
+            Ok(r) => match std::fs::write(dir.join("results.md"), omring_bench::report::render(&r)) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("writing results.md: {e}");
+                    1
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        },
+        Cmd::Run {
+            systems,
+            clients,
+            secs,
+            trials,
+            out,
+            work,
+            om_node,
+            etcd_bin,
+            ozone_lib,
+            ozone_driver,
+            fsync_samples,
+            check,
+            reproduce,
+        } => {
+            let tmp = match work {
+                Some(w) => Ok((w, None)),
+                None => std::env::temp_dir()
+                    .join(format!("omring-bench-{}", std::process::id()))
+                    .canonicalize()
+                    .or_else(|_| {
+                        let d = std::env::temp_dir().join(format!("omring-bench-{}", std::process::id()));
+                        std::fs::create_dir_all(&d).map(|_| d)
+                    })
+                    .map(|d| (d.clone(), Some(d))),
+            };
+            let (work, cleanup) = match tmp {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("cannot create a work directory: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let settings = Settings {
+                systems: systems.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                clients: clients.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+                step: Duration::from_secs_f64(secs),
+                trials,
+                out,
+                work,
+                om_node: om_node.unwrap_or_else(default_om_node),
+                etcd_bin,
+                ozone_lib,
+                ozone_driver,
+                fsync_samples,
+                command: reproduce.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+            };
+            let mut suite = Suite::new(settings);
+            let rt = tokio::runtime::Runtime::new();
+            let outcome = match rt {
+                Ok(rt) => rt.block_on(suite.run()).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("tokio runtime: {e}")),
+            };
+            if let Some(d) = cleanup {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            match outcome {
+                Err(e) => {
+                    eprintln!("benchmark failed: {e}");
+                    1
+                }
+                Ok(()) => {
+                    println!("{}", omring_bench::report::render(&suite.results));
+                    let problems = if check { suite.completeness_problems() } else { Vec::new() };
+                    for p in &problems {
+                        eprintln!("check failed: {p}");
+                    }
+                    i32::from(!problems.is_empty())
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}

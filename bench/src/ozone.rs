@@ -1,0 +1,492 @@
+//! Apache Ozone's own Ozone Manager as the peer for key create+commit and bucket create: one SCM
+//! plus a 3-OM HA ring on loopback, run from the Maven Central jars with Java 17.
+//!
+//! Load comes from two drivers: freon (`omkg`, `ombg`; Ozone's official tool, which in 2.2
+//! prints counts and total seconds but no latency percentiles) and `OmDriver.java`
+//! (bench/scripts/ozone), which calls the same client API as freon's generators and measures
+//! every operation, so Ozone's p50/p99 are taken the same way as ours. Availability uses the
+//! driver too (leader transfer through `OzoneManagerProtocol.transferLeadership`, which is what
+//! `ozone admin om transfer` calls); the admin CLI itself is run once to show it works.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use crate::omring::free_port;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OzoneError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{what} failed ({status}); see {log}")]
+    Failed { what: String, status: String, log: String },
+    #[error("driver: {0}")]
+    Driver(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> OzoneError {
+    let what = what.into();
+    move |source| OzoneError::Io { what, source }
+}
+
+pub const SERVICE_ID: &str = "omservice";
+pub const VOLUME: &str = "bench";
+pub const BUCKET: &str = "keys";
+
+/// JVM flags Ozone needs on Java 17 (its own launcher script sets the same).
+const JVM_FLAGS: &[&str] = &[
+    "--add-opens",
+    "java.base/java.nio=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens",
+    "java.management/com.sun.jmx.mbeanserver=ALL-UNNAMED",
+    "--add-exports",
+    "java.management/com.sun.jmx.mbeanserver=ALL-UNNAMED",
+    "-Dorg.apache.ratis.thirdparty.io.netty.allocator.useCacheForAllThreads=false",
+];
+
+const LOG4J: &str = "log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=%d{ISO8601} %p %c{1}: %m%n
+log4j.logger.org.apache.hadoop.ozone.om=INFO
+log4j.logger.org.apache.hadoop.hdds.scm.server=INFO
+log4j.logger.org.apache.hadoop.ozone.freon=INFO
+log4j.logger.org.apache.hadoop.io.retry.RetryInvocationHandler=ERROR
+";
+
+struct Om {
+    id: String,
+    rpc_port: u16,
+    child: Option<Child>,
+}
+
+pub struct OzoneCluster {
+    lib: PathBuf,
+    driver_classes: PathBuf,
+    dir: PathBuf,
+    conf_dir: PathBuf,
+    scm: Option<Child>,
+    oms: Vec<Om>,
+}
+
+impl OzoneCluster {
+    /// Writes ozone-site.xml, initialises and starts the SCM, then the three OMs.
+    pub fn start(lib: &Path, driver_classes: &Path, dir: &Path) -> Result<Self, OzoneError> {
+        let conf_dir = dir.join("conf");
+        std::fs::create_dir_all(&conf_dir).map_err(io(format!("creating {}", conf_dir.display())))?;
+        let p = || free_port().map_err(io("picking a port"));
+        let scm_client = p()?;
+        let mut props: Vec<(String, String)> = vec![
+            ("ozone.scm.names".into(), "127.0.0.1".into()),
+            ("ozone.scm.client.address".into(), format!("127.0.0.1:{scm_client}")),
+            ("ozone.scm.block.client.address".into(), format!("127.0.0.1:{}", p()?)),
+            ("ozone.scm.datanode.address".into(), format!("127.0.0.1:{}", p()?)),
+            ("ozone.scm.http-address".into(), format!("127.0.0.1:{}", p()?)),
+            ("ozone.scm.ratis.port".into(), p()?.to_string()),
+            ("ozone.scm.grpc.port".into(), p()?.to_string()),
+            ("ozone.scm.security.service.address".into(), format!("127.0.0.1:{}", p()?)),
+            ("ozone.security.enabled".into(), "false".into()),
+            ("ozone.om.s3.grpc.server_enabled".into(), "false".into()),
+            ("ozone.om.snapshot.load.native.lib".into(), "false".into()),
+            ("ozone.om.service.ids".into(), SERVICE_ID.into()),
+            (format!("ozone.om.nodes.{SERVICE_ID}"), "om1,om2,om3".into()),
+            ("ozone.replication".into(), "1".into()),
+            // Same client retry pause as our ring's client (LocalRing uses 100 ms too).
+            ("ozone.client.wait.between.retries.millis".into(), "100".into()),
+        ];
+        let mut oms = Vec::new();
+        for i in 1..=3 {
+            let id = format!("om{i}");
+            let rpc_port = p()?;
+            props.push((format!("ozone.om.address.{SERVICE_ID}.{id}"), format!("127.0.0.1:{rpc_port}")));
+            props.push((format!("ozone.om.ratis.port.{SERVICE_ID}.{id}"), p()?.to_string()));
+            props.push((format!("ozone.om.http-address.{SERVICE_ID}.{id}"), format!("127.0.0.1:{}", p()?)));
+            oms.push(Om { id, rpc_port, child: None });
+        }
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<configuration>\n");
+        for (k, v) in &props {
+            xml.push_str(&format!("  <property><name>{k}</name><value>{v}</value></property>\n"));
+        }
+        xml.push_str("</configuration>\n");
+        std::fs::write(conf_dir.join("ozone-site.xml"), xml).map_err(io("writing ozone-site.xml"))?;
+        std::fs::write(conf_dir.join("log4j.properties"), LOG4J).map_err(io("writing log4j.properties"))?;
+        let mut c = OzoneCluster {
+            lib: lib.to_path_buf(),
+            driver_classes: driver_classes.to_path_buf(),
+            dir: dir.to_path_buf(),
+            conf_dir,
+            scm: None,
+            oms,
+        };
+        let scm_args = ["-D".to_string(), format!("ozone.metadata.dirs={}", dir.join("scm").display())];
+        c.run_to_end(
+            "scm-init",
+            "org.apache.hadoop.hdds.scm.server.StorageContainerManagerStarter",
+            &scm_args,
+            "--init",
+        )?;
+        c.scm = Some(c.spawn(
+            "scm",
+            "org.apache.hadoop.hdds.scm.server.StorageContainerManagerStarter",
+            &scm_args,
+            None,
+        )?);
+        wait_port(scm_client, Duration::from_secs(120))?;
+        for i in 0..3 {
+            let args = c.om_args(i);
+            c.run_to_end(
+                &format!("{}-init", c.oms[i].id),
+                "org.apache.hadoop.ozone.om.OzoneManagerStarter",
+                &args,
+                "--init",
+            )?;
+        }
+        for i in 0..3 {
+            c.start_om(i)?;
+        }
+        Ok(c)
+    }
+
+    fn classpath(&self) -> String {
+        format!("{}:{}/*:{}", self.conf_dir.display(), self.lib.display(), self.driver_classes.display())
+    }
+
+    fn java(&self, main: &str, heap: &str) -> Command {
+        let mut cmd = Command::new("java");
+        crate::child::tie_to_parent(&mut cmd);
+        cmd.args(JVM_FLAGS)
+            .arg(format!("-Xmx{heap}"))
+            .arg(format!("-Dlog4j.configuration=file:{}", self.conf_dir.join("log4j.properties").display()))
+            .arg(format!("-Djava.io.tmpdir={}", self.dir.display()))
+            .arg("-cp")
+            .arg(self.classpath())
+            .arg(main)
+            .current_dir(&self.dir);
+        cmd
+    }
+
+    fn conf_file(&self) -> String {
+        self.conf_dir.join("ozone-site.xml").display().to_string()
+    }
+
+    fn om_args(&self, i: usize) -> Vec<String> {
+        let id = &self.oms[i].id;
+        vec![
+            "-D".into(),
+            format!("ozone.om.node.id={id}"),
+            "-D".into(),
+            format!("ozone.metadata.dirs={}", self.dir.join(id).display()),
+            "-D".into(),
+            "ozone.om.grpc.port=0".into(),
+        ]
+    }
+
+    fn log_file(&self, name: &str) -> Result<std::fs::File, OzoneError> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{name}.log")))
+            .map_err(io("opening a log"))
+    }
+
+    fn spawn(&self, name: &str, main: &str, args: &[String], extra: Option<&str>) -> Result<Child, OzoneError> {
+        let heap = if name == "scm" { "512m" } else { "1g" };
+        let log = self.log_file(name)?;
+        let log2 = log.try_clone().map_err(io("cloning a log handle"))?;
+        self.java(main, heap)
+            .arg("-conf")
+            .arg(self.conf_file())
+            .args(args)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(io(format!("starting java {main}")))
+    }
+
+    fn run_to_end(&self, name: &str, main: &str, args: &[String], extra: &str) -> Result<(), OzoneError> {
+        let status = self.spawn(name, main, args, Some(extra))?.wait().map_err(io(format!("waiting for {name}")))?;
+        if !status.success() {
+            return Err(OzoneError::Failed {
+                what: name.into(),
+                status: status.to_string(),
+                log: self.dir.join(format!("{name}.log")).display().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn start_om(&mut self, i: usize) -> Result<(), OzoneError> {
+        let args = self.om_args(i);
+        let child =
+            self.spawn(&self.oms[i].id.clone(), "org.apache.hadoop.ozone.om.OzoneManagerStarter", &args, None)?;
+        self.oms[i].child = Some(child);
+        Ok(())
+    }
+
+    /// Pids of the three OMs (the SCM is not part of the metadata ring; it is idle here).
+    pub fn om_pids(&self) -> Vec<u32> {
+        self.oms.iter().filter_map(|o| o.child.as_ref().map(|c| c.id())).collect()
+    }
+
+    pub fn scm_pid(&self) -> Option<u32> {
+        self.scm.as_ref().map(|c| c.id())
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.oms.iter().map(|o| o.id.clone()).collect()
+    }
+
+    pub fn kill9(&mut self, id: &str) {
+        if let Some(o) = self.oms.iter_mut().find(|o| o.id == id) {
+            if let Some(mut c) = o.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+
+    /// Restarts a killed OM and waits until its RPC port answers.
+    pub fn restart(&mut self, id: &str) -> Result<(), OzoneError> {
+        if let Some(i) = self.oms.iter().position(|o| o.id == id && o.child.is_none()) {
+            self.start_om(i)?;
+            wait_port(self.oms[i].rpc_port, Duration::from_secs(120))?;
+        }
+        Ok(())
+    }
+
+    pub fn wait_oms_listening(&self, timeout: Duration) -> Result<(), OzoneError> {
+        for o in &self.oms {
+            wait_port(o.rpc_port, timeout)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the load/availability driver (a JVM reading commands on stdin).
+    pub fn driver(&self) -> Result<Driver, OzoneError> {
+        let log = self.log_file("driver")?;
+        let mut child = self
+            .java("OmDriver", "2g")
+            .args([self.conf_file(), SERVICE_ID.into(), VOLUME.into(), BUCKET.into()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(io("starting OmDriver"))?;
+        let stdin = child.stdin.take().ok_or_else(|| OzoneError::Driver("no stdin".into()))?;
+        let stdout = child.stdout.take().ok_or_else(|| OzoneError::Driver("no stdout".into()))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        let mut d = Driver { child, stdin, lines: rx };
+        let first = d.next_line(Duration::from_secs(120))?;
+        if first != "ready" {
+            return Err(OzoneError::Driver(format!("expected ready, got {first}")));
+        }
+        Ok(d)
+    }
+
+    /// freon `omkg` or `ombg` for `secs` seconds: (successful operations, freon's total seconds).
+    pub fn freon(&self, generator: &str, threads: usize, secs: u64, prefix: &str) -> Result<(u64, f64), OzoneError> {
+        let mut args: Vec<String> = vec![
+            generator.into(),
+            "-v".into(),
+            VOLUME.into(),
+            "-t".into(),
+            threads.to_string(),
+            "-n".into(),
+            "1000000000".into(),
+            "--duration".into(),
+            format!("{secs}s"),
+            "-p".into(),
+            prefix.into(),
+        ];
+        if generator == "omkg" {
+            args.extend(["-b", BUCKET, "-r", "ONE", "--type", "RATIS"].map(String::from));
+        }
+        // freon stops at --duration only between operations; a stuck call would hang it.
+        let out = crate::child::output_within(
+            self.java("org.apache.hadoop.ozone.freon.Freon", "1g").args(&args),
+            Duration::from_secs(secs + 180),
+        )
+        .map_err(io("running freon"))?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        std::fs::write(self.dir.join(format!("freon-{generator}-{threads}.log")), &text)
+            .map_err(io("writing freon log"))?;
+        parse_freon(&text).ok_or_else(|| OzoneError::Failed {
+            what: format!("freon {generator}"),
+            status: out.status.to_string(),
+            log: self.dir.join(format!("freon-{generator}-{threads}.log")).display().to_string(),
+        })
+    }
+
+    /// `ozone admin om transfer --service-id omservice -n <target>` through the real CLI; wall
+    /// time including the JVM start.
+    pub fn admin_transfer(&self, target: &str) -> Result<(Duration, String), OzoneError> {
+        let t0 = Instant::now();
+        let out = crate::child::output_within(
+            self.java("org.apache.hadoop.ozone.admin.OzoneAdmin", "512m").args([
+                "om",
+                "transfer",
+                "--service-id",
+                SERVICE_ID,
+                "-n",
+                target,
+            ]),
+            Duration::from_secs(180),
+        )
+        .map_err(io("running ozone admin"))?;
+        let elapsed = t0.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string();
+            return Err(OzoneError::Driver(format!("ozone admin om transfer: {} {err}", out.status)));
+        }
+        Ok((elapsed, stdout))
+    }
+}
+
+impl Drop for OzoneCluster {
+    fn drop(&mut self) {
+        for o in self.oms.iter_mut() {
+            if let Some(mut c) = o.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        if let Some(mut c) = self.scm.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// freon's summary: "Total execution time (sec): N" and "Successful executions: N".
+pub fn parse_freon(text: &str) -> Option<(u64, f64)> {
+    let after = |marker: &str| -> Option<f64> {
+        text.lines().rev().find_map(|l| l.split_once(marker)).and_then(|(_, v)| v.trim().parse::<f64>().ok())
+    };
+    let ok = after("Successful executions:")? as u64;
+    let secs = after("Total execution time (sec):")?;
+    Some((ok, secs))
+}
+
+fn wait_port(port: u16, timeout: Duration) -> Result<(), OzoneError> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(OzoneError::Timeout(format!("nothing listens on 127.0.0.1:{port} after {timeout:?}")))
+}
+
+/// The OmDriver JVM.
+pub struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+}
+
+/// The driver's answer to `load`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DriverLoad {
+    pub ops: u64,
+    pub errors: u64,
+    pub secs: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub first_error: String,
+}
+
+impl Driver {
+    fn next_line(&mut self, timeout: Duration) -> Result<String, OzoneError> {
+        self.lines.recv_timeout(timeout).map_err(|e| OzoneError::Driver(format!("no answer within {timeout:?}: {e}")))
+    }
+
+    pub fn call(&mut self, command: &str, timeout: Duration) -> Result<String, OzoneError> {
+        writeln!(self.stdin, "{command}").and_then(|_| self.stdin.flush()).map_err(io("writing to OmDriver"))?;
+        let line = self.next_line(timeout)?;
+        match line.strip_prefix("error ") {
+            Some(e) => Err(OzoneError::Driver(format!("{command}: {e}"))),
+            None => Ok(line),
+        }
+    }
+
+    pub fn leader(&mut self) -> Result<Option<String>, OzoneError> {
+        let l = self.call("leader", Duration::from_secs(60))?;
+        Ok(l.strip_prefix("leader ").filter(|x| *x != "none").map(str::to_string))
+    }
+
+    pub fn wait_leader(&mut self, timeout: Duration) -> Result<String, OzoneError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.leader() {
+                Ok(Some(l)) => return Ok(l),
+                Ok(None) | Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                Ok(None) => return Err(OzoneError::Timeout("ozone: no leader".into())),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn load(&mut self, workload: &str, clients: usize, secs: f64, prefix: &str) -> Result<DriverLoad, OzoneError> {
+        let line =
+            self.call(&format!("load {workload} {clients} {secs} {prefix}"), Duration::from_secs_f64(secs + 300.0))?;
+        serde_json::from_str(&line).map_err(|e| OzoneError::Driver(format!("bad load answer {line}: {e}")))
+    }
+
+    /// Creates a volume, retrying until it succeeds.
+    pub fn write(&mut self, name: &str) -> Result<(), OzoneError> {
+        self.call(&format!("write {name}"), Duration::from_secs(180)).map(|_| ())
+    }
+
+    /// Asks the leader to hand over to `target`; returns the call's own duration.
+    pub fn transfer(&mut self, target: &str) -> Result<f64, OzoneError> {
+        let l = self.call(&format!("transfer {target}"), Duration::from_secs(120))?;
+        l.strip_prefix("transferred ")
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| OzoneError::Driver(format!("bad transfer answer {l}")))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_freon_summary() {
+        let text = "x INFO BaseFreonGenerator: Total execution time (sec): 18\n\
+                    x INFO BaseFreonGenerator: Failures: 0\n\
+                    x INFO BaseFreonGenerator: Successful executions: 2000\n";
+        assert_eq!(super::parse_freon(text), Some((2000, 18.0)));
+        assert_eq!(super::parse_freon("nothing"), None);
+    }
+}

@@ -1,0 +1,83 @@
+//! CPU seconds and resident memory of server processes, from `/proc/<pid>/stat` and
+//! `/proc/<pid>/status`, so the three systems are charged the same way.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("unexpected format in {path}: {what}")]
+    Format { path: PathBuf, what: &'static str },
+}
+
+/// User + system CPU seconds a process has used so far.
+pub fn cpu_seconds(pid: u32) -> Result<f64, ProcError> {
+    let path = PathBuf::from(format!("/proc/{pid}/stat"));
+    let text = std::fs::read_to_string(&path).map_err(|source| ProcError::Read { path: path.clone(), source })?;
+    // The command name (field 2) may contain spaces; fields after its closing parenthesis are fixed.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).ok_or(ProcError::Format { path: path.clone(), what: "no ')'" })?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); utime is field 14, stime field 15.
+    let utime: u64 =
+        fields.get(11).and_then(|f| f.parse().ok()).ok_or(ProcError::Format { path: path.clone(), what: "utime" })?;
+    let stime: u64 = fields.get(12).and_then(|f| f.parse().ok()).ok_or(ProcError::Format { path, what: "stime" })?;
+    Ok((utime + stime) as f64 / clock_ticks())
+}
+
+/// Resident set size in bytes (VmRSS).
+pub fn rss_bytes(pid: u32) -> Result<u64, ProcError> {
+    let path = PathBuf::from(format!("/proc/{pid}/status"));
+    let text = std::fs::read_to_string(&path).map_err(|source| ProcError::Read { path: path.clone(), source })?;
+    let kb = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or(ProcError::Format { path, what: "VmRSS" })?;
+    Ok(kb * 1024)
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// Summed CPU seconds of `pids` (processes that vanished count as 0).
+pub fn total_cpu(pids: &[u32]) -> f64 {
+    pids.iter().filter_map(|p| cpu_seconds(*p).ok()).sum()
+}
+
+/// RSS of each pid in MiB (0 for a vanished process).
+pub fn rss_mib(pids: &[u32]) -> Vec<f64> {
+    pids.iter().map(|p| rss_bytes(*p).map(|b| b as f64 / 1048576.0).unwrap_or(0.0)).collect()
+}
+
+/// The machine's load average line, recorded next to every measurement.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_has_cpu_and_rss() {
+        let pid = std::process::id();
+        // Burn at least two clock ticks of CPU so the counters move.
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < std::time::Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(cpu_seconds(pid).unwrap() > 0.0);
+        assert!(rss_bytes(pid).unwrap() > 1024 * 1024);
+        assert_eq!(rss_mib(&[u32::MAX]), vec![0.0]);
+    }
+}

@@ -1,0 +1,268 @@
+//! Renders `results.json` as the markdown report: bars, per-workload tables with ratios,
+//! availability, the fsync ceiling, and what did not work.
+
+use std::fmt::Write;
+
+use crate::results::*;
+
+fn f(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.digits$}"),
+        _ => "–".into(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn rss(r: Option<&Row>) -> String {
+    match r {
+        Some(r) if !r.rss_mib.is_empty() => {
+            let max = r.rss_mib.iter().cloned().fold(0.0, f64::max);
+            format!("{max:.0}")
+        }
+        _ => "–".into(),
+    }
+}
+
+/// (workload, peer system, peer label) pairs the issue compares.
+pub const COMPARISONS: &[(&str, &str, &str)] =
+    &[(KEY, OZONE, "Ozone OM"), (BUCKET, OZONE, "Ozone OM"), (PUT256, ETCD, "etcd"), (READ, ETCD, "etcd")];
+
+fn workload_title(w: &str) -> &'static str {
+    match w {
+        KEY => "Key create+commit (open + commit: 2 replicated writes per key)",
+        BUCKET => "Bucket create (1 replicated write)",
+        PUT256 => "Single replicated write of a 256-byte value",
+        _ => "Linearizable read",
+    }
+}
+
+pub fn clients_of(r: &Results) -> Vec<usize> {
+    let mut c: Vec<usize> = r.rows.iter().map(|x| x.clients).collect();
+    c.sort_unstable();
+    c.dedup();
+    c
+}
+
+fn avail_summary(a: Option<&Availability>) -> (String, String, String) {
+    match a {
+        Some(a) if !a.to_first_write_ms.is_empty() => {
+            let max = a.to_first_write_ms.iter().cloned().fold(0.0, f64::max);
+            let call = if a.call_ms.is_empty() { "–".into() } else { format!("{:.0}", median(&a.call_ms)) };
+            (format!("{:.0}", median(&a.to_first_write_ms)), format!("{max:.0}"), call)
+        }
+        _ => ("–".into(), "–".into(), "–".into()),
+    }
+}
+
+pub fn render(r: &Results) -> String {
+    let mut s = String::new();
+    let m = &r.meta;
+    let _ = writeln!(s, "# omring vs etcd vs Apache Ozone OM, side by side\n");
+    let _ = writeln!(s, "Reproduce: `{}`\n", m.command);
+    let _ = writeln!(
+        s,
+        "Run started {} on {} CPUs ({}). Load average at start: `{}`; at end: `{}`. \
+         Every system: 3 voters on loopback, fsync on, one system running at a time; server CPU \
+         time and RSS read from `/proc/<pid>` of the voter processes.\n",
+        m.started, m.cpus, m.cpu_model, m.load_at_start, m.load_at_end
+    );
+    for (k, v) in &m.versions {
+        let _ = writeln!(s, "- {k}: {v}");
+    }
+    for (k, v) in &m.settings {
+        let _ = writeln!(s, "- {k}: {v}");
+    }
+    let _ = writeln!(s);
+
+    // Bars at 64 clients.
+    let _ = writeln!(s, "## Bars (issue 7)\n");
+    let _ = writeln!(s, "| bar | measured | target | met |\n|---|---|---|---|");
+    let ops = |sys: &str, w: &str, c: usize| r.row(sys, w, c).map(|x| x.ops_per_sec);
+    let bar_c = 64;
+    let key_ratio = ratio(ops(OMRING, KEY, bar_c), ops(OZONE, KEY, bar_c));
+    let put_ratio = ratio(ops(OMRING, PUT256, bar_c), ops(ETCD, PUT256, bar_c));
+    let yes = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "not measured",
+    };
+    let _ = writeln!(
+        s,
+        "| key create+commit, 64 clients, omring / Ozone OM | {}x | >= 3x | {} |",
+        f(key_ratio, 2),
+        yes(key_ratio.map(|x| x >= 3.0))
+    );
+    let _ = writeln!(
+        s,
+        "| 256-byte write, 64 clients, omring / etcd | {}x | >= 1.0x | {} |",
+        f(put_ratio, 2),
+        yes(put_ratio.map(|x| x >= 1.0))
+    );
+    let kill = r.availability(OMRING, "kill-leader").filter(|a| !a.to_first_write_ms.is_empty());
+    let kill_max = kill.map(|a| a.to_first_write_ms.iter().cloned().fold(0.0, f64::max));
+    let _ = writeln!(
+        s,
+        "| omring kill -9 leader -> first write (worst of {} trials) | {} ms | < 1500 ms | {} |",
+        kill.map(|a| a.to_first_write_ms.len()).unwrap_or(0),
+        f(kill_max, 0),
+        yes(kill_max.map(|x| x < 1500.0))
+    );
+    let tr = r.availability(OMRING, "transfer").filter(|a| !a.to_first_write_ms.is_empty());
+    let tr_max = tr.map(|a| a.to_first_write_ms.iter().cloned().fold(0.0, f64::max));
+    let _ = writeln!(
+        s,
+        "| omring leader transfer -> first write on new leader (worst of {} trials) | {} ms | < 300 ms | {} |\n",
+        tr.map(|a| a.to_first_write_ms.len()).unwrap_or(0),
+        f(tr_max, 0),
+        yes(tr_max.map(|x| x < 300.0))
+    );
+
+    let clients = clients_of(r);
+    for (w, peer, label) in COMPARISONS {
+        let _ = writeln!(s, "## {}\n", workload_title(w));
+        let freon = *w == KEY || *w == BUCKET;
+        let _ = write!(
+            s,
+            "| clients | omring ops/s | p50 ms | p99 ms | {label} ops/s | p50 ms | p99 ms | omring / {label} |"
+        );
+        if freon {
+            let _ = write!(s, " freon ops/s | omring / freon |");
+        }
+        let _ = writeln!(s, " CPU s per 1k ops (omring / {label}) | max RSS MiB per node (omring / {label}) |");
+        let cols = if freon { 12 } else { 10 };
+        let _ = writeln!(s, "|{}", "---|".repeat(cols));
+        for &c in &clients {
+            let ours = r.row(OMRING, w, c);
+            let theirs = r.row(peer, w, c);
+            if ours.is_none() && theirs.is_none() {
+                continue;
+            }
+            let _ = write!(
+                s,
+                "| {c} | {} | {} | {} | {} | {} | {} | {} |",
+                f(ours.map(|x| x.ops_per_sec), 0),
+                f(ours.and_then(|x| x.p50_ms), 2),
+                f(ours.and_then(|x| x.p99_ms), 2),
+                f(theirs.map(|x| x.ops_per_sec), 0),
+                f(theirs.and_then(|x| x.p50_ms), 2),
+                f(theirs.and_then(|x| x.p99_ms), 2),
+                f(ratio(ours.map(|x| x.ops_per_sec), theirs.map(|x| x.ops_per_sec)), 2),
+            );
+            if freon {
+                let fr = r.row(OZONE_FREON, w, c);
+                let _ = write!(
+                    s,
+                    " {} | {} |",
+                    f(fr.map(|x| x.ops_per_sec), 0),
+                    f(ratio(ours.map(|x| x.ops_per_sec), fr.map(|x| x.ops_per_sec)), 2)
+                );
+            }
+            let _ = writeln!(
+                s,
+                " {} / {} | {} / {} |",
+                f(ours.and_then(|x| x.cpu_s_per_1k), 3),
+                f(theirs.and_then(|x| x.cpu_s_per_1k), 3),
+                rss(ours),
+                rss(theirs)
+            );
+        }
+        let errs: Vec<String> = r
+            .rows
+            .iter()
+            .filter(|x| x.workload == *w && (x.errors > 0 || x.note.is_some()))
+            .map(|x| {
+                format!(
+                    "{} at {} clients: {} errors{}",
+                    x.system,
+                    x.clients,
+                    x.errors,
+                    x.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+                )
+            })
+            .collect();
+        if !errs.is_empty() {
+            let _ = writeln!(s, "\nErrors/notes: {}", errs.join("; "));
+        }
+        let _ = writeln!(s);
+    }
+
+    let _ = writeln!(s, "## Availability\n");
+    let _ = writeln!(
+        s,
+        "| system | kill -9 leader -> first write, median / max ms | transfer call, median ms | \
+         transfer -> first write, median / max ms | trials |\n|---|---|---|---|---|"
+    );
+    for sys in [OMRING, ETCD, OZONE] {
+        let k = r.availability(sys, "kill-leader");
+        let t = r.availability(sys, "transfer");
+        if k.is_none() && t.is_none() {
+            continue;
+        }
+        let (km, kx, _) = avail_summary(k);
+        let (tm, tx, tc) = avail_summary(t);
+        let n =
+            k.map(|a| a.to_first_write_ms.len()).unwrap_or(0).max(t.map(|a| a.to_first_write_ms.len()).unwrap_or(0));
+        let _ = writeln!(s, "| {sys} | {km} / {kx} | {tc} | {tm} / {tx} | {n} |");
+    }
+    let notes: Vec<String> = r
+        .availability
+        .iter()
+        .filter_map(|a| a.note.as_ref().map(|n| format!("- {} {}: {n}", a.system, a.event)))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\n{}", notes.join("\n"));
+    }
+    let _ = writeln!(s);
+
+    if let Some(fs) = &r.fsync {
+        let one = 1000.0 / fs.p50_ms.max(1e-6);
+        let _ = writeln!(s, "## fsync ceiling\n");
+        let _ = writeln!(
+            s,
+            "4 KiB append + fdatasync on `{}`: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms ({} samples); \
+             three writers at once: {:.0} fsyncs/s in total.\n",
+            fs.path, fs.p50_ms, fs.p99_ms, fs.mean_ms, fs.samples, fs.concurrent3_fsyncs_per_sec
+        );
+        let _ = writeln!(
+            s,
+            "- One writer, one fsync per replicated write (leader and a follower sync in parallel): \
+             at most ~{one:.0} writes/s, i.e. latency >= {:.2} ms per write.",
+            fs.p50_ms
+        );
+        let _ = writeln!(
+            s,
+            "- Group commit: each fsync makes a whole batch durable, so the ceiling is \
+             batch size x {:.0} batches/s per voter (three voters share this disk: ~{:.0} fsyncs/s \
+             each); throughput is then bounded by CPU, not the disk.",
+            fs.concurrent3_fsyncs_per_sec / 3.0,
+            fs.concurrent3_fsyncs_per_sec / 3.0
+        );
+        for (sys, w) in [(OMRING, PUT256), (ETCD, PUT256), (OZONE, BUCKET)] {
+            if let Some(x) = r.row(sys, w, 1) {
+                let _ = writeln!(
+                    s,
+                    "- {sys}, 1 client, {w}: {:.0} ops/s = {:.0}% of the one-writer ceiling.",
+                    x.ops_per_sec,
+                    x.ops_per_sec / one * 100.0
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
+
+    if !r.notes.is_empty() {
+        let _ = writeln!(s, "## Notes: what differs, what did not work\n");
+        for n in &r.notes {
+            let _ = writeln!(s, "- {n}");
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "Chart: `throughput.png` (ops/s against clients, one panel per workload).");
+    s
+}

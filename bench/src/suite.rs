@@ -1,0 +1,551 @@
+//! One run of the whole comparison: each system in turn (only one running at a time), every
+//! workload at every client count, then the availability trials; results are saved after each
+//! system so a failure later keeps what was measured.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::etcd::{EtcdCluster, EtcdError};
+use crate::omring::{self, OmRing, RingError};
+use crate::ozone::{OzoneCluster, OzoneError};
+use crate::procstat;
+use crate::results::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error(transparent)]
+    Ring(#[from] RingError),
+    #[error(transparent)]
+    Etcd(#[from] EtcdError),
+    #[error(transparent)]
+    Ozone(#[from] OzoneError),
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{0}")]
+    Missing(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub systems: Vec<String>,
+    pub clients: Vec<usize>,
+    pub step: Duration,
+    pub trials: usize,
+    pub out: PathBuf,
+    pub work: PathBuf,
+    pub om_node: PathBuf,
+    pub etcd_bin: Option<PathBuf>,
+    pub ozone_lib: Option<PathBuf>,
+    pub ozone_driver: Option<PathBuf>,
+    pub fsync_samples: usize,
+    pub command: String,
+}
+
+const WORKLOADS_OMRING: &[&str] = &[KEY, BUCKET, PUT256, READ];
+
+fn log(msg: impl AsRef<str>) {
+    eprintln!("[omring-bench {}] {}", chrono_like_now(), msg.as_ref());
+}
+
+fn chrono_like_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    format!("{h:02}:{m:02}:{s:02}Z")
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
+        .unwrap_or_default()
+}
+
+fn row(system: &str, workload: &str, clients: usize, load_before: String) -> Row {
+    Row {
+        system: system.into(),
+        workload: workload.into(),
+        clients,
+        ops: 0,
+        errors: 0,
+        secs: 0.0,
+        ops_per_sec: 0.0,
+        p50_ms: None,
+        p99_ms: None,
+        cpu_s_per_1k: None,
+        rss_mib: Vec::new(),
+        load_before,
+        note: None,
+    }
+}
+
+fn cpu_per_1k(cpu: f64, ops: u64) -> Option<f64> {
+    (ops > 0).then(|| cpu / ops as f64 * 1000.0)
+}
+
+pub struct Suite {
+    pub settings: Settings,
+    pub results: Results,
+}
+
+impl Suite {
+    pub fn new(settings: Settings) -> Self {
+        let results = Results {
+            meta: Meta {
+                started: format!("{} (unix {})", chrono_like_now(), unix_now()),
+                command: settings.command.clone(),
+                cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                cpu_model: cpu_model(),
+                load_at_start: procstat::loadavg(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Suite { settings, results }
+    }
+
+    fn save(&mut self) -> Result<(), SuiteError> {
+        std::fs::create_dir_all(&self.settings.out)
+            .map_err(|source| SuiteError::Io { what: format!("creating {}", self.settings.out.display()), source })?;
+        self.results.meta.load_at_end = procstat::loadavg();
+        self.results.save(&self.settings.out.join("results.json"))?;
+        std::fs::write(self.settings.out.join("results.md"), crate::report::render(&self.results))
+            .map_err(|source| SuiteError::Io { what: "writing results.md".into(), source })
+    }
+
+    pub async fn run(&mut self) -> Result<(), SuiteError> {
+        let s = self.settings.clone();
+        self.results.meta.settings = vec![
+            ("client counts".into(), format!("{:?}", s.clients)),
+            ("seconds per step".into(), format!("{:.1}", s.step.as_secs_f64())),
+            ("availability trials per event".into(), s.trials.to_string()),
+        ];
+        self.results.notes.extend([
+            "256-byte write: omring and Ozone create a volume carrying 256 bytes of metadata (one Raft entry, \
+                 fsynced on a majority, applied to RocksDB, a new key each time); etcd runs `benchmark put` with \
+                 8-byte keys and 256-byte values over a 10^9 key space (a new revision each time). Both are one \
+                 durable replicated write of a small record, acknowledged after commit."
+                .to_string(),
+            "Linearizable read: omring `VolumeInfo` (leader confirms leadership before answering); etcd \
+                 `benchmark range --consistency=l` (ReadIndex)."
+                .to_string(),
+            "etcd's benchmark is run with --target-leader and one gRPC connection per 10 clients (the ratio of \
+                 etcd's performance guide); omring's FailoverClient sends to the leader over pooled HTTP/1.1."
+                .to_string(),
+            "Ozone load: OmDriver.java (this repo) calls the client API freon's generators call (openKey + \
+                 commitKey; createBucket; createVolume) from N threads sharing one client, and times every \
+                 operation; freon's own omkg/ombg ops/s are listed beside it (freon 2.2 prints no percentiles). \
+                 The OM JVMs get a 3 s unmeasured warm-up."
+                .to_string(),
+            "Ozone from Maven Central: 2.2.1 cannot be resolved (its parent POM org.apache.ozone:ozone:2.2.1 \
+                 is not published), so 2.2.0 is used; 2.2.0's POMs name a parent \
+                 org.apache.ozone:hdds-hadoop-dependency-client that is not published either, so \
+                 bench/scripts/setup-peers.sh installs a stand-in POM declaring the Hadoop client libraries \
+                 into the local Maven repository. The OM's optional native RocksDB tools library fails to load \
+                 (needs a newer libstdc++ than Debian 12's); it is only used for snapshot diffs."
+                .to_string(),
+            "Load generators run on the same 2-core machine as the servers, for all three systems; their CPU \
+                 is not counted in the per-1k-ops column (servers only)."
+                .to_string(),
+        ]);
+        if s.fsync_samples > 0 {
+            log("fsync probe");
+            match crate::fsync::probe(&s.work.join("fsync"), s.fsync_samples) {
+                Ok(p) => self.results.fsync = Some(p),
+                Err(e) => self.results.notes.push(format!("fsync probe failed: {e}")),
+            }
+        }
+        for system in &s.systems {
+            let outcome = match system.as_str() {
+                OMRING => self.run_omring().await,
+                ETCD => self.run_etcd().await,
+                OZONE => self.run_ozone().await,
+                other => Err(SuiteError::Missing(format!("unknown system {other}"))),
+            };
+            if let Err(e) = outcome {
+                log(format!("{system} failed: {e}"));
+                self.results.notes.push(format!("{system}: run stopped early: {e}"));
+            }
+            self.save()?;
+        }
+        self.save()
+    }
+
+    async fn run_omring(&mut self) -> Result<(), SuiteError> {
+        let s = self.settings.clone();
+        if !s.om_node.exists() {
+            return Err(SuiteError::Missing(format!("om-node binary not found at {}", s.om_node.display())));
+        }
+        self.results.meta.versions.push(("omring".into(), format!("om-node at {}", s.om_node.display())));
+        let dir = s.work.join("omring");
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut ring = OmRing::start(&s.om_node, &dir, 3)?;
+        let client = ring.client()?;
+        let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
+        log(format!("omring: leader {leader}"));
+        omring::prepare(&client).await?;
+        for &w in WORKLOADS_OMRING {
+            for &c in &s.clients {
+                let pids = ring.pids();
+                let mut r = row(OMRING, w, c, procstat::loadavg());
+                let cpu0 = procstat::total_cpu(&pids);
+                let res = omring::run_workload(Arc::clone(&client), w, c, s.step, &format!("c{c}")).await;
+                let cpu = procstat::total_cpu(&pids) - cpu0;
+                r.ops = res.ops;
+                r.errors = res.errors;
+                r.secs = res.secs;
+                r.ops_per_sec = res.ops_per_sec();
+                r.p50_ms = Some(res.percentile_ms(0.5));
+                r.p99_ms = Some(res.percentile_ms(0.99));
+                r.cpu_s_per_1k = cpu_per_1k(cpu, res.ops);
+                r.rss_mib = procstat::rss_mib(&pids);
+                r.note = res.first_error.map(|e| format!("first error: {e}"));
+                log(format!("omring {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, r.p99_ms.unwrap_or(0.0)));
+                self.results.rows.push(r);
+            }
+        }
+        self.save()?;
+
+        // kill -9 the leader, time the first successful write, bring the node back.
+        let mut kill = Availability {
+            system: OMRING.into(),
+            event: "kill-leader".into(),
+            to_first_write_ms: vec![],
+            call_ms: vec![],
+            note: None,
+        };
+        for t in 0..s.trials {
+            let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
+            let t0 = Instant::now();
+            ring.kill9(&leader)?;
+            let took = omring::first_write_after(&client, t0, &format!("kill{t}")).await?;
+            kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+            log(format!("omring kill -9 {leader}: first write after {:.0} ms", took.as_secs_f64() * 1e3));
+            ring.restart(&leader)?;
+        }
+        self.results.availability.push(kill);
+        self.save()?;
+
+        // Requested transfer to a chosen follower.
+        let mut tr = Availability {
+            system: OMRING.into(),
+            event: "transfer".into(),
+            to_first_write_ms: vec![],
+            call_ms: vec![],
+            note: None,
+        };
+        for t in 0..s.trials {
+            let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
+            let target = ring.ids.iter().find(|x| **x != leader).cloned().unwrap_or_default();
+            let t0 = Instant::now();
+            match client.transfer_leader(Some(&target)).await {
+                Ok(resp) => {
+                    let call = t0.elapsed();
+                    let took = omring::first_write_after(&client, t0, &format!("transfer{t}")).await?;
+                    tr.call_ms.push(call.as_secs_f64() * 1e3);
+                    tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+                    log(format!(
+                        "omring transfer {leader}->{}: call {:.0} ms (server says {} ms), first write {:.0} ms",
+                        resp.new_leader,
+                        call.as_secs_f64() * 1e3,
+                        resp.elapsed_ms,
+                        took.as_secs_f64() * 1e3
+                    ));
+                    if resp.new_leader != target {
+                        tr.note = Some(format!("asked for {target}, leadership went to {}", resp.new_leader));
+                    }
+                }
+                Err(e) => {
+                    tr.note = Some(format!("transfer_leader failed: {e}"));
+                    break;
+                }
+            }
+        }
+        self.results.availability.push(tr);
+        Ok(())
+    }
+
+    async fn run_etcd(&mut self) -> Result<(), SuiteError> {
+        let s = self.settings.clone();
+        let bin = s.etcd_bin.clone().ok_or_else(|| SuiteError::Missing("--etcd-bin not given".into()))?;
+        if !bin.join("etcd").exists() || !bin.join("benchmark").exists() {
+            return Err(SuiteError::Missing(format!("etcd or benchmark missing in {}", bin.display())));
+        }
+        let version = std::process::Command::new(bin.join("etcd"))
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        self.results.meta.versions.push(("etcd".into(), format!("{version} (+ tools/benchmark), {}", bin.display())));
+        let dir = s.work.join("etcd");
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cluster = EtcdCluster::start(&bin, &dir, 3)?;
+        let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
+        log(format!("etcd: leader {leader}"));
+        let ep = cluster.endpoint(&leader).unwrap_or_default();
+        cluster.put(&ep, "bench-read", &"v".repeat(256)).await?;
+        for (w, base) in [
+            (
+                PUT256,
+                vec![
+                    "put".to_string(),
+                    "--key-size=8".into(),
+                    "--val-size=256".into(),
+                    "--key-space-size=1000000000".into(),
+                ],
+            ),
+            (READ, vec!["range".to_string(), "bench-read".into(), "--consistency=l".into()]),
+        ] {
+            for &c in &s.clients {
+                // A short calibration run sizes --total so the step lasts about as long as ours.
+                let mut cal = base.clone();
+                cal.push(format!("--total={}", (c * 20).max(200)));
+                let probe = cluster.benchmark(c, &cal, Duration::from_secs(120))?;
+                let total = ((probe.requests_per_sec * s.step.as_secs_f64()) as usize).max(c * 10);
+                let mut args = base.clone();
+                args.push(format!("--total={total}"));
+                let pids = cluster.pids();
+                let mut r = row(ETCD, w, c, procstat::loadavg());
+                let cpu0 = procstat::total_cpu(&pids);
+                let b = cluster.benchmark(c, &args, s.step * 3 + Duration::from_secs(60))?;
+                let cpu = procstat::total_cpu(&pids) - cpu0;
+                let ok = (total as u64).saturating_sub(b.errors);
+                r.ops = ok;
+                r.errors = b.errors;
+                r.secs = b.total_secs;
+                r.ops_per_sec = ok as f64 / b.total_secs.max(1e-9);
+                r.p50_ms = Some(b.p50_ms);
+                r.p99_ms = Some(b.p99_ms);
+                r.cpu_s_per_1k = cpu_per_1k(cpu, ok);
+                r.rss_mib = procstat::rss_mib(&pids);
+                log(format!("etcd {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, b.p99_ms));
+                self.results.rows.push(r);
+            }
+        }
+        self.save()?;
+
+        let mut kill = Availability {
+            system: ETCD.into(),
+            event: "kill-leader".into(),
+            to_first_write_ms: vec![],
+            call_ms: vec![],
+            note: None,
+        };
+        for _ in 0..s.trials {
+            let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
+            let t0 = Instant::now();
+            cluster.kill9(&leader);
+            let took = cluster.first_write_after(t0).await?;
+            kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+            log(format!("etcd kill -9 {leader}: first put after {:.0} ms", took.as_secs_f64() * 1e3));
+            cluster.restart(&leader)?;
+        }
+        kill.note = Some("etcd defaults: heartbeat 100 ms, election timeout 1000 ms".into());
+        self.results.availability.push(kill);
+
+        let mut tr = Availability {
+            system: ETCD.into(),
+            event: "transfer".into(),
+            to_first_write_ms: vec![],
+            call_ms: vec![],
+            note: None,
+        };
+        for _ in 0..s.trials {
+            let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
+            let target = cluster.names().into_iter().find(|n| *n != leader).unwrap_or_default();
+            let target_id = cluster.member_id(&target).await?;
+            let t0 = Instant::now();
+            cluster.move_leader(&leader, &target_id).await?;
+            let call = t0.elapsed();
+            let took = cluster.first_write_after(t0).await?;
+            tr.call_ms.push(call.as_secs_f64() * 1e3);
+            tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+            log(format!(
+                "etcd move-leader {leader}->{target}: call {:.0} ms, first put {:.0} ms",
+                call.as_secs_f64() * 1e3,
+                took.as_secs_f64() * 1e3
+            ));
+        }
+        tr.note = Some("MoveLeader RPC (what `etcdctl move-leader` sends) through etcd's JSON gateway".into());
+        self.results.availability.push(tr);
+        Ok(())
+    }
+
+    async fn run_ozone(&mut self) -> Result<(), SuiteError> {
+        let s = self.settings.clone();
+        let lib = s.ozone_lib.clone().ok_or_else(|| SuiteError::Missing("--ozone-lib not given".into()))?;
+        let drv = s.ozone_driver.clone().ok_or_else(|| SuiteError::Missing("--ozone-driver not given".into()))?;
+        if !drv.join("OmDriver.class").exists() {
+            return Err(SuiteError::Missing(format!("OmDriver.class missing in {}", drv.display())));
+        }
+        let version =
+            lib.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        self.results
+            .meta
+            .versions
+            .push(("Apache Ozone".into(), format!("{version} jars from Maven Central ({})", lib.display())));
+        let dir = s.work.join("ozone");
+        let _ = std::fs::remove_dir_all(&dir);
+        log("ozone: init + start SCM and 3 OMs (JVM start-up takes a while)");
+        let mut cluster = OzoneCluster::start(&lib, &drv, &dir)?;
+        cluster.wait_oms_listening(Duration::from_secs(180))?;
+        let mut driver = cluster.driver()?;
+        let leader = driver.wait_leader(Duration::from_secs(120))?;
+        log(format!("ozone: leader {leader}"));
+        driver.call("setup", Duration::from_secs(120))?;
+        // JIT warm-up, not measured (the JVMs are fresh; ours needs none).
+        let _ = driver.load("key", 16, 3.0, "warm")?;
+        for (w, name, freon) in [(KEY, "key", "omkg"), (BUCKET, "bucket", "ombg"), (PUT256, "volume256", "")] {
+            for &c in &s.clients {
+                let pids = cluster.om_pids();
+                let mut r = row(OZONE, w, c, procstat::loadavg());
+                let cpu0 = procstat::total_cpu(&pids);
+                let d = driver.load(name, c, s.step.as_secs_f64(), &format!("c{c}"))?;
+                let cpu = procstat::total_cpu(&pids) - cpu0;
+                r.ops = d.ops;
+                r.errors = d.errors;
+                r.secs = d.secs;
+                r.ops_per_sec = d.ops as f64 / d.secs.max(1e-9);
+                r.p50_ms = Some(d.p50_ms);
+                r.p99_ms = Some(d.p99_ms);
+                r.cpu_s_per_1k = cpu_per_1k(cpu, d.ops);
+                r.rss_mib = procstat::rss_mib(&pids);
+                if !d.first_error.is_empty() {
+                    r.note = Some(format!("first error: {}", d.first_error));
+                }
+                log(format!("ozone {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, d.p99_ms));
+                self.results.rows.push(r);
+                if !freon.is_empty() {
+                    let secs = s.step.as_secs().max(1);
+                    let mut fr = row(OZONE_FREON, w, c, procstat::loadavg());
+                    let cpu0 = procstat::total_cpu(&pids);
+                    match cluster.freon(freon, c, secs, &format!("f{c}")) {
+                        Ok((ok, total)) => {
+                            let cpu = procstat::total_cpu(&pids) - cpu0;
+                            fr.ops = ok;
+                            fr.secs = total;
+                            fr.ops_per_sec = ok as f64 / total.max(1.0);
+                            fr.cpu_s_per_1k = cpu_per_1k(cpu, ok);
+                            fr.rss_mib = procstat::rss_mib(&pids);
+                            fr.note = Some("freon prints whole seconds and no percentiles".into());
+                            log(format!("ozone freon {freon} t={c}: {ok} in {total} s"));
+                        }
+                        Err(e) => fr.note = Some(format!("freon failed: {e}")),
+                    }
+                    self.results.rows.push(fr);
+                }
+            }
+            self.save()?;
+        }
+
+        let mut kill = Availability {
+            system: OZONE.into(),
+            event: "kill-leader".into(),
+            to_first_write_ms: vec![],
+            call_ms: vec![],
+            note: None,
+        };
+        for t in 0..s.trials {
+            let leader = driver.wait_leader(Duration::from_secs(120))?;
+            let t0 = Instant::now();
+            cluster.kill9(&leader);
+            driver.write(&format!("kill{t}"))?;
+            let took = t0.elapsed();
+            kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+            log(format!("ozone kill -9 {leader}: first write after {:.0} ms", took.as_secs_f64() * 1e3));
+            cluster.restart(&leader)?;
+            driver.write(&format!("rejoin{t}"))?;
+        }
+        kill.note =
+            Some("Ozone defaults: ozone.om.ratis.minimum.timeout 5 s, pre-vote on; client retry pause 100 ms".into());
+        self.results.availability.push(kill);
+        self.save()?;
+
+        let mut tr = Availability {
+            system: OZONE.into(),
+            event: "transfer".into(),
+            to_first_write_ms: vec![],
+            call_ms: vec![],
+            note: None,
+        };
+        for t in 0..s.trials {
+            let leader = driver.wait_leader(Duration::from_secs(120))?;
+            let target = cluster.ids().into_iter().find(|x| *x != leader).unwrap_or_default();
+            let t0 = Instant::now();
+            let call = driver.transfer(&target)?;
+            driver.write(&format!("transfer{t}"))?;
+            let took = t0.elapsed();
+            tr.call_ms.push(call);
+            tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+            log(format!(
+                "ozone transfer {leader}->{target}: call {call:.0} ms, first write {:.0} ms",
+                took.as_secs_f64() * 1e3
+            ));
+        }
+        // The official CLI, once: proves `ozone admin om transfer` works here; its time includes JVM start.
+        let leader = driver.wait_leader(Duration::from_secs(120))?;
+        let target = cluster.ids().into_iter().find(|x| *x != leader).unwrap_or_default();
+        tr.note = Some(match cluster.admin_transfer(&target) {
+            Ok((d, out)) => format!(
+                "timed through OzoneManagerProtocol.transferLeadership (what the CLI calls); \
+                 `ozone admin om transfer -n {target}` itself took {:.1} s wall including JVM start and printed \"{out}\"",
+                d.as_secs_f64()
+            ),
+            Err(e) => format!("timed through OzoneManagerProtocol.transferLeadership; the admin CLI failed: {e}"),
+        });
+        self.results.availability.push(tr);
+        if let Some(pid) = cluster.scm_pid() {
+            let rss = procstat::rss_mib(&[pid]);
+            self.results.notes.push(format!(
+                "Ozone's SCM ran beside the OMs (needed to start them, idle for these workloads): {:.0} MiB RSS, \
+                 not counted in Ozone's CPU or RSS columns",
+                rss.first().copied().unwrap_or(0.0)
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Suite {
+    /// Steps that completed no operation, and availability events without a sample.
+    pub fn completeness_problems(&self) -> Vec<String> {
+        let s = &self.settings;
+        let mut problems = Vec::new();
+        for sys in &s.systems {
+            let workloads: &[&str] = match sys.as_str() {
+                OMRING => WORKLOADS_OMRING,
+                ETCD => &[PUT256, READ],
+                _ => &[KEY, BUCKET, PUT256],
+            };
+            for w in workloads {
+                for &c in &s.clients {
+                    match self.results.row(sys, w, c) {
+                        Some(r) if r.ops > 0 => {}
+                        Some(r) => {
+                            problems.push(format!("{sys} {w} at {c} clients completed no operation ({:?})", r.note))
+                        }
+                        None => problems.push(format!("{sys} {w} at {c} clients was not measured")),
+                    }
+                }
+            }
+            for ev in ["kill-leader", "transfer"] {
+                match self.results.availability(sys, ev) {
+                    Some(a) if !a.to_first_write_ms.is_empty() => {}
+                    Some(a) => problems.push(format!("{sys} {ev} has no sample ({:?})", a.note)),
+                    None => problems.push(format!("{sys} {ev} was not measured")),
+                }
+            }
+        }
+        problems.extend(self.results.notes.iter().filter(|n| n.contains("run stopped early")).cloned());
+        problems
+    }
+}
