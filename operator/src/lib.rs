@@ -7,8 +7,15 @@
 //! fixed order, act on the ring, and write the status ([`reconcile`], [`status`]).
 
 pub mod builders;
+pub mod context;
 pub mod crd;
 pub mod crdgen;
+pub mod metrics;
 pub mod model;
 pub mod names;
+pub mod observe;
+pub mod plan;
+pub mod reconcile;
+pub mod ringclient;
 pub mod siteconfig;
+pub mod status;

@@ -1,0 +1,872 @@
+//! The reconcile decisions, as a pure function of what was observed.
+//!
+//! `plan(&Observed) -> Plan` says what the ConfigMap should list, how many pods the StatefulSet
+//! should run, which role label each pod should carry, and the one ring operation to perform
+//! now. At most one operation per reconcile (one membership change, one transfer or one
+//! restart at a time, as etcd-operator and CloudNativePG do), and everything is derived from
+//! the live state (Raft membership as the leader reports it, the ConfigMap's node list, pods,
+//! volumes), so an operator that restarts halfway through resumes where it stopped.
+//!
+//! Order of priorities:
+//! 1. No ConfigMap or StatefulSet yet: form the ring from all nodes at once.
+//! 2. No leader: change nothing about membership (a ring is forming or lost quorum); only
+//!    replace outdated pods that are stuck not ready (a bad image must be fixable).
+//! 3. Move leadership away from a leader pod that is being deleted, was granted an eviction,
+//!    was asked to be evicted, or runs on a cordoned node.
+//! 4. Scale down: decommission the highest removed member, then shrink StatefulSet and config.
+//! 5. Scale up: clear volumes that hold a removed member's old data, wait until every member's
+//!    configuration lists the new nodes, raise the StatefulSet, join new nodes one at a time.
+//! 6. Replace outdated pods stuck not ready.
+//! 7. Rolling restart: followers one at a time (highest ordinal first), each only when every
+//!    member is ready and caught up; then leadership moves and the old leader restarts last.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use om_client::wire::{NodeStatus, Role};
+
+use crate::names::{RingNames, ROLE_FOLLOWER, ROLE_LEADER};
+use crate::siteconfig::Membership;
+
+/// A pod of the ring as observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodView {
+    pub name: String,
+    pub ordinal: u32,
+    pub uid: String,
+    /// The pod's Ready condition.
+    pub ready: bool,
+    /// How long the pod has not been ready (None while ready or unknown).
+    pub not_ready_for: Option<Duration>,
+    /// Phase is Running.
+    pub running: bool,
+    /// Has a deletion timestamp.
+    pub terminating: bool,
+    /// Has the DisruptionTarget condition (an eviction or deletion was granted).
+    pub disruption_target: bool,
+    /// Kubernetes node the pod runs on.
+    pub node_name: Option<String>,
+    /// The pod's `omring.io/pod-spec-hash` annotation.
+    pub spec_hash: Option<String>,
+    /// The pod's current `omring.io/role` label.
+    pub role_label: Option<String>,
+}
+
+/// A data volume of the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PvcView {
+    pub name: String,
+    pub ordinal: u32,
+    pub terminating: bool,
+}
+
+/// What one node said about itself, or why it did not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeView {
+    pub ordinal: u32,
+    pub status: Result<NodeStatus, String>,
+}
+
+/// Everything the planner looks at.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub names: RingNames,
+    /// `spec.replicas`.
+    pub replicas: u32,
+    /// The live ConfigMap's membership; None before the ring's first reconcile.
+    pub configured: Option<Membership>,
+    /// The live StatefulSet's `spec.replicas`; None when it does not exist.
+    pub sts_replicas: Option<u32>,
+    pub pods: Vec<PodView>,
+    pub pvcs: Vec<PvcView>,
+    /// One entry per node asked (configured nodes and pods).
+    pub nodes: Vec<NodeView>,
+    /// Kubernetes nodes marked unschedulable.
+    pub cordoned: BTreeSet<String>,
+    /// Pods whose eviction was recently attempted (seen by the webhook).
+    pub eviction_requests: BTreeSet<String>,
+    /// Ordinals removed from the ring whose volume may hold stale data (from the status).
+    pub removed_members: BTreeSet<u32>,
+    /// The pod-spec hash of the desired pod template.
+    pub desired_pod_hash: String,
+    /// An outdated pod not ready for this long is replaced without waiting for the others.
+    pub stuck_after: Duration,
+}
+
+/// Why leadership moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransferReason {
+    PodDeleting,
+    DisruptionTarget,
+    EvictionRequested,
+    NodeCordoned,
+    Restart,
+}
+
+impl TransferReason {
+    /// A bounded label for metrics and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferReason::PodDeleting => "PodDeleting",
+            TransferReason::DisruptionTarget => "DisruptionTarget",
+            TransferReason::EvictionRequested => "EvictionRequested",
+            TransferReason::NodeCordoned => "NodeCordoned",
+            TransferReason::Restart => "Restart",
+        }
+    }
+}
+
+/// Why a pod is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartReason {
+    /// Its template is outdated and it is part of an ordered rolling restart.
+    Rollout,
+    /// Its template is outdated and it has not been ready for a while.
+    Stuck,
+}
+
+/// The one ring operation of this reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do: the ring is as specified.
+    Idle,
+    /// Something must happen first (pods starting, nodes catching up, an election).
+    Wait { reason: &'static str, message: String },
+    /// Delete a volume that holds a removed member's data before its ordinal is used again.
+    DeletePvc { ordinal: u32, name: String },
+    /// Raise the StatefulSet to `to` pods once every member's configuration lists `candidates`.
+    ScaleUp { to: u32, candidates: Vec<u32> },
+    /// Ask the leader to add this node (learner, catch up, voter).
+    Join { ordinal: u32 },
+    /// Once every other member lists it as decommissioned, ask the leader to remove it.
+    Decommission { ordinal: u32 },
+    /// Move leadership from `from` to `to` (None: the leader picks).
+    TransferLeader { from: u32, to: Option<u32>, reason: TransferReason },
+    /// Delete a pod so the StatefulSet recreates it from the current template.
+    DeletePod { ordinal: u32, name: String, uid: String, reason: RestartReason },
+}
+
+impl Step {
+    /// A bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Idle => "idle",
+            Step::Wait { .. } => "wait",
+            Step::DeletePvc { .. } => "delete_pvc",
+            Step::ScaleUp { .. } => "scale_up",
+            Step::Join { .. } => "join",
+            Step::Decommission { .. } => "decommission",
+            Step::TransferLeader { .. } => "transfer_leader",
+            Step::DeletePod { .. } => "delete_pod",
+        }
+    }
+}
+
+/// A role label change: pod name and the new value (None removes the label).
+pub type LabelChange = (String, Option<&'static str>);
+
+/// The planner's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// What the ConfigMap lists.
+    pub membership: Membership,
+    /// `spec.replicas` of the StatefulSet (a ScaleUp step may raise it after its check).
+    pub sts_replicas: u32,
+    pub step: Step,
+    /// Role labels to change, leader first (so a leader is never unprotected in between).
+    pub labels: Vec<LabelChange>,
+    /// The removed-members list to record (entries whose volume and pod are gone drop out).
+    pub removed_members: BTreeSet<u32>,
+}
+
+/// The leader: the node reporting LEADER with the highest term.
+pub fn leader(nodes: &[NodeView]) -> Option<(u32, &NodeStatus)> {
+    nodes
+        .iter()
+        .filter_map(|n| n.status.as_ref().ok().map(|s| (n.ordinal, s)))
+        .filter(|(_, s)| s.role == Role::Leader)
+        .max_by_key(|(o, s)| (s.term, std::cmp::Reverse(*o)))
+}
+
+impl Observed {
+    fn pod(&self, ordinal: u32) -> Option<&PodView> {
+        self.pods.iter().find(|p| p.ordinal == ordinal)
+    }
+    fn node(&self, ordinal: u32) -> Option<&NodeStatus> {
+        self.nodes.iter().find(|n| n.ordinal == ordinal).and_then(|n| n.status.as_ref().ok())
+    }
+    fn outdated(&self, p: &PodView) -> bool {
+        p.spec_hash.as_deref() != Some(self.desired_pod_hash.as_str())
+    }
+    fn stuck(&self, p: &PodView) -> bool {
+        !p.terminating && !p.ready && (!p.running || p.not_ready_for.is_some_and(|d| d >= self.stuck_after))
+    }
+    fn on_cordoned_node(&self, p: &PodView) -> bool {
+        p.node_name.as_ref().is_some_and(|n| self.cordoned.contains(n))
+    }
+}
+
+/// Raft membership as the leader reports it: ordinal -> voter.
+fn members(o: &Observed, leader: &NodeStatus) -> BTreeMap<u32, bool> {
+    leader.members.iter().filter_map(|m| o.names.ordinal_of(&m.node_id).map(|ord| (ord, m.voter))).collect()
+}
+
+/// Role labels from the nodes' own answers; the leader's change comes first.
+fn role_labels(o: &Observed, leader: Option<u32>) -> Vec<LabelChange> {
+    let mut changes: Vec<LabelChange> = Vec::new();
+    for p in &o.pods {
+        let want = match o.node(p.ordinal).map(|s| s.role) {
+            _ if Some(p.ordinal) == leader => Some(ROLE_LEADER),
+            Some(Role::Leader | Role::Follower | Role::Candidate | Role::Learner) => Some(ROLE_FOLLOWER),
+            _ => None,
+        };
+        if p.role_label.as_deref() != want {
+            changes.push((p.name.clone(), want));
+        }
+    }
+    changes.sort_by_key(|(_, v)| *v != Some(ROLE_LEADER));
+    changes
+}
+
+/// The best node to hand leadership to: a ready voting follower whose pod is up to date, not
+/// going away and not on a cordoned node; among those the most caught-up, then lowest ordinal.
+pub fn choose_transfer_target(o: &Observed, leader: u32, members: &BTreeMap<u32, bool>) -> Option<u32> {
+    members
+        .iter()
+        .filter(|(ord, voter)| **voter && **ord != leader)
+        .filter_map(|(ord, _)| {
+            let pod = o.pod(*ord)?;
+            let status = o.node(*ord)?;
+            let healthy = status.role == Role::Follower
+                && status.ready
+                && pod.ready
+                && !pod.terminating
+                && !pod.disruption_target
+                && !o.eviction_requests.contains(&pod.name)
+                && !o.on_cordoned_node(pod);
+            healthy.then_some((*ord, o.outdated(pod), status.applied_index))
+        })
+        .min_by_key(|(ord, outdated, applied)| (*outdated, std::cmp::Reverse(*applied), *ord))
+        .map(|(ord, _, _)| ord)
+}
+
+/// Why the leader pod must lose leadership now, if it must.
+fn transfer_reason(o: &Observed, leader: u32) -> Option<TransferReason> {
+    let pod = o.pod(leader)?;
+    if pod.terminating {
+        Some(TransferReason::PodDeleting)
+    } else if pod.disruption_target {
+        Some(TransferReason::DisruptionTarget)
+    } else if o.eviction_requests.contains(&pod.name) {
+        Some(TransferReason::EvictionRequested)
+    } else if o.on_cordoned_node(pod) {
+        Some(TransferReason::NodeCordoned)
+    } else {
+        None
+    }
+}
+
+fn wait(reason: &'static str, message: impl Into<String>) -> Step {
+    Step::Wait { reason, message: message.into() }
+}
+
+/// Removed members whose volume or pod still exists.
+fn pruned_removed(o: &Observed) -> BTreeSet<u32> {
+    o.removed_members
+        .iter()
+        .copied()
+        .filter(|r| o.pvcs.iter().any(|v| v.ordinal == *r) || o.pod(*r).is_some())
+        .collect()
+}
+
+/// An outdated pod stuck not ready, highest ordinal first.
+fn stuck_outdated(o: &Observed) -> Option<&PodView> {
+    o.pods.iter().filter(|p| o.outdated(p) && o.stuck(p)).max_by_key(|p| p.ordinal)
+}
+
+fn delete_pod(p: &PodView, reason: RestartReason) -> Step {
+    Step::DeletePod { ordinal: p.ordinal, name: p.name.clone(), uid: p.uid.clone(), reason }
+}
+
+/// Decides what to do; see the module documentation for the order.
+pub fn plan(o: &Observed) -> Plan {
+    let target: BTreeSet<u32> = (0..o.replicas).collect();
+    let leader_view = leader(&o.nodes);
+    let leader_ord = leader_view.map(|(ord, _)| ord);
+    let labels = role_labels(o, leader_ord);
+    let removed_members = pruned_removed(o);
+
+    // 1. Formation: every node of the first configuration starts at once and they form the ring.
+    let (Some(configured), Some(sts_now)) = (&o.configured, o.sts_replicas) else {
+        let membership = o.configured.clone().unwrap_or_else(|| Membership::first(o.replicas));
+        let sts_replicas = membership.end();
+        return Plan {
+            membership,
+            sts_replicas,
+            step: wait("Forming", format!("creating the ring's {sts_replicas} nodes; they form the ring together")),
+            labels,
+            removed_members,
+        };
+    };
+
+    // 2. No leader: a ring still forming, or one that lost its quorum.
+    let Some((leader_ord, leader_status)) = leader_view else {
+        let step = match stuck_outdated(o) {
+            Some(p) => delete_pod(p, RestartReason::Stuck),
+            None if o.nodes.iter().all(|n| n.status.is_err()) => wait("NoLeader", "no node answers yet"),
+            None => wait("NoLeader", "waiting for the nodes to elect a leader"),
+        };
+        return Plan { membership: configured.clone(), sts_replicas: sts_now, step, labels, removed_members };
+    };
+    let members = members(o, leader_status);
+
+    // The configuration lists the desired nodes, every member, and every pod still running,
+    // so a node leaving the ring is listed (as decommissioned) until its pod is gone.
+    let removing = members.keys().copied().filter(|m| !target.contains(m)).max();
+    let listed: BTreeSet<u32> =
+        target.iter().copied().chain(members.keys().copied()).chain(o.pods.iter().map(|p| p.ordinal)).collect();
+    let membership = Membership {
+        nodes: listed.iter().copied().collect(),
+        decommissioned: listed
+            .iter()
+            .copied()
+            .filter(|n| !target.contains(n) && (Some(*n) == removing || !members.contains_key(n)))
+            .collect(),
+    };
+    // Pods beyond the desired nodes and the members are not needed (a removed member's pod).
+    let needed_end = target.len().max(members.keys().max().map_or(0, |m| *m as usize + 1)) as u32;
+    let mut sts_replicas = sts_now.min(needed_end);
+    let done = |step: Step, sts_replicas: u32| Plan {
+        membership: membership.clone(),
+        sts_replicas,
+        step,
+        labels: labels.clone(),
+        removed_members: removed_members.clone(),
+    };
+
+    // 3. Leadership leaves a leader pod that is going away.
+    let mut blocked_transfer = None;
+    if let Some(reason) = transfer_reason(o, leader_ord) {
+        match choose_transfer_target(o, leader_ord, &members) {
+            Some(to) => {
+                return done(Step::TransferLeader { from: leader_ord, to: Some(to), reason }, sts_replicas);
+            }
+            None => blocked_transfer = Some(reason),
+        }
+    }
+
+    // 4. Scale down, highest ordinal first, one at a time.
+    if let Some(h) = removing {
+        return done(Step::Decommission { ordinal: h }, sts_replicas);
+    }
+
+    // 5. Scale up.
+    let adding: Vec<u32> = target.iter().copied().filter(|t| !members.contains_key(t)).collect();
+    if let Some(&first_new) = adding.first() {
+        // A pod still running with a removed member's data must go before its ordinal rejoins.
+        if let Some(stale) = adding.iter().copied().find(|a| removed_members.contains(a) && o.pod(*a).is_some()) {
+            if members.keys().all(|m| *m < stale) {
+                sts_replicas = sts_replicas.min(stale);
+                return done(
+                    wait(
+                        "RemovingStaleMember",
+                        format!("removing the pod of {} (a removed member) before it is reused", o.names.pod(stale)),
+                    ),
+                    sts_replicas,
+                );
+            }
+            return done(
+                wait(
+                    "StaleMember",
+                    format!(
+                        "{} holds a removed member's data but a higher ordinal is a member; delete its pod and volume",
+                        o.names.pod(stale)
+                    ),
+                ),
+                sts_replicas,
+            );
+        }
+        // Volumes of ordinals that have no pod yet hold old data: delete them first.
+        for a in adding.iter().copied().filter(|a| *a >= sts_replicas) {
+            if let Some(v) = o.pvcs.iter().find(|v| v.ordinal == a) {
+                return done(
+                    if v.terminating {
+                        wait("DeletingStaleVolume", format!("waiting for volume {} to be deleted", v.name))
+                    } else {
+                        Step::DeletePvc { ordinal: a, name: v.name.clone() }
+                    },
+                    sts_replicas,
+                );
+            }
+        }
+        if sts_replicas < o.replicas {
+            let candidates = adding.iter().copied().filter(|a| *a >= sts_replicas).collect();
+            return done(Step::ScaleUp { to: o.replicas, candidates }, sts_replicas);
+        }
+        let pod_up = o.pod(first_new).is_some_and(|p| p.running && !p.terminating);
+        let answers = o.node(first_new).is_some();
+        if !pod_up || !answers {
+            return done(
+                wait("WaitingForPod", format!("waiting for {} to start before it joins", o.names.pod(first_new))),
+                sts_replicas,
+            );
+        }
+        return done(Step::Join { ordinal: first_new }, sts_replicas);
+    }
+
+    // A learner left half way (join interrupted): join again, which promotes it.
+    if let Some((&learner, _)) = members.iter().find(|(m, voter)| !**voter && target.contains(m)) {
+        return done(Step::Join { ordinal: learner }, sts_replicas);
+    }
+
+    // 6. Outdated pods stuck not ready go first (they serve nothing anyway).
+    if let Some(p) = stuck_outdated(o) {
+        return done(delete_pod(p, RestartReason::Stuck), sts_replicas);
+    }
+
+    if let Some(reason) = blocked_transfer {
+        return done(
+            wait(
+                "NoTransferTarget",
+                format!(
+                    "leadership must leave {} ({}) but no follower is ready, up and on a schedulable node",
+                    o.names.pod(leader_ord),
+                    reason.as_str()
+                ),
+            ),
+            sts_replicas,
+        );
+    }
+
+    // 7. Rolling restart.
+    let outdated: Vec<&PodView> =
+        o.pods.iter().filter(|p| members.contains_key(&p.ordinal) && o.outdated(p) && !p.terminating).collect();
+    if outdated.is_empty() {
+        return done(Step::Idle, sts_replicas);
+    }
+    let unready: Vec<String> = members
+        .keys()
+        .filter(|m| {
+            let pod_ready = o.pod(**m).is_some_and(|p| p.ready && !p.terminating);
+            let node_ready = o.node(**m).is_some_and(|s| s.ready);
+            !(pod_ready && node_ready)
+        })
+        .map(|m| o.names.pod(*m))
+        .collect();
+    if !unready.is_empty() {
+        return done(
+            wait("WaitingForReady", format!("restart paused until {} ready and caught up", unready.join(", "))),
+            sts_replicas,
+        );
+    }
+    if let Some(p) = outdated.iter().filter(|p| p.ordinal != leader_ord).max_by_key(|p| p.ordinal) {
+        return done(delete_pod(p, RestartReason::Rollout), sts_replicas);
+    }
+    // Only the leader is left.
+    let leader_pod = outdated[0];
+    if members.values().filter(|v| **v).count() <= 1 {
+        return done(delete_pod(leader_pod, RestartReason::Rollout), sts_replicas);
+    }
+    match choose_transfer_target(o, leader_ord, &members) {
+        Some(to) => {
+            done(Step::TransferLeader { from: leader_ord, to: Some(to), reason: TransferReason::Restart }, sts_replicas)
+        }
+        None => {
+            done(wait("NoTransferTarget", "no ready follower to take over before the leader restarts"), sts_replicas)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use om_client::wire::MemberInfo;
+
+    pub(crate) const HASH: &str = "new";
+
+    pub(crate) fn names() -> RingNames {
+        RingNames::new("om", "ns", "cluster.local")
+    }
+
+    /// A node status as a node of a healthy ring reports it.
+    pub(crate) fn status(ord: u32, role: Role, members: &[(u32, bool)], applied: u64) -> NodeStatus {
+        let n = names();
+        NodeStatus {
+            service_id: "om".into(),
+            node_id: n.pod(ord),
+            hostname: n.host(ord),
+            role,
+            term: 3,
+            leader_id: Some(n.pod(0)),
+            last_log_index: applied,
+            commit_index: applied,
+            applied_index: applied,
+            flushed_index: applied,
+            ready: matches!(role, Role::Leader | Role::Follower),
+            members: members
+                .iter()
+                .map(|(o, voter)| MemberInfo {
+                    node_id: n.pod(*o),
+                    hostname: n.host(*o),
+                    rpc_address: format!("{}:9862", n.host(*o)),
+                    voter: *voter,
+                    matched_index: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn pod(ord: u32) -> PodView {
+        PodView {
+            name: names().pod(ord),
+            ordinal: ord,
+            uid: format!("uid-{ord}"),
+            ready: true,
+            not_ready_for: None,
+            running: true,
+            terminating: false,
+            disruption_target: false,
+            node_name: Some(format!("node-{ord}")),
+            spec_hash: Some(HASH.into()),
+            role_label: Some(if ord == 0 { ROLE_LEADER } else { ROLE_FOLLOWER }.into()),
+        }
+    }
+
+    /// A healthy ring of `n` voters, leader om-0, everything up to date.
+    pub(crate) fn healthy(n: u32) -> Observed {
+        let members: Vec<(u32, bool)> = (0..n).map(|o| (o, true)).collect();
+        Observed {
+            names: names(),
+            replicas: n,
+            configured: Some(Membership::first(n)),
+            sts_replicas: Some(n),
+            pods: (0..n).map(pod).collect(),
+            pvcs: (0..n).map(|o| PvcView { name: names().pvc(o), ordinal: o, terminating: false }).collect(),
+            nodes: (0..n)
+                .map(|o| NodeView {
+                    ordinal: o,
+                    status: Ok(status(o, if o == 0 { Role::Leader } else { Role::Follower }, &members, 100)),
+                })
+                .collect(),
+            cordoned: BTreeSet::new(),
+            eviction_requests: BTreeSet::new(),
+            removed_members: BTreeSet::new(),
+            desired_pod_hash: HASH.into(),
+            stuck_after: Duration::from_secs(120),
+        }
+    }
+
+    fn set_node(o: &mut Observed, ord: u32, status: Result<NodeStatus, String>) {
+        o.nodes.retain(|n| n.ordinal != ord);
+        o.nodes.push(NodeView { ordinal: ord, status });
+    }
+
+    fn pod_mut(o: &mut Observed, ord: u32) -> &mut PodView {
+        o.pods.iter_mut().find(|p| p.ordinal == ord).unwrap()
+    }
+
+    #[test]
+    fn new_ring_forms_from_all_nodes_at_once() {
+        let mut o = healthy(3);
+        o.configured = None;
+        o.sts_replicas = None;
+        o.pods.clear();
+        o.nodes.clear();
+        let p = plan(&o);
+        assert_eq!(p.membership, Membership::first(3));
+        assert_eq!(p.sts_replicas, 3);
+        assert!(matches!(p.step, Step::Wait { reason: "Forming", .. }));
+    }
+
+    #[test]
+    fn healthy_ring_is_idle_and_labels_are_kept() {
+        let p = plan(&healthy(3));
+        assert_eq!(p.step, Step::Idle);
+        assert_eq!(p.membership, Membership::first(3));
+        assert_eq!(p.sts_replicas, 3);
+        assert!(p.labels.is_empty());
+    }
+
+    #[test]
+    fn no_leader_keeps_membership_even_if_replicas_changed() {
+        let mut o = healthy(3);
+        o.replicas = 5;
+        for ord in 0..3 {
+            set_node(&mut o, ord, Err("connection refused".into()));
+        }
+        let p = plan(&o);
+        assert_eq!(p.membership, Membership::first(3));
+        assert_eq!(p.sts_replicas, 3);
+        assert!(matches!(p.step, Step::Wait { reason: "NoLeader", .. }));
+        // Unreachable nodes lose their role labels, so no budget protects a dead pod.
+        assert_eq!(p.labels.len(), 3);
+        assert!(p.labels.iter().all(|(_, v)| v.is_none()));
+    }
+
+    #[test]
+    fn no_leader_still_replaces_a_stuck_outdated_pod() {
+        let mut o = healthy(3);
+        for ord in 0..3 {
+            set_node(&mut o, ord, Err("crash loop".into()));
+            let p = pod_mut(&mut o, ord);
+            p.ready = false;
+            p.not_ready_for = Some(Duration::from_secs(600));
+            p.spec_hash = Some("old".into());
+        }
+        let p = plan(&o);
+        assert!(matches!(p.step, Step::DeletePod { ordinal: 2, reason: RestartReason::Stuck, .. }), "{:?}", p.step);
+    }
+
+    #[test]
+    fn scale_up_lists_new_nodes_first_then_raises_the_statefulset() {
+        let mut o = healthy(3);
+        o.replicas = 5;
+        let p = plan(&o);
+        assert_eq!(p.membership, Membership::first(5));
+        assert_eq!(p.sts_replicas, 3, "pods come only after the members agree");
+        assert_eq!(p.step, Step::ScaleUp { to: 5, candidates: vec![3, 4] });
+    }
+
+    #[test]
+    fn scale_up_joins_new_nodes_one_at_a_time_lowest_first() {
+        let mut o = healthy(3);
+        o.replicas = 5;
+        o.configured = Some(Membership::first(5));
+        o.sts_replicas = Some(5);
+        o.pods.push(pod(3));
+        o.pods.push(pod(4));
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        set_node(&mut o, 3, Ok(status(3, Role::Unknown, &[], 0)));
+        set_node(&mut o, 4, Ok(status(4, Role::Unknown, &[], 0)));
+        let p = plan(&o);
+        assert_eq!(p.step, Step::Join { ordinal: 3 });
+        assert_eq!(p.sts_replicas, 5);
+        // om-3 joined: om-4 is next.
+        let members4: Vec<(u32, bool)> = members.iter().copied().chain([(3, true)]).collect();
+        set_node(&mut o, 0, Ok(status(0, Role::Leader, &members4, 100)));
+        set_node(&mut o, 3, Ok(status(3, Role::Follower, &members4, 100)));
+        assert_eq!(plan(&o).step, Step::Join { ordinal: 4 });
+    }
+
+    #[test]
+    fn scale_up_waits_for_a_new_pod_that_does_not_answer() {
+        let mut o = healthy(3);
+        o.replicas = 4;
+        o.configured = Some(Membership::first(4));
+        o.sts_replicas = Some(4);
+        let mut p3 = pod(3);
+        p3.running = false;
+        p3.ready = false;
+        o.pods.push(p3);
+        set_node(&mut o, 3, Err("connection refused".into()));
+        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForPod", .. }));
+    }
+
+    #[test]
+    fn scale_up_promotes_a_learner_left_behind() {
+        let mut o = healthy(3);
+        let members = [(0, true), (1, true), (2, false)];
+        set_node(&mut o, 0, Ok(status(0, Role::Leader, &members, 100)));
+        assert_eq!(plan(&o).step, Step::Join { ordinal: 2 });
+    }
+
+    #[test]
+    fn scale_up_deletes_a_leftover_volume_before_the_ordinal_is_reused() {
+        let mut o = healthy(3);
+        o.replicas = 4;
+        o.pvcs.push(PvcView { name: names().pvc(3), ordinal: 3, terminating: false });
+        let p = plan(&o);
+        assert_eq!(p.step, Step::DeletePvc { ordinal: 3, name: "data-om-3".into() });
+        assert_eq!(p.sts_replicas, 3);
+        o.pvcs.last_mut().unwrap().terminating = true;
+        assert!(matches!(plan(&o).step, Step::Wait { reason: "DeletingStaleVolume", .. }));
+    }
+
+    #[test]
+    fn scale_up_removes_a_removed_members_pod_before_reuse() {
+        // om-3 was decommissioned but its pod is still there when replicas go back to 4.
+        let mut o = healthy(3);
+        o.replicas = 4;
+        o.sts_replicas = Some(4);
+        o.configured = Some(Membership { nodes: vec![0, 1, 2, 3], decommissioned: vec![3] });
+        o.pods.push(pod(3));
+        o.pvcs.push(PvcView { name: names().pvc(3), ordinal: 3, terminating: false });
+        o.removed_members.insert(3);
+        let p = plan(&o);
+        assert_eq!(p.sts_replicas, 3);
+        assert!(matches!(p.step, Step::Wait { reason: "RemovingStaleMember", .. }));
+        assert_eq!(p.removed_members, BTreeSet::from([3]));
+    }
+
+    #[test]
+    fn removed_members_drop_out_once_pod_and_volume_are_gone() {
+        let mut o = healthy(3);
+        o.removed_members = BTreeSet::from([3, 4]);
+        o.pvcs.push(PvcView { name: names().pvc(4), ordinal: 4, terminating: false });
+        assert_eq!(plan(&o).removed_members, BTreeSet::from([4]));
+    }
+
+    #[test]
+    fn scale_down_decommissions_the_highest_ordinal_first() {
+        let mut o = healthy(5);
+        o.replicas = 3;
+        let p = plan(&o);
+        assert_eq!(p.step, Step::Decommission { ordinal: 4 });
+        assert_eq!(p.membership, Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![4] });
+        assert_eq!(p.sts_replicas, 5, "the pod stays until the ring let it go");
+    }
+
+    #[test]
+    fn scale_down_shrinks_statefulset_then_config_after_removal() {
+        let mut o = healthy(5);
+        o.replicas = 3;
+        let members: Vec<(u32, bool)> = (0..4).map(|x| (x, true)).collect();
+        set_node(&mut o, 0, Ok(status(0, Role::Leader, &members, 100)));
+        set_node(&mut o, 4, Ok(status(4, Role::Unknown, &[], 100)));
+        let p = plan(&o);
+        assert_eq!(p.sts_replicas, 4);
+        // om-4 still listed (its pod runs) but decommissioned; om-3 is next.
+        assert_eq!(p.membership, Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![3, 4] });
+        assert_eq!(p.step, Step::Decommission { ordinal: 3 });
+        // Once the pod of om-4 is gone the configuration forgets it.
+        o.pods.retain(|p| p.ordinal != 4);
+        o.sts_replicas = Some(4);
+        let p = plan(&o);
+        assert_eq!(p.membership, Membership { nodes: vec![0, 1, 2, 3], decommissioned: vec![3] });
+    }
+
+    #[test]
+    fn scale_down_of_the_leader_is_left_to_decommission() {
+        let mut o = healthy(3);
+        o.replicas = 2;
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        set_node(&mut o, 0, Ok(status(0, Role::Follower, &members, 100)));
+        set_node(&mut o, 2, Ok(status(2, Role::Leader, &members, 100)));
+        assert_eq!(plan(&o).step, Step::Decommission { ordinal: 2 });
+    }
+
+    #[test]
+    fn leader_on_cordoned_node_transfers_to_a_healthy_follower() {
+        let mut o = healthy(3);
+        o.cordoned.insert("node-0".into());
+        // om-2 is the most caught up, but om-1 is on a cordoned node too and om-2 is fine.
+        o.cordoned.insert("node-1".into());
+        let p = plan(&o);
+        assert_eq!(p.step, Step::TransferLeader { from: 0, to: Some(2), reason: TransferReason::NodeCordoned });
+    }
+
+    #[test]
+    fn transfer_prefers_the_most_caught_up_follower() {
+        let mut o = healthy(3);
+        o.cordoned.insert("node-0".into());
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        set_node(&mut o, 1, Ok(status(1, Role::Follower, &members, 90)));
+        set_node(&mut o, 2, Ok(status(2, Role::Follower, &members, 100)));
+        assert_eq!(plan(&o).step, Step::TransferLeader { from: 0, to: Some(2), reason: TransferReason::NodeCordoned });
+    }
+
+    #[test]
+    fn every_disruption_signal_moves_leadership() {
+        type Setup = fn(&mut Observed);
+        let cases: [(Setup, TransferReason); 3] = [
+            (|o| pod_mut(o, 0).terminating = true, TransferReason::PodDeleting),
+            (|o| pod_mut(o, 0).disruption_target = true, TransferReason::DisruptionTarget),
+            (
+                |o| {
+                    o.eviction_requests.insert("om-0".into());
+                },
+                TransferReason::EvictionRequested,
+            ),
+        ];
+        for (setup, reason) in cases {
+            let mut o = healthy(3);
+            setup(&mut o);
+            assert_eq!(plan(&o).step, Step::TransferLeader { from: 0, to: Some(1), reason });
+        }
+    }
+
+    #[test]
+    fn follower_signals_do_not_move_leadership() {
+        let mut o = healthy(3);
+        o.cordoned.insert("node-1".into());
+        pod_mut(&mut o, 2).disruption_target = true;
+        assert_eq!(plan(&o).step, Step::Idle);
+    }
+
+    #[test]
+    fn no_healthy_follower_means_wait_not_a_blind_transfer() {
+        let mut o = healthy(3);
+        o.cordoned.insert("node-0".into());
+        set_node(&mut o, 1, Err("down".into()));
+        set_node(&mut o, 2, Err("down".into()));
+        assert!(matches!(plan(&o).step, Step::Wait { reason: "NoTransferTarget", .. }));
+    }
+
+    #[test]
+    fn role_labels_follow_the_leader_leader_first() {
+        let mut o = healthy(3);
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        set_node(&mut o, 0, Ok(status(0, Role::Follower, &members, 100)));
+        set_node(&mut o, 2, Ok(status(2, Role::Leader, &members, 100)));
+        let p = plan(&o);
+        assert_eq!(p.labels, vec![("om-2".to_string(), Some(ROLE_LEADER)), ("om-0".to_string(), Some(ROLE_FOLLOWER))]);
+    }
+
+    #[test]
+    fn a_stale_leader_with_a_lower_term_is_not_the_leader() {
+        let mut o = healthy(3);
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        let mut newer = status(2, Role::Leader, &members, 100);
+        newer.term = 4;
+        set_node(&mut o, 2, Ok(newer));
+        assert_eq!(leader(&o.nodes).map(|(ord, _)| ord), Some(2));
+    }
+
+    #[test]
+    fn rolling_restart_followers_highest_first_then_transfer_then_leader() {
+        let mut o = healthy(3);
+        o.desired_pod_hash = "next".into();
+        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 2, reason: RestartReason::Rollout, .. }));
+        pod_mut(&mut o, 2).spec_hash = Some("next".into());
+        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 1, .. }));
+        pod_mut(&mut o, 1).spec_hash = Some("next".into());
+        assert_eq!(plan(&o).step, Step::TransferLeader { from: 0, to: Some(1), reason: TransferReason::Restart });
+        // After the transfer om-0 is a follower: it restarts.
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        set_node(&mut o, 0, Ok(status(0, Role::Follower, &members, 100)));
+        set_node(&mut o, 1, Ok(status(1, Role::Leader, &members, 100)));
+        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 0, .. }));
+        pod_mut(&mut o, 0).spec_hash = Some("next".into());
+        assert_eq!(plan(&o).step, Step::Idle);
+    }
+
+    #[test]
+    fn rolling_restart_waits_until_the_restarted_node_caught_up() {
+        let mut o = healthy(3);
+        o.desired_pod_hash = "next".into();
+        pod_mut(&mut o, 2).spec_hash = Some("next".into());
+        // om-2 is back (pod ready) but its node is still catching up.
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        let mut catching_up = status(2, Role::Follower, &members, 50);
+        catching_up.ready = false;
+        set_node(&mut o, 2, Ok(catching_up));
+        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForReady", .. }));
+        pod_mut(&mut o, 1).terminating = true;
+        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForReady", .. }));
+    }
+
+    #[test]
+    fn one_node_ring_restarts_its_leader_directly() {
+        let mut o = healthy(1);
+        o.desired_pod_hash = "next".into();
+        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 0, .. }));
+    }
+
+    #[test]
+    fn unreachable_member_blocks_the_restart_but_not_the_status() {
+        let mut o = healthy(3);
+        o.desired_pod_hash = "next".into();
+        set_node(&mut o, 1, Err("timed out".into()));
+        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForReady", .. }));
+    }
+}
