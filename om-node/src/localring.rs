@@ -143,7 +143,7 @@ impl LocalRing {
             .arg(format!("ozone.om.db.dirs={}", node.db_dir.display()))
             .arg("om")
             .args(om_args)
-            .env("OMRING_LOG", std::env::var("OMRING_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
+            .envs(std::env::var("OMRING_LOG").ok().map(|v| ("OMRING_LOG", v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -4,6 +4,11 @@ use clap::Parser;
 use om_node::cli::{self, Cli, CliError, Command};
 use om_node::{start_node, NodeSettings, StartMode};
 
+/// Default log filter of a node. openraft warns on every failed heartbeat (ten times a second
+/// per silent peer); the node logs membership and leadership changes itself.
+const NODE_LOG_FILTER: &str =
+    "info,openraft=warn,openraft::core::heartbeat=error,openraft::replication=error,openraft::engine::handler::replication_handler=error";
+
 fn main() {
     let args = cli::normalize_args(std::env::args());
     let cli = match Cli::try_parse_from(args) {
@@ -12,9 +17,10 @@ fn main() {
     };
     let is_node = matches!(cli.command, Command::Om(_) | Command::Dev { .. });
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OMRING_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(if is_node { "info,openraft=warn" } else { "warn" })
-        }))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OMRING_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if is_node { NODE_LOG_FILTER } else { "warn" })),
+        )
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

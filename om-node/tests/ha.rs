@@ -67,6 +67,17 @@ async fn bootstrap_grows_a_live_ring_to_five_and_decommission_shrinks_it_back() 
     for i in [0, 1, 3] {
         ring.write_node_conf(i, &four).unwrap();
     }
+    // Started without --bootstrap, om4 says it is not a member and waits: no second ring.
+    ring.start_node(3);
+    wait_for("om4 to say it is not a member", Duration::from_secs(30), || async {
+        ring.log(3).contains("om4 is not a member of ring omservice").then_some(())
+    })
+    .await;
+    let om4 = ring.conf.service(Some(SID)).unwrap().node("om4").unwrap().clone();
+    let st = client.node_status(&om4).await.unwrap();
+    assert_eq!((st.role, st.ready, st.members.len()), (Role::Unknown, false, 0), "{st:?}");
+    assert_eq!(ring.terminate(3), Some(0));
+
     ring.start_node_with(3, &["--bootstrap"]);
     let code = ring.wait_exit(3, Duration::from_secs(30)).unwrap();
     assert_eq!(code, Some(1), "refused bootstrap exits 1");
