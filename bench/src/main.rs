@@ -52,6 +52,9 @@ enum Cmd {
         /// every availability event was measured (the CI smoke run).
         #[arg(long)]
         check: bool,
+        /// Extra ozone-site.xml property for our ring, KEY=VALUE (repeatable; for experiments).
+        #[arg(long = "omring-set", value_name = "KEY=VALUE")]
+        omring_set: Vec<String>,
         /// The command line recorded in the report as "reproduce".
         #[arg(long)]
         reproduce: Option<String>,
@@ -96,6 +99,7 @@ fn main() {
             ozone_driver,
             fsync_samples,
             check,
+            omring_set,
             reproduce,
         } => {
             let tmp = match work {
@@ -128,6 +132,10 @@ fn main() {
                 ozone_lib,
                 ozone_driver,
                 fsync_samples,
+                omring_set: omring_set
+                    .iter()
+                    .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+                    .collect(),
                 command: reproduce.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
             };
             let mut suite = Suite::new(settings);

@@ -52,7 +52,7 @@ pub struct OmRing {
 
 impl OmRing {
     /// Writes the config for `n` voters under `dir` and starts them all at once.
-    pub fn start(bin: &Path, dir: &Path, n: usize) -> Result<Self, RingError> {
+    pub fn start(bin: &Path, dir: &Path, n: usize, extra: &[(String, String)]) -> Result<Self, RingError> {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         let mut conf = OzoneConfig::new();
         conf.set("ozone.om.service.ids", SERVICE_ID);
@@ -65,6 +65,9 @@ impl OmRing {
             conf.set(&format!("ozone.om.http-address.{SERVICE_ID}.{id}"), format!("127.0.0.1:{}", p()?));
         }
         conf.set("ozone.client.wait.between.retries.millis", "100");
+        for (k, v) in extra {
+            conf.set(k, v.as_str());
+        }
         let conf_path = dir.join("ozone-site.xml");
         std::fs::write(&conf_path, conf.to_xml()).map_err(io("writing ozone-site.xml"))?;
         let mut ring = OmRing {
@@ -270,4 +273,19 @@ pub async fn first_write_after(client: &FailoverClient, since: Instant, name: &s
             Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
         }
     }
+}
+
+/// When the running nodes first agree on a ready leader other than `old` (polled every 10 ms
+/// with a status client of its own, for up to 30 s).
+pub async fn new_leader_after(ring: &OmRing, old: &str, since: Instant) -> Option<Duration> {
+    let client = ring.client().ok()?;
+    while since.elapsed() < Duration::from_secs(30) {
+        if let Some(l) = ring.agreed_leader(&client).await {
+            if l != old {
+                return Some(since.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
 }

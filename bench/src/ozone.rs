@@ -101,6 +101,9 @@ impl OzoneCluster {
             ("ozone.om.service.ids".into(), SERVICE_ID.into()),
             (format!("ozone.om.nodes.{SERVICE_ID}"), "om1,om2,om3".into()),
             ("ozone.replication".into(), "1".into()),
+            // The 256-byte-write workload creates a volume per write; the default cap is 1,024
+            // volumes per user.
+            ("ozone.om.user.max.volume".into(), "100000000".into()),
             // Same client retry pause as our ring's client (LocalRing uses 100 ms too).
             ("ozone.client.wait.between.retries.millis".into(), "100".into()),
         ];
@@ -330,7 +333,10 @@ impl OzoneCluster {
             self.java("org.apache.hadoop.ozone.freon.Freon", "1g").args(&args),
             Duration::from_secs(secs + 180),
         )
-        .map_err(io("running freon"))?;
+        .map_err(|e| {
+            let _ = std::fs::write(self.dir.join(format!("freon-{generator}-{threads}.log")), e.to_string());
+            OzoneError::Io { what: format!("running freon {generator} with {threads} threads"), source: e }
+        })?;
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         std::fs::write(self.dir.join(format!("freon-{generator}-{threads}.log")), &text)
             .map_err(io("writing freon log"))?;

@@ -210,6 +210,15 @@ pub fn render(r: &Results) -> String {
             k.map(|a| a.to_first_write_ms.len()).unwrap_or(0).max(t.map(|a| a.to_first_write_ms.len()).unwrap_or(0));
         let _ = writeln!(s, "| {sys} | {km} / {kx} | {tc} | {tm} / {tx} | {n} |");
     }
+    if let Some(k) = r.availability(OMRING, "kill-leader").filter(|a| !a.leader_ms.is_empty()) {
+        let _ = writeln!(
+            s,
+            "\nomring kill -9: survivors agreed on a ready new leader after {} ms (median; trials: {:?}); \
+             the rest of the time to the first write is the client finding it.",
+            f(Some(median(&k.leader_ms)), 0),
+            k.leader_ms.iter().map(|x| x.round()).collect::<Vec<_>>()
+        );
+    }
     let notes: Vec<String> = r
         .availability
         .iter()

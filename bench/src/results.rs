@@ -54,8 +54,25 @@ pub struct Availability {
     /// For transfers: how long the transfer call itself took, one per trial.
     #[serde(default)]
     pub call_ms: Vec<f64>,
+    /// For kills (where measured): when the survivors first agreed on a ready new leader, one
+    /// per trial; the rest of `to_first_write_ms` is the client finding it.
+    #[serde(default)]
+    pub leader_ms: Vec<f64>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+impl Availability {
+    pub fn new(system: &str, event: &str) -> Self {
+        Availability {
+            system: system.into(),
+            event: event.into(),
+            to_first_write_ms: Vec::new(),
+            call_ms: Vec::new(),
+            leader_ms: Vec::new(),
+            note: None,
+        }
+    }
 }
 
 /// fsync latency of the disk under the results directory.

@@ -42,6 +42,8 @@ pub struct Settings {
     pub ozone_driver: Option<PathBuf>,
     pub fsync_samples: usize,
     pub command: String,
+    /// Extra ozone-site.xml properties for our ring (experiments; the report notes them).
+    pub omring_set: Vec<(String, String)>,
 }
 
 const WORKLOADS_OMRING: &[&str] = &[KEY, BUCKET, PUT256, READ];
@@ -184,7 +186,10 @@ impl Suite {
         self.results.meta.versions.push(("omring".into(), format!("om-node at {}", s.om_node.display())));
         let dir = s.work.join("omring");
         let _ = std::fs::remove_dir_all(&dir);
-        let mut ring = OmRing::start(&s.om_node, &dir, 3)?;
+        let mut ring = OmRing::start(&s.om_node, &dir, 3, &s.omring_set)?;
+        if !s.omring_set.is_empty() {
+            self.results.notes.push(format!("omring ran with extra settings {:?}", s.omring_set));
+        }
         let client = ring.client()?;
         let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
         log(format!("omring: leader {leader}"));
@@ -212,33 +217,34 @@ impl Suite {
         self.save()?;
 
         // kill -9 the leader, time the first successful write, bring the node back.
-        let mut kill = Availability {
-            system: OMRING.into(),
-            event: "kill-leader".into(),
-            to_first_write_ms: vec![],
-            call_ms: vec![],
-            note: None,
-        };
+        let mut kill = Availability::new(OMRING, "kill-leader");
         for t in 0..s.trials {
             let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
             let t0 = Instant::now();
             ring.kill9(&leader)?;
-            let took = omring::first_write_after(&client, t0, &format!("kill{t}")).await?;
+            // Watch the survivors while the client looks for the new leader.
+            let name = format!("kill{t}");
+            let (took, elected) = tokio::join!(
+                omring::first_write_after(&client, t0, &name),
+                omring::new_leader_after(&ring, &leader, t0)
+            );
+            let took = took?;
             kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
-            log(format!("omring kill -9 {leader}: first write after {:.0} ms", took.as_secs_f64() * 1e3));
+            if let Some(e) = elected {
+                kill.leader_ms.push(e.as_secs_f64() * 1e3);
+            }
+            log(format!(
+                "omring kill -9 {leader}: new leader agreed after {:.0} ms, first write after {:.0} ms",
+                elected.map(|e| e.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
+                took.as_secs_f64() * 1e3
+            ));
             ring.restart(&leader)?;
         }
         self.results.availability.push(kill);
         self.save()?;
 
         // Requested transfer to a chosen follower.
-        let mut tr = Availability {
-            system: OMRING.into(),
-            event: "transfer".into(),
-            to_first_write_ms: vec![],
-            call_ms: vec![],
-            note: None,
-        };
+        let mut tr = Availability::new(OMRING, "transfer");
         for t in 0..s.trials {
             let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
             let target = ring.ids.iter().find(|x| **x != leader).cloned().unwrap_or_default();
@@ -329,13 +335,7 @@ impl Suite {
         }
         self.save()?;
 
-        let mut kill = Availability {
-            system: ETCD.into(),
-            event: "kill-leader".into(),
-            to_first_write_ms: vec![],
-            call_ms: vec![],
-            note: None,
-        };
+        let mut kill = Availability::new(ETCD, "kill-leader");
         for _ in 0..s.trials {
             let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
             let t0 = Instant::now();
@@ -348,13 +348,7 @@ impl Suite {
         kill.note = Some("etcd defaults: heartbeat 100 ms, election timeout 1000 ms".into());
         self.results.availability.push(kill);
 
-        let mut tr = Availability {
-            system: ETCD.into(),
-            event: "transfer".into(),
-            to_first_write_ms: vec![],
-            call_ms: vec![],
-            note: None,
-        };
+        let mut tr = Availability::new(ETCD, "transfer");
         for _ in 0..s.trials {
             let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
             let target = cluster.names().into_iter().find(|n| *n != leader).unwrap_or_default();
@@ -424,7 +418,8 @@ impl Suite {
                     let secs = s.step.as_secs().max(1);
                     let mut fr = row(OZONE_FREON, w, c, procstat::loadavg());
                     let cpu0 = procstat::total_cpu(&pids);
-                    match cluster.freon(freon, c, secs, &format!("f{c}")) {
+                    // Names are prefix + counter: "fr1n" + "60" must not equal "fr16n" + "0".
+                    match cluster.freon(freon, c, secs, &format!("fr{c}n")) {
                         Ok((ok, total)) => {
                             let cpu = procstat::total_cpu(&pids) - cpu0;
                             fr.ops = ok;
@@ -443,13 +438,7 @@ impl Suite {
             self.save()?;
         }
 
-        let mut kill = Availability {
-            system: OZONE.into(),
-            event: "kill-leader".into(),
-            to_first_write_ms: vec![],
-            call_ms: vec![],
-            note: None,
-        };
+        let mut kill = Availability::new(OZONE, "kill-leader");
         for t in 0..s.trials {
             let leader = driver.wait_leader(Duration::from_secs(120))?;
             let t0 = Instant::now();
@@ -466,13 +455,7 @@ impl Suite {
         self.results.availability.push(kill);
         self.save()?;
 
-        let mut tr = Availability {
-            system: OZONE.into(),
-            event: "transfer".into(),
-            to_first_write_ms: vec![],
-            call_ms: vec![],
-            note: None,
-        };
+        let mut tr = Availability::new(OZONE, "transfer");
         for t in 0..s.trials {
             let leader = driver.wait_leader(Duration::from_secs(120))?;
             let target = cluster.ids().into_iter().find(|x| *x != leader).unwrap_or_default();

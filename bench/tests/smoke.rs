@@ -55,6 +55,7 @@ fn harness_measures_every_step_and_writes_the_report() {
         ozone_lib: None,
         ozone_driver: None,
         fsync_samples: 20,
+        omring_set: Vec::new(),
         command: "cargo test -p omring-bench --test smoke".into(),
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
