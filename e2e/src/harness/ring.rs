@@ -1,0 +1,217 @@
+//! Reading a ring the way a user does: the OzoneManagerRing's status and conditions, the ring's
+//! ozone-site.xml from its ConfigMap, a failover client resolving pod names through the agent's
+//! DNS file, and the nodes' own view (roles, digests).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::Client;
+use om_client::wire::{ReadOp, ReadResponse, Role};
+use om_client::{FailoverClient, OzoneConfig, RetryPolicy};
+use serde_json::Value;
+
+use super::{wait_for, HarnessError, Result};
+
+/// `omring.io/v1alpha1` `OzoneManagerRing`, read as a dynamic object (the test asserts on the
+/// JSON a user sees, independent of the operator's Rust types).
+pub fn omr_resource() -> ApiResource {
+    ApiResource {
+        group: "omring.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "omring.io/v1alpha1".into(),
+        kind: "OzoneManagerRing".into(),
+        plural: "ozonemanagerrings".into(),
+    }
+}
+
+pub fn omr_api(client: &Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), ns, &omr_resource())
+}
+
+/// The ring's `.status` (Null when absent).
+pub async fn omr_status(client: &Client, ns: &str, name: &str) -> Result<Value> {
+    let obj = omr_api(client, ns)
+        .get(name)
+        .await
+        .map_err(|source| HarnessError::Kube { what: format!("get omr {ns}/{name}"), source })?;
+    Ok(obj.data.get("status").cloned().unwrap_or(Value::Null))
+}
+
+/// (status, reason, message) of a condition in a status object.
+pub fn condition(status: &Value, type_: &str) -> Option<(String, String, String)> {
+    let conds = status.get("conditions")?.as_array()?;
+    let c = conds.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(type_))?;
+    let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    Some((s("status"), s("reason"), s("message")))
+}
+
+/// Waits until the ring's Available condition is True for the current generation and
+/// `readyReplicas` equals `replicas`; returns the status.
+pub async fn wait_available(client: &Client, ns: &str, name: &str, replicas: i64, timeout: Duration) -> Result<Value> {
+    wait_for(
+        &format!("omr {ns}/{name} Available with {replicas} ready"),
+        timeout,
+        Duration::from_millis(500),
+        || async {
+            let obj = omr_api(client, ns).get(name).await.map_err(|e| e.to_string())?;
+            let status = obj.data.get("status").cloned().unwrap_or(Value::Null);
+            let generation = obj.metadata.generation.unwrap_or(0);
+            let observed = status.get("observedGeneration").and_then(Value::as_i64).unwrap_or(-1);
+            let ready = status.get("readyReplicas").and_then(Value::as_i64).unwrap_or(0);
+            let available = condition(&status, "Available").map(|c| c.0 == "True").unwrap_or(false);
+            if available && ready == replicas && observed == generation {
+                Ok(Some(status))
+            } else {
+                Err(format!("generation {generation} observed {observed}, ready {ready}, status {status}"))
+            }
+        },
+    )
+    .await
+}
+
+/// Resolves names through a hosts file only (the agent's cluster DNS).
+#[derive(Debug, Clone)]
+pub struct FileResolver(pub PathBuf);
+
+impl reqwest::dns::Resolve for FileResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let path = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let ips = om_client::hosts::lookup_in_file(&path, &host);
+            if ips.is_empty() {
+                return Err(format!("{host} is not in {}", path.display()).into());
+            }
+            let addrs: Vec<std::net::SocketAddr> = ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0)).collect();
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The `ozone-site.xml` a ConfigMap holds.
+pub async fn config_from_configmap(client: &Client, ns: &str, name: &str) -> Result<OzoneConfig> {
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .map_err(|source| HarnessError::Kube { what: format!("get configmap {ns}/{name}"), source })?;
+    let xml = cm
+        .data
+        .as_ref()
+        .and_then(|d| d.get("ozone-site.xml"))
+        .ok_or_else(|| HarnessError::Check(format!("configmap {ns}/{name} has no ozone-site.xml")))?;
+    OzoneConfig::parse_xml(xml).map_err(|e| HarnessError::Check(format!("configmap {ns}/{name}: {e}")))
+}
+
+/// A failover client for the service in `conf`, resolving through `hosts_file`, patient enough
+/// to ride out elections and restarts (it gives up after about a minute).
+pub fn failover_client(conf: &OzoneConfig, hosts_file: &Path) -> Result<Arc<FailoverClient>> {
+    let service = conf.service(None).map_err(|e| HarnessError::Check(e.to_string()))?;
+    let client = FailoverClient::builder(service)
+        .retry_policy(RetryPolicy { max_attempts: 600, wait_between_rounds: Duration::from_millis(100) })
+        .request_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(1))
+        .resolver(Arc::new(FileResolver(hosts_file.to_path_buf())))
+        .build()
+        .map_err(|e| HarnessError::Check(e.to_string()))?;
+    Ok(Arc::new(client))
+}
+
+/// node id -> role, as every node reports itself.
+pub async fn roles(client: &FailoverClient) -> BTreeMap<String, Role> {
+    client
+        .ring_status()
+        .await
+        .into_iter()
+        .map(|(n, r)| (n.node_id, r.map(|s| s.role).unwrap_or(Role::Unreachable)))
+        .collect()
+}
+
+/// The one node that says it leads (with the highest term), if any.
+pub async fn leader(client: &FailoverClient) -> Option<String> {
+    client
+        .ring_status()
+        .await
+        .into_iter()
+        .filter_map(|(n, r)| r.ok().filter(|s| s.role == Role::Leader).map(|s| (s.term, n.node_id)))
+        .max()
+        .map(|(_, id)| id)
+}
+
+/// Waits until every configured node answers with the same applied index and the same
+/// namespace digest (replicas hold identical state); returns (digest, index).
+pub async fn wait_replicas_identical(client: &FailoverClient, timeout: Duration) -> Result<(String, u64)> {
+    wait_for("identical replicas", timeout, Duration::from_millis(300), || async {
+        let mut seen = Vec::new();
+        for n in client.nodes() {
+            match client.read_stale_from(n, ReadOp::Digest).await {
+                Ok(ReadResponse::Digest { digest, applied_index, .. }) => {
+                    seen.push((n.node_id.clone(), digest, applied_index))
+                }
+                Ok(other) => return Err(format!("{}: unexpected answer {other:?}", n.node_id)),
+                Err(e) => return Err(format!("{}: {e}", n.node_id)),
+            }
+        }
+        let first = seen.first().cloned().ok_or("no nodes")?;
+        if seen.iter().all(|(_, d, i)| *d == first.1 && *i == first.2) {
+            Ok(Some((first.1, first.2)))
+        } else {
+            Err(format!("{seen:?}"))
+        }
+    })
+    .await
+}
+
+/// Pods matching `selector` in `ns`.
+pub async fn pods(client: &Client, ns: &str, selector: &str) -> Result<Vec<Pod>> {
+    Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map(|l| l.items)
+        .map_err(|source| HarnessError::Kube { what: format!("list pods {selector}"), source })
+}
+
+pub fn pod_ready(p: &Pod) -> bool {
+    crate::agent::dns::is_pod_ready(p) && p.metadata.deletion_timestamp.is_none()
+}
+
+pub fn restart_count(p: &Pod) -> i32 {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map(|cs| cs.iter().map(|c| c.restart_count).sum())
+        .unwrap_or(0)
+}
+
+/// Waits until exactly `n` pods match and all are Ready.
+pub async fn wait_pods_ready(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+    n: usize,
+    timeout: Duration,
+) -> Result<Vec<Pod>> {
+    wait_for(&format!("{n} ready pods {selector} in {ns}"), timeout, Duration::from_millis(300), || async {
+        let ps = pods(client, ns, selector).await.map_err(|e| e.to_string())?;
+        let ready = ps.iter().filter(|p| pod_ready(p)).count();
+        if ps.len() == n && ready == n {
+            Ok(Some(ps))
+        } else {
+            Err(format!(
+                "{} pods, {ready} ready: {:?}",
+                ps.len(),
+                ps.iter()
+                    .map(|p| format!(
+                        "{}={}",
+                        p.metadata.name.as_deref().unwrap_or(""),
+                        p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default()
+                    ))
+                    .collect::<Vec<_>>()
+            ))
+        }
+    })
+    .await
+}
