@@ -47,35 +47,10 @@ impl Operator {
     /// `helm install` of the chart (operator Deployment at 0 replicas, webhook pointed at the
     /// local process), then the operator process with the ServiceAccount's token.
     pub async fn install(cluster: &Cluster, extra_helm_args: &[&str]) -> Result<Operator> {
-        let chart = chart_dir();
-        if !chart.join("Chart.yaml").is_file() {
-            return Err(HarnessError::Setup(format!("no chart at {}", chart.display())));
-        }
         let bin = bins::operator()?;
         let (metrics_port, webhook_port) = (free_port()?, free_port()?);
         let url = format!("https://127.0.0.1:{webhook_port}{WEBHOOK_PATH}");
-        let chart_s = chart.display().to_string();
-        let set_url = format!("webhook.url={url}");
-        let mut args = vec![
-            "install",
-            RELEASE,
-            &chart_s,
-            "--namespace",
-            NAMESPACE,
-            "--create-namespace",
-            "--set",
-            "replicaCount=0",
-            "--set",
-            &set_url,
-            "--wait",
-            "--timeout",
-            "2m",
-        ];
-        args.extend_from_slice(extra_helm_args);
-        let t0 = Instant::now();
-        cluster.helm(&args).await?;
-        step(format!("helm install {RELEASE} in {:.1}s", t0.elapsed().as_secs_f64()));
-
+        helm_install(cluster, &url, extra_helm_args).await?;
         let kubeconfig = service_account_kubeconfig(cluster, NAMESPACE, SERVICE_ACCOUNT).await?;
         let help = std::process::Command::new(&bin).arg("--help").output().map(|o| o.stdout).unwrap_or_default();
         let help = String::from_utf8_lossy(&help).to_string();
@@ -171,6 +146,37 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `helm install` of the chart with the in-cluster operator scaled to 0 and the eviction
+/// webhook sent to `webhook_url` (where the operator process listens).
+pub async fn helm_install(cluster: &Cluster, webhook_url: &str, extra_helm_args: &[&str]) -> Result<()> {
+    let chart = chart_dir();
+    if !chart.join("Chart.yaml").is_file() {
+        return Err(HarnessError::Setup(format!("no chart at {}", chart.display())));
+    }
+    let chart_s = chart.display().to_string();
+    let set_url = format!("webhook.url={webhook_url}");
+    let mut args = vec![
+        "install",
+        RELEASE,
+        &chart_s,
+        "--namespace",
+        NAMESPACE,
+        "--create-namespace",
+        "--set",
+        "replicaCount=0",
+        "--set",
+        &set_url,
+        "--wait",
+        "--timeout",
+        "2m",
+    ];
+    args.extend_from_slice(extra_helm_args);
+    let t0 = Instant::now();
+    cluster.helm(&args).await?;
+    step(format!("helm install {RELEASE} in {:.1}s", t0.elapsed().as_secs_f64()));
+    Ok(())
 }
 
 /// A kubeconfig that authenticates as a ServiceAccount (token from `kubectl create token`).
