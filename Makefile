@@ -4,7 +4,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/omring/target
 export CARGO_TARGET_DIR
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: deps build demo test bench bench-compare bench-smoke
+.PHONY: deps build demo demo-k8s demo-k8s-down e2e test bench bench-compare bench-smoke
 
 deps:
 	@./scripts/install-deps.sh
@@ -17,11 +17,27 @@ demo: build
 	rm -rf .omring/local-ring
 	$(OM_NODE) dev ring --nodes 3 --dir .omring/local-ring
 
-## Everything CI checks.
+## omring on a local Kubernetes control plane: builds, starts it, installs the operator with
+## helm, applies manifests/examples/ring-3.yaml and waits until Available (e2e/demo.sh).
+demo-k8s: deps
+	e2e/demo.sh up
+
+demo-k8s-down:
+	e2e/demo.sh down
+
+## Everything CI checks. The end-to-end tests need the control-plane binaries (built once from
+## the Go module proxy, about 12 min cold, then cached).
 test: deps
 	cargo fmt --all -- --check
+	e2e/controlplane/build.sh >/dev/null
 	cargo build --workspace --all-targets
 	cargo test --workspace --no-fail-fast
+
+## Only the end-to-end scenarios (real control plane, node agent, chart, operator).
+e2e: deps
+	e2e/controlplane/build.sh >/dev/null
+	cargo build --bins -p om-node -p omring-operator -p omring-e2e
+	cargo test -p omring-e2e --no-fail-fast
 
 ## Key create+commit throughput and latency at 1, 16 and 64 clients.
 bench: deps

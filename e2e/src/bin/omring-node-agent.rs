@@ -10,7 +10,7 @@ use omring_e2e::agent::{self, control, AgentConfig, Backoff, BinaryResolver, Nod
 #[command(name = "omring-node-agent", version, about = "Runs the pods of local Kubernetes Nodes as processes")]
 struct Cli {
     /// Agent directory (state, pod volumes, logs).
-    #[arg(long, global = true, default_value = ".omring/node-agent")]
+    #[arg(long, global = true, env = "OMRING_AGENT_DIR", default_value = ".omring/node-agent")]
     dir: PathBuf,
     #[command(subcommand)]
     command: Command,
