@@ -19,3 +19,8 @@ pub mod reconcile;
 pub mod ringclient;
 pub mod siteconfig;
 pub mod status;
+
+#[cfg(test)]
+mod reconcile_tests;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,506 @@
+//! Reconcile against the in-memory API server and a fake ring: what gets applied, in which
+//! order, which ring operations run, and what the status says, including API errors and
+//! nodes that do not answer.
+
+use std::sync::Arc;
+
+use http::Method;
+use kube::core::error_boundary::DeserializeGuard;
+use kube::runtime::controller::Action;
+use om_client::wire::Role;
+use serde_json::{json, Value};
+
+use crate::builders::{configmap, statefulset};
+use crate::context::{Context, Timing};
+use crate::crd::OzoneManagerRing;
+use crate::metrics::Metrics;
+use crate::model::{RingModel, Settings};
+use crate::names::{ANNOTATION_POD_SPEC_HASH, LABEL_ROLE};
+use crate::reconcile::{error_policy, reconcile, Error};
+use crate::siteconfig::{render, Membership};
+use crate::testing::{node_status, FakeApi, FakeRing};
+
+const RING: &str = "/apis/omring.io/v1alpha1/namespaces/ns/ozonemanagerrings/om";
+const CM: &str = "/api/v1/namespaces/ns/configmaps/om-config";
+const STS: &str = "/apis/apps/v1/namespaces/ns/statefulsets/om";
+
+struct World {
+    api: FakeApi,
+    ring: Arc<FakeRing>,
+    ctx: Arc<Context>,
+}
+
+fn world(replicas: u32) -> World {
+    world_with(json!({"replicas": replicas}))
+}
+
+fn world_with(spec: Value) -> World {
+    let api = FakeApi::new();
+    let ring = FakeRing::new();
+    let ctx = Arc::new(Context::new(
+        api.client(),
+        ring.clone(),
+        Settings::default(),
+        Arc::new(Metrics::new()),
+        Some("test".into()),
+        Timing::default(),
+    ));
+    api.insert(
+        RING,
+        json!({"apiVersion": "omring.io/v1alpha1", "kind": "OzoneManagerRing",
+               "metadata": {"name": "om", "namespace": "ns", "uid": "ring-uid", "generation": 1},
+               "spec": spec}),
+    );
+    World { api, ring, ctx }
+}
+
+impl World {
+    fn cr(&self) -> OzoneManagerRing {
+        serde_json::from_value(self.api.get(RING).unwrap()).unwrap()
+    }
+
+    fn set_replicas(&self, n: u32) {
+        let mut cr = self.api.get(RING).unwrap();
+        cr["spec"]["replicas"] = json!(n);
+        cr["metadata"]["generation"] = json!(cr["metadata"]["generation"].as_i64().unwrap() + 1);
+        self.api.insert(RING, cr);
+    }
+
+    fn model(&self) -> RingModel {
+        RingModel::from_resource(&self.cr(), &Settings::default()).unwrap()
+    }
+
+    /// The pod-spec hash reconcile wants for this spec.
+    fn desired_hash(&self) -> String {
+        let m = self.model();
+        let t = statefulset::pod_template(&m, &render(&m, &Membership::first(1)).restart_hash);
+        statefulset::desired_pod_spec_hash(&t)
+    }
+
+    async fn reconcile(&self) -> Result<Action, Error> {
+        let guard: DeserializeGuard<OzoneManagerRing> = serde_json::from_value(self.api.get(RING).unwrap()).unwrap();
+        reconcile(Arc::new(guard), self.ctx.clone()).await
+    }
+
+    /// ConfigMap, StatefulSet with `sts` pods, and pods 0..sts (ready, current template).
+    fn running(&self, configured: Membership, sts: u32) {
+        let m = self.model();
+        let cm = configmap::build(&m, &render(&m, &configured));
+        self.api.insert(CM, serde_json::to_value(cm).unwrap());
+        let t = statefulset::pod_template(&m, &render(&m, &Membership::first(1)).restart_hash);
+        self.api.insert(STS, serde_json::to_value(statefulset::build(&m, sts, t)).unwrap());
+        let hash = self.desired_hash();
+        for o in 0..sts {
+            self.pod(o, true, &hash);
+        }
+    }
+
+    fn pod(&self, ordinal: u32, ready: bool, hash: &str) {
+        self.api.insert(
+            &format!("/api/v1/namespaces/ns/pods/om-{ordinal}"),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": format!("om-{ordinal}"), "namespace": "ns", "uid": format!("pod-uid-{ordinal}"),
+                                "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"},
+                                "annotations": {ANNOTATION_POD_SPEC_HASH: hash}},
+                   "spec": {"nodeName": format!("node-{ordinal}"), "containers": []},
+                   "status": {"phase": "Running", "conditions": [
+                       {"type": "Ready", "status": if ready { "True" } else { "False" },
+                        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}),
+        );
+    }
+
+    fn pvc(&self, ordinal: u32) {
+        self.api.insert(
+            &format!("/api/v1/namespaces/ns/persistentvolumeclaims/data-om-{ordinal}"),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": format!("data-om-{ordinal}"), "namespace": "ns",
+                                "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"}},
+                   "spec": {}}),
+        );
+    }
+
+    fn status(&self) -> Value {
+        self.api.get(RING).unwrap()["status"].clone()
+    }
+
+    fn condition(&self, type_: &str) -> Value {
+        let s = self.status();
+        s["conditions"].as_array().unwrap().iter().find(|c| c["type"] == type_).cloned().unwrap()
+    }
+
+    fn sts_replicas(&self) -> i64 {
+        self.api.get(STS).unwrap()["spec"]["replicas"].as_i64().unwrap()
+    }
+
+    fn configured(&self) -> Membership {
+        let xml = self.api.get(CM).unwrap()["data"]["ozone-site.xml"].as_str().unwrap().to_string();
+        crate::siteconfig::read_membership(&xml, &self.model().names, "om").unwrap()
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.api
+            .log()
+            .iter()
+            .filter(|l| l.method == Method::POST && l.path.ends_with("/events"))
+            .filter_map(|l| l.body.as_ref().and_then(|b| b["reason"].as_str().map(String::from)))
+            .collect()
+    }
+
+    fn role_label(&self, ordinal: u32) -> Option<String> {
+        self.api.get(&format!("/api/v1/namespaces/ns/pods/om-{ordinal}")).unwrap()["metadata"]["labels"][LABEL_ROLE]
+            .as_str()
+            .map(String::from)
+    }
+}
+
+#[tokio::test]
+async fn new_ring_applies_every_object_in_order_and_reports_forming() {
+    let w = world(3);
+    let action = w.reconcile().await.unwrap();
+    assert_eq!(action, Action::requeue(Timing::default().busy_requeue));
+    let writes: Vec<String> = w.api.writes().into_iter().filter(|x| !x.ends_with("/events")).collect();
+    assert_eq!(
+        writes,
+        [
+            "PATCH /api/v1/namespaces/ns/serviceaccounts/om",
+            "PATCH /api/v1/namespaces/ns/configmaps/om-config",
+            "PATCH /api/v1/namespaces/ns/services/om-headless",
+            "PATCH /api/v1/namespaces/ns/services/om",
+            "PATCH /apis/apps/v1/namespaces/ns/statefulsets/om",
+            "PATCH /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader",
+            "PATCH /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-followers",
+            "PATCH /apis/omring.io/v1alpha1/namespaces/ns/ozonemanagerrings/om/status",
+        ]
+    );
+    // Server-side apply, forced, as the operator's field manager.
+    let sts_apply =
+        w.api.log().into_iter().find(|l| l.method == Method::PATCH && l.path.ends_with("statefulsets/om")).unwrap();
+    assert!(sts_apply.content_type.starts_with("application/apply-patch"), "{}", sts_apply.content_type);
+    assert!(
+        sts_apply.query.contains("fieldManager=omring-operator") && sts_apply.query.contains("force=true"),
+        "{}",
+        sts_apply.query
+    );
+    assert_eq!(w.configured(), Membership::first(3));
+    let sts = w.api.get(STS).unwrap();
+    assert_eq!(sts["spec"]["replicas"], 3);
+    assert_eq!(sts["spec"]["podManagementPolicy"], "Parallel");
+    assert_eq!(sts["spec"]["updateStrategy"]["type"], "OnDelete");
+    let progressing = w.condition("Progressing");
+    assert_eq!((progressing["status"].as_str(), progressing["reason"].as_str()), (Some("True"), Some("Forming")));
+    assert_eq!(w.condition("Available")["status"], "False");
+    assert_eq!(w.status()["selector"], "app.kubernetes.io/instance=om,app.kubernetes.io/name=omring");
+    assert!(w.ring.calls().is_empty(), "no membership call while forming: {:?}", w.ring.calls());
+}
+
+#[tokio::test]
+async fn formed_ring_is_stable_labelled_and_reported() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    let action = w.reconcile().await.unwrap();
+    assert_eq!(action, Action::requeue(Timing::default().steady_requeue));
+    assert_eq!(w.role_label(0).as_deref(), Some("leader"));
+    assert_eq!(w.role_label(1).as_deref(), Some("follower"));
+    let s = w.status();
+    assert_eq!(s["leader"], "om-0");
+    assert_eq!(s["readyReplicas"], 3);
+    assert_eq!(s["replicas"], 3);
+    assert_eq!(s["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(s["nodes"][1]["role"], "FOLLOWER");
+    assert_eq!(s["nodes"][1]["hostname"], "om-1.om-headless.ns.svc.cluster.local");
+    assert_eq!(w.condition("Available")["status"], "True");
+    assert_eq!(w.condition("Progressing")["reason"], "Stable");
+    assert_eq!(w.condition("Degraded")["status"], "False");
+    assert_eq!(w.condition("Available")["observedGeneration"], 1);
+    assert_eq!(s["observedGeneration"], 1);
+    assert!(w.events().contains(&"Formed".to_string()), "{:?}", w.events());
+    assert!(w.ring.calls().is_empty());
+    // A second pass with nothing new writes no status.
+    w.api.clear_log();
+    w.reconcile().await.unwrap();
+    assert!(!w.api.writes().iter().any(|x| x.ends_with("/status")), "{:?}", w.api.writes());
+}
+
+#[tokio::test]
+async fn scale_up_config_first_then_pods_then_one_join_at_a_time() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.reconcile().await.unwrap();
+    w.set_replicas(5);
+    w.ring.set_config_disagreements(vec![("om-1".into(), "om-1 does not list om-3 in ozone.om.nodes.om".into())]);
+    w.reconcile().await.unwrap();
+    assert_eq!(w.configured(), Membership::first(5), "the configuration lists the new nodes first");
+    assert_eq!(w.sts_replicas(), 3, "no new pod before every member sees them");
+    assert_eq!(w.condition("Progressing")["reason"], "WaitingForConfig");
+    assert!(w.condition("Progressing")["message"].as_str().unwrap().contains("om-1 does not list om-3"));
+    assert!(w.ring.calls().iter().all(|c| c.contains("asking om-0,om-1,om-2")), "{:?}", w.ring.calls());
+
+    // Members agree: the StatefulSet grows to 5.
+    w.ring.set_config_disagreements(vec![]);
+    w.reconcile().await.unwrap();
+    assert_eq!(w.sts_replicas(), 5);
+    assert!(w.events().contains(&"Bootstrapping".to_string()));
+
+    // Both new pods run and wait; only om-3 is joined.
+    let hash = w.desired_hash();
+    w.pod(3, false, &hash);
+    w.pod(4, false, &hash);
+    let infos = node_status("om", 0, Role::Leader, 0, &[], 1).members;
+    w.ring.set("om-3", Ok(node_status("om", 3, Role::Unknown, 0, &infos, 0)));
+    w.ring.set("om-4", Ok(node_status("om", 4, Role::Unknown, 0, &infos, 0)));
+    w.ring.clear_calls();
+    w.reconcile().await.unwrap();
+    let joins: Vec<String> = w.ring.calls().into_iter().filter(|c| c.starts_with("join")).collect();
+    assert_eq!(joins, ["join om-3 via om-0,om-1,om-2"]);
+    assert!(w.events().contains(&"MemberAdded".to_string()));
+
+    // om-3 is a member now: om-4 next.
+    w.ring.healthy("om", &[0, 1, 2, 3], 0, 42);
+    w.ring.clear_calls();
+    w.reconcile().await.unwrap();
+    let joins: Vec<String> = w.ring.calls().into_iter().filter(|c| c.starts_with("join")).collect();
+    assert_eq!(joins, ["join om-4 via om-0,om-1,om-2,om-3"]);
+}
+
+#[tokio::test]
+async fn failed_join_is_reported_and_retried() {
+    let w = world(4);
+    w.running(Membership::first(4), 4);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.ring.set("om-3", Ok(node_status("om", 3, Role::Unknown, 0, &[], 0)));
+    w.ring.fail_joins(Some("TIMEOUT: learner still catching up"));
+    w.reconcile().await.unwrap();
+    assert_eq!(w.condition("Progressing")["reason"], "JoinFailed");
+    assert!(w.events().contains(&"JoinFailed".to_string()));
+    w.ring.fail_joins(None);
+    w.reconcile().await.unwrap();
+    assert_eq!(w.ring.calls().iter().filter(|c| c.starts_with("join om-3")).count(), 2);
+}
+
+#[tokio::test]
+async fn scale_down_marks_waits_decommissions_then_shrinks() {
+    let w = world(5);
+    w.running(Membership::first(5), 5);
+    w.ring.healthy("om", &[0, 1, 2, 3, 4], 0, 42);
+    w.reconcile().await.unwrap();
+    w.set_replicas(3);
+    w.ring.set_decommission_disagreements(vec![("om-2".into(), "om-2 does not list om-4".into())]);
+    w.reconcile().await.unwrap();
+    assert_eq!(w.configured(), Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![4] });
+    assert!(!w.ring.calls().iter().any(|c| c.starts_with("decommission om-")), "{:?}", w.ring.calls());
+    assert_eq!(w.condition("Progressing")["reason"], "WaitingForConfig");
+
+    w.ring.set_decommission_disagreements(vec![]);
+    w.ring.clear_calls();
+    w.reconcile().await.unwrap();
+    assert_eq!(
+        w.ring.calls(),
+        [
+            "decommission_disagreements om-4 asking om-0,om-1,om-2,om-3",
+            "decommission om-4 via om-0,om-1,om-2,om-3,om-4"
+        ]
+    );
+    assert_eq!(w.status()["removedMembers"], json!(["om-4"]));
+    assert!(w.events().contains(&"MemberRemoved".to_string()));
+    assert_eq!(w.sts_replicas(), 5, "shrinks only once the ring no longer lists it");
+
+    // The ring let om-4 go: the StatefulSet shrinks, om-3 is next.
+    w.ring.healthy("om", &[0, 1, 2, 3], 0, 42);
+    w.ring.set("om-4", Ok(node_status("om", 4, Role::Unknown, 0, &[], 42)));
+    w.reconcile().await.unwrap();
+    assert_eq!(w.sts_replicas(), 4);
+    assert_eq!(w.configured(), Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![3, 4] });
+    // The pod of om-4 is gone; so is its volume (whenScaled: Delete): its record is dropped
+    // while om-3, decommissioned in this pass, is recorded.
+    w.api.remove("/api/v1/namespaces/ns/pods/om-4");
+    w.reconcile().await.unwrap();
+    assert_eq!(w.configured(), Membership { nodes: vec![0, 1, 2, 3], decommissioned: vec![3] });
+    assert_eq!(w.status()["removedMembers"], json!(["om-3"]));
+}
+
+#[tokio::test]
+async fn reused_ordinal_gets_a_fresh_volume() {
+    let w = world(4);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.pvc(3);
+    w.reconcile().await.unwrap();
+    assert!(w.api.writes().contains(&"DELETE /api/v1/namespaces/ns/persistentvolumeclaims/data-om-3".to_string()));
+    assert_eq!(w.sts_replicas(), 3, "no pod for om-3 while its old volume exists");
+    assert!(w.events().contains(&"StaleVolumeDeleted".to_string()));
+}
+
+#[tokio::test]
+async fn cordoned_leader_node_moves_leadership_and_labels() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.api.insert(
+        "/api/v1/nodes/node-0",
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-0"}, "spec": {"unschedulable": true}}),
+    );
+    w.reconcile().await.unwrap();
+    assert_eq!(w.ring.calls(), ["transfer_leader om-1 via om-0,om-1,om-2"]);
+    assert_eq!(w.role_label(1).as_deref(), Some("leader"));
+    assert_eq!(w.role_label(0).as_deref(), Some("follower"));
+    assert!(w.events().contains(&"LeaderTransferred".to_string()));
+    // The new leader's label is written before the old leader loses its own.
+    let label_writes: Vec<String> = w
+        .api
+        .log()
+        .iter()
+        .filter(|l| l.method == Method::PATCH && l.path.contains("/pods/"))
+        .map(|l| {
+            format!(
+                "{} {}",
+                l.path.rsplit('/').next().unwrap(),
+                l.body.as_ref().unwrap()["metadata"]["labels"][LABEL_ROLE]
+            )
+        })
+        .collect();
+    let last_two = &label_writes[label_writes.len() - 2..];
+    assert_eq!(last_two, ["om-1 \"leader\"", "om-0 \"follower\""]);
+}
+
+#[tokio::test]
+async fn failed_transfer_is_reported_and_counted() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.ctx.evictions.record("ns", "om-0");
+    w.ring.fail_transfers(Some("timed out"));
+    w.reconcile().await.unwrap();
+    assert_eq!(w.condition("Progressing")["reason"], "LeaderTransferFailed");
+    assert!(w.ctx.metrics.render().contains("reason=\"EvictionRequested\",result=\"Error\"} 1"));
+    assert_eq!(w.role_label(0).as_deref(), Some("leader"), "labels stay with the real leader");
+}
+
+#[tokio::test]
+async fn config_change_restarts_followers_first_with_uid_precondition() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    let mut cr = w.api.get(RING).unwrap();
+    cr["spec"]["config"] = json!({"ozone.om.ratis.log.purge.gap": "5000"});
+    w.api.insert(RING, cr);
+    w.reconcile().await.unwrap();
+    let delete = w.api.log().into_iter().find(|l| l.method == Method::DELETE).unwrap();
+    assert_eq!(delete.path, "/api/v1/namespaces/ns/pods/om-2");
+    assert_eq!(delete.body.unwrap()["preconditions"]["uid"], "pod-uid-2");
+    assert_eq!(w.condition("Progressing")["reason"], "RollingRestart");
+    assert!(w.events().contains(&"Restart".to_string()));
+    // The StatefulSet carries the new template, so the recreated pod gets it.
+    let sts = w.api.get(STS).unwrap();
+    assert_eq!(sts["spec"]["template"]["metadata"]["annotations"][ANNOTATION_POD_SPEC_HASH], w.desired_hash());
+}
+
+#[tokio::test]
+async fn unreachable_nodes_change_nothing_and_degrade() {
+    let w = world(5);
+    w.running(Membership::first(3), 3);
+    w.reconcile().await.unwrap();
+    assert!(w.ring.calls().is_empty());
+    assert_eq!(w.configured(), Membership::first(3));
+    assert_eq!(w.sts_replicas(), 3);
+    let s = w.status();
+    assert!(s["nodes"].as_array().unwrap().iter().all(|n| n["role"] == "UNREACHABLE" && n["ready"] == false));
+    assert_eq!(w.condition("Degraded")["status"], "True");
+    assert_eq!(w.condition("Available")["reason"], "NoLeader");
+    assert_eq!(w.condition("Progressing")["reason"], "NoLeader");
+}
+
+#[tokio::test]
+async fn api_errors_fail_the_reconcile_with_context_and_back_off() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.api.fail(Method::PATCH, "/statefulsets/om", 500, 1);
+    let err = w.reconcile().await.unwrap_err();
+    assert!(err.to_string().contains("applying StatefulSet om"), "{err}");
+    assert!(w.ring.calls().is_empty(), "no ring operation after a failed apply");
+    let guard: Arc<DeserializeGuard<OzoneManagerRing>> =
+        Arc::new(serde_json::from_value(w.api.get(RING).unwrap()).unwrap());
+    let first = error_policy(guard.clone(), &err, w.ctx.clone());
+    let second = error_policy(guard.clone(), &err, w.ctx.clone());
+    assert_eq!(first, Action::requeue(std::time::Duration::from_secs(1)));
+    assert_eq!(second, Action::requeue(std::time::Duration::from_secs(2)));
+    // Reads fail too.
+    w.api.fail(Method::GET, "/pods", 503, 1);
+    let err = w.reconcile().await.unwrap_err();
+    assert!(err.to_string().contains("reading pods"), "{err}");
+    // And then it works again.
+    w.reconcile().await.unwrap();
+}
+
+#[tokio::test]
+async fn unreadable_object_does_not_stall_the_controller() {
+    let w = world(3);
+    let mut cr = w.api.get(RING).unwrap();
+    cr["spec"]["replicas"] = json!("three");
+    w.api.insert(RING, cr);
+    let action = w.reconcile().await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(w.events(), ["InvalidObject"]);
+    assert!(w.ctx.metrics.render().contains("omring_operator_invalid_objects_total 1"));
+    assert!(w.api.get(STS).is_none());
+}
+
+#[tokio::test]
+async fn invalid_spec_is_reported_in_status_and_nothing_is_applied() {
+    let w = world(3);
+    let mut cr = w.api.get(RING).unwrap();
+    cr["spec"]["replicas"] = json!(0);
+    w.api.insert(RING, cr);
+    assert_eq!(w.reconcile().await.unwrap(), Action::await_change());
+    let d = w.condition("Degraded");
+    assert_eq!((d["status"].as_str(), d["reason"].as_str()), (Some("True"), Some("InvalidSpec")));
+    assert!(d["message"].as_str().unwrap().contains("spec.replicas is 0"));
+    assert!(w.api.get(CM).is_none() && w.api.get(STS).is_none());
+}
+
+#[tokio::test]
+async fn disabled_budgets_are_deleted() {
+    let w = world_with(json!({"replicas": 3, "podDisruptionBudget": {"enabled": false}}));
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.api.insert(
+        "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader",
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "om-leader", "namespace": "ns"}}),
+    );
+    w.reconcile().await.unwrap();
+    let writes = w.api.writes();
+    assert!(writes.contains(&"DELETE /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader".to_string()));
+    assert!(writes.contains(&"DELETE /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-followers".to_string()));
+    assert!(w.api.get("/apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader").is_none());
+}
+
+#[tokio::test]
+async fn operator_owned_config_is_ignored_and_named_in_status() {
+    let w = world_with(json!({"replicas": 3, "config": {"ozone.om.address.om.om-0": "evil:1"}}));
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.reconcile().await.unwrap();
+    let xml = w.api.get(CM).unwrap()["data"]["ozone-site.xml"].as_str().unwrap().to_string();
+    assert!(!xml.contains("evil:1"));
+    let c = w.condition("ConfigAccepted");
+    assert_eq!(c["status"], "False");
+    assert!(c["message"].as_str().unwrap().contains("ozone.om.address.om.om-0"));
+}
+
+#[tokio::test]
+async fn failed_decommission_keeps_the_node_and_retries() {
+    let w = world(2);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.ring.fail_decommissions(Some("FAILED_PRECONDITION: not leader ready"));
+    w.reconcile().await.unwrap();
+    assert_eq!(w.condition("Progressing")["reason"], "DecommissionFailed");
+    assert_eq!(w.status().get("removedMembers"), None);
+    assert_eq!(w.sts_replicas(), 3);
+    assert!(w.events().contains(&"DecommissionFailed".to_string()));
+    w.ring.fail_decommissions(None);
+    w.reconcile().await.unwrap();
+    assert_eq!(w.status()["removedMembers"], json!(["om-2"]));
+}
