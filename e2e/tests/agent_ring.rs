@@ -173,6 +173,14 @@ fn statefulset_ring_forms_survives_kill_and_pod_deletion() {
         assert!(matches!(roles.get(&leader), Some(Role::Leader | Role::Follower)), "{leader} rejoined: {roles:?}");
         step(format!("after the kill: {roles:?}"));
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes flow after the kill");
+        // kubectl logs goes through the API server to the agent's kubelet endpoint.
+        let current = cluster.kubectl(&["-n", NS, "logs", &leader, "--tail=50"]).await.expect("kubectl logs");
+        let previous =
+            cluster.kubectl(&["-n", NS, "logs", &leader, "--previous"]).await.expect("kubectl logs --previous");
+        assert!(
+            current.contains("node started") && previous.contains("node started"),
+            "logs of both runs:\n{current}\n---\n{previous}"
+        );
 
         // Graceful deletion of a follower: SIGTERM, the StatefulSet recreates it with its volume
         // and (being a new pod) a new address; it catches up.

@@ -12,6 +12,7 @@ pub mod container;
 pub mod control;
 pub mod dns;
 pub mod ipam;
+pub mod kubelet_api;
 pub mod nodes;
 pub mod pod;
 pub mod probe;
@@ -218,15 +219,21 @@ impl Agent {
             storage::ensure_storage_class(&client).await.map_err(api_err("creating the StorageClass"))?;
         }
         let since = now_rfc3339();
-        let kubelet_port = 10250;
+        let ips: Vec<std::net::IpAddr> =
+            (0..cfg.nodes.len()).map(|i| std::net::IpAddr::V4(range.node_ip(i as u8 + 1))).collect();
+        let ports = kubelet_api::start(&ips, cfg.dir.join("logs"), cfg.dir.join("pods"))
+            .await
+            .map_err(|e| AgentError::Io { what: "kubelet API".into(), source: std::io::Error::other(e) })?;
         let mut node_ips = BTreeMap::new();
+        let mut kubelet_ports = BTreeMap::new();
         let mut pools = BTreeMap::new();
         for (i, n) in cfg.nodes.iter().enumerate() {
             let ip = range.node_ip(i as u8 + 1);
-            nodes::register(&client, n, ip, &cfg.agent_id, kubelet_port, &since)
+            nodes::register(&client, n, ip, &cfg.agent_id, ports[i], &since)
                 .await
                 .map_err(api_err(&format!("registering node {}", n.name)))?;
             node_ips.insert(n.name.clone(), ip);
+            kubelet_ports.insert(n.name.clone(), ports[i]);
             pools.insert(n.name.clone(), ipam::NodePool::new(&range, i as u8 + 1));
         }
 
@@ -301,7 +308,7 @@ impl Agent {
         std::fs::rename(&tmp, AgentInfo::path(&cfg.dir)).map_err(io_err("writing agent.json"))?;
 
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(run(shared, records_tx, world_rx, stop_rx, tasks, kubelet_port, since));
+        let task = tokio::spawn(run(shared, records_tx, world_rx, stop_rx, tasks, kubelet_ports, since));
         tracing::info!(
             "node agent {} up: nodes {:?}, pods on 127.{}.0.0/16, DNS in {}",
             info.agent_id,
@@ -370,7 +377,7 @@ async fn run(
     mut world: watch::Receiver<u64>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
     watch_tasks: Vec<JoinHandle<()>>,
-    kubelet_port: u16,
+    kubelet_ports: BTreeMap<String, u16>,
     since: String,
 ) -> Result<(), AgentError> {
     let mut workers: HashMap<String, WorkerEntry> = HashMap::new();
@@ -393,7 +400,8 @@ async fn run(
             _ = heartbeat.tick() => {
                 for n in &sh.cfg.nodes {
                     let ip = sh.node_ips.get(&n.name).copied().unwrap_or(Ipv4Addr::LOCALHOST);
-                    if let Err(e) = nodes::heartbeat(&sh.client, n, ip, kubelet_port, &since).await {
+                    let port = kubelet_ports.get(&n.name).copied().unwrap_or(10250);
+                    if let Err(e) = nodes::heartbeat(&sh.client, n, ip, port, &since).await {
                         tracing::warn!("heartbeat of node {}: {e}", n.name);
                     }
                 }

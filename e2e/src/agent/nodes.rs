@@ -88,7 +88,9 @@ pub async fn heartbeat(
         "metadata": {"name": spec.name},
         "status": {
             "capacity": alloc, "allocatable": alloc,
-            "addresses": [{"type": "InternalIP", "address": ip.to_string()}, {"type": "Hostname", "address": spec.name}],
+            // Only the address: the API server dials the first of Hostname, InternalIP, ... it
+            // finds, and node names do not resolve here.
+            "addresses": [{"type": "InternalIP", "address": ip.to_string()}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
             "nodeInfo": {
                 "machineID": format!("omring-{}", spec.name), "systemUUID": format!("omring-{}", spec.name),
