@@ -284,6 +284,8 @@ impl Cluster {
             .map_err(|source| HarnessError::Io { what: "temp dir".into(), source })?
             .keep();
         step(format!("cluster {} in {}", spec.name, dir.display()));
+        reap_orphans(&dir);
+        let _ = std::fs::write(dir.join("owner.pid"), std::process::id().to_string());
         let cp = ControlPlane::start(&dir.join("cp")).await?;
         let agent = AgentProcess::start(&cp.kubeconfig, &dir.join("agent"), &spec.nodes, spec.backoff_ms).await?;
         let client = cp.client().await?;
@@ -305,6 +307,33 @@ impl Cluster {
 
     pub async fn helm(&self, args: &[&str]) -> Result<String> {
         self.cp.run("helm", args, None).await
+    }
+}
+
+/// Stops control planes left running by test processes that died without cleaning up (a killed
+/// CI job), found through the `owner.pid` of their directories next to `dir`.
+fn reap_orphans(dir: &Path) {
+    let Some(parent) = dir.parent() else { return };
+    let Ok(rd) = std::fs::read_dir(parent) else { return };
+    for e in rd.flatten() {
+        let d = e.path();
+        if d == dir || !e.file_name().to_string_lossy().starts_with("omring-e2e-") {
+            continue;
+        }
+        let Some(owner) = std::fs::read_to_string(d.join("owner.pid")).ok().and_then(|s| s.trim().parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let owner_alive = unsafe { libc::kill(owner, 0) } == 0;
+        if !owner_alive && d.join("cp/pids").is_dir() {
+            eprintln!("stopping the control plane of a dead test run in {}", d.display());
+            let _ = std::process::Command::new(repo_root().join("e2e/controlplane/down.sh"))
+                .arg(d.join("cp"))
+                .stderr(Stdio::null())
+                .status();
+            let _ = std::fs::remove_file(d.join("owner.pid"));
+        }
     }
 }
 
