@@ -5,7 +5,10 @@
 # No kubelets: Nodes are whatever tests create (status included). So the node lifecycle controller
 # (it would mark them unreachable) and the TaintNodesByCondition admission plugin (not-ready taint)
 # are off, and the "kubernetes" Service has no Endpoints (a loopback address is not a valid one).
-# Env: OMRING_UP_TIMEOUT (s, default 120); OMRING_KCM_CONTROLLERS (default "*,-node-lifecycle-controller").
+# For the same reason the endpoint controllers are off: pods of the node agent have loopback
+# addresses, which Endpoints and EndpointSlices refuse; the agent publishes DNS itself.
+# Env: OMRING_UP_TIMEOUT (s, default 120); OMRING_KCM_CONTROLLERS (default: all but the node
+# lifecycle and endpoint controllers, see KCM_CONTROLLERS below).
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -93,13 +96,14 @@ KC=("$BIN/kubectl" --kubeconfig="$D/kubeconfig")
 wait_for kube-apiserver "${KC[@]}" get --raw /readyz
 
 common=(--bind-address=127.0.0.1 --leader-elect=false)
+KCM_CONTROLLERS="*,-node-lifecycle-controller,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller"
 start kube-controller-manager "${common[@]}" --secure-port="$KCM_PORT" \
   --kubeconfig="$D/kcm.kubeconfig" --authentication-kubeconfig="$D/kcm.kubeconfig" \
   --authorization-kubeconfig="$D/kcm.kubeconfig" --use-service-account-credentials=true \
   --service-account-private-key-file="$P/sa.key" --root-ca-file="$P/ca.crt" \
   --cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
   --service-cluster-ip-range=10.0.0.0/24 --cluster-name=omring-e2e \
-  --controllers="${OMRING_KCM_CONTROLLERS:-*,-node-lifecycle-controller}"
+  --controllers="${OMRING_KCM_CONTROLLERS:-$KCM_CONTROLLERS}"
 start kube-scheduler "${common[@]}" --secure-port="$SCHED_PORT" \
   --kubeconfig="$D/scheduler.kubeconfig" --authentication-kubeconfig="$D/scheduler.kubeconfig" \
   --authorization-kubeconfig="$D/scheduler.kubeconfig"
