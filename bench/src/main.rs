@@ -23,6 +23,10 @@ enum Cmd {
         systems: String,
         #[arg(long, default_value = "1,16,64,256")]
         clients: String,
+        /// Comma list of workloads (key-create-commit, bucket-create, write-256B,
+        /// linearizable-read); default all.
+        #[arg(long, default_value = "")]
+        workloads: String,
         /// Seconds per workload step.
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
@@ -89,6 +93,7 @@ fn main() {
         Cmd::Run {
             systems,
             clients,
+            workloads,
             secs,
             trials,
             out,
@@ -123,6 +128,7 @@ fn main() {
             let settings = Settings {
                 systems: systems.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
                 clients: clients.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+                workloads: workloads.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
                 step: Duration::from_secs_f64(secs),
                 trials,
                 out,

@@ -104,6 +104,8 @@ impl OzoneCluster {
             // The 256-byte-write workload creates a volume per write; the default cap is 1,024
             // volumes per user.
             ("ozone.om.user.max.volume".into(), "100000000".into()),
+            // Likewise buckets (default cap 100,000 per cluster).
+            ("ozone.om.max.buckets".into(), "100000000".into()),
             // Same client retry pause as our ring's client (LocalRing uses 100 ms too).
             ("ozone.client.wait.between.retries.millis".into(), "100".into()),
         ];
@@ -310,8 +312,17 @@ impl OzoneCluster {
         Ok(d)
     }
 
-    /// freon `omkg` or `ombg` for `secs` seconds: (successful operations, freon's total seconds).
-    pub fn freon(&self, generator: &str, threads: usize, secs: u64, prefix: &str) -> Result<(u64, f64), OzoneError> {
+    /// freon `omkg` or `ombg` for about `secs` seconds: (successful operations, freon's total
+    /// seconds). `ombg` ignores `--duration` (it runs to `-n`), so it gets `count` operations,
+    /// sized by the caller from the driver's rate; `omkg` honours the duration.
+    pub fn freon(
+        &self,
+        generator: &str,
+        threads: usize,
+        secs: u64,
+        count: u64,
+        prefix: &str,
+    ) -> Result<(u64, f64), OzoneError> {
         let mut args: Vec<String> = vec![
             generator.into(),
             "-v".into(),
@@ -319,7 +330,7 @@ impl OzoneCluster {
             "-t".into(),
             threads.to_string(),
             "-n".into(),
-            "1000000000".into(),
+            count.to_string(),
             "--duration".into(),
             format!("{secs}s"),
             "-p".into(),
@@ -428,6 +439,10 @@ pub struct DriverLoad {
 }
 
 impl Driver {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn next_line(&mut self, timeout: Duration) -> Result<String, OzoneError> {
         self.lines.recv_timeout(timeout).map_err(|e| OzoneError::Driver(format!("no answer within {timeout:?}: {e}")))
     }

@@ -48,6 +48,17 @@ fn clock_ticks() -> f64 {
     }
 }
 
+/// CPU seconds of terminated, waited-for children (getrusage RUSAGE_CHILDREN).
+pub fn children_cpu() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
 /// Summed CPU seconds of `pids` (processes that vanished count as 0).
 pub fn total_cpu(pids: &[u32]) -> f64 {
     pids.iter().filter_map(|p| cpu_seconds(*p).ok()).sum()

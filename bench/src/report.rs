@@ -72,6 +72,19 @@ pub fn render(r: &Results) -> String {
          time and RSS read from `/proc/<pid>` of the voter processes.\n",
         m.started, m.cpus, m.cpu_model, m.load_at_start, m.load_at_end
     );
+    for sys in [OMRING, ETCD, OZONE] {
+        let loads: Vec<f64> = r
+            .rows
+            .iter()
+            .filter(|x| x.system == sys)
+            .filter_map(|x| x.load_before.split_whitespace().next()?.parse().ok())
+            .collect();
+        if !loads.is_empty() {
+            let lo = loads.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = loads.iter().cloned().fold(0.0, f64::max);
+            let _ = writeln!(s, "- 1-minute load average before each {sys} step: {lo:.2} to {hi:.2}");
+        }
+    }
     for (k, v) in &m.versions {
         let _ = writeln!(s, "- {k}: {v}");
     }
@@ -134,8 +147,12 @@ pub fn render(r: &Results) -> String {
         if freon {
             let _ = write!(s, " freon ops/s | omring / freon |");
         }
-        let _ = writeln!(s, " CPU s per 1k ops (omring / {label}) | max RSS MiB per node (omring / {label}) |");
-        let cols = if freon { 12 } else { 10 };
+        let _ = writeln!(
+            s,
+            " server CPU s per 1k ops (omring / {label}) | load generator CPU s per 1k ops (omring / {label}) | \
+             max RSS MiB per node (omring / {label}) |"
+        );
+        let cols = if freon { 13 } else { 11 };
         let _ = writeln!(s, "|{}", "---|".repeat(cols));
         for &c in &clients {
             let ours = r.row(OMRING, w, c);
@@ -165,9 +182,11 @@ pub fn render(r: &Results) -> String {
             }
             let _ = writeln!(
                 s,
-                " {} / {} | {} / {} |",
+                " {} / {} | {} / {} | {} / {} |",
                 f(ours.and_then(|x| x.cpu_s_per_1k), 3),
                 f(theirs.and_then(|x| x.cpu_s_per_1k), 3),
+                f(ours.and_then(|x| x.client_cpu_s_per_1k), 3),
+                f(theirs.and_then(|x| x.client_cpu_s_per_1k), 3),
                 rss(ours),
                 rss(theirs)
             );

@@ -33,6 +33,10 @@ pub struct Row {
     pub p99_ms: Option<f64>,
     /// Server CPU seconds (all voters) per 1,000 successful operations.
     pub cpu_s_per_1k: Option<f64>,
+    /// CPU seconds of the load generator per 1,000 operations (it shares the machine with the
+    /// servers): omring-bench's own process, etcd's `benchmark`, Ozone's OmDriver JVM.
+    #[serde(default)]
+    pub client_cpu_s_per_1k: Option<f64>,
     /// RSS of each voter after the step, MiB.
     pub rss_mib: Vec<f64>,
     /// /proc/loadavg when the step started.

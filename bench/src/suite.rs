@@ -42,11 +42,19 @@ pub struct Settings {
     pub ozone_driver: Option<PathBuf>,
     pub fsync_samples: usize,
     pub command: String,
+    /// Only these workloads (empty: all).
+    pub workloads: Vec<String>,
     /// Extra ozone-site.xml properties for our ring (experiments; the report notes them).
     pub omring_set: Vec<(String, String)>,
 }
 
 const WORKLOADS_OMRING: &[&str] = &[KEY, BUCKET, PUT256, READ];
+
+impl Settings {
+    fn wants(&self, workload: &str) -> bool {
+        self.workloads.is_empty() || self.workloads.iter().any(|w| w == workload)
+    }
+}
 
 fn log(msg: impl AsRef<str>) {
     eprintln!("[omring-bench {}] {}", chrono_like_now(), msg.as_ref());
@@ -83,6 +91,7 @@ fn row(system: &str, workload: &str, clients: usize, load_before: String) -> Row
         rss_mib: Vec::new(),
         load_before,
         note: None,
+        client_cpu_s_per_1k: None,
     }
 }
 
@@ -194,13 +203,15 @@ impl Suite {
         let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
         log(format!("omring: leader {leader}"));
         omring::prepare(&client).await?;
-        for &w in WORKLOADS_OMRING {
+        for &w in WORKLOADS_OMRING.iter().filter(|w| s.wants(w)) {
             for &c in &s.clients {
                 let pids = ring.pids();
                 let mut r = row(OMRING, w, c, procstat::loadavg());
-                let cpu0 = procstat::total_cpu(&pids);
+                let me = [std::process::id()];
+                let (cpu0, own0) = (procstat::total_cpu(&pids), procstat::total_cpu(&me));
                 let res = omring::run_workload(Arc::clone(&client), w, c, s.step, &format!("c{c}")).await;
                 let cpu = procstat::total_cpu(&pids) - cpu0;
+                r.client_cpu_s_per_1k = cpu_per_1k(procstat::total_cpu(&me) - own0, res.ops);
                 r.ops = res.ops;
                 r.errors = res.errors;
                 r.secs = res.secs;
@@ -306,7 +317,10 @@ impl Suite {
                 ],
             ),
             (READ, vec!["range".to_string(), "bench-read".into(), "--consistency=l".into()]),
-        ] {
+        ]
+        .into_iter()
+        .filter(|(w, _)| s.wants(w))
+        {
             for &c in &s.clients {
                 // A short calibration run sizes --total so the step lasts about as long as ours.
                 let mut cal = base.clone();
@@ -317,9 +331,10 @@ impl Suite {
                 args.push(format!("--total={total}"));
                 let pids = cluster.pids();
                 let mut r = row(ETCD, w, c, procstat::loadavg());
-                let cpu0 = procstat::total_cpu(&pids);
+                let (cpu0, kids0) = (procstat::total_cpu(&pids), procstat::children_cpu());
                 let b = cluster.benchmark(c, &args, s.step * 3 + Duration::from_secs(60))?;
                 let cpu = procstat::total_cpu(&pids) - cpu0;
+                let bench_cpu = procstat::children_cpu() - kids0;
                 let ok = (total as u64).saturating_sub(b.errors);
                 r.ops = ok;
                 r.errors = b.errors;
@@ -328,6 +343,7 @@ impl Suite {
                 r.p50_ms = Some(b.p50_ms);
                 r.p99_ms = Some(b.p99_ms);
                 r.cpu_s_per_1k = cpu_per_1k(cpu, ok);
+                r.client_cpu_s_per_1k = cpu_per_1k(bench_cpu, ok);
                 r.rss_mib = procstat::rss_mib(&pids);
                 log(format!("etcd {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, b.p99_ms));
                 self.results.rows.push(r);
@@ -394,13 +410,18 @@ impl Suite {
         driver.call("setup", Duration::from_secs(120))?;
         // JIT warm-up, not measured (the JVMs are fresh; ours needs none).
         let _ = driver.load("key", 16, 3.0, "warm")?;
-        for (w, name, freon) in [(KEY, "key", "omkg"), (BUCKET, "bucket", "ombg"), (PUT256, "volume256", "")] {
+        for (w, name, freon) in [(KEY, "key", "omkg"), (BUCKET, "bucket", "ombg"), (PUT256, "volume256", "")]
+            .into_iter()
+            .filter(|(w, _, _)| s.wants(w))
+        {
             for &c in &s.clients {
                 let pids = cluster.om_pids();
                 let mut r = row(OZONE, w, c, procstat::loadavg());
-                let cpu0 = procstat::total_cpu(&pids);
+                let drv = [driver.pid()];
+                let (cpu0, drv0) = (procstat::total_cpu(&pids), procstat::total_cpu(&drv));
                 let d = driver.load(name, c, s.step.as_secs_f64(), &format!("c{c}"))?;
                 let cpu = procstat::total_cpu(&pids) - cpu0;
+                r.client_cpu_s_per_1k = cpu_per_1k(procstat::total_cpu(&drv) - drv0, d.ops);
                 r.ops = d.ops;
                 r.errors = d.errors;
                 r.secs = d.secs;
@@ -419,7 +440,8 @@ impl Suite {
                     let mut fr = row(OZONE_FREON, w, c, procstat::loadavg());
                     let cpu0 = procstat::total_cpu(&pids);
                     // Names are prefix + counter: "fr1n" + "60" must not equal "fr16n" + "0".
-                    match cluster.freon(freon, c, secs, &format!("fr{c}n")) {
+                    let count = if freon == "ombg" { d.ops.max(c as u64 * 10) } else { 1_000_000_000 };
+                    match cluster.freon(freon, c, secs, count, &format!("fr{c}n")) {
                         Ok((ok, total)) => {
                             let cpu = procstat::total_cpu(&pids) - cpu0;
                             fr.ops = ok;
@@ -509,7 +531,7 @@ impl Suite {
                 ETCD => &[PUT256, READ],
                 _ => &[KEY, BUCKET, PUT256],
             };
-            for w in workloads {
+            for w in workloads.iter().filter(|w| s.wants(w)) {
                 for &c in &s.clients {
                     match self.results.row(sys, w, c) {
                         Some(r) if r.ops > 0 => {}

@@ -56,6 +56,7 @@ fn harness_measures_every_step_and_writes_the_report() {
         ozone_driver: None,
         fsync_samples: 20,
         omring_set: Vec::new(),
+        workloads: Vec::new(),
         command: "cargo test -p omring-bench --test smoke".into(),
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
