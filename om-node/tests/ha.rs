@@ -113,7 +113,12 @@ async fn bootstrap_grows_a_live_ring_to_five_and_decommission_shrinks_it_back() 
     assert_eq!(voters(&ring).await.len(), 5, "a refused decommission changes nothing");
 
     // om5 leads when it is removed: leadership moves first, transparently.
-    let o = ok(ring.cli(&["admin", "om", "transfer", "-id", SID, "-n", "om5"]));
+    // (refused while om5 still lags more than 100 entries behind: retry like a user would)
+    let o = wait_for("transfer to om5", Duration::from_secs(30), || async {
+        let o = ring.cli(&["admin", "om", "transfer", "-id", SID, "-n", "om5"]);
+        o.status.success().then(|| stdout(&o))
+    })
+    .await;
     assert_eq!(o.trim(), "Transfer leadership successfully to om5.");
     let key = "ozone.om.decommissioned.nodes.omservice";
     ring.conf.set(key, "om5");
