@@ -4,7 +4,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/omring/target
 export CARGO_TARGET_DIR
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: deps build demo demo-k8s demo-k8s-down e2e test bench bench-compare bench-smoke
+.PHONY: deps build demo demo-k8s demo-k8s-down e2e test chart-check bench bench-compare bench-smoke
 
 deps:
 	@./scripts/install-deps.sh
@@ -32,6 +32,17 @@ test: deps
 	e2e/controlplane/build.sh >/dev/null
 	cargo build --workspace --all-targets
 	cargo test --workspace --no-fail-fast
+	$(MAKE) --no-print-directory chart-check
+
+## Install paths (charts/, manifests/, images/): generated files fresh (chart CRD and RBAC copies,
+## values table, manifests/install.yaml), helm lint, kubeconform -strict of the rendered chart and
+## the manifests, bad values rejected with a message, the operator accepts the chart's flags, and
+## the OCI image archives built, validated with crane and run (--version) from their own files.
+chart-check: deps
+	e2e/controlplane/build.sh >/dev/null
+	cargo build -p om-node -p omring-operator --bins
+	scripts/chart-check.sh
+	images/build-oci.sh
 
 ## Only the end-to-end scenarios (real control plane, node agent, chart, operator).
 e2e: deps
