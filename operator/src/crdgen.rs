@@ -12,7 +12,8 @@ pub const FILE_NAME: &str = "omring.io_ozonemanagerrings.yaml";
 
 /// `crds/omring.io_ozonemanagerrings.yaml` at the workspace root.
 pub fn default_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("crds").join(FILE_NAME)
+    let operator_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    operator_dir.parent().unwrap_or(&operator_dir).join("crds").join(FILE_NAME)
 }
 
 /// The CRD as YAML, with a header saying where it comes from.

@@ -7,6 +7,8 @@
 //! fixed order, act on the ring, and write the status ([`reconcile`], [`status`]).
 
 pub mod builders;
+pub mod cabundle;
+pub mod cli;
 pub mod context;
 pub mod crd;
 pub mod crdgen;
@@ -17,8 +19,12 @@ pub mod observe;
 pub mod plan;
 pub mod reconcile;
 pub mod ringclient;
+pub mod run;
+pub mod server;
 pub mod siteconfig;
 pub mod status;
+pub mod tls;
+pub mod webhook;
 
 #[cfg(test)]
 mod reconcile_tests;

@@ -121,6 +121,15 @@ fn summarize(disagreements: &[(String, String)]) -> String {
     s
 }
 
+/// The pod template the ring should run and its hash. The configuration hash in it leaves out
+/// the membership keys, so it does not depend on which nodes are listed.
+pub fn desired_template(model: &RingModel) -> (k8s_openapi::api::core::v1::PodTemplateSpec, String) {
+    let restart_hash = siteconfig::render(model, &Membership::first(1)).restart_hash;
+    let template = statefulset::pod_template(model, &restart_hash);
+    let hash = statefulset::desired_pod_spec_hash(&template);
+    (template, hash)
+}
+
 /// One reconcile of one ring.
 pub async fn reconcile(obj: Arc<DeserializeGuard<OzoneManagerRing>>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
@@ -231,9 +240,8 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     let mut observed = observe(&ctx.client, ctx.ring.as_ref(), &model, memory, ctx.timing.stuck_after).await?;
 
     // Render and decide.
-    let restart_hash = siteconfig::render(&model, &Membership::first(1)).restart_hash;
-    let template = statefulset::pod_template(&model, &restart_hash);
-    observed.desired_pod_hash = statefulset::desired_pod_spec_hash(&template);
+    let (template, desired_hash) = desired_template(&model);
+    observed.desired_pod_hash = desired_hash;
     let plan = plan::plan(&observed);
     tracing::debug!(ring = %ring_key(&names), step = ?plan.step, sts = plan.sts_replicas, "planned");
 

@@ -18,7 +18,17 @@ use om_client::wire::{ConfiguredNode, JoinRequest, MemberInfo, MembershipChange,
 use om_client::{NodeAddress, ServiceConfig};
 use serde_json::{json, Value};
 
+use crate::builders::{configmap, statefulset};
+use crate::context::{Context, Timing};
+use crate::crd::OzoneManagerRing;
+use crate::metrics::Metrics;
+use crate::model::{RingModel, Settings};
+use crate::names::{ANNOTATION_POD_SPEC_HASH, LABEL_ROLE};
+use crate::reconcile::{reconcile, Error};
 use crate::ringclient::{Disagreements, RingClient, RingError};
+use crate::siteconfig::{render, Membership};
+use kube::core::error_boundary::DeserializeGuard;
+use kube::runtime::controller::Action;
 
 const COLLECTIONS: &[&str] = &[
     "configmaps",
@@ -528,5 +538,141 @@ impl RingClient for FakeRing {
             None => Ok(MembershipChange { changed: true, members: Vec::new(), message: "removed".into() }),
         };
         Box::pin(async move { result })
+    }
+}
+
+// --- A whole test world --------------------------------------------------------------------
+
+pub const RING: &str = "/apis/omring.io/v1alpha1/namespaces/ns/ozonemanagerrings/om";
+pub const CM: &str = "/api/v1/namespaces/ns/configmaps/om-config";
+pub const STS: &str = "/apis/apps/v1/namespaces/ns/statefulsets/om";
+
+/// A ring resource in a fake API server, a fake ring and a context over both.
+pub struct World {
+    pub api: FakeApi,
+    pub ring: Arc<FakeRing>,
+    pub ctx: Arc<Context>,
+}
+
+pub fn world(replicas: u32) -> World {
+    world_with(json!({"replicas": replicas}))
+}
+
+pub fn world_with(spec: Value) -> World {
+    let api = FakeApi::new();
+    let ring = FakeRing::new();
+    let ctx = Arc::new(Context::new(
+        api.client(),
+        ring.clone(),
+        Settings::default(),
+        Arc::new(Metrics::new()),
+        Some("test".into()),
+        Timing::default(),
+    ));
+    api.insert(
+        RING,
+        json!({"apiVersion": "omring.io/v1alpha1", "kind": "OzoneManagerRing",
+               "metadata": {"name": "om", "namespace": "ns", "uid": "ring-uid", "generation": 1},
+               "spec": spec}),
+    );
+    World { api, ring, ctx }
+}
+
+impl World {
+    pub fn cr(&self) -> OzoneManagerRing {
+        serde_json::from_value(self.api.get(RING).unwrap()).unwrap()
+    }
+
+    pub fn set_replicas(&self, n: u32) {
+        let mut cr = self.api.get(RING).unwrap();
+        cr["spec"]["replicas"] = json!(n);
+        cr["metadata"]["generation"] = json!(cr["metadata"]["generation"].as_i64().unwrap() + 1);
+        self.api.insert(RING, cr);
+    }
+
+    pub fn model(&self) -> RingModel {
+        RingModel::from_resource(&self.cr(), &Settings::default()).unwrap()
+    }
+
+    /// The pod-spec hash reconcile wants for this spec.
+    pub fn desired_hash(&self) -> String {
+        let m = self.model();
+        let t = statefulset::pod_template(&m, &render(&m, &Membership::first(1)).restart_hash);
+        statefulset::desired_pod_spec_hash(&t)
+    }
+
+    pub async fn reconcile(&self) -> Result<Action, Error> {
+        let guard: DeserializeGuard<OzoneManagerRing> = serde_json::from_value(self.api.get(RING).unwrap()).unwrap();
+        reconcile(Arc::new(guard), self.ctx.clone()).await
+    }
+
+    /// ConfigMap, StatefulSet with `sts` pods, and pods 0..sts (ready, current template).
+    pub fn running(&self, configured: Membership, sts: u32) {
+        let m = self.model();
+        let cm = configmap::build(&m, &render(&m, &configured));
+        self.api.insert(CM, serde_json::to_value(cm).unwrap());
+        let t = statefulset::pod_template(&m, &render(&m, &Membership::first(1)).restart_hash);
+        self.api.insert(STS, serde_json::to_value(statefulset::build(&m, sts, t)).unwrap());
+        let hash = self.desired_hash();
+        for o in 0..sts {
+            self.pod(o, true, &hash);
+        }
+    }
+
+    pub fn pod(&self, ordinal: u32, ready: bool, hash: &str) {
+        self.api.insert(
+            &format!("/api/v1/namespaces/ns/pods/om-{ordinal}"),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": format!("om-{ordinal}"), "namespace": "ns", "uid": format!("pod-uid-{ordinal}"),
+                                "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"},
+                                "annotations": {ANNOTATION_POD_SPEC_HASH: hash}},
+                   "spec": {"nodeName": format!("node-{ordinal}"), "containers": []},
+                   "status": {"phase": "Running", "conditions": [
+                       {"type": "Ready", "status": if ready { "True" } else { "False" },
+                        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}),
+        );
+    }
+
+    pub fn pvc(&self, ordinal: u32) {
+        self.api.insert(
+            &format!("/api/v1/namespaces/ns/persistentvolumeclaims/data-om-{ordinal}"),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": format!("data-om-{ordinal}"), "namespace": "ns",
+                                "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"}},
+                   "spec": {}}),
+        );
+    }
+
+    pub fn status(&self) -> Value {
+        self.api.get(RING).unwrap()["status"].clone()
+    }
+
+    pub fn condition(&self, type_: &str) -> Value {
+        let s = self.status();
+        s["conditions"].as_array().unwrap().iter().find(|c| c["type"] == type_).cloned().unwrap()
+    }
+
+    pub fn sts_replicas(&self) -> i64 {
+        self.api.get(STS).unwrap()["spec"]["replicas"].as_i64().unwrap()
+    }
+
+    pub fn configured(&self) -> Membership {
+        let xml = self.api.get(CM).unwrap()["data"]["ozone-site.xml"].as_str().unwrap().to_string();
+        crate::siteconfig::read_membership(&xml, &self.model().names, "om").unwrap()
+    }
+
+    pub fn events(&self) -> Vec<String> {
+        self.api
+            .log()
+            .iter()
+            .filter(|l| l.method == Method::POST && l.path.ends_with("/events"))
+            .filter_map(|l| l.body.as_ref().and_then(|b| b["reason"].as_str().map(String::from)))
+            .collect()
+    }
+
+    pub fn role_label(&self, ordinal: u32) -> Option<String> {
+        self.api.get(&format!("/api/v1/namespaces/ns/pods/om-{ordinal}")).unwrap()["metadata"]["labels"][LABEL_ROLE]
+            .as_str()
+            .map(String::from)
     }
 }
