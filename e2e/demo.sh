@@ -117,8 +117,9 @@ EOF
   flags=(--metrics-addr="127.0.0.1:$mport" --webhook-addr="127.0.0.1:$wport"
     --webhook-config-name="$RELEASE-$OP_NS-eviction" --cluster-domain=cluster.local)
   [[ $help == *--webhook-service-name* ]] && flags+=(--webhook-service-name="$RELEASE-webhook")
-  [[ $help == *--webhook-url* ]] && flags+=(--webhook-url="https://127.0.0.1:$wport/validate-eviction")
+  [[ $help == *--webhook-host* ]] && flags+=(--webhook-host=127.0.0.1)
   [[ $help == *--leader-election* ]] && flags+=(--leader-election)
+  [[ $help == *--lease-name* ]] && flags+=(--lease-name="$RELEASE-leader")
   KUBECONFIG=$STATE/operator.kubeconfig POD_NAMESPACE=$OP_NS POD_NAME=omring-operator-demo \
     OMRING_HOSTS_FILE=$STATE/agent/hosts RUST_LOG=${RUST_LOG:-info} \
     setsid "$OPERATOR" "${flags[@]}" >"$STATE/operator.log" 2>&1 </dev/null &

@@ -280,10 +280,44 @@ pub async fn run_worker(sh: Arc<Shared>, pod: Arc<Pod>, mut updates: watch::Rece
         };
         list.and_then(|l| l.iter().find(|s| s.name == c)).map(|s| s.restart_count).unwrap_or(0)
     };
+    let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
     let init: Vec<Arc<Slot>> =
         spec.init_containers.iter().flatten().map(|c| Slot::new(c.clone(), true, prev_count(&c.name, true))).collect();
     let main: Vec<Arc<Slot>> =
         spec.containers.iter().map(|c| Slot::new(c.clone(), false, prev_count(&c.name, false))).collect();
+    // Adopted from an earlier agent: containers that completed for good stay completed (the API
+    // server refuses a terminated container going back to waiting unless restartPolicy Always).
+    let st = pod.status.as_ref();
+    for (slots, list) in [
+        (&init, st.and_then(|s| s.init_container_statuses.as_ref())),
+        (&main, st.and_then(|s| s.container_statuses.as_ref())),
+    ] {
+        for slot in slots {
+            let t = list
+                .and_then(|l| l.iter().find(|c| c.name == slot.spec.name))
+                .and_then(|c| c.state.as_ref()?.terminated.clone());
+            let Some(t) = t else { continue };
+            let final_ok = t.exit_code == 0 && (slot.init || policy != "Always");
+            let final_failed = t.exit_code != 0 && policy == "Never";
+            if (final_ok && !slot.is_sidecar()) || final_failed {
+                let fmt = |x: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+                    x.as_ref().map(|t| t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
+                };
+                slot.with(|s| {
+                    s.run = Run::Terminated(Term {
+                        exit_code: t.exit_code,
+                        signal: t.signal,
+                        reason: t.reason.clone().unwrap_or_default(),
+                        started_at: fmt(&t.started_at),
+                        finished_at: fmt(&t.finished_at),
+                        container_id: t.container_id.clone().unwrap_or_default(),
+                    });
+                    s.ever_ran = true;
+                    s.done = true;
+                });
+            }
+        }
+    }
     let mut w = Worker {
         ctx,
         init,
@@ -342,6 +376,7 @@ impl Worker {
             if pod.metadata.deletion_timestamp.is_some() {
                 break End::Deleted;
             }
+            tracing::trace!("{}/{}: sync", self.ctx.ns, self.ctx.name);
             self.write_hosts(&records.borrow_and_update());
             match self.sync_volumes().await {
                 Ok(()) => {
@@ -381,6 +416,7 @@ impl Worker {
             }
             End::Finished => {
                 self.stop_all(Instant::now(), updates).await;
+                self.push_status().await;
                 self.cleanup();
             }
         }
@@ -398,7 +434,7 @@ impl Worker {
         for slot in &self.init {
             let (running, done) = slot.with(|s| (matches!(s.run, Run::Running { .. }), s.done));
             let started_task = slot.task.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-            if !started_task {
+            if !started_task && !done {
                 self.spawn_supervisor(slot.clone());
                 return;
             }
@@ -417,7 +453,7 @@ impl Worker {
             }
         }
         for slot in self.main.clone() {
-            if slot.task.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            if slot.task.lock().unwrap_or_else(|e| e.into_inner()).is_none() && !slot.with(|s| s.done) {
                 self.spawn_supervisor(slot);
             }
         }
@@ -852,8 +888,9 @@ impl Worker {
         let host_ip = self.ctx.host_ip.to_string();
         json!({
             "phase": phase,
-            "podIP": ip, "podIPs": [{"ip": ip}],
-            "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
+            // Replace (not merge) the address lists: an address from an earlier agent must go.
+            "podIP": ip, "podIPs": [{"$patch": "replace"}, {"ip": ip}],
+            "hostIP": host_ip, "hostIPs": [{"$patch": "replace"}, {"ip": host_ip}],
             "startTime": self.start_time,
             "conditions": conditions,
             "containerStatuses": self.main.iter().map(|s| self.container_status(s)).collect::<Vec<_>>(),
@@ -869,8 +906,11 @@ impl Worker {
         let api: Api<Pod> = Api::namespaced(self.ctx.sh.client.clone(), &self.ctx.ns);
         let patch = json!({"metadata": {"uid": self.ctx.uid}, "status": status});
         match api.patch_status(&self.ctx.name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
-            Ok(_) => self.last_status = Some(status),
-            Err(e) => tracing::debug!("{}/{}: status update: {e}", self.ctx.ns, self.ctx.name),
+            Ok(_) => {
+                tracing::debug!("{}/{}: status {}", self.ctx.ns, self.ctx.name, status["phase"]);
+                self.last_status = Some(status);
+            }
+            Err(e) => tracing::warn!("{}/{}: status update: {e}", self.ctx.ns, self.ctx.name),
         }
     }
 }
@@ -1159,8 +1199,12 @@ async fn probe_loop(
     let ip = ctx.ip.to_string();
     loop {
         let env_spec = slot.with(|s| s.last_spec.clone());
+        let mounts =
+            ctx.mounts.lock().unwrap_or_else(|e| e.into_inner()).get(&slot.spec.name).cloned().unwrap_or_default();
         let exec = move |cmd: Vec<String>, timeout: Duration| -> futures::future::BoxFuture<'static, Outcome> {
             let spec = env_spec.clone();
+            // Probe commands see the container's paths, like everything else it is given.
+            let cmd: Vec<String> = cmd.iter().map(|a| mounts.rebase(a)).collect();
             Box::pin(async move { run_exec_probe(spec, cmd, timeout).await })
         };
         let outcome = probe::run_once(p, &slot.spec, &ip, &ctx.sh.http, &exec).await;

@@ -18,6 +18,8 @@ pub const SERVICE_ACCOUNT: &str = "omring-operator";
 pub const WEBHOOK_CONFIG: &str = "omring-operator-omring-system-eviction";
 pub const WEBHOOK_SERVICE: &str = "omring-operator-webhook";
 pub const WEBHOOK_PATH: &str = "/validate-eviction";
+/// The chart's leader-election Lease (`<fullname>-leader`).
+pub const LEASE: &str = "omring-operator-leader";
 
 pub fn chart_dir() -> PathBuf {
     repo_root().join("charts/omring-operator")
@@ -63,11 +65,14 @@ impl Operator {
         if help.contains("--webhook-service-name") {
             flags.push(format!("--webhook-service-name={WEBHOOK_SERVICE}"));
         }
-        if help.contains("--webhook-url") {
-            flags.push(format!("--webhook-url={url}"));
+        if help.contains("--webhook-host") {
+            flags.push("--webhook-host=127.0.0.1".into());
         }
         if help.contains("--leader-election") {
             flags.push("--leader-election".into());
+        }
+        if help.contains("--lease-name") {
+            flags.push(format!("--lease-name={LEASE}"));
         }
         let log = cluster.dir.join("operator.log");
         let out = std::fs::File::create(&log)
