@@ -1,6 +1,6 @@
-//! One run of the whole comparison: each system in turn (only one running at a time), every
-//! workload at every client count, then the availability trials; results are saved after each
-//! system so a failure later keeps what was measured.
+//! One run of the whole comparison: our ring and etcd side by side with their steps back to
+//! back (one system loaded at a time), then Ozone alone; each phase ends with the availability
+//! trials. Results are saved after every step so a failure later keeps what was measured.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,8 +47,6 @@ pub struct Settings {
     /// Extra ozone-site.xml properties for our ring (experiments; the report notes them).
     pub omring_set: Vec<(String, String)>,
 }
-
-const WORKLOADS_OMRING: &[&str] = &[KEY, BUCKET, PUT256, READ];
 
 impl Settings {
     fn wants(&self, workload: &str) -> bool {
@@ -161,7 +159,7 @@ impl Suite {
                  (needs a newer libstdc++ than Debian 12's); it is only used for snapshot diffs."
                 .to_string(),
             "Load generators run on the same 2-core machine as the servers, for all three systems; their CPU \
-                 is not counted in the per-1k-ops column (servers only)."
+                 is reported in its own column, not in the server column."
                 .to_string(),
         ]);
         if s.fsync_samples > 0 {
@@ -171,45 +169,204 @@ impl Suite {
                 Err(e) => self.results.notes.push(format!("fsync probe failed: {e}")),
             }
         }
-        for system in &s.systems {
-            let outcome = match system.as_str() {
-                OMRING => self.run_omring().await,
-                ETCD => self.run_etcd().await,
-                OZONE => self.run_ozone().await,
-                other => Err(SuiteError::Missing(format!("unknown system {other}"))),
-            };
-            if let Err(e) = outcome {
-                log(format!("{system} failed: {e}"));
-                self.results.notes.push(format!("{system}: run stopped early: {e}"));
-            }
-            self.save()?;
+        // Two phases. etcd runs beside our ring and their steps alternate, so the close
+        // comparison (writes, reads) sees the same background load on a shared machine. Ozone's
+        // JVMs cost CPU even when idle, so Ozone runs alone afterwards (its margin is wide).
+        let phases: Vec<Vec<String>> = vec![
+            s.systems.iter().filter(|x| x.as_str() != OZONE).cloned().collect(),
+            s.systems.iter().filter(|x| x.as_str() == OZONE).cloned().collect(),
+        ];
+        for phase in phases.into_iter().filter(|p| !p.is_empty()) {
+            self.run_phase(&phase).await?;
         }
         self.save()
     }
 
-    async fn run_omring(&mut self) -> Result<(), SuiteError> {
+    async fn run_phase(&mut self, systems: &[String]) -> Result<(), SuiteError> {
         let s = self.settings.clone();
-        if !s.om_node.exists() {
-            return Err(SuiteError::Missing(format!("om-node binary not found at {}", s.om_node.display())));
+        let mut running: Vec<System> = Vec::new();
+        for system in systems {
+            match self.start_system(system).await {
+                Ok(sys) => {
+                    // What keeping it up costs: server CPU while nothing is asked of it.
+                    let pids = sys.server_pids();
+                    let cpu0 = procstat::total_cpu(&pids);
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    let idle = (procstat::total_cpu(&pids) - cpu0) / 3.0;
+                    self.results.notes.push(format!(
+                        "{system}: idle server CPU after start-up {idle:.3} cores (3 voters{})",
+                        if system == OZONE { ", OMs only" } else { "" }
+                    ));
+                    running.push(sys)
+                }
+                Err(e) => {
+                    log(format!("{system} did not start: {e}"));
+                    self.results.notes.push(format!("{system}: run stopped early: {e}"));
+                }
+            }
+            self.save()?;
         }
-        self.results.meta.versions.push(("omring".into(), format!("om-node at {}", s.om_node.display())));
-        let dir = s.work.join("omring");
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut ring = OmRing::start(&s.om_node, &dir, 3, &s.omring_set)?;
-        if !s.omring_set.is_empty() {
-            self.results.notes.push(format!("omring ran with extra settings {:?}", s.omring_set));
-        }
-        let client = ring.client()?;
-        let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
-        log(format!("omring: leader {leader}"));
-        omring::prepare(&client).await?;
-        for &w in WORKLOADS_OMRING.iter().filter(|w| s.wants(w)) {
+        let mut flip = false;
+        for &w in ALL_WORKLOADS.iter().filter(|w| s.wants(w)) {
             for &c in &s.clients {
+                let mut order: Vec<usize> = (0..running.len()).collect();
+                if flip {
+                    order.reverse();
+                }
+                flip = !flip;
+                for i in order {
+                    if !running[i].serves(w) {
+                        continue;
+                    }
+                    let name = running[i].name();
+                    match running[i].step(w, c, &s).await {
+                        Ok(rows) => self.results.rows.extend(rows),
+                        Err(e) => {
+                            log(format!("{name} {w} at {c} clients failed: {e}"));
+                            self.results.notes.push(format!("{name}: run stopped early: {w} at {c} clients: {e}"));
+                        }
+                    }
+                }
+                self.save()?;
+            }
+        }
+        for sys in running.iter_mut() {
+            let name = sys.name();
+            match sys.availability(&s).await {
+                Ok((avail, notes)) => {
+                    self.results.availability.extend(avail);
+                    self.results.notes.extend(notes);
+                }
+                Err(e) => {
+                    log(format!("{name} availability failed: {e}"));
+                    self.results.notes.push(format!("{name}: run stopped early: availability: {e}"));
+                }
+            }
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    async fn start_system(&mut self, name: &str) -> Result<System, SuiteError> {
+        let s = self.settings.clone();
+        match name {
+            OMRING => {
+                if !s.om_node.exists() {
+                    return Err(SuiteError::Missing(format!("om-node binary not found at {}", s.om_node.display())));
+                }
+                self.results.meta.versions.push(("omring".into(), format!("om-node at {}", s.om_node.display())));
+                let dir = s.work.join("omring");
+                let _ = std::fs::remove_dir_all(&dir);
+                let ring = OmRing::start(&s.om_node, &dir, 3, &s.omring_set)?;
+                if !s.omring_set.is_empty() {
+                    self.results.notes.push(format!("omring ran with extra settings {:?}", s.omring_set));
+                }
+                let client = ring.client()?;
+                let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
+                log(format!("omring: leader {leader}"));
+                omring::prepare(&client).await?;
+                Ok(System::Omring { ring, client })
+            }
+            ETCD => {
+                let bin = s.etcd_bin.clone().ok_or_else(|| SuiteError::Missing("--etcd-bin not given".into()))?;
+                if !bin.join("etcd").exists() || !bin.join("benchmark").exists() {
+                    return Err(SuiteError::Missing(format!("etcd or benchmark missing in {}", bin.display())));
+                }
+                let version = std::process::Command::new(bin.join("etcd"))
+                    .arg("--version")
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string())
+                    .unwrap_or_default();
+                self.results
+                    .meta
+                    .versions
+                    .push(("etcd".into(), format!("{version} (+ tools/benchmark), {}", bin.display())));
+                let dir = s.work.join("etcd");
+                let _ = std::fs::remove_dir_all(&dir);
+                let cluster = EtcdCluster::start(&bin, &dir, 3)?;
+                let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
+                log(format!("etcd: leader {leader}"));
+                let ep = cluster.endpoint(&leader).unwrap_or_default();
+                cluster.put(&ep, "bench-read", &"v".repeat(256)).await?;
+                Ok(System::Etcd { cluster })
+            }
+            OZONE => {
+                let lib = s.ozone_lib.clone().ok_or_else(|| SuiteError::Missing("--ozone-lib not given".into()))?;
+                let drv =
+                    s.ozone_driver.clone().ok_or_else(|| SuiteError::Missing("--ozone-driver not given".into()))?;
+                if !drv.join("OmDriver.class").exists() {
+                    return Err(SuiteError::Missing(format!("OmDriver.class missing in {}", drv.display())));
+                }
+                let version = lib
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                self.results
+                    .meta
+                    .versions
+                    .push(("Apache Ozone".into(), format!("{version} jars from Maven Central ({})", lib.display())));
+                let dir = s.work.join("ozone");
+                let _ = std::fs::remove_dir_all(&dir);
+                log("ozone: init + start SCM and 3 OMs (JVM start-up takes a while)");
+                let cluster = OzoneCluster::start(&lib, &drv, &dir)?;
+                cluster.wait_oms_listening(Duration::from_secs(180))?;
+                let mut driver = cluster.driver()?;
+                let leader = driver.wait_leader(Duration::from_secs(120))?;
+                log(format!("ozone: leader {leader}"));
+                driver.call("setup", Duration::from_secs(120))?;
+                // JIT warm-up, not measured (the JVMs are fresh; ours needs none).
+                let _ = driver.load("key", 16, 3.0, "warm")?;
+                Ok(System::Ozone { cluster, driver })
+            }
+            other => Err(SuiteError::Missing(format!("unknown system {other}"))),
+        }
+    }
+}
+
+const ALL_WORKLOADS: &[&str] = &[KEY, BUCKET, PUT256, READ];
+
+/// A running system under test.
+enum System {
+    Omring { ring: OmRing, client: Arc<om_client::FailoverClient> },
+    Etcd { cluster: EtcdCluster },
+    Ozone { cluster: OzoneCluster, driver: crate::ozone::Driver },
+}
+
+impl System {
+    fn name(&self) -> &'static str {
+        match self {
+            System::Omring { .. } => OMRING,
+            System::Etcd { .. } => ETCD,
+            System::Ozone { .. } => OZONE,
+        }
+    }
+
+    fn server_pids(&self) -> Vec<u32> {
+        match self {
+            System::Omring { ring, .. } => ring.pids(),
+            System::Etcd { cluster } => cluster.pids(),
+            System::Ozone { cluster, .. } => cluster.om_pids(),
+        }
+    }
+
+    fn serves(&self, workload: &str) -> bool {
+        match self {
+            System::Omring { .. } => true,
+            System::Etcd { .. } => workload == PUT256 || workload == READ,
+            System::Ozone { .. } => workload != READ,
+        }
+    }
+
+    /// One workload step at `c` clients: its row(s).
+    async fn step(&mut self, w: &str, c: usize, s: &Settings) -> Result<Vec<Row>, SuiteError> {
+        match self {
+            System::Omring { ring, client } => {
                 let pids = ring.pids();
                 let mut r = row(OMRING, w, c, procstat::loadavg());
                 let me = [std::process::id()];
                 let (cpu0, own0) = (procstat::total_cpu(&pids), procstat::total_cpu(&me));
-                let res = omring::run_workload(Arc::clone(&client), w, c, s.step, &format!("c{c}")).await;
+                let res = omring::run_workload(Arc::clone(client), w, c, s.step, &format!("c{c}")).await;
                 let cpu = procstat::total_cpu(&pids) - cpu0;
                 r.client_cpu_s_per_1k = cpu_per_1k(procstat::total_cpu(&me) - own0, res.ops);
                 r.ops = res.ops;
@@ -222,112 +379,25 @@ impl Suite {
                 r.rss_mib = procstat::rss_mib(&pids);
                 r.note = res.first_error.map(|e| format!("first error: {e}"));
                 log(format!("omring {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, r.p99_ms.unwrap_or(0.0)));
-                self.results.rows.push(r);
+                Ok(vec![r])
             }
-        }
-        self.save()?;
-
-        // kill -9 the leader, time the first successful write, bring the node back.
-        let mut kill = Availability::new(OMRING, "kill-leader");
-        for t in 0..s.trials {
-            let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
-            let t0 = Instant::now();
-            ring.kill9(&leader)?;
-            // Watch the survivors while the client looks for the new leader.
-            let name = format!("kill{t}");
-            let (took, elected) = tokio::join!(
-                omring::first_write_after(&client, t0, &name),
-                omring::new_leader_after(&ring, &leader, t0)
-            );
-            let took = took?;
-            kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
-            if let Some(e) = elected {
-                kill.leader_ms.push(e.as_secs_f64() * 1e3);
-            }
-            log(format!(
-                "omring kill -9 {leader}: new leader agreed after {:.0} ms, first write after {:.0} ms",
-                elected.map(|e| e.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
-                took.as_secs_f64() * 1e3
-            ));
-            ring.restart(&leader)?;
-        }
-        self.results.availability.push(kill);
-        self.save()?;
-
-        // Requested transfer to a chosen follower.
-        let mut tr = Availability::new(OMRING, "transfer");
-        for t in 0..s.trials {
-            let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
-            let target = ring.ids.iter().find(|x| **x != leader).cloned().unwrap_or_default();
-            let t0 = Instant::now();
-            match client.transfer_leader(Some(&target)).await {
-                Ok(resp) => {
-                    let call = t0.elapsed();
-                    let took = omring::first_write_after(&client, t0, &format!("transfer{t}")).await?;
-                    tr.call_ms.push(call.as_secs_f64() * 1e3);
-                    tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
-                    log(format!(
-                        "omring transfer {leader}->{}: call {:.0} ms (server says {} ms), first write {:.0} ms",
-                        resp.new_leader,
-                        call.as_secs_f64() * 1e3,
-                        resp.elapsed_ms,
-                        took.as_secs_f64() * 1e3
-                    ));
-                    if resp.new_leader != target {
-                        tr.note = Some(format!("asked for {target}, leadership went to {}", resp.new_leader));
-                    }
-                }
-                Err(e) => {
-                    tr.note = Some(format!("transfer_leader failed: {e}"));
-                    break;
-                }
-            }
-        }
-        self.results.availability.push(tr);
-        Ok(())
-    }
-
-    async fn run_etcd(&mut self) -> Result<(), SuiteError> {
-        let s = self.settings.clone();
-        let bin = s.etcd_bin.clone().ok_or_else(|| SuiteError::Missing("--etcd-bin not given".into()))?;
-        if !bin.join("etcd").exists() || !bin.join("benchmark").exists() {
-            return Err(SuiteError::Missing(format!("etcd or benchmark missing in {}", bin.display())));
-        }
-        let version = std::process::Command::new(bin.join("etcd"))
-            .arg("--version")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string())
-            .unwrap_or_default();
-        self.results.meta.versions.push(("etcd".into(), format!("{version} (+ tools/benchmark), {}", bin.display())));
-        let dir = s.work.join("etcd");
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut cluster = EtcdCluster::start(&bin, &dir, 3)?;
-        let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
-        log(format!("etcd: leader {leader}"));
-        let ep = cluster.endpoint(&leader).unwrap_or_default();
-        cluster.put(&ep, "bench-read", &"v".repeat(256)).await?;
-        for (w, base) in [
-            (
-                PUT256,
-                vec![
-                    "put".to_string(),
-                    "--key-size=8".into(),
-                    "--val-size=256".into(),
-                    "--key-space-size=1000000000".into(),
-                ],
-            ),
-            (READ, vec!["range".to_string(), "bench-read".into(), "--consistency=l".into()]),
-        ]
-        .into_iter()
-        .filter(|(w, _)| s.wants(w))
-        {
-            for &c in &s.clients {
+            System::Etcd { cluster } => {
+                let base: Vec<String> = if w == PUT256 {
+                    vec![
+                        "put".into(),
+                        "--key-size=8".into(),
+                        "--val-size=256".into(),
+                        "--key-space-size=1000000000".into(),
+                    ]
+                } else {
+                    vec!["range".into(), "bench-read".into(), "--consistency=l".into()]
+                };
                 // A short calibration run sizes --total so the step lasts about as long as ours.
                 let mut cal = base.clone();
                 cal.push(format!("--total={}", (c * 20).max(200)));
                 let probe = cluster.benchmark(c, &cal, Duration::from_secs(120))?;
                 let total = ((probe.requests_per_sec * s.step.as_secs_f64()) as usize).max(c * 10);
-                let mut args = base.clone();
+                let mut args = base;
                 args.push(format!("--total={total}"));
                 let pids = cluster.pids();
                 let mut r = row(ETCD, w, c, procstat::loadavg());
@@ -346,75 +416,15 @@ impl Suite {
                 r.client_cpu_s_per_1k = cpu_per_1k(bench_cpu, ok);
                 r.rss_mib = procstat::rss_mib(&pids);
                 log(format!("etcd {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, b.p99_ms));
-                self.results.rows.push(r);
+                Ok(vec![r])
             }
-        }
-        self.save()?;
-
-        let mut kill = Availability::new(ETCD, "kill-leader");
-        for _ in 0..s.trials {
-            let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
-            let t0 = Instant::now();
-            cluster.kill9(&leader);
-            let took = cluster.first_write_after(t0).await?;
-            kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
-            log(format!("etcd kill -9 {leader}: first put after {:.0} ms", took.as_secs_f64() * 1e3));
-            cluster.restart(&leader)?;
-        }
-        kill.note = Some("etcd defaults: heartbeat 100 ms, election timeout 1000 ms".into());
-        self.results.availability.push(kill);
-
-        let mut tr = Availability::new(ETCD, "transfer");
-        for _ in 0..s.trials {
-            let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
-            let target = cluster.names().into_iter().find(|n| *n != leader).unwrap_or_default();
-            let target_id = cluster.member_id(&target).await?;
-            let t0 = Instant::now();
-            cluster.move_leader(&leader, &target_id).await?;
-            let call = t0.elapsed();
-            let took = cluster.first_write_after(t0).await?;
-            tr.call_ms.push(call.as_secs_f64() * 1e3);
-            tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
-            log(format!(
-                "etcd move-leader {leader}->{target}: call {:.0} ms, first put {:.0} ms",
-                call.as_secs_f64() * 1e3,
-                took.as_secs_f64() * 1e3
-            ));
-        }
-        tr.note = Some("MoveLeader RPC (what `etcdctl move-leader` sends) through etcd's JSON gateway".into());
-        self.results.availability.push(tr);
-        Ok(())
-    }
-
-    async fn run_ozone(&mut self) -> Result<(), SuiteError> {
-        let s = self.settings.clone();
-        let lib = s.ozone_lib.clone().ok_or_else(|| SuiteError::Missing("--ozone-lib not given".into()))?;
-        let drv = s.ozone_driver.clone().ok_or_else(|| SuiteError::Missing("--ozone-driver not given".into()))?;
-        if !drv.join("OmDriver.class").exists() {
-            return Err(SuiteError::Missing(format!("OmDriver.class missing in {}", drv.display())));
-        }
-        let version =
-            lib.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        self.results
-            .meta
-            .versions
-            .push(("Apache Ozone".into(), format!("{version} jars from Maven Central ({})", lib.display())));
-        let dir = s.work.join("ozone");
-        let _ = std::fs::remove_dir_all(&dir);
-        log("ozone: init + start SCM and 3 OMs (JVM start-up takes a while)");
-        let mut cluster = OzoneCluster::start(&lib, &drv, &dir)?;
-        cluster.wait_oms_listening(Duration::from_secs(180))?;
-        let mut driver = cluster.driver()?;
-        let leader = driver.wait_leader(Duration::from_secs(120))?;
-        log(format!("ozone: leader {leader}"));
-        driver.call("setup", Duration::from_secs(120))?;
-        // JIT warm-up, not measured (the JVMs are fresh; ours needs none).
-        let _ = driver.load("key", 16, 3.0, "warm")?;
-        for (w, name, freon) in [(KEY, "key", "omkg"), (BUCKET, "bucket", "ombg"), (PUT256, "volume256", "")]
-            .into_iter()
-            .filter(|(w, _, _)| s.wants(w))
-        {
-            for &c in &s.clients {
+            System::Ozone { cluster, driver } => {
+                let (name, freon) = match w {
+                    KEY => ("key", "omkg"),
+                    BUCKET => ("bucket", "ombg"),
+                    _ => ("volume256", ""),
+                };
+                let mut rows = Vec::new();
                 let pids = cluster.om_pids();
                 let mut r = row(OZONE, w, c, procstat::loadavg());
                 let drv = [driver.pid()];
@@ -434,7 +444,7 @@ impl Suite {
                     r.note = Some(format!("first error: {}", d.first_error));
                 }
                 log(format!("ozone {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, d.p99_ms));
-                self.results.rows.push(r);
+                rows.push(r);
                 if !freon.is_empty() {
                     let secs = s.step.as_secs().max(1);
                     let mut fr = row(OZONE_FREON, w, c, procstat::loadavg());
@@ -454,65 +464,160 @@ impl Suite {
                         }
                         Err(e) => fr.note = Some(format!("freon failed: {e}")),
                     }
-                    self.results.rows.push(fr);
+                    rows.push(fr);
                 }
+                Ok(rows)
             }
-            self.save()?;
         }
+    }
 
-        let mut kill = Availability::new(OZONE, "kill-leader");
-        for t in 0..s.trials {
-            let leader = driver.wait_leader(Duration::from_secs(120))?;
-            let t0 = Instant::now();
-            cluster.kill9(&leader);
-            driver.write(&format!("kill{t}"))?;
-            let took = t0.elapsed();
-            kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
-            log(format!("ozone kill -9 {leader}: first write after {:.0} ms", took.as_secs_f64() * 1e3));
-            cluster.restart(&leader)?;
-            driver.write(&format!("rejoin{t}"))?;
+    /// kill -9 of the leader and requested transfers, `s.trials` times each.
+    async fn availability(&mut self, s: &Settings) -> Result<(Vec<Availability>, Vec<String>), SuiteError> {
+        match self {
+            System::Omring { ring, client } => {
+                let mut kill = Availability::new(OMRING, "kill-leader");
+                for t in 0..s.trials {
+                    let leader = ring.wait_leader(client, Duration::from_secs(60)).await?;
+                    let t0 = Instant::now();
+                    ring.kill9(&leader)?;
+                    // Watch the survivors while the client looks for the new leader.
+                    let name = format!("kill{t}");
+                    let (took, elected) = tokio::join!(
+                        omring::first_write_after(client, t0, &name),
+                        omring::new_leader_after(ring, &leader, t0)
+                    );
+                    let took = took?;
+                    kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+                    if let Some(e) = elected {
+                        kill.leader_ms.push(e.as_secs_f64() * 1e3);
+                    }
+                    log(format!(
+                        "omring kill -9 {leader}: new leader agreed after {:.0} ms, first write after {:.0} ms",
+                        elected.map(|e| e.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
+                        took.as_secs_f64() * 1e3
+                    ));
+                    ring.restart(&leader)?;
+                }
+                let mut tr = Availability::new(OMRING, "transfer");
+                for t in 0..s.trials {
+                    let leader = ring.wait_leader(client, Duration::from_secs(60)).await?;
+                    let target = ring.ids.iter().find(|x| **x != leader).cloned().unwrap_or_default();
+                    let t0 = Instant::now();
+                    match client.transfer_leader(Some(&target)).await {
+                        Ok(resp) => {
+                            let call = t0.elapsed();
+                            let took = omring::first_write_after(client, t0, &format!("transfer{t}")).await?;
+                            tr.call_ms.push(call.as_secs_f64() * 1e3);
+                            tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+                            log(format!(
+                                "omring transfer {leader}->{}: call {:.0} ms (server says {} ms), first write {:.0} ms",
+                                resp.new_leader,
+                                call.as_secs_f64() * 1e3,
+                                resp.elapsed_ms,
+                                took.as_secs_f64() * 1e3
+                            ));
+                            if resp.new_leader != target {
+                                tr.note = Some(format!("asked for {target}, leadership went to {}", resp.new_leader));
+                            }
+                        }
+                        Err(e) => {
+                            tr.note = Some(format!("transfer_leader failed: {e}"));
+                            break;
+                        }
+                    }
+                }
+                Ok((vec![kill, tr], vec![]))
+            }
+            System::Etcd { cluster } => {
+                let mut kill = Availability::new(ETCD, "kill-leader");
+                for _ in 0..s.trials {
+                    let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
+                    let t0 = Instant::now();
+                    cluster.kill9(&leader);
+                    let took = cluster.first_write_after(t0).await?;
+                    kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+                    log(format!("etcd kill -9 {leader}: first put after {:.0} ms", took.as_secs_f64() * 1e3));
+                    cluster.restart(&leader)?;
+                }
+                kill.note = Some(
+                    "etcd defaults: heartbeat 100 ms, election timeout 1000 ms; puts retried every 300 ms at most"
+                        .into(),
+                );
+                let mut tr = Availability::new(ETCD, "transfer");
+                for _ in 0..s.trials {
+                    let (leader, _) = cluster.wait_leader(Duration::from_secs(60)).await?;
+                    let target = cluster.names().into_iter().find(|n| *n != leader).unwrap_or_default();
+                    let target_id = cluster.member_id(&target).await?;
+                    let t0 = Instant::now();
+                    cluster.move_leader(&leader, &target_id).await?;
+                    let call = t0.elapsed();
+                    let took = cluster.first_write_after(t0).await?;
+                    tr.call_ms.push(call.as_secs_f64() * 1e3);
+                    tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+                    log(format!(
+                        "etcd move-leader {leader}->{target}: call {:.0} ms, first put {:.0} ms",
+                        call.as_secs_f64() * 1e3,
+                        took.as_secs_f64() * 1e3
+                    ));
+                }
+                tr.note = Some("MoveLeader RPC (what `etcdctl move-leader` sends) through etcd's JSON gateway".into());
+                Ok((vec![kill, tr], vec![]))
+            }
+            System::Ozone { cluster, driver } => {
+                let mut kill = Availability::new(OZONE, "kill-leader");
+                for t in 0..s.trials {
+                    let leader = driver.wait_leader(Duration::from_secs(120))?;
+                    let t0 = Instant::now();
+                    cluster.kill9(&leader);
+                    driver.write(&format!("kill{t}"))?;
+                    let took = t0.elapsed();
+                    kill.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+                    log(format!("ozone kill -9 {leader}: first write after {:.0} ms", took.as_secs_f64() * 1e3));
+                    cluster.restart(&leader)?;
+                    driver.write(&format!("rejoin{t}"))?;
+                }
+                kill.note = Some(
+                    "Ozone defaults: ozone.om.ratis.minimum.timeout 5 s, pre-vote on; client retry pause 100 ms".into(),
+                );
+                let mut tr = Availability::new(OZONE, "transfer");
+                for t in 0..s.trials {
+                    let leader = driver.wait_leader(Duration::from_secs(120))?;
+                    let target = cluster.ids().into_iter().find(|x| *x != leader).unwrap_or_default();
+                    let t0 = Instant::now();
+                    let call = driver.transfer(&target)?;
+                    driver.write(&format!("transfer{t}"))?;
+                    let took = t0.elapsed();
+                    tr.call_ms.push(call);
+                    tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
+                    log(format!(
+                        "ozone transfer {leader}->{target}: call {call:.0} ms, first write {:.0} ms",
+                        took.as_secs_f64() * 1e3
+                    ));
+                }
+                // The official CLI, once: proves `ozone admin om transfer` works here; its time
+                // includes JVM start.
+                let leader = driver.wait_leader(Duration::from_secs(120))?;
+                let target = cluster.ids().into_iter().find(|x| *x != leader).unwrap_or_default();
+                tr.note = Some(match cluster.admin_transfer(&target) {
+                    Ok((d, out)) => format!(
+                        "timed through OzoneManagerProtocol.transferLeadership (what the CLI calls); \
+                         `ozone admin om transfer -n {target}` itself took {:.1} s wall including JVM start and printed \"{out}\"",
+                        d.as_secs_f64()
+                    ),
+                    Err(e) => format!("timed through OzoneManagerProtocol.transferLeadership; the admin CLI failed: {e}"),
+                });
+                let mut notes = Vec::new();
+                if let Some(pid) = cluster.scm_pid() {
+                    let rss = procstat::rss_mib(&[pid]);
+                    notes.push(format!(
+                        "Ozone's SCM ran beside the OMs (needed to start them, idle for these workloads): {:.0} MiB RSS, \
+                         not counted in Ozone's CPU or RSS columns",
+                        rss.first().copied().unwrap_or(0.0)
+                    ));
+                }
+                Ok((vec![kill, tr], notes))
+            }
         }
-        kill.note =
-            Some("Ozone defaults: ozone.om.ratis.minimum.timeout 5 s, pre-vote on; client retry pause 100 ms".into());
-        self.results.availability.push(kill);
-        self.save()?;
-
-        let mut tr = Availability::new(OZONE, "transfer");
-        for t in 0..s.trials {
-            let leader = driver.wait_leader(Duration::from_secs(120))?;
-            let target = cluster.ids().into_iter().find(|x| *x != leader).unwrap_or_default();
-            let t0 = Instant::now();
-            let call = driver.transfer(&target)?;
-            driver.write(&format!("transfer{t}"))?;
-            let took = t0.elapsed();
-            tr.call_ms.push(call);
-            tr.to_first_write_ms.push(took.as_secs_f64() * 1e3);
-            log(format!(
-                "ozone transfer {leader}->{target}: call {call:.0} ms, first write {:.0} ms",
-                took.as_secs_f64() * 1e3
-            ));
-        }
-        // The official CLI, once: proves `ozone admin om transfer` works here; its time includes JVM start.
-        let leader = driver.wait_leader(Duration::from_secs(120))?;
-        let target = cluster.ids().into_iter().find(|x| *x != leader).unwrap_or_default();
-        tr.note = Some(match cluster.admin_transfer(&target) {
-            Ok((d, out)) => format!(
-                "timed through OzoneManagerProtocol.transferLeadership (what the CLI calls); \
-                 `ozone admin om transfer -n {target}` itself took {:.1} s wall including JVM start and printed \"{out}\"",
-                d.as_secs_f64()
-            ),
-            Err(e) => format!("timed through OzoneManagerProtocol.transferLeadership; the admin CLI failed: {e}"),
-        });
-        self.results.availability.push(tr);
-        if let Some(pid) = cluster.scm_pid() {
-            let rss = procstat::rss_mib(&[pid]);
-            self.results.notes.push(format!(
-                "Ozone's SCM ran beside the OMs (needed to start them, idle for these workloads): {:.0} MiB RSS, \
-                 not counted in Ozone's CPU or RSS columns",
-                rss.first().copied().unwrap_or(0.0)
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -527,7 +632,7 @@ impl Suite {
         let mut problems = Vec::new();
         for sys in &s.systems {
             let workloads: &[&str] = match sys.as_str() {
-                OMRING => WORKLOADS_OMRING,
+                OMRING => ALL_WORKLOADS,
                 ETCD => &[PUT256, READ],
                 _ => &[KEY, BUCKET, PUT256],
             };
