@@ -9,8 +9,10 @@ OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 deps:
 	@./scripts/install-deps.sh
 
+# One build for everything: building a subset of the workspace unifies dependency features
+# differently (e.g. the C compiler crate behind RocksDB) and would compile RocksDB again.
 build: deps
-	cargo build --workspace --bins
+	cargo build --workspace --all-targets
 
 ## Start a local 3-node ring and keep it running until Ctrl-C.
 demo: build
@@ -40,14 +42,14 @@ test: deps
 ## the OCI image archives built, validated with crane and run (--version) from their own files.
 chart-check: deps
 	e2e/controlplane/build.sh >/dev/null
-	cargo build -p om-node -p omring-operator --bins
+	cargo build --workspace --all-targets
 	scripts/chart-check.sh
 	images/build-oci.sh
 
 ## Only the end-to-end scenarios (real control plane, node agent, chart, operator).
 e2e: deps
 	e2e/controlplane/build.sh >/dev/null
-	cargo build --bins -p om-node -p omring-operator -p omring-e2e
+	cargo build --workspace --all-targets
 	cargo test -p omring-e2e --no-fail-fast
 
 ## Key create+commit throughput and latency at 1, 16 and 64 clients.

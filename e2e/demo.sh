@@ -74,7 +74,7 @@ up() {
   say "[1/6] building om-node, the operator and the node agent (cargo; cold about 10 min)"
   "$ROOT/scripts/install-deps.sh"
   with_heartbeat "building Rust binaries" \
-    cargo build --bins -p om-node -p omring-operator -p omring-e2e --manifest-path "$ROOT/Cargo.toml"
+    cargo build --workspace --all-targets --manifest-path "$ROOT/Cargo.toml"
 
   say "[2/6] Kubernetes $(. "$ROOT/e2e/controlplane/versions.sh"; echo "v$K8S_VERSION, etcd v$ETCD_VERSION, helm v$HELM_VERSION") from the Go module proxy (cold about 12 min, then cached)"
   BIN=$(with_heartbeat "building control-plane binaries" "$ROOT/e2e/controlplane/build.sh")
