@@ -50,6 +50,13 @@ impl EvictionBook {
         }
     }
 
+    /// Forgets a pod (its eviction went through, or it is no longer the leader).
+    pub fn forget(&self, namespace: &str, pod: &str) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.remove(&(namespace.to_string(), pod.to_string()));
+        }
+    }
+
     /// Pods of `namespace` with an attempt younger than `memory`; forgets older ones.
     pub fn recent(&self, namespace: &str, memory: Duration) -> BTreeSet<String> {
         let Ok(mut seen) = self.seen.lock() else { return BTreeSet::new() };
@@ -158,6 +165,8 @@ mod tests {
         book.record("a", "om-0");
         book.record("b", "om-1");
         assert_eq!(book.recent("a", Duration::from_secs(60)), BTreeSet::from(["om-0".to_string()]));
+        book.forget("b", "om-1");
+        assert!(book.recent("b", Duration::from_secs(60)).is_empty());
         assert!(book.recent("a", Duration::ZERO).is_empty());
     }
 

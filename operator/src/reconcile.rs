@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod, PodTemplateSpec};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -123,7 +123,7 @@ fn summarize(disagreements: &[(String, String)]) -> String {
 
 /// The pod template the ring should run and its hash. The configuration hash in it leaves out
 /// the membership keys, so it does not depend on which nodes are listed.
-pub fn desired_template(model: &RingModel) -> (k8s_openapi::api::core::v1::PodTemplateSpec, String) {
+pub fn desired_template(model: &RingModel) -> (PodTemplateSpec, String) {
     let restart_hash = siteconfig::render(model, &Membership::first(1)).restart_hash;
     let template = statefulset::pod_template(model, &restart_hash);
     let hash = statefulset::desired_pod_spec_hash(&template);
@@ -171,15 +171,43 @@ pub fn error_policy(obj: Arc<DeserializeGuard<OzoneManagerRing>>, error: &Error,
     Action::requeue(wait)
 }
 
+/// A reference to an object of the ring's namespace, for the `related` field of events (it
+/// also keeps events about different pods apart instead of folding them into one series).
+fn related(kind: &str, api_version: &str, namespace: &str, name: &str) -> Option<ObjectReference> {
+    Some(ObjectReference {
+        api_version: Some(api_version.into()),
+        kind: Some(kind.into()),
+        name: Some(name.into()),
+        namespace: Some(namespace.into()),
+        ..Default::default()
+    })
+}
+
+fn pod_ref(names: &RingNames, pod: &str) -> Option<ObjectReference> {
+    related("Pod", "v1", &names.namespace, pod)
+}
+
 async fn publish(
     ctx: &Context,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    reference: &ObjectReference,
     type_: EventType,
     reason: &str,
     action: &str,
     note: String,
 ) {
-    let ev = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+    publish_about(ctx, reference, None, type_, reason, action, note).await
+}
+
+async fn publish_about(
+    ctx: &Context,
+    reference: &ObjectReference,
+    secondary: Option<ObjectReference>,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let ev = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary };
     if let Err(e) = ctx.recorder.publish(&ev, reference).await {
         tracing::debug!("cannot publish event {reason}: {e}");
     }
@@ -255,7 +283,8 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     let pdb_api: Api<PodDisruptionBudget> = Api::namespaced(ctx.client.clone(), &ns);
     if pdbs::wanted(&model) {
         apply(&ctx.client, &ns, &pdbs::leader(&model)).await?;
-        apply(&ctx.client, &ns, &pdbs::followers(&model)).await?;
+        let ring_size = model.replicas.max(plan.sts_replicas).max(plan.membership.nodes.len() as u32);
+        apply(&ctx.client, &ns, &pdbs::followers(&model, ring_size)).await?;
     } else {
         for name in [names.leader_pdb(), names.followers_pdb()] {
             delete_if_present(&pdb_api, &name, &DeleteParams::default())
@@ -304,10 +333,14 @@ pub async fn set_role_labels(ctx: &Context, ns: &str, changes: &[plan::LabelChan
     Ok(())
 }
 
+fn transferred_last_time(old: Option<&OzoneManagerRingStatus>) -> bool {
+    old.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == status::PROGRESSING && c.reason == "LeaderTransferred"))
+}
+
 /// Events for a formed ring and for leadership changes nobody asked for.
 async fn leader_events(
     ctx: &Context,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    reference: &ObjectReference,
     old: Option<&OzoneManagerRingStatus>,
     new: &OzoneManagerRingStatus,
 ) {
@@ -324,7 +357,8 @@ async fn leader_events(
             };
             publish(ctx, reference, EventType::Normal, reason, "Observe", note).await;
         }
-        (Some(a), Some(b)) if a != b => {
+        // A transfer the operator made already has its LeaderTransferred event.
+        (Some(a), Some(b)) if a != b && !transferred_last_time(old) => {
             publish(
                 ctx,
                 reference,
@@ -357,8 +391,8 @@ async fn execute(
     model: &RingModel,
     o: &Observed,
     plan: &Plan,
-    template: &k8s_openapi::api::core::v1::PodTemplateSpec,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    template: &PodTemplateSpec,
+    reference: &ObjectReference,
 ) -> Result<(StepReport, Option<u32>), Error> {
     let names = &model.names;
     let ns = names.namespace.as_str();
@@ -380,7 +414,9 @@ async fn execute(
             let note = format!(
                 "deleted volume {name}: it holds a removed member's data and its ordinal is about to be reused"
             );
-            publish(ctx, reference, EventType::Normal, "StaleVolumeDeleted", "DeleteVolume", note.clone()).await;
+            let pvc = related("PersistentVolumeClaim", "v1", ns, name);
+            publish_about(ctx, reference, pvc, EventType::Normal, "StaleVolumeDeleted", "DeleteVolume", note.clone())
+                .await;
             StepReport::new("DeletingStaleVolume", note)
         }
         Step::ScaleUp { to, candidates } => {
@@ -424,12 +460,16 @@ async fn execute(
                             change.message,
                             change.members.iter().map(|m| m.node_id.as_str()).collect::<Vec<_>>().join(",")
                         );
-                        publish(ctx, reference, EventType::Normal, "MemberAdded", "Join", note.clone()).await;
+                        let pod = pod_ref(names, &node.node_id);
+                        publish_about(ctx, reference, pod, EventType::Normal, "MemberAdded", "Join", note.clone())
+                            .await;
                         StepReport::new("MemberAdded", note)
                     }
                     Err(e) => {
                         let note = format!("join of {} not finished: {e}; will ask again", node.node_id);
-                        publish(ctx, reference, EventType::Warning, "JoinFailed", "Join", note.clone()).await;
+                        let pod = pod_ref(names, &node.node_id);
+                        publish_about(ctx, reference, pod, EventType::Warning, "JoinFailed", "Join", note.clone())
+                            .await;
                         StepReport::new("JoinFailed", note)
                     }
                 }
@@ -456,13 +496,32 @@ async fn execute(
                             change.message,
                             change.members.iter().map(|m| m.node_id.as_str()).collect::<Vec<_>>().join(",")
                         );
-                        publish(ctx, reference, EventType::Normal, "MemberRemoved", "Decommission", note.clone()).await;
+                        let pod = pod_ref(names, &node_id);
+                        publish_about(
+                            ctx,
+                            reference,
+                            pod,
+                            EventType::Normal,
+                            "MemberRemoved",
+                            "Decommission",
+                            note.clone(),
+                        )
+                        .await;
                         return Ok((StepReport::new("MemberRemoved", note), Some(*ordinal)));
                     }
                     Err(e) => {
                         let note = format!("decommission of {node_id} not finished: {e}; will ask again");
-                        publish(ctx, reference, EventType::Warning, "DecommissionFailed", "Decommission", note.clone())
-                            .await;
+                        let pod = pod_ref(names, &node_id);
+                        publish_about(
+                            ctx,
+                            reference,
+                            pod,
+                            EventType::Warning,
+                            "DecommissionFailed",
+                            "Decommission",
+                            note.clone(),
+                        )
+                        .await;
                         StepReport::new("DecommissionFailed", note)
                     }
                 }
@@ -482,7 +541,16 @@ async fn execute(
                 }
                 RestartReason::Stuck => format!("restarting {name}: outdated and not ready for a while"),
             };
-            publish(ctx, reference, EventType::Normal, "Restart", "RestartPod", note.clone()).await;
+            publish_about(
+                ctx,
+                reference,
+                pod_ref(names, name),
+                EventType::Normal,
+                "Restart",
+                "RestartPod",
+                note.clone(),
+            )
+            .await;
             StepReport::new("RollingRestart", note)
         }
     };
@@ -498,7 +566,7 @@ pub async fn transfer(
     from: u32,
     to: Option<u32>,
     reason: TransferReason,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    reference: &ObjectReference,
 ) -> Result<StepReport, Error> {
     let names = &model.names;
     let key = ring_key(names);
@@ -520,7 +588,9 @@ pub async fn transfer(
                 reason.as_str(),
                 resp.elapsed_ms.max(started.elapsed().as_millis() as u64)
             );
-            publish(ctx, reference, EventType::Normal, "LeaderTransferred", "TransferLeader", note.clone()).await;
+            let pod = pod_ref(names, &resp.new_leader);
+            publish_about(ctx, reference, pod, EventType::Normal, "LeaderTransferred", "TransferLeader", note.clone())
+                .await;
             let mut labels = Vec::new();
             if names.ordinal_of(&resp.new_leader).is_some() {
                 labels.push((resp.new_leader.clone(), Some(ROLE_LEADER)));
@@ -533,7 +603,17 @@ pub async fn transfer(
         }
         Err(e) => {
             let note = format!("moving leadership away from {} ({}) failed: {e}", names.pod(from), reason.as_str());
-            publish(ctx, reference, EventType::Warning, "LeaderTransferFailed", "TransferLeader", note.clone()).await;
+            let pod = pod_ref(names, &names.pod(from));
+            publish_about(
+                ctx,
+                reference,
+                pod,
+                EventType::Warning,
+                "LeaderTransferFailed",
+                "TransferLeader",
+                note.clone(),
+            )
+            .await;
             Ok(StepReport::new("LeaderTransferFailed", note))
         }
     }

@@ -162,6 +162,10 @@ pub async fn handle(state: &WebhookState, req: &AdmissionRequest<DynamicObject>)
     let decision = match &verdict {
         Verdict::Allow(why) => {
             tracing::debug!(pod = %req.name, %namespace, "eviction allowed: {why}");
+            // An earlier denied attempt no longer counts once the pod may go.
+            if !req.dry_run {
+                state.ctx.evictions.forget(&namespace, &req.name);
+            }
             Decision::Allowed
         }
         Verdict::RetryLater { namespace, ring, .. } => {

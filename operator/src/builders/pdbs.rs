@@ -2,6 +2,10 @@
 //! operator moves leadership away first, then the label follows), followers one at a time.
 //! Not-ready pods may always be evicted, so a crashed node never blocks a drain. A one-node
 //! ring gets none: with nobody to take over, a leader budget would block every drain.
+//!
+//! Both use an integer `minAvailable`: with `maxUnavailable` the disruption controller counts
+//! the pods expected from the StatefulSet's scale (all N), not the pods the role selector
+//! matches, and would never allow a follower eviction.
 
 use std::collections::BTreeMap;
 
@@ -18,13 +22,13 @@ pub fn wanted(model: &RingModel) -> bool {
     model.pdb_enabled && model.replicas > 1
 }
 
-fn budget(model: &RingModel, name: String, role: &str, max_unavailable: i32) -> PodDisruptionBudget {
+fn budget(model: &RingModel, name: String, role: &str, min_available: i32) -> PodDisruptionBudget {
     let mut labels: BTreeMap<String, String> = model.names.selector_labels();
     labels.insert(LABEL_ROLE.into(), role.into());
     PodDisruptionBudget {
         metadata: child_meta(model, name),
         spec: Some(PodDisruptionBudgetSpec {
-            max_unavailable: Some(IntOrString::Int(max_unavailable)),
+            min_available: Some(IntOrString::Int(min_available)),
             selector: Some(LabelSelector { match_labels: Some(labels), ..Default::default() }),
             unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
             ..Default::default()
@@ -33,14 +37,16 @@ fn budget(model: &RingModel, name: String, role: &str, max_unavailable: i32) -> 
     }
 }
 
-/// `<name>-leader`: no voluntary disruption of the leader pod.
+/// `<name>-leader`: the one leader pod must stay available.
 pub fn leader(model: &RingModel) -> PodDisruptionBudget {
-    budget(model, model.names.leader_pdb(), ROLE_LEADER, 0)
+    budget(model, model.names.leader_pdb(), ROLE_LEADER, 1)
 }
 
-/// `<name>-followers`: one follower at a time.
-pub fn followers(model: &RingModel) -> PodDisruptionBudget {
-    budget(model, model.names.followers_pdb(), ROLE_FOLLOWER, 1)
+/// `<name>-followers`: one follower at a time out of a ring of `ring_size` nodes (the larger
+/// of the desired size and the current membership, so a shrinking ring stays protected).
+pub fn followers(model: &RingModel, ring_size: u32) -> PodDisruptionBudget {
+    let min = i32::try_from(ring_size.saturating_sub(2)).unwrap_or(i32::MAX);
+    budget(model, model.names.followers_pdb(), ROLE_FOLLOWER, min)
 }
 
 #[cfg(test)]
@@ -55,7 +61,17 @@ mod tests {
 
     #[test]
     fn golden_followers() {
-        golden::check("pdb-followers", &followers(&golden::model()));
+        golden::check("pdb-followers", &followers(&golden::model(), 3));
+    }
+
+    #[test]
+    fn followers_budget_leaves_one_follower_out_of_the_larger_ring() {
+        let m = golden::model();
+        let min = |size| followers(&m, size).spec.unwrap().min_available;
+        assert_eq!(min(3), Some(IntOrString::Int(1)));
+        assert_eq!(min(5), Some(IntOrString::Int(3)));
+        assert_eq!(min(2), Some(IntOrString::Int(0)));
+        assert_eq!(leader(&m).spec.unwrap().min_available, Some(IntOrString::Int(1)));
     }
 
     #[test]
