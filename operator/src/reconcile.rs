@@ -134,7 +134,11 @@ pub fn desired_template(model: &RingModel) -> (PodTemplateSpec, String) {
 pub async fn reconcile(obj: Arc<DeserializeGuard<OzoneManagerRing>>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = match &obj.0 {
-        Ok(ring) => reconcile_ring(ring, &ctx).await,
+        Ok(cached) => match fresh(&ctx, cached).await {
+            Ok(Some(ring)) => reconcile_ring(&ring, &ctx).await,
+            Ok(None) => Ok(Action::await_change()),
+            Err(e) => Err(e),
+        },
         Err(invalid) => {
             // Unreadable objects are reported and left alone; the others keep being served.
             ctx.metrics.invalid_objects.inc();
@@ -160,6 +164,14 @@ pub async fn reconcile(obj: Arc<DeserializeGuard<OzoneManagerRing>>, ctx: Arc<Co
         ctx.failures.reset(&format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()));
     }
     result
+}
+
+/// The ring as the API server has it now. The controller's cache can lag behind the status
+/// this operator wrote a moment ago (removed members, transition times), so a reconcile starts
+/// from a fresh read.
+async fn fresh(ctx: &Context, cached: &OzoneManagerRing) -> Result<Option<OzoneManagerRing>, Error> {
+    let api: Api<OzoneManagerRing> = Api::namespaced(ctx.client.clone(), &cached.namespace().unwrap_or_default());
+    api.get_opt(&cached.name_any()).await.map_err(kube_err(format!("reading OzoneManagerRing {}", cached.name_any())))
 }
 
 /// Requeue with a growing backoff; logs the error.

@@ -368,3 +368,24 @@ async fn failed_decommission_keeps_the_node_and_retries() {
     w.reconcile().await.unwrap();
     assert_eq!(w.status()["removedMembers"], json!(["om-2"]));
 }
+
+#[tokio::test]
+async fn reconcile_reads_the_ring_fresh_not_from_a_stale_cache() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    // The cache still holds the object from before the last status write.
+    let stale: DeserializeGuard<OzoneManagerRing> = serde_json::from_value(w.api.get(RING).unwrap()).unwrap();
+    let mut cr = w.api.get(RING).unwrap();
+    cr["status"] = json!({"removedMembers": ["om-4"]});
+    w.api.insert(RING, cr);
+    w.pvc(4);
+    crate::reconcile::reconcile(Arc::new(stale), w.ctx.clone()).await.unwrap();
+    assert_eq!(w.status()["removedMembers"], json!(["om-4"]));
+    // A ring deleted meanwhile is left alone.
+    let gone: DeserializeGuard<OzoneManagerRing> = serde_json::from_value(w.api.get(RING).unwrap()).unwrap();
+    w.api.remove(RING);
+    w.api.clear_log();
+    assert_eq!(crate::reconcile::reconcile(Arc::new(gone), w.ctx.clone()).await.unwrap(), Action::await_change());
+    assert!(w.api.writes().is_empty());
+}
