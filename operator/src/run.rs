@@ -146,7 +146,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
     ready.store(true, Ordering::Relaxed);
 
     // Leader election.
-    let mut lease_rx = None;
+    let mut lease = None;
     if cli.leader_election {
         let identity = cli.identity.clone().unwrap_or_else(|| format!("omring-operator-{:08x}", rand::random::<u32>()));
         let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &cli.lease_name)
@@ -156,7 +156,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             .with_grace(5)
             .build()
             .await?;
-        let (mut rx, _task) = manager.watch().await;
+        let (mut rx, task) = manager.watch().await;
         tracing::info!(lease = %cli.lease_name, namespace = %cli.namespace, %identity, "waiting for the leader Lease");
         let mut stop = stop_rx.clone();
         loop {
@@ -165,30 +165,42 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             }
             tokio::select! {
                 changed = rx.changed() => if changed.is_err() { return Err(RunError::LostLeadership) },
-                _ = stop.changed() => return Ok(()),
+                _ = stop.changed() => {
+                    release(rx, task).await;
+                    return Ok(());
+                }
             }
         }
         tracing::info!(%identity, "holding the leader Lease: starting the controller");
-        metrics.is_leader.set(1);
-        lease_rx = Some(rx);
-    } else {
-        metrics.is_leader.set(1);
+        lease = Some((rx, task));
     }
+    metrics.is_leader.set(1);
 
     // Stop the controller on a signal, or when the Lease is lost.
     let (lost_tx, lost_rx) = watch::channel(false);
-    if let Some(mut rx) = lease_rx.take() {
+    let mut held = None;
+    if let Some((mut rx, task)) = lease {
         let metrics = metrics.clone();
-        tokio::spawn(async move {
-            loop {
-                if rx.changed().await.is_err() || !*rx.borrow() {
-                    metrics.is_leader.set(0);
-                    let _ = lost_tx.send(true);
-                    // Keep the receiver alive until shutdown so the Lease is not released early.
-                    std::future::pending::<()>().await;
+        let mut stop = stop_rx.clone();
+        // Watches the Lease until it is lost or the operator stops; hands the receiver back so
+        // that dropping it releases the Lease at the end (a successor starts at once).
+        held = Some((
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        changed = rx.changed() => {
+                            if changed.is_err() || !*rx.borrow() {
+                                metrics.is_leader.set(0);
+                                let _ = lost_tx.send(true);
+                                return rx;
+                            }
+                        }
+                        _ = stop.changed() => return rx,
+                    }
                 }
-            }
-        });
+            }),
+            task,
+        ));
     }
     let stop_or_lost = {
         let stop = until_true(stop_rx.clone());
@@ -201,11 +213,30 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
         }
     };
     run_controller(ctx, cli.watch_namespace.clone(), trigger_rx, stop_or_lost).await;
+    if let Some((watcher, task)) = held {
+        if let Ok(rx) = watcher.await {
+            release(rx, task).await;
+        }
+    }
     if *lost_rx.borrow() {
         return Err(RunError::LostLeadership);
     }
     tracing::info!("controller stopped");
     Ok(())
+}
+
+/// Gives the Lease up: closing the channel makes the manager release it; waits a little for it.
+async fn release(
+    rx: watch::Receiver<bool>,
+    task: tokio::task::JoinHandle<Result<kube_lease_manager::LeaseManager, kube_lease_manager::LeaseManagerError>>,
+) {
+    drop(rx);
+    match tokio::time::timeout(Duration::from_secs(5), task).await {
+        Ok(Ok(Ok(_))) => tracing::info!("released the leader Lease"),
+        Ok(Ok(Err(e))) => tracing::warn!("releasing the leader Lease: {e}"),
+        Ok(Err(e)) => tracing::warn!("lease task: {e}"),
+        Err(_) => tracing::warn!("releasing the leader Lease timed out; it expires on its own"),
+    }
 }
 
 async fn start_webhook(
