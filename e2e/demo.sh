@@ -161,10 +161,12 @@ Use it from this shell after:   source ${STATE#"$ROOT"/}/env
   kubectl get pods -o wide -L omring.io/role  # pods, their Nodes and Raft roles
   kubectl describe omr $RING                       # conditions and events
   kubectl scale omr/$RING --replicas=5             # two nodes bootstrap and join
-  kubectl drain node-1 --ignore-daemonsets    # leadership moves before the leader pod goes
+  kubectl drain node-1 --ignore-daemonsets --delete-emptydir-data   # leadership moves first
   kubectl uncordon node-1
 
-  # the CLI inside a pod (like kubectl exec; kubectl exec/logs need a real kubelet):
+  kubectl logs om-0                           # served by the node agent
+
+  # the CLI inside a pod (kubectl exec needs a real kubelet; the agent runs it instead):
   omring-node-agent exec $RING-0 -- om-node --conf /etc/ozone/ozone-site.xml admin om roles --table
   omring-node-agent logs $RING-0
   omring-node-agent kill $RING-1                   # crash a node (kill -9); it restarts

@@ -50,9 +50,12 @@ impl ControlPlane {
     pub async fn client(&self) -> Result<Client> {
         let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)
             .map_err(|e| HarnessError::Setup(format!("kubeconfig {}: {e}", self.kubeconfig.display())))?;
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
             .map_err(|e| HarnessError::Setup(format!("kubeconfig: {e}")))?;
+        // kube's client retries 429 answers on its own; tests must see them (evictions refused
+        // by a disruption budget or the operator's webhook answer 429).
+        cfg.default_retry = false;
         Client::try_from(cfg).map_err(|source| HarnessError::Kube { what: "client".into(), source })
     }
 
