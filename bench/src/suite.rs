@@ -502,8 +502,19 @@ impl System {
                 for t in 0..s.trials {
                     let leader = ring.wait_leader(client, Duration::from_secs(60)).await?;
                     let target = ring.ids.iter().find(|x| **x != leader).cloned().unwrap_or_default();
-                    let t0 = Instant::now();
-                    match client.transfer_leader(Some(&target)).await {
+                    // A node restarted by the kill trials may still be catching up and the leader
+                    // refuses lagging targets: retry until it is fit (only fit attempts are timed).
+                    let fit_by = Instant::now() + Duration::from_secs(60);
+                    let mut t0 = Instant::now();
+                    let mut result = client.transfer_leader(Some(&target)).await;
+                    while matches!(&result, Err(om_client::ClientError::Api(e)) if e.code == om_client::ErrorCode::FailedPrecondition)
+                        && Instant::now() < fit_by
+                    {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        t0 = Instant::now();
+                        result = client.transfer_leader(Some(&target)).await;
+                    }
+                    match result {
                         Ok(resp) => {
                             let call = t0.elapsed();
                             let took = omring::first_write_after(client, t0, &format!("transfer{t}")).await?;
