@@ -22,5 +22,9 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rocksdb_stores_pass_the_openraft_suite() -> Result<(), StorageError<TypeConfig>> {
-    Suite::test_all(Builder).await
+    Suite::test_all(Builder).await?;
+    // Every store is dropped by now: let their threads close the databases before the process
+    // exits (RocksDB aborts when torn down under an open database).
+    assert!(om_node::store::wait_for_storage_threads(std::time::Duration::from_secs(30)), "storage threads still run");
+    Ok(())
 }

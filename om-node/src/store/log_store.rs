@@ -52,7 +52,11 @@ impl LogStore {
         );
         let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
         let sync_db = Arc::clone(&db);
-        std::thread::Builder::new().name("raft-log-sync".into()).spawn(move || run_syncer(sync_db, rx))?;
+        let alive = super::ThreadGuard::new();
+        std::thread::Builder::new().name("raft-log-sync".into()).spawn(move || {
+            let _alive = alive;
+            run_syncer(sync_db, rx)
+        })?;
         Ok(Self { db, syncer: tx })
     }
 

@@ -5,3 +5,40 @@ mod state_machine;
 
 pub use log_store::LogStore;
 pub use state_machine::{free_bytes, store_error, Shared, SnapshotFile, StateMachineStore, DEFAULT_MAX_UNFLUSHED};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Storage threads (log syncers, double-buffer flushers) still running. Each may close a RocksDB
+/// database as it ends; a process must not exit while that happens (RocksDB aborts when its
+/// static state is torn down under an open database).
+static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Held by a storage thread for its whole life; dropped after everything it owned.
+pub(crate) struct ThreadGuard(());
+
+impl ThreadGuard {
+    pub(crate) fn new() -> Self {
+        LIVE_THREADS.fetch_add(1, Ordering::SeqCst);
+        ThreadGuard(())
+    }
+}
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        LIVE_THREADS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits up to `timeout` until every storage thread has ended (all stores were dropped and
+/// their databases closed). Returns whether they did.
+pub fn wait_for_storage_threads(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while LIVE_THREADS.load(Ordering::SeqCst) > 0 {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}

@@ -157,7 +157,11 @@ impl StateMachineStore {
             metrics,
         });
         let weak = Arc::downgrade(&shared);
-        std::thread::Builder::new().name("double-buffer".into()).spawn(move || run_flusher(weak, rx))?;
+        let alive = super::ThreadGuard::new();
+        std::thread::Builder::new().name("double-buffer".into()).spawn(move || {
+            let _alive = alive;
+            run_flusher(weak, rx)
+        })?;
         Ok(Self { shared })
     }
 
