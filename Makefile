@@ -4,7 +4,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/omring/target
 export CARGO_TARGET_DIR
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: deps build demo demo-k8s demo-k8s-down e2e test chart-check bench bench-compare bench-smoke
+.PHONY: deps build demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke
 
 deps:
 	@./scripts/install-deps.sh
@@ -14,18 +14,23 @@ deps:
 build: deps
 	cargo build --workspace --all-targets
 
-## Start a local 3-node ring and keep it running until Ctrl-C.
-demo: build
-	rm -rf .omring/local-ring
-	$(OM_NODE) dev ring --nodes 3 --dir .omring/local-ring
-
-## omring on a local Kubernetes control plane: builds, starts it, installs the operator with
-## helm, applies manifests/examples/ring-3.yaml and waits until Available (e2e/demo.sh).
-demo-k8s: deps
+## omring on a local Kubernetes control plane (the README's first command): builds, starts a
+## real control plane and the node agent, installs the operator with helm, applies
+## manifests/examples/ring-3.yaml, waits until it is Available and prints how to use it.
+## Everything keeps running; `make demo-down` stops it (e2e/demo.sh).
+demo: deps
 	e2e/demo.sh up
 
-demo-k8s-down:
+demo-down:
 	e2e/demo.sh down
+
+demo-status:
+	e2e/demo.sh status
+
+## A 3-node ring of plain processes on loopback, no Kubernetes; Ctrl-C stops it.
+demo-local: build
+	rm -rf .omring/local-ring
+	$(OM_NODE) dev ring --nodes 3 --dir .omring/local-ring
 
 ## Everything CI checks. The end-to-end tests need the control-plane binaries (built once from
 ## the Go module proxy, about 12 min cold, then cached).

@@ -176,7 +176,7 @@ Use it from this shell after:   source ${STATE#"$ROOT"/}/env
   om-node --conf ${STATE#"$ROOT"/}/ozone-site.xml sh key create /vol1/b1/k1 --size 1024   # after: sh bucket create /vol1/b1
 
 Logs: ${STATE#"$ROOT"/}/{operator.log,agent.log,cp/logs/,agent/logs/}
-Stop: make demo-k8s-down   (or e2e/demo.sh down)
+Stop: make demo-down   (or e2e/demo.sh down)
 EOF
 }
 

@@ -1,4 +1,4 @@
-//! `om-node dev ring`, the command behind `make demo`: it starts a ring, prints its roles and
+//! `om-node dev ring`, the command behind `make demo-local`: it starts a ring, prints its roles and
 //! stops every node on Ctrl-C.
 
 use std::io::{BufRead, BufReader};
