@@ -442,6 +442,15 @@ pub fn plan(o: &Observed) -> Plan {
     let outdated: Vec<&PodView> =
         o.pods.iter().filter(|p| members.contains_key(&p.ordinal) && o.outdated(p) && !p.terminating).collect();
     if outdated.is_empty() {
+        // A scale-down is done only when the removed members' pods are gone too.
+        let leaving: Vec<String> =
+            o.pods.iter().filter(|p| !target.contains(&p.ordinal)).map(|p| o.names.pod(p.ordinal)).collect();
+        if !leaving.is_empty() {
+            return done(
+                wait("ScalingDown", format!("waiting for the pods of removed members to stop: {}", leaving.join(", "))),
+                sts_replicas,
+            );
+        }
         return done(Step::Idle, sts_replicas);
     }
     let unready: Vec<String> = members
@@ -733,6 +742,31 @@ pub(crate) mod tests {
         o.sts_replicas = Some(4);
         let p = plan(&o);
         assert_eq!(p.membership, Membership { nodes: vec![0, 1, 2, 3], decommissioned: vec![3] });
+    }
+
+    #[test]
+    fn scale_down_is_progressing_until_the_removed_pods_are_gone() {
+        let mut o = healthy(5);
+        o.replicas = 3;
+        let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
+        for ord in 0..3 {
+            let role = if ord == 0 { Role::Leader } else { Role::Follower };
+            set_node(&mut o, ord, Ok(status(ord, role, &members, 100)));
+        }
+        for ord in 3..5 {
+            set_node(&mut o, ord, Ok(status(ord, Role::Unknown, &[], 100)));
+        }
+        pod_mut(&mut o, 4).terminating = true;
+        let p = plan(&o);
+        assert_eq!(p.sts_replicas, 3);
+        match &p.step {
+            Step::Wait { reason: "ScalingDown", message } => assert!(message.contains("om-3, om-4"), "{message}"),
+            other => panic!("expected ScalingDown, got {other:?}"),
+        }
+        o.pods.retain(|p| p.ordinal < 3);
+        o.nodes.retain(|n| n.ordinal < 3);
+        o.sts_replicas = Some(3);
+        assert_eq!(plan(&o).step, Step::Idle);
     }
 
     #[test]

@@ -52,24 +52,38 @@ pub fn condition(status: &Value, type_: &str) -> Option<(String, String, String)
 /// Waits until the ring's Available condition is True for the current generation and
 /// `readyReplicas` equals `replicas`; returns the status.
 pub async fn wait_available(client: &Client, ns: &str, name: &str, replicas: i64, timeout: Duration) -> Result<Value> {
-    wait_for(
-        &format!("omr {ns}/{name} Available with {replicas} ready"),
-        timeout,
-        Duration::from_millis(500),
-        || async {
-            let obj = omr_api(client, ns).get(name).await.map_err(|e| e.to_string())?;
-            let status = obj.data.get("status").cloned().unwrap_or(Value::Null);
-            let generation = obj.metadata.generation.unwrap_or(0);
-            let observed = status.get("observedGeneration").and_then(Value::as_i64).unwrap_or(-1);
-            let ready = status.get("readyReplicas").and_then(Value::as_i64).unwrap_or(0);
-            let available = condition(&status, "Available").map(|c| c.0 == "True").unwrap_or(false);
-            if available && ready == replicas && observed == generation {
-                Ok(Some(status))
-            } else {
-                Err(format!("generation {generation} observed {observed}, ready {ready}, status {status}"))
-            }
-        },
-    )
+    wait_status(client, ns, name, replicas, timeout, false).await
+}
+
+/// Like [`wait_available`], and the operator has finished what the spec asks (Progressing is
+/// False): what a user waits for after `kubectl scale`.
+pub async fn wait_settled(client: &Client, ns: &str, name: &str, replicas: i64, timeout: Duration) -> Result<Value> {
+    wait_status(client, ns, name, replicas, timeout, true).await
+}
+
+async fn wait_status(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    replicas: i64,
+    timeout: Duration,
+    settled: bool,
+) -> Result<Value> {
+    let what = if settled { "settled" } else { "Available" };
+    wait_for(&format!("omr {ns}/{name} {what} with {replicas} ready"), timeout, Duration::from_millis(500), || async {
+        let obj = omr_api(client, ns).get(name).await.map_err(|e| e.to_string())?;
+        let status = obj.data.get("status").cloned().unwrap_or(Value::Null);
+        let generation = obj.metadata.generation.unwrap_or(0);
+        let observed = status.get("observedGeneration").and_then(Value::as_i64).unwrap_or(-1);
+        let ready = status.get("readyReplicas").and_then(Value::as_i64).unwrap_or(0);
+        let available = condition(&status, "Available").is_some_and(|c| c.0 == "True");
+        let progressing = condition(&status, "Progressing").is_none_or(|c| c.0 == "True");
+        if available && (!settled || !progressing) && ready == replicas && observed == generation {
+            Ok(Some(status))
+        } else {
+            Err(format!("generation {generation} observed {observed}, ready {ready}, status {status}"))
+        }
+    })
     .await
 }
 
