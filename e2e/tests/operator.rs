@@ -213,8 +213,7 @@ fn scale_up_from_3_to_5_under_load() {
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
         let t0 = Instant::now();
         cluster.kubectl(&["-n", NS, "scale", &format!("omr/{RING}"), "--replicas=5"]).await.expect("scale");
-        let status =
-            ring::wait_settled(&cluster.client, NS, RING, 5, Duration::from_secs(300)).await.expect("5 ready");
+        let status = ring::wait_settled(&cluster.client, NS, RING, 5, Duration::from_secs(300)).await.expect("5 ready");
         step(format!("scaled to 5 in {:.1}s", t0.elapsed().as_secs_f64()));
         let nodes = status_nodes(&status);
         assert_eq!(nodes.len(), 5, "{status}");
@@ -455,8 +454,7 @@ fn scale_down_to_3_and_up_to_5_again() {
         let load = Load::start(client.clone(), "e2e", "scaledown", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
         cluster.kubectl(&["-n", NS, "scale", &format!("omr/{RING}"), "--replicas=3"]).await.expect("scale to 3");
-        let status =
-            ring::wait_settled(&cluster.client, NS, RING, 3, Duration::from_secs(300)).await.expect("3 ready");
+        let status = ring::wait_settled(&cluster.client, NS, RING, 3, Duration::from_secs(300)).await.expect("3 ready");
         let mut ids: Vec<String> = status_nodes(&status).into_iter().map(|n| n.0).collect();
         ids.sort();
         assert_eq!(ids, ["om-0", "om-1", "om-2"], "{status}");
@@ -491,8 +489,7 @@ fn scale_down_to_3_and_up_to_5_again() {
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes at 3");
 
         cluster.kubectl(&["-n", NS, "scale", &format!("omr/{RING}"), "--replicas=5"]).await.expect("scale to 5");
-        let status =
-            ring::wait_settled(&cluster.client, NS, RING, 5, Duration::from_secs(300)).await.expect("5 ready");
+        let status = ring::wait_settled(&cluster.client, NS, RING, 5, Duration::from_secs(300)).await.expect("5 ready");
         assert!(status_nodes(&status).iter().all(|n| (n.1 == "LEADER" || n.1 == "FOLLOWER") && n.2), "{status}");
         let st = client.ring_status().await;
         let members = st
