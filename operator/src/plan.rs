@@ -442,12 +442,22 @@ pub fn plan(o: &Observed) -> Plan {
     let outdated: Vec<&PodView> =
         o.pods.iter().filter(|p| members.contains_key(&p.ordinal) && o.outdated(p) && !p.terminating).collect();
     if outdated.is_empty() {
-        // A scale-down is done only when the removed members' pods are gone too.
+        // A scale-down is done only when the removed members' pods are gone and neither the
+        // StatefulSet nor the configuration lists them any more.
         let leaving: Vec<String> =
             o.pods.iter().filter(|p| !target.contains(&p.ordinal)).map(|p| o.names.pod(p.ordinal)).collect();
         if !leaving.is_empty() {
             return done(
                 wait("ScalingDown", format!("waiting for the pods of removed members to stop: {}", leaving.join(", "))),
+                sts_replicas,
+            );
+        }
+        if sts_now != sts_replicas || configured != &membership {
+            return done(
+                wait(
+                    "ScalingDown",
+                    format!("shrinking the StatefulSet and ozone-site.xml to {} nodes", membership.nodes.len()),
+                ),
                 sts_replicas,
             );
         }
@@ -766,6 +776,12 @@ pub(crate) mod tests {
         o.pods.retain(|p| p.ordinal < 3);
         o.nodes.retain(|n| n.ordinal < 3);
         o.sts_replicas = Some(3);
+        // The configuration still lists the removed nodes: not done yet.
+        o.configured = Some(Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![3, 4] });
+        let p = plan(&o);
+        assert!(matches!(p.step, Step::Wait { reason: "ScalingDown", .. }), "{:?}", p.step);
+        assert_eq!(p.membership, Membership::first(3));
+        o.configured = Some(p.membership);
         assert_eq!(plan(&o).step, Step::Idle);
     }
 
