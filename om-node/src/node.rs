@@ -91,7 +91,7 @@ impl NodeSettings {
         let service = conf.service(service_id)?;
         let node_id = conf.resolve_self_node(&service)?;
         let heartbeat_ms = conf.get_u64(KEY_HEARTBEAT_MS, 100)?;
-        let election_min_ms = conf.get_u64(KEY_ELECTION_MIN_MS, 400)?;
+        let election_min_ms = conf.get_u64(KEY_ELECTION_MIN_MS, 300)?;
         let election_max_ms = conf.get_u64(KEY_ELECTION_MAX_MS, election_min_ms * 2)?;
         let settings = Self {
             db_dir: conf.db_dir()?,
