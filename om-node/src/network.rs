@@ -1,5 +1,8 @@
-//! Peer Raft RPC over HTTP/JSON on each node's ratis port.
+//! Peer Raft RPC over HTTP on each node's ratis port.
 //!
+//! Bodies are in the compact binary form of [`encode_bin`] (content type [`CONTENT_TYPE_BIN`]);
+//! the server also accepts JSON and answers in the encoding it was asked in, so nodes from
+//! before the binary encoding can still replicate to newer ones during a rolling upgrade.
 //! The server side is [`crate::server::peer_router`]; the paths below are shared by both.
 
 use std::future::Future;
@@ -14,13 +17,15 @@ use openraft::raft::{
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::store::SnapshotFile;
-use crate::types::{Node, NodeId, SnapshotMeta, TypeConfig, Vote};
+use crate::types::{decode_bin, encode_bin, Node, NodeId, SnapshotMeta, TypeConfig, Vote};
 
 pub const PATH_APPEND: &str = "/raft/append";
 pub const PATH_VOTE: &str = "/raft/vote";
 pub const PATH_PRE_VOTE: &str = "/raft/pre-vote";
 pub const PATH_SNAPSHOT: &str = "/raft/snapshot";
 pub const PATH_TRANSFER_LEADER: &str = "/raft/transfer-leader";
+/// Content type of binary peer RPC bodies.
+pub const CONTENT_TYPE_BIN: &str = "application/x-omring-postcard";
 /// Header carrying the leader's vote (JSON) with a snapshot upload.
 pub const HEADER_VOTE: &str = "x-omring-vote";
 /// Header carrying the snapshot metadata (JSON) with a snapshot upload.
@@ -75,27 +80,41 @@ impl PeerClient {
         req: &Req,
         option: &RPCOption,
     ) -> Result<Resp, RPCError<TypeConfig>> {
-        let resp =
-            self.http.post(format!("{}{path}", self.base)).timeout(option.hard_ttl()).json(req).send().await.map_err(
-                |e| {
-                    if e.is_connect() {
-                        unreachable(&self.target, e)
-                    } else {
-                        RPCError::Network(NetworkError::from_string(format!("{}: {e}", self.target)))
-                    }
-                },
-            )?;
+        let body = encode_bin(req)
+            .map_err(|e| RPCError::Network(NetworkError::from_string(format!("{} {path}: {e}", self.target))))?;
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(option.hard_ttl())
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE_BIN)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    unreachable(&self.target, e)
+                } else {
+                    RPCError::Network(NetworkError::from_string(format!("{}: {e}", self.target)))
+                }
+            })?;
         decode(&self.target, resp).await.map_err(|e| RPCError::Network(NetworkError::from_string(e)))
     }
 }
 
+/// Reads an answer in the encoding its content type names (binary, else JSON).
 async fn decode<T: DeserializeOwned>(target: &NodeId, resp: reqwest::Response) -> Result<T, String> {
     let status = resp.status();
+    let binary =
+        resp.headers().get(reqwest::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == CONTENT_TYPE_BIN.as_bytes());
     let bytes = resp.bytes().await.map_err(|e| format!("{target}: {e}"))?;
     if !status.is_success() {
         return Err(format!("{target} answered HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{target}: bad answer: {e}"))
+    if binary {
+        decode_bin(&bytes).map_err(|e| format!("{target}: bad answer: {e}"))
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| format!("{target}: bad answer: {e}"))
+    }
 }
 
 impl RaftNetworkV2<TypeConfig> for PeerClient {

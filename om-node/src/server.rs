@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,7 +23,7 @@ use crate::namespace;
 use crate::network::*;
 use crate::node::OmNode;
 use crate::store::SnapshotFile;
-use crate::types::{Command, SnapshotMeta, TypeConfig, Vote};
+use crate::types::{decode_bin, encode_bin, Command, SnapshotMeta, TypeConfig, Vote};
 
 /// An [`ApiError`] as an HTTP response.
 pub struct ApiFailure(pub ApiError);
@@ -72,6 +72,7 @@ pub fn peer_router(node: Arc<OmNode>) -> Router {
         .route(PATH_TRANSFER_LEADER, post(transfer_leader))
         .route(PATH_SNAPSHOT, post(install_snapshot))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(PEER_BODY_LIMIT))
         .with_state(node)
 }
 
@@ -241,51 +242,82 @@ fn raft_failure(e: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
 }
 
-async fn append(
-    State(node): State<Arc<OmNode>>,
-    body: Result<Json<AppendEntriesRequest<TypeConfig>>, JsonRejection>,
-) -> Response {
-    let Ok(Json(req)) = body.map_err(|r| tracing::warn!(error = %r.body_text(), "bad append request")) else {
-        return (StatusCode::BAD_REQUEST, "bad append request").into_response();
+/// Peer RPC bodies up to this size are accepted (an AppendEntries batch can carry many entries,
+/// each as large as a client request).
+const PEER_BODY_LIMIT: usize = 1 << 30;
+
+/// Decodes a peer RPC body: binary when its content type says so, else JSON (nodes from before
+/// the binary encoding). Returns whether the answer should be binary too; a body that does not
+/// decode is answered 400 with the reason.
+fn peer_request<T: serde::de::DeserializeOwned>(
+    what: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(T, bool), Response> {
+    let binary =
+        headers.get(axum::http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == CONTENT_TYPE_BIN.as_bytes());
+    let decoded = if binary {
+        decode_bin(body)
+    } else {
+        serde_json::from_slice(body).map_err(|e| format!("cannot decode {} bytes of JSON: {e}", body.len()))
+    };
+    decoded.map(|v| (v, binary)).map_err(|e| {
+        tracing::warn!(error = %e, "bad {what} request from a peer");
+        (StatusCode::BAD_REQUEST, format!("bad {what} request: {e}")).into_response()
+    })
+}
+
+/// Answers a peer RPC in the encoding it was asked in.
+fn peer_answer<T: serde::Serialize>(binary: bool, value: &T) -> Response {
+    if !binary {
+        return Json(value).into_response();
+    }
+    match encode_bin(value) {
+        Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE_BIN)], bytes).into_response(),
+        Err(e) => raft_failure(format!("answer: {e}")),
+    }
+}
+
+async fn append(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (req, binary) = match peer_request::<AppendEntriesRequest<TypeConfig>>("append", &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     match node.raft.append_entries(req).await {
-        Ok(r) => Json(r).into_response(),
+        Ok(r) => peer_answer(binary, &r),
         Err(e) => raft_failure(e),
     }
 }
 
-async fn vote(State(node): State<Arc<OmNode>>, body: Result<Json<VoteRequest<TypeConfig>>, JsonRejection>) -> Response {
-    let Ok(Json(req)) = body else {
-        return (StatusCode::BAD_REQUEST, "bad vote request").into_response();
+async fn vote(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (req, binary) = match peer_request::<VoteRequest<TypeConfig>>("vote", &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     match node.raft.vote(req).await {
-        Ok(r) => Json(r).into_response(),
+        Ok(r) => peer_answer(binary, &r),
         Err(e) => raft_failure(e),
     }
 }
 
-async fn pre_vote(
-    State(node): State<Arc<OmNode>>,
-    body: Result<Json<VoteRequest<TypeConfig>>, JsonRejection>,
-) -> Response {
-    let Ok(Json(req)) = body else {
-        return (StatusCode::BAD_REQUEST, "bad pre-vote request").into_response();
+async fn pre_vote(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (req, binary) = match peer_request::<VoteRequest<TypeConfig>>("pre-vote", &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     match node.raft.pre_vote(req).await {
-        Ok(r) => Json(r).into_response(),
+        Ok(r) => peer_answer(binary, &r),
         Err(e) => raft_failure(e),
     }
 }
 
-async fn transfer_leader(
-    State(node): State<Arc<OmNode>>,
-    body: Result<Json<TransferLeaderRequest<TypeConfig>>, JsonRejection>,
-) -> Response {
-    let Ok(Json(req)) = body else {
-        return (StatusCode::BAD_REQUEST, "bad transfer-leader request").into_response();
+async fn transfer_leader(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (req, binary) = match peer_request::<TransferLeaderRequest<TypeConfig>>("transfer-leader", &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     match node.raft.handle_transfer_leader(req).await {
-        Ok(r) => Json(r).into_response(),
+        Ok(r) => peer_answer(binary, &r),
         Err(e) => raft_failure(e),
     }
 }

@@ -4,31 +4,105 @@
 //! acknowledged to openraft only after a background syncer fsynced the WAL. The syncer takes
 //! every append queued while it was syncing into one fsync: group commit, without blocking the
 //! Raft core on the disk. The vote is written with a synchronous fsync before it is answered.
+//!
+//! Entries are stored in the compact binary form of [`encode_bin`]. The most recently appended
+//! entries are also kept in memory (a bounded suffix of the log), so replication to followers
+//! and apply read them without going back to RocksDB and decoding them again; the vote is kept
+//! in memory too (openraft reads it twice for every replication read).
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::OptionalSend;
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::types::{Entry, LogId, TypeConfig, Vote};
+use crate::types::{decode_bin, encode_bin, Entry, LogId, TypeConfig, Vote};
 
 const CF_LOGS: &str = "logs";
 const CF_META: &str = "meta";
 const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
 const KEY_LAST_PURGED: &[u8] = b"last_purged";
+/// How the entries of this database are encoded; written when the first log is created.
+const KEY_FORMAT: &[u8] = b"log_format";
+const FORMAT: &[u8] = b"postcard-1";
 
-/// Log storage; cloning shares the same database (the clone is also the log reader).
+/// Bounds of the in-memory suffix of the log.
+const CACHE_MAX_ENTRIES: usize = 8192;
+const CACHE_MAX_BYTES: usize = 64 << 20;
+
+/// Log storage; cloning shares the same database and memory (the clone is also the log reader).
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
     syncer: mpsc::Sender<IOFlushed<TypeConfig>>,
+    mem: Arc<Mutex<Memory>>,
+}
+
+/// What the log keeps in memory beside RocksDB.
+#[derive(Default)]
+struct Memory {
+    /// The last appended entries, contiguous by index, with their encoded sizes. Always a
+    /// suffix of the log: every append lands here, truncation and purge cut it like the log.
+    recent: VecDeque<(Entry, usize)>,
+    recent_bytes: usize,
+    /// The vote, once read or saved (`None` until then).
+    vote: Option<Option<Vote>>,
+}
+
+impl Memory {
+    fn first_index(&self) -> Option<u64> {
+        self.recent.front().map(|(e, _)| e.log_id.index)
+    }
+
+    fn last_index(&self) -> Option<u64> {
+        self.recent.back().map(|(e, _)| e.log_id.index)
+    }
+
+    fn clear(&mut self) {
+        self.recent.clear();
+        self.recent_bytes = 0;
+    }
+
+    /// Drops every entry at `index` and after.
+    fn truncate_from(&mut self, index: u64) {
+        while self.last_index().is_some_and(|last| last >= index) {
+            if let Some((_, n)) = self.recent.pop_back() {
+                self.recent_bytes -= n;
+            }
+        }
+    }
+
+    /// Drops every entry up to and including `index`.
+    fn purge_to(&mut self, index: u64) {
+        while self.first_index().is_some_and(|first| first <= index) {
+            if let Some((_, n)) = self.recent.pop_front() {
+                self.recent_bytes -= n;
+            }
+        }
+    }
+
+    fn push(&mut self, entry: Entry, size: usize) {
+        let index = entry.log_id.index;
+        match (self.first_index(), self.last_index()) {
+            (Some(_), Some(last)) if index == last + 1 => {}
+            (Some(first), Some(last)) if index >= first && index <= last => self.truncate_from(index),
+            _ => self.clear(),
+        }
+        self.recent.push_back((entry, size));
+        self.recent_bytes += size;
+        while self.recent.len() > CACHE_MAX_ENTRIES || (self.recent_bytes > CACHE_MAX_BYTES && self.recent.len() > 1) {
+            if let Some((_, n)) = self.recent.pop_front() {
+                self.recent_bytes -= n;
+            }
+        }
+    }
 }
 
 fn io_err(e: impl std::fmt::Display) -> io::Error {
@@ -50,6 +124,7 @@ impl LogStore {
             DB::open_cf_descriptors(&opts, dir, cfs)
                 .map_err(|e| io::Error::other(format!("cannot open Raft log database {}: {e}", dir.display())))?,
         );
+        check_format(&db, dir)?;
         let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
         let sync_db = Arc::clone(&db);
         let alive = super::ThreadGuard::new();
@@ -57,7 +132,11 @@ impl LogStore {
             let _alive = alive;
             run_syncer(sync_db, rx)
         })?;
-        Ok(Self { db, syncer: tx })
+        Ok(Self { db, syncer: tx, mem: Arc::new(Mutex::new(Memory::default())) })
+    }
+
+    fn mem(&self) -> MutexGuard<'_, Memory> {
+        self.mem.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, io::Error> {
@@ -83,12 +162,48 @@ impl LogStore {
         match it.next() {
             None => Ok(None),
             Some(kv) => {
-                let (_, v) = kv.map_err(io_err)?;
-                let entry: Entry = serde_json::from_slice(&v).map_err(io_err)?;
-                Ok(Some(entry.log_id))
+                let (k, v) = kv.map_err(io_err)?;
+                Ok(Some(decode_entry(&k, &v)?.log_id))
             }
         }
     }
+}
+
+/// Refuses a log written in another encoding (om-node before the binary log wrote JSON) with a
+/// message saying so, and marks a new log with the current one.
+fn check_format(db: &DB, dir: &Path) -> Result<(), io::Error> {
+    let meta = db.cf_handle(CF_META).ok_or_else(|| io_err("column family meta missing"))?;
+    let logs = db.cf_handle(CF_LOGS).ok_or_else(|| io_err("column family logs missing"))?;
+    match db.get_cf(meta, KEY_FORMAT).map_err(io_err)? {
+        Some(f) if f == FORMAT => Ok(()),
+        Some(f) => Err(io_err(format!(
+            "Raft log {} is in format {:?}; this om-node reads {:?}",
+            dir.display(),
+            String::from_utf8_lossy(&f),
+            String::from_utf8_lossy(FORMAT)
+        ))),
+        None => {
+            let empty = db.iterator_cf(logs, IteratorMode::Start).next().is_none();
+            if !empty {
+                return Err(io_err(format!(
+                    "Raft log {} was written by an older om-node (JSON entries); this version stores \
+                     entries in binary form and cannot read it: remove the node's data directory \
+                     and let the node rejoin the ring",
+                    dir.display()
+                )));
+            }
+            let mut wo = WriteOptions::default();
+            wo.set_sync(true);
+            db.put_cf_opt(meta, KEY_FORMAT, FORMAT, &wo).map_err(io_err)
+        }
+    }
+}
+
+fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, io::Error> {
+    decode_bin(value).map_err(|e| {
+        let index = <[u8; 8]>::try_from(key).map(u64::from_be_bytes).map(|i| i.to_string());
+        io_err(format!("Raft log entry {}: {e}", index.unwrap_or_else(|_| format!("{key:?}"))))
+    })
 }
 
 /// Fsyncs the WAL for every batch of queued appends and then acknowledges them in order.
@@ -113,6 +228,20 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(&s) => s.saturating_add(1),
             Bound::Unbounded => 0,
         };
+        {
+            // The memory holds a suffix of the log: a range starting inside it is all there.
+            let mem = self.mem();
+            if let Some(first) = mem.first_index().filter(|&f| f <= start) {
+                let skip = usize::try_from(start - first).unwrap_or(usize::MAX);
+                return Ok(mem
+                    .recent
+                    .iter()
+                    .skip(skip)
+                    .take_while(|(e, _)| range.contains(&e.log_id.index))
+                    .map(|(e, _)| e.clone())
+                    .collect());
+            }
+        }
         let cf = self.cf(CF_LOGS)?;
         let mut out = Vec::new();
         for kv in self.db.iterator_cf(cf, IteratorMode::From(&index_key(start), Direction::Forward)) {
@@ -121,13 +250,18 @@ impl RaftLogReader<TypeConfig> for LogStore {
             if !range.contains(&idx) {
                 break;
             }
-            out.push(serde_json::from_slice(&v).map_err(io_err)?);
+            out.push(decode_entry(&k, &v)?);
         }
         Ok(out)
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        self.get_meta(KEY_VOTE)
+        if let Some(v) = &self.mem().vote {
+            return Ok(v.clone());
+        }
+        let vote: Option<Vote> = self.get_meta(KEY_VOTE)?;
+        self.mem().vote.get_or_insert_with(|| vote.clone());
+        Ok(vote)
     }
 }
 
@@ -145,7 +279,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        self.put_meta(KEY_VOTE, vote, true)
+        // Held across the write so a concurrent first read cannot cache the older vote.
+        let mut mem = self.mem.lock().unwrap_or_else(|p| p.into_inner());
+        let written = self.put_meta(KEY_VOTE, vote, true);
+        mem.vote = match written {
+            Ok(()) => Some(Some(vote.clone())),
+            Err(_) => None,
+        };
+        written
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
@@ -163,25 +304,83 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let cf = self.cf(CF_LOGS)?;
         let mut batch = WriteBatch::default();
+        let mut kept = Vec::new();
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry).map_err(io_err)?;
-            batch.put_cf(cf, index_key(entry.log_id.index), bytes);
+            let bytes = encode_bin(&entry).map_err(|e| io_err(format!("Raft log entry {}: {e}", entry.log_id)))?;
+            batch.put_cf(cf, index_key(entry.log_id.index), &bytes);
+            kept.push((entry, bytes.len()));
         }
-        self.db.write(batch).map_err(io_err)?;
+        {
+            // Under the lock, so readers see RocksDB and memory change together.
+            let mut mem = self.mem();
+            self.db.write(batch).map_err(io_err)?;
+            for (entry, size) in kept {
+                mem.push(entry, size);
+            }
+        }
         self.syncer.send(callback).map_err(|_| io_err("Raft log syncer thread has stopped"))
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|l| l.index + 1).unwrap_or(0);
         let cf = self.cf(CF_LOGS)?;
+        let mut mem = self.mem();
         self.db.delete_range_cf(cf, index_key(from), index_key(u64::MAX)).map_err(io_err)?;
-        self.db.delete_cf(cf, index_key(u64::MAX)).map_err(io_err)
+        self.db.delete_cf(cf, index_key(u64::MAX)).map_err(io_err)?;
+        mem.truncate_from(from);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META)?, KEY_LAST_PURGED, serde_json::to_vec(&log_id).map_err(io_err)?);
         batch.delete_range_cf(self.cf(CF_LOGS)?, index_key(0), index_key(log_id.index + 1));
-        self.db.write(batch).map_err(io_err)
+        let mut mem = self.mem();
+        self.db.write(batch).map_err(io_err)?;
+        mem.purge_to(log_id.index);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::EntryPayload;
+
+    fn entry(term: u64, index: u64) -> Entry {
+        Entry {
+            log_id: openraft::testing::log_id::<TypeConfig>(term, crate::types::NodeId::from("om1"), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    fn indexes(m: &Memory) -> Vec<(u64, u64)> {
+        m.recent.iter().map(|(e, _)| (e.log_id.leader_id.term, e.log_id.index)).collect()
+    }
+
+    #[test]
+    fn memory_stays_a_contiguous_suffix() {
+        let mut m = Memory::default();
+        for i in 1..=5 {
+            m.push(entry(1, i), 10);
+        }
+        // A conflicting append replaces the tail from its index on.
+        m.push(entry(2, 4), 10);
+        assert_eq!(indexes(&m), vec![(1, 1), (1, 2), (1, 3), (2, 4)]);
+        assert_eq!(m.recent_bytes, 40);
+        m.truncate_from(3);
+        m.purge_to(1);
+        assert_eq!(indexes(&m), vec![(1, 2)]);
+        // A gap (e.g. after a snapshot) starts over.
+        m.push(entry(3, 10), 10);
+        assert_eq!(indexes(&m), vec![(3, 10)]);
+        m.purge_to(10);
+        assert!(m.recent.is_empty());
+        assert_eq!(m.recent_bytes, 0);
+        for i in 0..(CACHE_MAX_ENTRIES as u64 + 5) {
+            m.push(entry(3, 11 + i), 1);
+        }
+        assert_eq!(m.recent.len(), CACHE_MAX_ENTRIES);
+        assert_eq!(m.first_index(), Some(16));
     }
 }
