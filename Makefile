@@ -57,9 +57,11 @@ e2e: deps
 	cargo build --workspace --all-targets
 	cargo test -p omring-e2e --no-fail-fast
 
-## Key create+commit throughput and latency at 1, 16 and 64 clients.
-bench: deps
-	cargo bench --profile dev -p om-node --bench ring_bench
+## Key create+commit throughput and latency at 1, 16 and 64 clients. Runs the bench executable
+## of the workspace build: `cargo bench -p om-node` would resolve dependency features for
+## om-node alone and compile RocksDB again.
+bench: build
+	"$$(cargo build --workspace --all-targets --message-format=json 2>/dev/null | python3 -c 'import json,sys; print(next(m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "ring_bench" and m.get("executable")))')" --bench
 
 ## omring vs etcd vs Apache Ozone OM side by side (peers installed from the registries and
 ## cached); writes bench/results/results.md and throughput.png. Extra flags: ARGS="--secs 5".

@@ -1,7 +1,7 @@
 //! Key create+commit throughput and latency on a 3-node ring of real processes on loopback,
 //! at 1, 16 and 64 concurrent clients, and the double buffer's mean batch size.
 //!
-//! `cargo bench -p om-node --bench ring_bench`; `OMRING_BENCH_SECS` sets the time per step
+//! `make bench` (the workspace build's bench executable); `OMRING_BENCH_SECS` sets the time per step
 //! (default 10), `OMRING_BENCH_CLIENTS` the comma-separated client counts.
 
 use std::path::Path;
