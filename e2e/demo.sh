@@ -8,7 +8,7 @@
 #   down    stops all of it (state stays in the demo directory until the next `up`).
 #   status  what is running.
 #
-# State: ${OMRING_DEMO_DIR:-.omring/k8s-demo}. Cold first run: ~10 min Rust build + ~12 min for
+# State: ${OMRING_DEMO_DIR:-.omring/k8s-demo}. Cold first run: 25-45 min Rust build + ~13 min for
 # the control plane binaries (cached in ~/.cache/omring afterwards; then about a minute).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,12 +71,12 @@ up() {
   down >/dev/null 2>&1 || true
   rm -rf "$STATE"; mkdir -p "$STATE"
 
-  say "[1/6] building om-node, the operator and the node agent (cargo; cold about 10 min)"
+  say "[1/6] building om-node, the operator and the node agent (cargo; cold 25-45 min, then cached)"
   "$ROOT/scripts/install-deps.sh"
   with_heartbeat "building Rust binaries" \
     cargo build --workspace --all-targets --manifest-path "$ROOT/Cargo.toml"
 
-  say "[2/6] Kubernetes $(. "$ROOT/e2e/controlplane/versions.sh"; echo "v$K8S_VERSION, etcd v$ETCD_VERSION, helm v$HELM_VERSION") from the Go module proxy (cold about 12 min, then cached)"
+  say "[2/6] Kubernetes $(. "$ROOT/e2e/controlplane/versions.sh"; echo "v$K8S_VERSION, etcd v$ETCD_VERSION, helm v$HELM_VERSION") from the Go module proxy (cold about 13 min, then cached)"
   BIN=$(with_heartbeat "building control-plane binaries" "$ROOT/e2e/controlplane/build.sh")
 
   say "[3/6] starting the control plane"
