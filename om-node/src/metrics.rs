@@ -41,6 +41,8 @@ pub struct NodeMetrics {
     pub raft_last_log_index: Gauge,
     pub raft_commit_index: Gauge,
     pub raft_applied_index: Gauge,
+    /// Last log index purged behind a snapshot (entries up to it can only be sent as a snapshot).
+    pub raft_purged_index: Gauge,
     pub flushed_index: Gauge,
     pub ready: Gauge,
     /// Snapshots received and installed from a leader.
@@ -83,6 +85,7 @@ impl NodeMetrics {
         let raft_last_log_index = gauge(&mut registry, "raft_last_log_index", "Last Raft log index");
         let raft_commit_index = gauge(&mut registry, "raft_commit_index", "Raft commit index");
         let raft_applied_index = gauge(&mut registry, "raft_applied_index", "Last applied log index");
+        let raft_purged_index = gauge(&mut registry, "raft_purged_index", "Last log index purged behind a snapshot");
         let snapshots_installed = Counter::default();
         registry.register(
             "snapshots_installed",
@@ -116,6 +119,7 @@ impl NodeMetrics {
             raft_last_log_index,
             raft_commit_index,
             raft_applied_index,
+            raft_purged_index,
             flushed_index,
             snapshots_installed,
             snapshot_received_bytes,

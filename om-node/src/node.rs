@@ -289,6 +289,8 @@ impl OmNode {
         g.raft_last_log_index.set(s.last_log_index as i64);
         g.raft_commit_index.set(s.commit_index as i64);
         g.raft_applied_index.set(s.applied_index as i64);
+        let purged = self.raft.metrics().borrow_watched().purged.as_ref().map(|l| l.index).unwrap_or(0);
+        g.raft_purged_index.set(purged as i64);
         g.flushed_index.set(s.flushed_index as i64);
         g.ready.set(i64::from(s.ready));
     }
