@@ -77,13 +77,16 @@ async fn pod(cluster: &Cluster, name: &str) -> Option<Pod> {
     Api::<Pod>::namespaced(cluster.client.clone(), NS).get_opt(name).await.ok().flatten()
 }
 
-/// A sample's value from a Prometheus text page (0 when absent).
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
+/// A sample's value from a ring pod's `/metrics` page (0 when the page lacks it).
+async fn node_metric(http: &reqwest::Client, pod: &str, name: &str) -> Result<f64, String> {
+    let url = format!("http://{pod}.{RING}-headless.{NS}.svc.cluster.local:9874/metrics");
+    let text = http.get(url).send().await.map_err(|e| e.to_string())?.text().await.map_err(|e| e.to_string())?;
+    Ok(text
+        .lines()
         .find(|l| l.split_whitespace().next() == Some(name))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+        .unwrap_or(0.0))
 }
 
 /// Stops the load and checks: no failure (when `no_failures`), every acknowledged key readable.
@@ -430,7 +433,6 @@ fn follower_behind_the_purged_log_catches_up_by_snapshot() {
         let load = Load::start(client.clone(), "e2e", "snapshot", 4).await.expect("load");
         load.wait_progress(1000, Duration::from_secs(120)).await.expect("2000 entries written with a node down");
         // The leader must have purged past what the follower holds, or it would send it log.
-        let leader_host = format!("{leader}.{RING}-headless.{NS}.svc.cluster.local");
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(ring::FileResolver(cluster.agent.hosts_file().to_path_buf())))
             .build()
@@ -439,24 +441,12 @@ fn follower_behind_the_purged_log_catches_up_by_snapshot() {
             "the leader purged its log past 1000 entries",
             Duration::from_secs(120),
             Duration::from_millis(200),
-            || {
-                let http = http.clone();
-                let url = format!("http://{leader_host}:9874/metrics");
-                async move {
-                    let text = http
-                        .get(url)
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .text()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let purged = metric(&text, "om_raft_purged_index");
-                    if purged >= 1000.0 {
-                        Ok(Some(()))
-                    } else {
-                        Err(format!("purged index {purged}"))
-                    }
+            || async {
+                let purged = node_metric(&http, &leader, "om_raft_purged_index").await?;
+                if purged >= 1000.0 {
+                    Ok(Some(()))
+                } else {
+                    Err(format!("purged index {purged}"))
                 }
             },
         )
@@ -469,10 +459,7 @@ fn follower_behind_the_purged_log_catches_up_by_snapshot() {
         ring::wait_available(&cluster.client, NS, RING, 3, Duration::from_secs(180)).await.expect("Available again");
         ring::wait_replicas_identical(&client, Duration::from_secs(60)).await.expect("identical replicas");
         // The node's own metric says how it caught up.
-        let host = format!("{follower}.{RING}-headless.{NS}.svc.cluster.local");
-        let metrics =
-            http.get(format!("http://{host}:9874/metrics")).send().await.expect("metrics").text().await.expect("text");
-        let installed = metric(&metrics, "om_snapshots_installed_total");
+        let installed = node_metric(&http, &follower, "om_snapshots_installed_total").await.expect("metrics");
         assert!(installed >= 1.0, "{follower} installed a snapshot (om_snapshots_installed_total = {installed})");
         report.verify_readable(&client).await.expect("acknowledged writes readable");
     });
