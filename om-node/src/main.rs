@@ -4,6 +4,10 @@ use clap::Parser;
 use om_node::cli::{self, Cli, CliError, Command};
 use om_node::{start_node, NodeSettings, StartMode};
 
+/// mimalloc instead of glibc malloc: the write path allocates per request and per log entry.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Default log filter of a node. openraft warns on every failed heartbeat (ten times a second
 /// per silent peer); the node logs membership and leadership changes itself.
 const NODE_LOG_FILTER: &str =

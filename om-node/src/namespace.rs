@@ -40,6 +40,13 @@ impl Table {
     pub const NAMESPACE: [Table; 5] =
         [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys];
 
+    /// Tables held whole in memory as well as in RocksDB (Ozone's *full table cache* for the
+    /// volume and bucket tables): few rows, read by nearly every write, so apply never searches
+    /// RocksDB for them.
+    pub fn fully_cached(self) -> bool {
+        matches!(self, Table::Volumes | Table::Buckets)
+    }
+
     pub fn cf_name(self) -> &'static str {
         match self {
             Table::Volumes => "volumeTable",

@@ -135,3 +135,36 @@ async fn a_crash_in_the_middle_of_a_snapshot_installation_leaves_the_old_state_u
     assert_eq!(applied.map(|l| l.index), Some(2));
     assert!(!old.exists() && !incoming.exists());
 }
+
+fn volumes_of(sm: &StateMachineStore) -> Vec<String> {
+    let op = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1000) };
+    match namespace::query(sm.view(), &op).unwrap() {
+        ReadResponse::Volumes { volumes } => volumes.into_iter().map(|v| v.name).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installed_snapshot_replaces_the_in_memory_volume_and_bucket_tables() {
+    use openraft::storage::RaftSnapshotBuilder;
+    let leader_dir = tempfile::tempdir().unwrap();
+    let mut leader = StateMachineStore::open(leader_dir.path(), 16, NodeMetrics::new()).unwrap();
+    apply(
+        &mut leader,
+        vec![entry(1, WriteOp::create_volume("vol2")), entry(2, WriteOp::create_bucket("vol2", "bkt2"))],
+    )
+    .await;
+    let snapshot = leader.get_snapshot_builder().await.build_snapshot().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    apply(&mut sm, vec![entry(1, WriteOp::create_volume("vol1"))]).await;
+    assert_eq!(volumes_of(&sm), ["vol1"]);
+    let incoming = sm.incoming_snapshot_path();
+    std::fs::copy(&snapshot.snapshot.path, &incoming).unwrap();
+    sm.install_snapshot(&snapshot.meta, om_node::store::SnapshotFile { path: incoming }).await.unwrap();
+    assert_eq!(volumes_of(&sm), ["vol2"], "the snapshot's volumes, not the ones applied before");
+    let bucket = ReadOp::BucketInfo { volume: "vol2".into(), bucket: "bkt2".into() };
+    assert!(namespace::query(sm.view(), &bucket).is_ok());
+    assert_eq!(sm.view().digest().unwrap().0, leader.view().digest().unwrap().0);
+}

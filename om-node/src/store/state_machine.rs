@@ -8,6 +8,11 @@
 //! it wrote. Reads go through the cache first, so they see applied but unflushed data. A
 //! semaphore bounds the unflushed transactions: when RocksDB falls behind, apply waits.
 //!
+//! The volume and bucket tables are also held whole in memory (Ozone's full table cache): a
+//! read of them never reaches RocksDB, and a miss there means the row does not exist. The other
+//! tables have bloom filters in their SST files and memtables, so the lookups that miss (a new
+//! key, a new request id in the retry cache) skip the skip-list and file searches.
+//!
 //! On restart the applied log id comes from `TRANSACTIONINFO`; openraft replays the log after it.
 //!
 //! Snapshots are RocksDB checkpoints packed as a tar file; installing one swaps the database
@@ -23,7 +28,9 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
-use rocksdb::{checkpoint::Checkpoint, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use rocksdb::{
+    checkpoint::Checkpoint, BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB,
+};
 use sha2::{Digest, Sha256};
 
 use om_client::wire::{ApiError, ErrorCode, WriteOutcome, WriteResponse};
@@ -55,6 +62,9 @@ fn io_err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// The fully cached tables, every row.
+type FullTables = HashMap<Table, BTreeMap<Vec<u8>, Value>>;
+
 struct CacheEntry {
     epoch: u64,
     value: Option<Value>,
@@ -85,6 +95,8 @@ pub struct Shared {
     /// `None` only while a snapshot installation swaps the database (under the write lock).
     db: RwLock<Option<Arc<DB>>>,
     cache: RwLock<HashMap<Table, BTreeMap<Vec<u8>, CacheEntry>>>,
+    /// Every row of the [`Table::fully_cached`] tables, updated at apply.
+    full: RwLock<FullTables>,
     applied: Mutex<Applied>,
     flusher: Mutex<mpsc::Sender<FlushMsg>>,
     permits: Arc<tokio::sync::Semaphore>,
@@ -98,12 +110,24 @@ pub struct StateMachineStore {
     shared: Arc<Shared>,
 }
 
+/// Options of a table's column family: bloom filters on SST files (10 bits per key, about 1%
+/// false positives) and on the memtable, so point lookups of absent keys are cheap.
+fn table_options() -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    let mut opts = Options::default();
+    opts.set_block_based_table_factory(&table);
+    opts.set_memtable_prefix_bloom_ratio(0.02);
+    opts.set_memtable_whole_key_filtering(true);
+    opts
+}
+
 fn open_db(path: &Path) -> Result<DB, io::Error> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
     let mut cfs: Vec<ColumnFamilyDescriptor> =
-        Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), Options::default())).collect();
+        Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options())).collect();
     cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
     DB::open_cf_descriptors(&opts, path, cfs)
         .map_err(|e| io::Error::other(format!("cannot open state database {}: {e}", path.display())))
@@ -120,6 +144,19 @@ fn read_applied(db: &DB) -> Result<Applied, io::Error> {
         None => StoredMembership::default(),
     };
     Ok(Applied { last_applied, membership })
+}
+
+fn load_full_tables(db: &DB) -> Result<FullTables, io::Error> {
+    let mut full = FullTables::new();
+    for t in Table::ALL.into_iter().filter(|t| t.fully_cached()) {
+        let cf = db.cf_handle(t.cf_name()).ok_or_else(|| io_err(format!("{} column family missing", t.cf_name())))?;
+        let rows = full.entry(t).or_default();
+        for kv in db.iterator_cf(cf, IteratorMode::Start) {
+            let (k, v) = kv.map_err(io_err)?;
+            rows.insert(k.to_vec(), Value::from(v));
+        }
+    }
+    Ok(full)
 }
 
 /// Finishes or rolls back a snapshot installation that a crash interrupted.
@@ -144,12 +181,14 @@ impl StateMachineStore {
         recover_dirs(dir)?;
         let db = open_db(&dir.join(DB_NAME))?;
         let applied = read_applied(&db)?;
+        let full = load_full_tables(&db)?;
         let flushed = applied.last_applied.as_ref().map(|l| l.index).unwrap_or(0);
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             db: RwLock::new(Some(Arc::new(db))),
             cache: RwLock::new(HashMap::new()),
+            full: RwLock::new(full),
             applied: Mutex::new(applied),
             flusher: Mutex::new(tx),
             permits: Arc::new(tokio::sync::Semaphore::new(max_unflushed.max(1))),
@@ -282,6 +321,10 @@ impl Shared {
 
 impl TableRead for Shared {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String> {
+        if table.fully_cached() {
+            let full = self.full.read().unwrap_or_else(|p| p.into_inner());
+            return Ok(full.get(&table).and_then(|rows| rows.get(key)).cloned());
+        }
         {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = cache.get(&table).and_then(|m| m.get(key)) {
@@ -302,6 +345,19 @@ impl TableRead for Shared {
     ) -> Result<Vec<(Vec<u8>, Value)>, String> {
         let lower: Vec<u8> = if start_after > prefix { start_after.to_vec() } else { prefix.to_vec() };
         let in_range = |k: &[u8]| k.starts_with(prefix) && k > start_after;
+        if table.fully_cached() {
+            let full = self.full.read().unwrap_or_else(|p| p.into_inner());
+            return Ok(match full.get(&table) {
+                None => Vec::new(),
+                Some(rows) => rows
+                    .range(lower..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .filter(|(k, _)| in_range(k))
+                    .take(max)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            });
+        }
         // Copy the cache's part of the range first: an entry evicted after this is in RocksDB.
         // Entries past the `max`-th live one cannot be in the answer.
         let overlay: Vec<(Vec<u8>, Option<Value>)> = {
@@ -410,19 +466,14 @@ fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>) {
 fn write_batch(shared: &Shared, txs: &[FlushTx]) -> Result<(), String> {
     let db = shared.db().map_err(|e| e.to_string())?;
     let mut batch = WriteBatch::default();
-    let mut membership = None;
-    for t in txs {
-        for m in &t.muts {
-            let cf = db.cf_handle(m.table.cf_name()).ok_or("column family missing")?;
-            match &m.value {
-                Some(v) => batch.put_cf(cf, &m.key, v),
-                None => batch.delete_cf(cf, &m.key),
-            }
-        }
-        if let Some(mem) = &t.membership {
-            membership = Some(mem);
+    for m in final_writes(txs) {
+        let cf = db.cf_handle(m.table.cf_name()).ok_or("column family missing")?;
+        match &m.value {
+            Some(v) => batch.put_cf(cf, &m.key, v),
+            None => batch.delete_cf(cf, &m.key),
         }
     }
+    let membership = txs.iter().rev().find_map(|t| t.membership.as_ref());
     let meta = db.cf_handle(CF_META).ok_or("meta column family missing")?;
     let last = txs.last().map(|t| Some(t.log_id.clone()));
     batch.put_cf(meta, KEY_TRANSACTION_INFO, serde_json::to_vec(&last.flatten()).map_err(|e| e.to_string())?);
@@ -430,6 +481,23 @@ fn write_batch(shared: &Shared, txs: &[FlushTx]) -> Result<(), String> {
         batch.put_cf(meta, KEY_MEMBERSHIP, serde_json::to_vec(mem).map_err(|e| e.to_string())?);
     }
     db.write(batch).map_err(|e| e.to_string())
+}
+
+/// The last mutation of every (table, key) in `txs`, sorted by table and key.
+///
+/// The batch is written atomically, so earlier writes of a row in it are dead: a bucket's usage
+/// counters change with every key commit, an open key is often put and deleted in one batch.
+/// Sorted input lets RocksDB's skip list reuse the previous insert position.
+fn final_writes(txs: &[FlushTx]) -> Vec<&Mutation> {
+    let mut seen = std::collections::HashSet::new();
+    let mut last: Vec<&Mutation> = txs
+        .iter()
+        .rev()
+        .flat_map(|t| t.muts.iter().rev())
+        .filter(|m| seen.insert((m.table, m.key.as_slice())))
+        .collect();
+    last.sort_unstable_by(|a, b| (a.table, &a.key).cmp(&(b.table, &b.key)));
+    last
 }
 
 fn noop_response(index: u64) -> WriteResponse {
@@ -480,9 +548,19 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     self.shared.permits.acquire().await.map_err(|_| io_err("double buffer closed"))?.forget();
                 }
             }
+            if muts.iter().any(|m| m.table.fully_cached()) {
+                let mut full = self.shared.full.write().unwrap_or_else(|p| p.into_inner());
+                for m in muts.iter().filter(|m| m.table.fully_cached()) {
+                    let rows = full.entry(m.table).or_default();
+                    match &m.value {
+                        Some(v) => rows.insert(m.key.clone(), v.clone()),
+                        None => rows.remove(&m.key),
+                    };
+                }
+            }
             {
                 let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
-                for m in &muts {
+                for m in muts.iter().filter(|m| !m.table.fully_cached()) {
                     cache
                         .entry(m.table)
                         .or_default()
@@ -598,7 +676,10 @@ impl StateMachineStore {
                 *guard = Some(Arc::new(open_db(&dir.join(DB_NAME))?));
                 return Err(e);
             }
-            *guard = Some(Arc::new(open_db(&dir.join(DB_NAME))?));
+            let db = open_db(&dir.join(DB_NAME))?;
+            let full = load_full_tables(&db)?;
+            *guard = Some(Arc::new(db));
+            *self.shared.full.write().unwrap_or_else(|p| p.into_inner()) = full;
             self.shared.cache.write().unwrap_or_else(|p| p.into_inner()).clear();
             let mut a = self.shared.lock_applied();
             a.last_applied = meta.last_log_id.clone();
@@ -660,4 +741,58 @@ pub fn free_bytes(dir: &Path) -> Result<u64, io::Error> {
         return Err(io::Error::last_os_error());
     }
     Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(index: u64, muts: Vec<(Table, &str, Option<&str>)>) -> FlushTx {
+        FlushTx {
+            log_id: openraft::testing::log_id::<TypeConfig>(1, crate::types::NodeId::from("om1"), index),
+            muts: muts
+                .into_iter()
+                .map(|(table, k, v)| Mutation {
+                    table,
+                    key: k.as_bytes().to_vec(),
+                    value: v.map(|v| Value::from(v.as_bytes())),
+                })
+                .collect(),
+            membership: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_writes_the_last_value_of_every_row_once_in_key_order() {
+        let txs = [
+            tx(1, vec![(Table::OpenKeys, "/v/b/k/1", Some("open")), (Table::Buckets, "/v/b", Some("used=0"))]),
+            tx(
+                2,
+                vec![
+                    (Table::OpenKeys, "/v/b/k/1", None),
+                    (Table::Keys, "/v/b/k", Some("k")),
+                    (Table::Buckets, "/v/b", Some("used=1")),
+                ],
+            ),
+            tx(3, vec![(Table::Keys, "/v/b/a", Some("a")), (Table::Buckets, "/v/b", Some("used=2"))]),
+        ];
+        let got: Vec<(Table, String, Option<String>)> = final_writes(&txs)
+            .into_iter()
+            .map(|m| {
+                (
+                    m.table,
+                    String::from_utf8_lossy(&m.key).into_owned(),
+                    m.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()),
+                )
+            })
+            .collect();
+        let want = [
+            (Table::Buckets, "/v/b", Some("used=2")),
+            (Table::Keys, "/v/b/a", Some("a")),
+            (Table::Keys, "/v/b/k", Some("k")),
+            (Table::OpenKeys, "/v/b/k/1", None),
+        ]
+        .map(|(t, k, v)| (t, k.to_string(), v.map(str::to_string)));
+        assert_eq!(got, want);
+    }
 }
