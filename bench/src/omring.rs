@@ -2,7 +2,6 @@
 //! way `om-node dev ring` and the tests start it), driven through `FailoverClient`.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -33,10 +32,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RingError {
     move |source| RingError::Io { what, source }
 }
 
-/// A port that was free a moment ago.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
+pub use om_client::ports::free_port;
 
 pub const SERVICE_ID: &str = "bench";
 

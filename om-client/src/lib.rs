@@ -6,6 +6,7 @@ pub mod config;
 pub mod wire;
 
 pub mod hosts;
+pub mod ports;
 pub use client::{ClientError, FailoverClient};
 pub use config::{ConfigError, NodeAddress, OzoneConfig, RetryPolicy, ServiceConfig};
 pub use wire::*;

@@ -55,7 +55,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut ring = LocalRing::configure(Path::new(BIN), dir.path(), "bench", 3, &[])?;
     std::env::set_var("OMRING_LOG", "warn");
     ring.start_all()?;
-    let leader = ring.wait_leader(Duration::from_secs(30)).await.ok_or("no leader within 30 s")?;
+    let Some(leader) = ring.wait_leader(Duration::from_secs(30)).await else {
+        let logs: Vec<String> = (0..3).map(|i| format!("--- node {i} log ---\n{}", ring.log(i))).collect();
+        return Err(format!("no leader within 30 s\n{}", logs.join("\n")).into());
+    };
     let service = ring.conf.service(Some("bench"))?;
     let leader_http = service.node(&leader).ok_or("leader not configured")?.http_address();
     let client: Arc<FailoverClient> = ring.client()?;

@@ -3,7 +3,6 @@
 //! One launcher for the integration tests, the benchmark and `om-node dev ring`, so what the
 //! tests exercise is what a user starts locally.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
@@ -13,10 +12,7 @@ use om_client::config::{OzoneConfig, RetryPolicy};
 use om_client::wire::Role;
 use om_client::{ClientError, FailoverClient};
 
-/// A port that was free a moment ago (bind port 0, read it, release it).
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
+pub use om_client::ports::free_port;
 
 /// One node process of the ring.
 pub struct NodeProc {

@@ -3,7 +3,6 @@
 //! locally built operator run beside it as a process whose kubeconfig carries a token of the
 //! chart's ServiceAccount, so every API call goes through the chart's RBAC rules.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -30,10 +29,7 @@ pub fn crd_file() -> PathBuf {
 }
 
 fn free_port() -> Result<u16> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|source| HarnessError::Io { what: "free port".into(), source })
+    om_client::ports::free_port().map_err(|source| HarnessError::Io { what: "free port".into(), source })
 }
 
 /// The operator process.
