@@ -20,22 +20,14 @@ pub enum Table {
     Keys,
     OpenKeys,
     DeletedKeys,
-    /// request id -> applied result, so a retried write is answered, not re-applied.
+    /// request id -> (leader's time of the request, applied result), so a retried write is
+    /// answered, not re-applied. See [`retry_row_expired`] for how rows go away.
     RetryCache,
-    /// (time, request id) -> (), to expire the retry cache deterministically.
-    RetryExpiry,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
-        Table::Volumes,
-        Table::Buckets,
-        Table::Keys,
-        Table::OpenKeys,
-        Table::DeletedKeys,
-        Table::RetryCache,
-        Table::RetryExpiry,
-    ];
+    pub const ALL: [Table; 6] =
+        [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys, Table::RetryCache];
     /// The tables that make up the namespace (what the digest covers).
     pub const NAMESPACE: [Table; 5] =
         [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys];
@@ -55,7 +47,6 @@ impl Table {
             Table::OpenKeys => "openKeyTable",
             Table::DeletedKeys => "deletedTable",
             Table::RetryCache => "retryCache",
-            Table::RetryExpiry => "retryExpiry",
         }
     }
 }
@@ -85,9 +76,42 @@ pub trait TableRead {
 
 /// How long a request id is remembered (`ozone.om.ratis.server.retry.cache.timeout`).
 pub const RETRY_CACHE_TTL_MS: u64 = 600_000;
-/// Apply expires old retry-cache entries every this many log indexes, a bounded number each time.
-const RETRY_EXPIRY_EVERY: u64 = 64;
-const RETRY_EXPIRY_MAX: usize = 256;
+
+/// A retry-cache row: the leader's time of the request (8 bytes, big-endian), then the result
+/// as JSON. The time's first byte is 0 until the year 2.2 million, which tells these rows from
+/// the bare JSON rows of earlier versions (never replayed, removed by compaction).
+fn retry_row(now_ms: u64, result: &CommandResult) -> Value {
+    let mut row = now_ms.to_be_bytes().to_vec();
+    // Serializing our own plain types cannot fail.
+    serde_json::to_writer(&mut row, result).unwrap_or_default();
+    row.into()
+}
+
+fn retry_row_time(row: &[u8]) -> Option<u64> {
+    let time = u64::from_be_bytes(row.get(..8)?.try_into().ok()?);
+    (row[0] == 0).then_some(time)
+}
+
+/// The result a retry-cache row answers a request at `now_ms` with: `None` once the row is
+/// older than the TTL. Deterministic: it depends only on the row and the command's time.
+fn live_retry_result(row: &[u8], now_ms: u64) -> Option<CommandResult> {
+    let time = retry_row_time(row)?;
+    if now_ms.saturating_sub(time) >= RETRY_CACHE_TTL_MS {
+        return None;
+    }
+    serde_json::from_slice(&row[8..]).ok()
+}
+
+/// Whether compaction may remove a retry-cache row, given the latest request time applied on
+/// this replica (`horizon_ms`). Rows are removed only at twice the TTL behind it: expiry itself
+/// is decided by [`live_retry_result`] from the command's time, so a removal can change no
+/// answer unless a later leader's clock is more than a TTL behind an earlier one's.
+pub fn retry_row_expired(row: &[u8], horizon_ms: u64) -> bool {
+    match retry_row_time(row) {
+        Some(time) => time.saturating_add(2 * RETRY_CACHE_TTL_MS) < horizon_ms,
+        None => true,
+    }
+}
 
 pub fn volume_key(v: &str) -> Vec<u8> {
     format!("/{v}").into_bytes()
@@ -211,7 +235,12 @@ impl<'a> Tx<'a> {
 /// Applies one command at log `index`: returns the client's answer and the table mutations.
 /// An error answer changes nothing but the retry cache.
 pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResult, Vec<Mutation>) {
-    if let Ok(Some(cached)) = get_typed::<CommandResult>(view, Table::RetryCache, cmd.request_id.as_bytes()) {
+    if let Some(cached) = view
+        .get(Table::RetryCache, cmd.request_id.as_bytes())
+        .ok()
+        .flatten()
+        .and_then(|row| live_retry_result(&row, cmd.now_ms))
+    {
         let replay = cached.map(|mut r| {
             r.replayed = true;
             r
@@ -221,32 +250,12 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResul
     let mut tx = Tx { view, muts: Vec::new() };
     let result = run(&mut tx, cmd, index).map(|outcome| WriteResponse { outcome, log_index: index, replayed: false });
     let mut muts = if result.is_ok() { tx.muts } else { Vec::new() };
-    let mut retry = Tx { view, muts: Vec::new() };
-    retry.put(Table::RetryCache, cmd.request_id.as_bytes().to_vec(), &result);
-    let mut expiry_key = cmd.now_ms.to_be_bytes().to_vec();
-    expiry_key.extend_from_slice(cmd.request_id.as_bytes());
-    retry.put(Table::RetryExpiry, expiry_key, &());
-    if index % RETRY_EXPIRY_EVERY == 0 {
-        expire_retry_cache(&mut retry, cmd.now_ms.saturating_sub(RETRY_CACHE_TTL_MS));
-    }
-    muts.extend(retry.muts);
+    muts.push(Mutation {
+        table: Table::RetryCache,
+        key: cmd.request_id.as_bytes().to_vec(),
+        value: Some(retry_row(cmd.now_ms, &result)),
+    });
     (result, muts)
-}
-
-fn expire_retry_cache(tx: &mut Tx<'_>, cutoff_ms: u64) {
-    let Ok(old) = tx.view.scan(Table::RetryExpiry, b"", b"", RETRY_EXPIRY_MAX) else {
-        return;
-    };
-    for (k, _) in old {
-        let Some(ts) = k.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes) else {
-            continue;
-        };
-        if ts >= cutoff_ms {
-            break;
-        }
-        tx.delete(Table::RetryCache, k[8..].to_vec());
-        tx.delete(Table::RetryExpiry, k);
-    }
 }
 
 fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiError> {
@@ -740,16 +749,32 @@ mod tests {
     }
 
     #[test]
-    fn retry_cache_expires_deterministically() {
+    fn retry_cache_rows_expire_by_the_commands_time() {
         let mut r = MemTables::default();
-        let cmd =
-            |id: &str, now: u64| Command { request_id: id.into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
-        let (_, m) = execute(&r, &cmd("old", 1), 1);
+        let cmd = |now: u64| Command { request_id: "same".into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
+        let (first, m) = execute(&r, &cmd(1_000), 1);
         r.apply(m);
-        let (_, m) = execute(&r, &cmd("new", RETRY_CACHE_TTL_MS + 10), RETRY_EXPIRY_EVERY);
-        r.apply(m);
-        assert!(r.get(Table::RetryCache, b"old").unwrap().is_none());
-        assert!(r.get(Table::RetryCache, b"new").unwrap().is_some());
+        assert!(first.is_ok());
+        let (within, m) = execute(&r, &cmd(1_000 + RETRY_CACHE_TTL_MS - 1), 2);
+        assert!(within.unwrap().replayed && m.is_empty(), "a retry within the TTL is answered from the cache");
+        let (after, m) = execute(&r, &cmd(1_000 + RETRY_CACHE_TTL_MS), 3);
+        assert_eq!(
+            after.unwrap_err().code,
+            ErrorCode::VolumeAlreadyExists,
+            "after the TTL the request is applied again"
+        );
+        let row = m.iter().find(|m| m.table == Table::RetryCache).and_then(|m| m.value.clone()).unwrap();
+        assert_eq!(retry_row_time(&row), Some(1_000 + RETRY_CACHE_TTL_MS));
+    }
+
+    #[test]
+    fn compaction_removes_retry_rows_only_at_twice_the_ttl_behind_the_applied_time() {
+        let row = retry_row(5_000, &Err(ApiError::new(ErrorCode::Internal, "x")));
+        assert!(!retry_row_expired(&row, 5_000 + RETRY_CACHE_TTL_MS));
+        assert!(!retry_row_expired(&row, 5_000 + 2 * RETRY_CACHE_TTL_MS));
+        assert!(retry_row_expired(&row, 5_001 + 2 * RETRY_CACHE_TTL_MS));
+        assert!(retry_row_expired(br#"{"Ok":{}}"#, 0), "rows of earlier versions go");
+        assert!(live_retry_result(br#"{"Ok":{}}"#, 0).is_none(), "and are never replayed");
     }
 
     #[test]

@@ -168,3 +168,24 @@ async fn an_installed_snapshot_replaces_the_in_memory_volume_and_bucket_tables()
     assert!(namespace::query(sm.view(), &bucket).is_ok());
     assert_eq!(sm.view().digest().unwrap().0, leader.view().digest().unwrap().0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_with_the_retired_retry_expiry_table_opens_and_loses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    apply(&mut sm, vec![entry(1, WriteOp::create_volume("vol1"))]).await;
+    sm.flush().unwrap();
+    drop(sm);
+    let path = dir.path().join("om.db");
+    {
+        let opts = rocksdb::Options::default();
+        let cfs = rocksdb::DB::list_cf(&opts, &path).unwrap();
+        let mut db = rocksdb::DB::open_cf(&opts, &path, &cfs).unwrap();
+        db.create_cf("retryExpiry", &opts).unwrap();
+    }
+    let sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    assert_eq!(volumes_of(&sm), ["vol1"]);
+    drop(sm);
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap();
+    assert!(!cfs.iter().any(|c| c == "retryExpiry"), "{cfs:?}");
+}

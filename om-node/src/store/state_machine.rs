@@ -5,7 +5,7 @@
 //! (tagged with the log index), answers the client, and queues the mutations for the flusher.
 //! The flusher thread writes every queued transaction in one RocksDB `WriteBatch` together with
 //! `TRANSACTIONINFO` (the last applied log id) and the membership, then evicts the cache entries
-//! it wrote. Reads go through the cache first, so they see applied but unflushed data. A
+//! it wrote (open keys excepted, up to a bound: their commit is coming). Reads go through the cache first, so they see applied but unflushed data. A
 //! semaphore bounds the unflushed transactions: when RocksDB falls behind, apply waits.
 //!
 //! The volume and bucket tables are also held whole in memory (Ozone's full table cache): a
@@ -49,6 +49,11 @@ const SNAPSHOT_DIR: &str = "snapshots";
 
 /// Default bound on applied-but-unflushed transactions (`ozone.om.unflushed.transaction.max.count`).
 pub const DEFAULT_MAX_UNFLUSHED: usize = 10_000;
+
+/// Open keys stay in the cache after they are flushed, up to this many, so the commit that
+/// follows an open reads its open key from memory rather than RocksDB. The commit's delete
+/// replaces the entry and is evicted once flushed, so only keys still open are kept.
+const OPEN_KEYS_KEPT: usize = 65_536;
 
 /// The snapshot payload: a tar of a RocksDB checkpoint on local disk.
 #[derive(Debug, Clone)]
@@ -101,6 +106,9 @@ pub struct Shared {
     flusher: Mutex<mpsc::Sender<FlushMsg>>,
     permits: Arc<tokio::sync::Semaphore>,
     flushed_index: AtomicU64,
+    /// Latest request time (`Command::now_ms`) applied; the retry cache's compaction filter
+    /// reads it.
+    retry_horizon: Arc<AtomicU64>,
     metrics: Arc<NodeMetrics>,
 }
 
@@ -112,25 +120,50 @@ pub struct StateMachineStore {
 
 /// Options of a table's column family: bloom filters on SST files (10 bits per key, about 1%
 /// false positives) and on the memtable, so point lookups of absent keys are cheap.
-fn table_options() -> Options {
-    let mut table = BlockBasedOptions::default();
-    table.set_bloom_filter(10.0, false);
+/// The retry cache's compaction filter removes rows far behind `horizon` (the latest request
+/// time applied here; 0 removes nothing).
+fn table_options(table: Table, horizon: &Arc<AtomicU64>) -> Options {
+    let mut block = BlockBasedOptions::default();
+    block.set_bloom_filter(10.0, false);
     let mut opts = Options::default();
-    opts.set_block_based_table_factory(&table);
+    opts.set_block_based_table_factory(&block);
     opts.set_memtable_prefix_bloom_ratio(0.02);
     opts.set_memtable_whole_key_filtering(true);
+    if table == Table::RetryCache {
+        let horizon = Arc::clone(horizon);
+        opts.set_compaction_filter("retry-cache-expiry", move |_level, _key: &[u8], row: &[u8]| {
+            if namespace::retry_row_expired(row, horizon.load(Ordering::Relaxed)) {
+                rocksdb::CompactionDecision::Remove
+            } else {
+                rocksdb::CompactionDecision::Keep
+            }
+        });
+    }
     opts
 }
 
-fn open_db(path: &Path) -> Result<DB, io::Error> {
+/// Column families of earlier versions, dropped when found (`retryExpiry`: the retry cache now
+/// expires by the time in its rows).
+const LEGACY_CFS: [&str; 1] = ["retryExpiry"];
+
+fn open_db(path: &Path, horizon: &Arc<AtomicU64>) -> Result<DB, io::Error> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
     let mut cfs: Vec<ColumnFamilyDescriptor> =
-        Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options())).collect();
+        Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options(*t, horizon))).collect();
     cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
-    DB::open_cf_descriptors(&opts, path, cfs)
-        .map_err(|e| io::Error::other(format!("cannot open state database {}: {e}", path.display())))
+    // RocksDB refuses to open a database without naming every column family it has.
+    let known: Vec<String> = cfs.iter().map(|c| c.name().to_string()).collect();
+    let existing = DB::list_cf(&opts, path).unwrap_or_default();
+    let legacy: Vec<String> = existing.into_iter().filter(|n| n != "default" && !known.contains(n)).collect();
+    cfs.extend(legacy.iter().map(|n| ColumnFamilyDescriptor::new(n, Options::default())));
+    let fail = |e: rocksdb::Error| io::Error::other(format!("cannot open state database {}: {e}", path.display()));
+    let mut db = DB::open_cf_descriptors(&opts, path, cfs).map_err(fail)?;
+    for name in legacy.iter().filter(|n| LEGACY_CFS.contains(&n.as_str())) {
+        db.drop_cf(name).map_err(fail)?;
+    }
+    Ok(db)
 }
 
 fn read_applied(db: &DB) -> Result<Applied, io::Error> {
@@ -179,7 +212,8 @@ impl StateMachineStore {
     pub fn open(dir: &Path, max_unflushed: usize, metrics: Arc<NodeMetrics>) -> Result<Self, io::Error> {
         std::fs::create_dir_all(dir.join(SNAPSHOT_DIR))?;
         recover_dirs(dir)?;
-        let db = open_db(&dir.join(DB_NAME))?;
+        let retry_horizon = Arc::new(AtomicU64::new(0));
+        let db = open_db(&dir.join(DB_NAME), &retry_horizon)?;
         let applied = read_applied(&db)?;
         let full = load_full_tables(&db)?;
         let flushed = applied.last_applied.as_ref().map(|l| l.index).unwrap_or(0);
@@ -193,6 +227,7 @@ impl StateMachineStore {
             flusher: Mutex::new(tx),
             permits: Arc::new(tokio::sync::Semaphore::new(max_unflushed.max(1))),
             flushed_index: AtomicU64::new(flushed),
+            retry_horizon,
             metrics,
         });
         let weak = Arc::downgrade(&shared);
@@ -444,7 +479,11 @@ fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>) {
                     for m in &t.muts {
                         if let Some(table) = cache.get_mut(&m.table) {
                             if table.get(&m.key).is_some_and(|e| e.epoch <= last) {
-                                table.remove(&m.key);
+                                let keep =
+                                    m.table == Table::OpenKeys && m.value.is_some() && table.len() <= OPEN_KEYS_KEPT;
+                                if !keep {
+                                    table.remove(&m.key);
+                                }
                             }
                         }
                     }
@@ -533,6 +572,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 EntryPayload::Blank => (Ok(noop_response(index)), Vec::new(), None),
                 EntryPayload::Normal(cmd) => {
                     let (res, muts) = namespace::execute(&*self.shared, &cmd, index);
+                    self.shared.retry_horizon.fetch_max(cmd.now_ms, Ordering::Relaxed);
                     (res, muts, None)
                 }
                 EntryPayload::Membership(m) => {
@@ -623,7 +663,7 @@ impl StateMachineStore {
         let result = (|| {
             // The checkpoint carries its own TRANSACTIONINFO: the snapshot's exact position.
             let applied = {
-                let cp = open_db(&work)?;
+                let cp = open_db(&work, &Arc::default())?;
                 read_applied(&cp)?
             };
             let meta = SnapshotMeta { last_log_id: applied.last_applied, last_membership: applied.membership };
@@ -647,7 +687,7 @@ impl StateMachineStore {
         }
         unpack_dir(tar_path, &incoming)?;
         {
-            let check = open_db(&incoming)?;
+            let check = open_db(&incoming, &Arc::default())?;
             let got = read_applied(&check)?;
             if got.last_applied != meta.last_log_id {
                 drop(check);
@@ -673,10 +713,10 @@ impl StateMachineStore {
             if let Err(e) = swapped {
                 // Put the old database back in service before reporting the failure.
                 recover_dirs(dir)?;
-                *guard = Some(Arc::new(open_db(&dir.join(DB_NAME))?));
+                *guard = Some(Arc::new(open_db(&dir.join(DB_NAME), &self.shared.retry_horizon)?));
                 return Err(e);
             }
-            let db = open_db(&dir.join(DB_NAME))?;
+            let db = open_db(&dir.join(DB_NAME), &self.shared.retry_horizon)?;
             let full = load_full_tables(&db)?;
             *guard = Some(Arc::new(db));
             *self.shared.full.write().unwrap_or_else(|p| p.into_inner()) = full;
