@@ -13,6 +13,12 @@
 //! tables have bloom filters in their SST files and memtables, so the lookups that miss (a new
 //! key, a new request id in the retry cache) skip the skip-list and file searches.
 //!
+//! The state database writes no WAL: the Raft log is its write-ahead log. Its column families
+//! are flushed atomically, so after a crash every table and `TRANSACTIONINFO` are at the same
+//! earlier point, and openraft replays the log from there. The log is purged only behind a
+//! snapshot, and building one (a checkpoint) flushes the memtables first, so the entries a
+//! replay needs are still there.
+//!
 //! On restart the applied log id comes from `TRANSACTIONINFO`; openraft replays the log after it.
 //!
 //! Snapshots are RocksDB checkpoints packed as a tar file; installing one swaps the database
@@ -29,7 +35,8 @@ use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
 use rocksdb::{
-    checkpoint::Checkpoint, BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB,
+    checkpoint::Checkpoint, BlockBasedOptions, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
 };
 use sha2::{Digest, Sha256};
 
@@ -150,6 +157,8 @@ fn open_db(path: &Path, horizon: &Arc<AtomicU64>) -> Result<DB, io::Error> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
+    // Without a WAL, only atomic flushes keep the tables and TRANSACTIONINFO consistent on disk.
+    opts.set_atomic_flush(true);
     let mut cfs: Vec<ColumnFamilyDescriptor> =
         Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options(*t, horizon))).collect();
     cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
@@ -519,7 +528,9 @@ fn write_batch(shared: &Shared, txs: &[FlushTx]) -> Result<(), String> {
     if let Some(mem) = membership {
         batch.put_cf(meta, KEY_MEMBERSHIP, serde_json::to_vec(mem).map_err(|e| e.to_string())?);
     }
-    db.write(batch).map_err(|e| e.to_string())
+    let mut no_wal = WriteOptions::default();
+    no_wal.disable_wal(true);
+    db.write_opt(batch, &no_wal).map_err(|e| e.to_string())
 }
 
 /// The last mutation of every (table, key) in `txs`, sorted by table and key.
