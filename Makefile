@@ -69,6 +69,5 @@ bench-compare: deps
 	bench/scripts/run-all.sh $(ARGS)
 
 ## Seconds-long harness check (our ring, plus etcd if already cached); part of cargo test.
-bench-smoke: deps
-	cargo build -p om-node --bin om-node
-	cargo test -p omring-bench --test smoke
+bench-smoke: build
+	"$$(cargo build --workspace --all-targets --message-format=json 2>/dev/null | python3 -c 'import json,sys; print(next(m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "smoke" and m.get("profile", {}).get("test") and m.get("executable")))')"

@@ -12,7 +12,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/omring/target}
 OUT=${OUT:-bench/results}
 
 eval "$(bench/scripts/setup-peers.sh)"
-cargo build -p om-node --bin om-node -p omring-bench --bin omring-bench
+# The whole workspace, as `make build` does: a subset would resolve features differently and
+# compile RocksDB again.
+cargo build --workspace --all-targets
 mkdir -p "$OUT"
 echo "load before the run: $(cat /proc/loadavg)" >&2
 "$CARGO_TARGET_DIR/debug/omring-bench" run \
