@@ -4,7 +4,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/omring/target
 export CARGO_TARGET_DIR
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: deps build demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke
+.PHONY: test-one deps build demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke
 
 deps:
 	@./scripts/install-deps.sh
@@ -51,6 +51,12 @@ chart-check: deps
 	scripts/chart-check.sh
 	images/build-oci.sh
 
+## One test executable of the workspace build, e.g. `make test-one T=double_buffer ARGS=crash`
+## (T: a test file's name, or a crate's name for its unit tests). A filtered `cargo test -p X
+## --test Y` would compile RocksDB again.
+test-one: build
+	"$$(scripts/exe-of.sh test $(T))" $(ARGS)
+
 ## Only the end-to-end scenarios (real control plane, node agent, chart, operator).
 e2e: deps
 	e2e/controlplane/build.sh >/dev/null
@@ -58,10 +64,10 @@ e2e: deps
 	cargo test -p omring-e2e --no-fail-fast
 
 ## Key create+commit throughput and latency at 1, 16 and 64 clients. Runs the bench executable
-## of the workspace build: `cargo bench -p om-node` would resolve dependency features for
-## om-node alone and compile RocksDB again.
+## of the workspace build (scripts/exe-of.sh): `cargo bench -p om-node` would resolve dependency
+## features for om-node alone and compile RocksDB again.
 bench: build
-	"$$(cargo build --workspace --all-targets --message-format=json 2>/dev/null | python3 -c 'import json,sys; print(next(m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "ring_bench" and m.get("executable")))')" --bench
+	"$$(scripts/exe-of.sh bench ring_bench)" --bench
 
 ## omring vs etcd vs Apache Ozone OM side by side (peers installed from the registries and
 ## cached); writes bench/results/results.md and throughput.png. Extra flags: ARGS="--secs 5".
@@ -70,4 +76,4 @@ bench-compare: deps
 
 ## Seconds-long harness check (our ring, plus etcd if already cached); part of cargo test.
 bench-smoke: build
-	"$$(cargo build --workspace --all-targets --message-format=json 2>/dev/null | python3 -c 'import json,sys; print(next(m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "smoke" and m.get("profile", {}).get("test") and m.get("executable")))')"
+	"$$(scripts/exe-of.sh test smoke)"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Prints the path of one executable of the workspace build: `exe-of.sh test NAME` (a test target)
+# or `exe-of.sh bench NAME`. Runs the same `cargo build --workspace --all-targets` as `make build`,
+# so nothing is compiled again: a filtered `cargo test -p X --test Y` or `cargo bench -p X`
+# resolves dependency features for that subset and compiles RocksDB a second time.
+set -euo pipefail
+kind=${1:?usage: exe-of.sh test|bench NAME}
+name=${2:?usage: exe-of.sh test|bench NAME}
+cargo build --workspace --all-targets --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+kind, name = sys.argv[1], sys.argv[2]
+for m in map(json.loads, sys.stdin):
+    t = m.get("target", {})
+    if m.get("executable") and t.get("name") == name and kind in t.get("kind", []) + (["test"] if m.get("profile", {}).get("test") else []):
+        print(m["executable"]); sys.exit(0)
+sys.exit(f"no {kind} executable named {name} in the workspace build")
+' "$kind" "$name"
