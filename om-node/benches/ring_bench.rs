@@ -56,7 +56,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     std::env::set_var("OMRING_LOG", "warn");
     ring.start_all()?;
     let Some(leader) = ring.wait_leader(Duration::from_secs(30)).await else {
-        let logs: Vec<String> = (0..3).map(|i| format!("--- node {i} log ---\n{}", ring.log(i))).collect();
+        let logs: Vec<String> =
+            (0..ring.nodes.len()).map(|i| format!("--- node {i} log ---\n{}", ring.log(i))).collect();
         return Err(format!("no leader within 30 s\n{}", logs.join("\n")).into());
     };
     let service = ring.conf.service(Some("bench"))?;

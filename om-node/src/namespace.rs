@@ -4,7 +4,7 @@
 //! the mutations to make, so the same code runs on every replica and in unit tests. All input
 //! that varies between replicas (time, ids) comes from the command or the log index.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use om_client::wire::*;
@@ -564,30 +564,35 @@ fn list<T: DeserializeOwned>(
         .collect()
 }
 
-/// A table view over plain maps, for unit tests and tools.
+/// A table view over plain maps: the unit tests' whole state, and the state machine's copy of
+/// the [`Table::fully_cached`] tables.
 #[derive(Default)]
 pub struct MemTables {
-    pub tables: BTreeMap<(Table, Vec<u8>), Value>,
+    tables: HashMap<Table, BTreeMap<Vec<u8>, Value>>,
 }
 
 impl MemTables {
-    pub fn apply(&mut self, muts: Vec<Mutation>) {
+    pub fn apply<'m>(&mut self, muts: impl IntoIterator<Item = &'m Mutation>) {
         for m in muts {
-            match m.value {
-                Some(v) => {
-                    self.tables.insert((m.table, m.key), v);
-                }
+            match &m.value {
+                Some(v) => self.insert(m.table, m.key.clone(), v.clone()),
                 None => {
-                    self.tables.remove(&(m.table, m.key));
+                    if let Some(rows) = self.tables.get_mut(&m.table) {
+                        rows.remove(&m.key);
+                    }
                 }
             }
         }
+    }
+
+    pub fn insert(&mut self, table: Table, key: Vec<u8>, value: Value) {
+        self.tables.entry(table).or_default().insert(key, value);
     }
 }
 
 impl TableRead for MemTables {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String> {
-        Ok(self.tables.get(&(table, key.to_vec())).cloned())
+        Ok(self.tables.get(&table).and_then(|rows| rows.get(key)).cloned())
     }
     fn scan(
         &self,
@@ -596,13 +601,14 @@ impl TableRead for MemTables {
         start_after: &[u8],
         max: usize,
     ) -> Result<Vec<(Vec<u8>, Value)>, String> {
-        Ok(self
-            .tables
-            .range((table, prefix.to_vec())..)
-            .take_while(|((t, k), _)| *t == table && k.starts_with(prefix))
-            .filter(|((_, k), _)| k.as_slice() > start_after)
+        let Some(rows) = self.tables.get(&table) else { return Ok(Vec::new()) };
+        let lower = if start_after > prefix { start_after } else { prefix };
+        Ok(rows
+            .range::<[u8], _>((std::ops::Bound::Included(lower), std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| k.as_slice() > start_after)
             .take(max)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
 }
@@ -625,7 +631,7 @@ mod tests {
             let cmd =
                 Command { request_id: format!("r{}", self.index), op, now_ms: 1000 + self.index, open_client_id: 7 };
             let (res, muts) = execute(&self.tables, &cmd, self.index);
-            self.tables.apply(muts);
+            self.tables.apply(&muts);
             res
         }
         fn code(&mut self, op: WriteOp) -> ErrorCode {
@@ -737,7 +743,7 @@ mod tests {
         let mut r = Ring::new();
         let cmd = Command { request_id: "same".into(), op: vol("vol1"), now_ms: 5, open_client_id: 0 };
         let (first, muts) = execute(&r.tables, &cmd, 1);
-        r.tables.apply(muts);
+        r.tables.apply(&muts);
         let (second, muts) = execute(&r.tables, &cmd, 2);
         assert!(muts.is_empty());
         let (first, second) = (first.unwrap(), second.unwrap());
@@ -753,7 +759,7 @@ mod tests {
         let mut r = MemTables::default();
         let cmd = |now: u64| Command { request_id: "same".into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
         let (first, m) = execute(&r, &cmd(1_000), 1);
-        r.apply(m);
+        r.apply(&m);
         assert!(first.is_ok());
         let (within, m) = execute(&r, &cmd(1_000 + RETRY_CACHE_TTL_MS - 1), 2);
         assert!(within.unwrap().replayed && m.is_empty(), "a retry within the TTL is answered from the cache");

@@ -5,8 +5,9 @@
 //! (tagged with the log index), answers the client, and queues the mutations for the flusher.
 //! The flusher thread writes every queued transaction in one RocksDB `WriteBatch` together with
 //! `TRANSACTIONINFO` (the last applied log id) and the membership, then evicts the cache entries
-//! it wrote (open keys excepted, up to a bound: their commit is coming). Reads go through the cache first, so they see applied but unflushed data. A
-//! semaphore bounds the unflushed transactions: when RocksDB falls behind, apply waits.
+//! it wrote (open keys excepted, up to a bound: their commit is coming). Reads go through the
+//! cache first, so they see applied but unflushed data. A semaphore bounds the unflushed
+//! transactions: when RocksDB falls behind, apply waits.
 //!
 //! The volume and bucket tables are also held whole in memory (Ozone's full table cache): a
 //! read of them never reaches RocksDB, and a miss there means the row does not exist. The other
@@ -43,7 +44,7 @@ use sha2::{Digest, Sha256};
 use om_client::wire::{ApiError, ErrorCode, WriteOutcome, WriteResponse};
 
 use crate::metrics::NodeMetrics;
-use crate::namespace::{self, Mutation, Table, TableRead, Value};
+use crate::namespace::{self, MemTables, Mutation, Table, TableRead, Value};
 use crate::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 
 const CF_META: &str = "meta";
@@ -73,9 +74,6 @@ type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotFile>;
 fn io_err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
-
-/// The fully cached tables, every row.
-type FullTables = HashMap<Table, BTreeMap<Vec<u8>, Value>>;
 
 struct CacheEntry {
     epoch: u64,
@@ -108,7 +106,7 @@ pub struct Shared {
     db: RwLock<Option<Arc<DB>>>,
     cache: RwLock<HashMap<Table, BTreeMap<Vec<u8>, CacheEntry>>>,
     /// Every row of the [`Table::fully_cached`] tables, updated at apply.
-    full: RwLock<FullTables>,
+    full: RwLock<MemTables>,
     applied: Mutex<Applied>,
     flusher: Mutex<mpsc::Sender<FlushMsg>>,
     permits: Arc<tokio::sync::Semaphore>,
@@ -188,14 +186,13 @@ fn read_applied(db: &DB) -> Result<Applied, io::Error> {
     Ok(Applied { last_applied, membership })
 }
 
-fn load_full_tables(db: &DB) -> Result<FullTables, io::Error> {
-    let mut full = FullTables::new();
+fn load_full_tables(db: &DB) -> Result<MemTables, io::Error> {
+    let mut full = MemTables::default();
     for t in Table::ALL.into_iter().filter(|t| t.fully_cached()) {
         let cf = db.cf_handle(t.cf_name()).ok_or_else(|| io_err(format!("{} column family missing", t.cf_name())))?;
-        let rows = full.entry(t).or_default();
         for kv in db.iterator_cf(cf, IteratorMode::Start) {
             let (k, v) = kv.map_err(io_err)?;
-            rows.insert(k.to_vec(), Value::from(v));
+            full.insert(t, k.to_vec(), Value::from(v));
         }
     }
     Ok(full)
@@ -366,8 +363,7 @@ impl Shared {
 impl TableRead for Shared {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Value>, String> {
         if table.fully_cached() {
-            let full = self.full.read().unwrap_or_else(|p| p.into_inner());
-            return Ok(full.get(&table).and_then(|rows| rows.get(key)).cloned());
+            return self.full.read().unwrap_or_else(|p| p.into_inner()).get(table, key);
         }
         {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
@@ -387,21 +383,11 @@ impl TableRead for Shared {
         start_after: &[u8],
         max: usize,
     ) -> Result<Vec<(Vec<u8>, Value)>, String> {
+        if table.fully_cached() {
+            return self.full.read().unwrap_or_else(|p| p.into_inner()).scan(table, prefix, start_after, max);
+        }
         let lower: Vec<u8> = if start_after > prefix { start_after.to_vec() } else { prefix.to_vec() };
         let in_range = |k: &[u8]| k.starts_with(prefix) && k > start_after;
-        if table.fully_cached() {
-            let full = self.full.read().unwrap_or_else(|p| p.into_inner());
-            return Ok(match full.get(&table) {
-                None => Vec::new(),
-                Some(rows) => rows
-                    .range(lower..)
-                    .take_while(|(k, _)| k.starts_with(prefix))
-                    .filter(|(k, _)| in_range(k))
-                    .take(max)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            });
-        }
         // Copy the cache's part of the range first: an entry evicted after this is in RocksDB.
         // Entries past the `max`-th live one cannot be in the answer.
         let overlay: Vec<(Vec<u8>, Option<Value>)> = {
@@ -601,13 +587,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             }
             if muts.iter().any(|m| m.table.fully_cached()) {
                 let mut full = self.shared.full.write().unwrap_or_else(|p| p.into_inner());
-                for m in muts.iter().filter(|m| m.table.fully_cached()) {
-                    let rows = full.entry(m.table).or_default();
-                    match &m.value {
-                        Some(v) => rows.insert(m.key.clone(), v.clone()),
-                        None => rows.remove(&m.key),
-                    };
-                }
+                full.apply(muts.iter().filter(|m| m.table.fully_cached()));
             }
             {
                 let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
