@@ -4,9 +4,11 @@
 # so nothing is compiled again: a filtered `cargo test -p X --test Y` or `cargo bench -p X`
 # resolves dependency features for that subset and compiles RocksDB a second time.
 set -euo pipefail
+# The Makefile's build directory, so running this script by hand reuses that build too.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/omring/target}
 kind=${1:?usage: exe-of.sh test|bench NAME}
 name=${2:?usage: exe-of.sh test|bench NAME}
-cargo build --workspace --all-targets --message-format=json 2>/dev/null | python3 -c '
+cargo build --workspace --all-targets --message-format=json | python3 -c '
 import json, sys
 kind, name = sys.argv[1], sys.argv[2]
 for m in map(json.loads, sys.stdin):

@@ -2,7 +2,12 @@
 //! at 1, 16 and 64 concurrent clients, and the double buffer's mean batch size.
 //!
 //! `make bench` (the workspace build's bench executable); `OMRING_BENCH_SECS` sets the time per step
-//! (default 10), `OMRING_BENCH_CLIENTS` the comma-separated client counts.
+//! (default 10), `OMRING_BENCH_CLIENTS` the comma-separated client counts, `OMRING_BENCH_NODE_BIN`
+//! another om-node executable to run the ring with (to compare two builds).
+//!
+//! Besides throughput it prints the CPU time per key of the three nodes together and of this
+//! process (the clients). On a shared machine throughput moves with the neighbours' load; CPU per
+//! key moves much less, so it is the figure to compare two builds by.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +31,18 @@ async fn scrape(http_addr: &str) -> String {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     }
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+fn cpu_secs(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) / hz
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -52,7 +69,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let dir = tempfile::tempdir()?;
-    let mut ring = LocalRing::configure(Path::new(BIN), dir.path(), "bench", 3, &[])?;
+    let bin = std::env::var("OMRING_BENCH_NODE_BIN").unwrap_or_else(|_| BIN.to_string());
+    let mut ring = LocalRing::configure(Path::new(&bin), dir.path(), "bench", 3, &[])?;
     std::env::set_var("OMRING_LOG", "warn");
     ring.start_all()?;
     let Some(leader) = ring.wait_leader(Duration::from_secs(30)).await else {
@@ -68,11 +86,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("omring key create+commit (open + commit = 2 Raft writes per key), 3 voters, fsync on, loopback");
     println!(
-        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8}",
-        "clients", "keys", "keys/s", "p50 ms", "p99 ms", "batch mean", "errors"
+        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8} {:>14} {:>14}",
+        "clients", "keys", "keys/s", "p50 ms", "p99 ms", "batch mean", "errors", "node cpu us/key", "client us/key"
     );
+    let node_pids: Vec<String> =
+        ring.nodes.iter().filter_map(|n| n.child.as_ref().map(|c| c.id().to_string())).collect();
+    let cpu = || (node_pids.iter().map(|p| cpu_secs(p)).sum::<f64>(), cpu_secs("self"));
     for &c in &clients {
         let before = scrape(&leader_http).await;
+        let (nodes_cpu_before, client_cpu_before) = cpu();
         let deadline = Instant::now() + Duration::from_secs(secs);
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -104,6 +126,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             errors += e;
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let (nodes_cpu_after, client_cpu_after) = cpu();
         lat.sort();
         let after = scrape(&leader_http).await;
         let flushes =
@@ -111,15 +134,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let txs = metric(&after, "om_double_buffer_flushed_transactions_total")
             - metric(&before, "om_double_buffer_flushed_transactions_total");
         let batch = if flushes > 0.0 { txs / flushes } else { 0.0 };
+        let per_key = |secs: f64| if lat.is_empty() { 0.0 } else { secs * 1e6 / lat.len() as f64 };
         println!(
-            "{:>8} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>12.1} {:>8}",
+            "{:>8} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>12.1} {:>8} {:>14.0} {:>14.0}",
             c,
             lat.len(),
             lat.len() as f64 / elapsed,
             percentile(&lat, 0.50).as_secs_f64() * 1e3,
             percentile(&lat, 0.99).as_secs_f64() * 1e3,
             batch,
-            errors
+            errors,
+            per_key(nodes_cpu_after - nodes_cpu_before),
+            per_key(client_cpu_after - client_cpu_before),
         );
     }
     for i in 0..ring.nodes.len() {

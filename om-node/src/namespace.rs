@@ -59,6 +59,9 @@ pub struct Mutation {
     pub table: Table,
     pub key: Vec<u8>,
     pub value: Option<Value>,
+    /// The row did not exist before this change. A row created and deleted within one
+    /// double-buffer flush never needs to reach RocksDB (an open key committed soon after).
+    pub created: bool,
 }
 
 /// Read access to the tables (the double buffer's cache over RocksDB).
@@ -206,10 +209,14 @@ struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) {
-        self.muts.push(Mutation { table, key, value: Some(encode(value)) });
+        self.muts.push(Mutation { table, key, value: Some(encode(value)), created: false });
+    }
+    /// A put of a row the caller found absent.
+    fn create<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) {
+        self.muts.push(Mutation { table, key, value: Some(encode(value)), created: true });
     }
     fn delete(&mut self, table: Table, key: Vec<u8>) {
-        self.muts.push(Mutation { table, key, value: None });
+        self.muts.push(Mutation { table, key, value: None, created: false });
     }
     fn volume(&self, v: &str) -> Result<VolumeInfo, ApiError> {
         get_typed(self.view, Table::Volumes, &volume_key(v))?
@@ -254,6 +261,7 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResul
         table: Table::RetryCache,
         key: cmd.request_id.as_bytes().to_vec(),
         value: Some(retry_row(cmd.now_ms, &result)),
+        created: false,
     });
     (result, muts)
 }
@@ -402,7 +410,13 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
                 object_id: index,
                 update_id: index,
             };
-            tx.put(Table::OpenKeys, open_key_key(volume, bucket, key, cmd.open_client_id), &info);
+            let open_k = open_key_key(volume, bucket, key, cmd.open_client_id);
+            // Client ids are random, so the row is new unless two opens drew the same id.
+            if tx.view.get(Table::OpenKeys, &open_k).map_err(internal)?.is_some() {
+                tx.put(Table::OpenKeys, open_k, &info);
+            } else {
+                tx.create(Table::OpenKeys, open_k, &info);
+            }
             Ok(WriteOutcome::OpenKey { client_id: cmd.open_client_id, key: info })
         }
         WriteOp::CommitKey { volume, bucket, key, client_id, size } => {
@@ -444,6 +458,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
                     format!("volume {volume} quota of {} bytes exceeded", vol.quota_in_bytes),
                 ));
             }
+            let replaced = old.is_some();
             if let Some(old) = old {
                 tx.put(Table::DeletedKeys, deleted_key_key(volume, bucket, key, old.object_id), &old);
             }
@@ -453,7 +468,11 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             vol.used_bytes = vol_bytes;
             vol.update_id = index;
             tx.delete(Table::OpenKeys, open_k);
-            tx.put(Table::Keys, key_key(volume, bucket, key), &info);
+            if replaced {
+                tx.put(Table::Keys, key_key(volume, bucket, key), &info);
+            } else {
+                tx.create(Table::Keys, key_key(volume, bucket, key), &info);
+            }
             tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
             tx.put(Table::Volumes, volume_key(volume), &vol);
             Ok(WriteOutcome::Key { key: info })

@@ -54,6 +54,9 @@ struct Memory {
     recent_bytes: usize,
     /// The vote, once read or saved (`None` until then).
     vote: Option<Option<Vote>>,
+    /// The committed log id openraft reported last, not yet written: it goes into the next
+    /// append's write batch instead of a write of its own.
+    committed: Option<Option<LogId>>,
 }
 
 impl Memory {
@@ -289,11 +292,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         written
     }
 
+    /// Kept in memory and written with the next append (openraft calls this for every commit
+    /// and allows the stored value to lag: a restart then re-applies from an earlier point).
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        self.put_meta(KEY_COMMITTED, &committed, false)
+        self.mem().committed = Some(committed);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        if let Some(c) = &self.mem().committed {
+            return Ok(c.clone());
+        }
         Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
@@ -313,6 +322,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         {
             // Under the lock, so readers see RocksDB and memory change together.
             let mut mem = self.mem();
+            if let Some(committed) = mem.committed.take() {
+                batch.put_cf(self.cf(CF_META)?, KEY_COMMITTED, serde_json::to_vec(&committed).map_err(io_err)?);
+            }
             self.db.write(batch).map_err(io_err)?;
             for (entry, size) in kept {
                 mem.push(entry, size);

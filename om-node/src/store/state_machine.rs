@@ -3,7 +3,8 @@
 //!
 //! Applying an entry runs the namespace logic, puts its mutations into an in-memory table cache
 //! (tagged with the log index), answers the client, and queues the mutations for the flusher.
-//! The flusher thread writes every queued transaction in one RocksDB `WriteBatch` together with
+//! The flusher thread gathers applied transactions for a few milliseconds and writes them in one
+//! RocksDB `WriteBatch` together with
 //! `TRANSACTIONINFO` (the last applied log id) and the membership, then evicts the cache entries
 //! it wrote (open keys excepted, up to a bound: their commit is coming). Reads go through the
 //! cache first, so they see applied but unflushed data. A semaphore bounds the unflushed
@@ -57,6 +58,11 @@ const SNAPSHOT_DIR: &str = "snapshots";
 
 /// Default bound on applied-but-unflushed transactions (`ozone.om.unflushed.transaction.max.count`).
 pub const DEFAULT_MAX_UNFLUSHED: usize = 10_000;
+
+/// How long the flusher gathers applied transactions before it writes them. Clients are
+/// answered at apply, so this adds no latency; it makes batches larger, and an open key
+/// committed within it is never written to RocksDB (see [`final_writes`]).
+const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Open keys stay in the cache after they are flushed, up to this many, so the commit that
 /// follows an open reads its open key from memory rather than RocksDB. The commit's delete
@@ -240,7 +246,7 @@ impl StateMachineStore {
         let alive = super::ThreadGuard::new();
         std::thread::Builder::new().name("double-buffer".into()).spawn(move || {
             let _alive = alive;
-            run_flusher(weak, rx)
+            run_flusher(weak, rx, (max_unflushed / 2).max(1))
         })?;
         Ok(Self { shared })
     }
@@ -447,18 +453,33 @@ impl TableRead for Shared {
     }
 }
 
-/// The flusher: drains the queue, writes one batch, evicts, releases permits.
-fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>) {
+/// The flusher: gathers applied transactions for up to [`FLUSH_INTERVAL`] (or until `flush_at`
+/// of them, or a barrier), writes them in one batch, evicts, releases permits.
+fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>, flush_at: usize) {
     while let Ok(first) = rx.recv() {
-        let Some(shared) = shared.upgrade() else { return };
         let mut txs = Vec::new();
         let mut barriers = Vec::new();
-        for msg in std::iter::once(first).chain(rx.try_iter()) {
-            match msg {
-                FlushMsg::Txs(t) => txs.extend(t),
-                FlushMsg::Barrier(b) => barriers.push(b),
+        let mut gather = |msg: FlushMsg, txs: &mut Vec<FlushTx>| match msg {
+            FlushMsg::Txs(t) => txs.extend(t),
+            FlushMsg::Barrier(b) => barriers.push(b),
+        };
+        // A barrier flushes at once; transactions wait for more to join them.
+        let mut wait = matches!(first, FlushMsg::Txs(_));
+        gather(first, &mut txs);
+        let deadline = Instant::now() + FLUSH_INTERVAL;
+        while wait && txs.len() < flush_at {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(msg) => {
+                    wait = matches!(msg, FlushMsg::Txs(_));
+                    gather(msg, &mut txs);
+                }
+                Err(_) => wait = false,
             }
         }
+        for msg in rx.try_iter() {
+            gather(msg, &mut txs);
+        }
+        let Some(shared) = shared.upgrade() else { return };
         if !txs.is_empty() {
             let started = Instant::now();
             let mut backoff = Duration::from_millis(100);
@@ -519,21 +540,24 @@ fn write_batch(shared: &Shared, txs: &[FlushTx]) -> Result<(), String> {
     db.write_opt(batch, &no_wal).map_err(|e| e.to_string())
 }
 
-/// The last mutation of every (table, key) in `txs`, sorted by table and key.
+/// What a batch writes: the last mutation of every (table, key) in `txs`, sorted by table and
+/// key, leaving out rows the batch both created and deleted.
 ///
 /// The batch is written atomically, so earlier writes of a row in it are dead: a bucket's usage
-/// counters change with every key commit, an open key is often put and deleted in one batch.
+/// counters change with every key commit. A row whose first change in the batch created it and
+/// whose last deletes it was absent before and is absent after (an open key committed within
+/// the flush interval), so it is not written at all, not even as a tombstone.
 /// Sorted input lets RocksDB's skip list reuse the previous insert position.
 fn final_writes(txs: &[FlushTx]) -> Vec<&Mutation> {
-    let mut seen = std::collections::HashSet::new();
-    let mut last: Vec<&Mutation> = txs
-        .iter()
-        .rev()
-        .flat_map(|t| t.muts.iter().rev())
-        .filter(|m| seen.insert((m.table, m.key.as_slice())))
-        .collect();
-    last.sort_unstable_by(|a, b| (a.table, &a.key).cmp(&(b.table, &b.key)));
-    last
+    // (table, key) -> (created by its first change in the batch, its last change)
+    let mut rows: HashMap<(Table, &[u8]), (bool, &Mutation)> = HashMap::new();
+    for m in txs.iter().flat_map(|t| t.muts.iter()) {
+        rows.entry((m.table, m.key.as_slice())).and_modify(|(_, last)| *last = m).or_insert((m.created, m));
+    }
+    let mut out: Vec<&Mutation> =
+        rows.into_values().filter(|(created, last)| !(*created && last.value.is_none())).map(|(_, m)| m).collect();
+    out.sort_unstable_by(|a, b| (a.table, &a.key).cmp(&(b.table, &b.key)));
+    out
 }
 
 fn noop_response(index: u64) -> WriteResponse {
@@ -778,6 +802,7 @@ pub fn free_bytes(dir: &Path) -> Result<u64, io::Error> {
 mod tests {
     use super::*;
 
+    /// A transaction of (table, key, value) changes; a key ending in `+` is created by it.
     fn tx(index: u64, muts: Vec<(Table, &str, Option<&str>)>) -> FlushTx {
         FlushTx {
             log_id: openraft::testing::log_id::<TypeConfig>(1, crate::types::NodeId::from("om1"), index),
@@ -785,8 +810,9 @@ mod tests {
                 .into_iter()
                 .map(|(table, k, v)| Mutation {
                     table,
-                    key: k.as_bytes().to_vec(),
+                    key: k.trim_end_matches('+').as_bytes().to_vec(),
                     value: v.map(|v| Value::from(v.as_bytes())),
+                    created: k.ends_with('+'),
                 })
                 .collect(),
             membership: None,
@@ -796,12 +822,20 @@ mod tests {
     #[test]
     fn a_batch_writes_the_last_value_of_every_row_once_in_key_order() {
         let txs = [
-            tx(1, vec![(Table::OpenKeys, "/v/b/k/1", Some("open")), (Table::Buckets, "/v/b", Some("used=0"))]),
+            tx(
+                1,
+                vec![
+                    (Table::OpenKeys, "/v/b/k/1+", Some("open")),
+                    (Table::OpenKeys, "/v/b/j/2", Some("reopened")),
+                    (Table::Buckets, "/v/b", Some("used=0")),
+                ],
+            ),
             tx(
                 2,
                 vec![
                     (Table::OpenKeys, "/v/b/k/1", None),
-                    (Table::Keys, "/v/b/k", Some("k")),
+                    (Table::OpenKeys, "/v/b/j/2", None),
+                    (Table::Keys, "/v/b/k+", Some("k")),
                     (Table::Buckets, "/v/b", Some("used=1")),
                 ],
             ),
@@ -817,11 +851,13 @@ mod tests {
                 )
             })
             .collect();
+        // /v/b/k/1 was created and deleted within the batch: not written. /v/b/j/2 existed
+        // before the batch: its delete is written.
         let want = [
             (Table::Buckets, "/v/b", Some("used=2")),
             (Table::Keys, "/v/b/a", Some("a")),
             (Table::Keys, "/v/b/k", Some("k")),
-            (Table::OpenKeys, "/v/b/k/1", None),
+            (Table::OpenKeys, "/v/b/j/2", None),
         ]
         .map(|(t, k, v)| (t, k.to_string(), v.map(str::to_string)));
         assert_eq!(got, want);
