@@ -185,13 +185,23 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::Internal, e.to_string())
 }
 
+/// The first byte of a volume, bucket or key row: the row follows in postcard's compact binary
+/// form, which decodes several times faster than JSON. Rows written by earlier versions are JSON
+/// objects (first byte `{`) and are still read. Postcard encodes fields by position and enum
+/// variants by number, so a change to these structs needs a new format byte.
+const ROW_FORMAT_BIN: u8 = 1;
+
 fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(v).map_err(|e| internal(format!("corrupt record: {e}")))
+    let corrupt = |e: String| internal(format!("corrupt record: {e}"));
+    match v.split_first() {
+        Some((&ROW_FORMAT_BIN, row)) => crate::types::decode_bin(row).map_err(corrupt),
+        _ => serde_json::from_slice(v).map_err(|e| corrupt(e.to_string())),
+    }
 }
 
 fn encode<T: Serialize>(v: &T) -> Value {
-    // Serializing our own plain structs cannot fail.
-    serde_json::to_vec(v).unwrap_or_default().into()
+    // Serializing our own plain structs into memory cannot fail.
+    postcard::to_extend(v, vec![ROW_FORMAT_BIN]).unwrap_or_default().into()
 }
 
 fn get_typed<T: DeserializeOwned>(view: &dyn TableRead, t: Table, key: &[u8]) -> Result<Option<T>, ApiError> {
@@ -755,6 +765,30 @@ mod tests {
         })
         .unwrap();
         assert_eq!(r.code(bkt("vol1", "bkt2")), ErrorCode::QuotaExceeded);
+    }
+
+    #[test]
+    fn rows_of_earlier_versions_in_json_are_read_and_rewritten_in_binary() {
+        let mut r = Ring::new();
+        r.write(vol("vol1")).unwrap();
+        r.write(bkt("vol1", "bkt1")).unwrap();
+        let ReadResponse::Bucket { bucket } =
+            query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap()
+        else {
+            panic!()
+        };
+        let row = r.tables.get(Table::Buckets, &bucket_key("vol1", "bkt1")).unwrap().unwrap();
+        assert_eq!(row[0], ROW_FORMAT_BIN);
+        r.tables.insert(Table::Buckets, bucket_key("vol1", "bkt1"), serde_json::to_vec(&bucket).unwrap().into());
+        r.write(open("k1", 10)).unwrap();
+        r.write(commit("k1")).unwrap();
+        let row = r.tables.get(Table::Buckets, &bucket_key("vol1", "bkt1")).unwrap().unwrap();
+        assert_eq!(row[0], ROW_FORMAT_BIN, "the commit rewrote the JSON row in binary");
+        let again: BucketInfo = decode(&row).unwrap();
+        assert_eq!((again.used_bytes, again.used_namespace, again.name), (10, 1, bucket.name));
+        r.tables.insert(Table::Buckets, bucket_key("vol1", "bkt1"), Value::from(&[ROW_FORMAT_BIN, 0xff][..]));
+        let bad = query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() });
+        assert!(bad.unwrap_err().message.contains("corrupt record"));
     }
 
     #[test]
