@@ -4,11 +4,10 @@
 //! Applying an entry runs the namespace logic, puts its mutations into an in-memory table cache
 //! (tagged with the log index), answers the client, and queues the mutations for the flusher.
 //! The flusher thread gathers applied transactions for a few milliseconds and writes them in one
-//! RocksDB `WriteBatch` together with
-//! `TRANSACTIONINFO` (the last applied log id) and the membership, then evicts the cache entries
-//! it wrote (open keys excepted, up to a bound: their commit is coming). Reads go through the
-//! cache first, so they see applied but unflushed data. A semaphore bounds the unflushed
-//! transactions: when RocksDB falls behind, apply waits.
+//! RocksDB `WriteBatch` together with `TRANSACTIONINFO` (the last applied log id) and the
+//! membership, then evicts the cache entries it wrote (open keys excepted, up to a bound: their
+//! commit is coming). Reads go through the cache first, so they see applied but unflushed data.
+//! A semaphore bounds the unflushed transactions: when RocksDB falls behind, apply waits.
 //!
 //! The volume and bucket tables are also held whole in memory (Ozone's full table cache): a
 //! read of them never reaches RocksDB, and a miss there means the row does not exist. The other
