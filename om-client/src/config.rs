@@ -235,6 +235,30 @@ impl OzoneConfig {
         }
     }
 
+    /// A time duration in milliseconds, written the Hadoop way: a number with an optional unit
+    /// (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`; none means milliseconds), e.g. `7d`, `300s`.
+    pub fn get_duration_ms(&self, key: &str, default_ms: u64) -> Result<u64, ConfigError> {
+        let Some(v) = self.get_trimmed(key) else { return Ok(default_ms) };
+        let invalid = |reason: &str| ConfigError::Invalid {
+            key: key.to_string(),
+            value: v.to_string(),
+            reason: reason.to_string(),
+        };
+        let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+        let number: u64 = v[..digits].parse().map_err(|_| invalid("expected a number with an optional unit"))?;
+        let (num, den): (u64, u64) = match v[digits..].trim().to_ascii_lowercase().as_str() {
+            "ns" => (1, 1_000_000),
+            "us" => (1, 1_000),
+            "" | "ms" => (1, 1),
+            "s" => (1_000, 1),
+            "m" => (60_000, 1),
+            "h" => (3_600_000, 1),
+            "d" => (86_400_000, 1),
+            _ => return Err(invalid("unknown unit; use ns, us, ms, s, m, h or d")),
+        };
+        number.checked_mul(num).map(|ms| ms / den).ok_or_else(|| invalid("too large"))
+    }
+
     pub fn get_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get_trimmed(key) {
             None => Ok(default),
@@ -577,6 +601,21 @@ mod tests {
         let conf = OzoneConfig::parse_xml(SAMPLE).unwrap();
         let again = OzoneConfig::parse_xml(&conf.to_xml()).unwrap();
         assert_eq!(conf, again);
+    }
+
+    #[test]
+    fn durations_take_hadoop_units() {
+        let mut c = OzoneConfig::new();
+        for (v, ms) in [("7d", 604_800_000), ("24h", 86_400_000), ("300s", 300_000), ("250", 250), ("2 m", 120_000)] {
+            c.set("d", v);
+            assert_eq!(c.get_duration_ms("d", 0).unwrap(), ms, "{v}");
+        }
+        assert_eq!(c.get_duration_ms("absent", 42).unwrap(), 42);
+        for bad in ["7w", "h", "-1s", "99999999999999999999d"] {
+            c.set("d", bad);
+            let e = c.get_duration_ms("d", 0).unwrap_err().to_string();
+            assert!(e.contains("for d:"), "{bad}: {e}");
+        }
     }
 
     #[test]

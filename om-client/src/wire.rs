@@ -246,6 +246,22 @@ pub enum WriteOp {
         key: String,
         to_key: String,
     },
+    /// Internal: proposed by the leader's open-key cleanup (Ozone's OpenKeyCleanupService) and
+    /// refused from clients. Moves each listed open key created before `created_before_ms` to
+    /// the deleted-keys table; keys committed or expired since they were listed are skipped.
+    ExpireOpenKeys {
+        keys: Vec<OpenKeyId>,
+        created_before_ms: u64,
+    },
+}
+
+/// An open key: the key's path and the client id its open returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenKeyId {
+    pub volume: String,
+    pub bucket: String,
+    pub key: String,
+    pub client_id: u64,
 }
 
 impl WriteOp {
@@ -286,6 +302,7 @@ impl WriteOp {
             WriteOp::CommitKey { .. } => "CommitKey",
             WriteOp::DeleteKey { .. } => "DeleteKey",
             WriteOp::RenameKey { .. } => "RenameKey",
+            WriteOp::ExpireOpenKeys { .. } => "ExpireOpenKeys",
         }
     }
 }
@@ -321,6 +338,10 @@ pub enum WriteOutcome {
     },
     /// A Raft-internal entry (leader blank entry, membership change): no namespace change.
     Noop,
+    /// Open keys moved to the deleted-keys table by [`WriteOp::ExpireOpenKeys`].
+    OpenKeysExpired {
+        count: u64,
+    },
 }
 
 /// The answer to a successful write.

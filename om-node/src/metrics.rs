@@ -50,6 +50,8 @@ pub struct NodeMetrics {
     pub snapshot_received_bytes: Counter,
     /// Seconds spent receiving snapshot bytes (rate = bytes / seconds).
     pub snapshot_receive_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    /// Open keys this node, as leader, expired (moved to the deleted-keys table).
+    pub open_keys_expired: Counter,
 }
 
 impl NodeMetrics {
@@ -104,6 +106,12 @@ impl NodeMetrics {
             "Seconds spent receiving snapshots",
             snapshot_receive_seconds.clone(),
         );
+        let open_keys_expired = Counter::default();
+        registry.register(
+            "open_keys_expired",
+            "Open keys older than ozone.om.open.key.expire.threshold moved to the deleted-keys table by this node as leader",
+            open_keys_expired.clone(),
+        );
         let flushed_index = gauge(&mut registry, "double_buffer_flushed_index", "Last log index written to RocksDB");
         let ready = gauge(&mut registry, "ready", "1 if the node is ready");
         Arc::new(Self {
@@ -124,6 +132,7 @@ impl NodeMetrics {
             snapshots_installed,
             snapshot_received_bytes,
             snapshot_receive_seconds,
+            open_keys_expired,
             ready,
         })
     }

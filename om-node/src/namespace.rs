@@ -504,6 +504,23 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             tx.put(Table::Volumes, volume_key(volume), &vol);
             Ok(WriteOutcome::Deleted)
         }
+        WriteOp::ExpireOpenKeys { keys, created_before_ms } => {
+            if *created_before_ms > now {
+                return Err(ApiError::new(ErrorCode::InvalidRequest, "cannot expire open keys created in the future"));
+            }
+            let mut count = 0;
+            for id in keys {
+                let open_k = open_key_key(&id.volume, &id.bucket, &id.key, id.client_id);
+                let Some(info) = get_typed::<KeyInfo>(tx.view, Table::OpenKeys, &open_k)? else { continue };
+                if info.creation_time >= *created_before_ms {
+                    continue;
+                }
+                tx.put(Table::DeletedKeys, deleted_key_key(&id.volume, &id.bucket, &id.key, info.object_id), &info);
+                tx.delete(Table::OpenKeys, open_k);
+                count += 1;
+            }
+            Ok(WriteOutcome::OpenKeysExpired { count })
+        }
         WriteOp::RenameKey { volume, bucket, key, to_key } => {
             validate_key_name(to_key)?;
             tx.bucket(volume, bucket)?;
@@ -527,6 +544,37 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             Ok(WriteOutcome::Renamed { key: info })
         }
     }
+}
+
+/// Open keys created before `created_before_ms`, at most `limit`, in key order: what the
+/// leader's open-key cleanup proposes to expire. Scans the open-key table in pages.
+pub fn expired_open_keys(
+    view: &dyn TableRead,
+    created_before_ms: u64,
+    limit: usize,
+) -> Result<Vec<OpenKeyId>, ApiError> {
+    let mut found = Vec::new();
+    let mut start_after = Vec::new();
+    while found.len() < limit {
+        let page = view.scan(Table::OpenKeys, b"", &start_after, 1000).map_err(internal)?;
+        let Some((last, _)) = page.last() else { break };
+        start_after = last.clone();
+        for (row_key, row) in &page {
+            let info: KeyInfo = decode(row)?;
+            // The row key ends with the client id: /volume/bucket/key/<client id>.
+            let client_id = std::str::from_utf8(row_key)
+                .ok()
+                .and_then(|k| k.rsplit_once('/'))
+                .and_then(|(_, id)| id.parse::<u64>().ok());
+            if let (true, Some(client_id)) = (info.creation_time < created_before_ms, client_id) {
+                found.push(OpenKeyId { volume: info.volume, bucket: info.bucket, key: info.name, client_id });
+                if found.len() == limit {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Checks a list page size: default 100, at most [`LIST_MAX`].
@@ -789,6 +837,33 @@ mod tests {
         r.tables.insert(Table::Buckets, bucket_key("vol1", "bkt1"), Value::from(&[ROW_FORMAT_BIN, 0xff][..]));
         let bad = query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() });
         assert!(bad.unwrap_err().message.contains("corrupt record"));
+    }
+
+    #[test]
+    fn open_keys_created_before_the_cutoff_expire_and_committed_ones_stay() {
+        let mut r = Ring::new();
+        r.write(vol("vol1")).unwrap();
+        r.write(bkt("vol1", "bkt1")).unwrap();
+        // Ring::write stamps now_ms = 1000 + index and client id 7: "old" is opened at 1003.
+        r.write(open("dir/old", 1)).unwrap();
+        r.write(open("done", 1)).unwrap();
+        r.write(commit("done")).unwrap();
+        let cutoff = 1_004;
+        let expired = expired_open_keys(&r.tables, cutoff, 10).unwrap();
+        assert_eq!(expired.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(), ["dir/old"]);
+        assert_eq!(expired[0].client_id, 7);
+        r.write(open("fresh", 1)).unwrap();
+        let mut listed = expired.clone();
+        listed.push(OpenKeyId { volume: "vol1".into(), bucket: "bkt1".into(), key: "fresh".into(), client_id: 7 });
+        listed.push(OpenKeyId { volume: "vol1".into(), bucket: "bkt1".into(), key: "gone".into(), client_id: 7 });
+        let res = r.write(WriteOp::ExpireOpenKeys { keys: listed, created_before_ms: cutoff }).unwrap();
+        assert_eq!(res.outcome, WriteOutcome::OpenKeysExpired { count: 1 }, "only dir/old was open and old enough");
+        assert_eq!(r.code(commit("dir/old")), ErrorCode::KeyNotFound);
+        r.write(commit("fresh")).unwrap();
+        assert_eq!(r.tables.scan(Table::DeletedKeys, b"", b"", 10).unwrap().len(), 1);
+        assert!(expired_open_keys(&r.tables, u64::MAX, 10).unwrap().is_empty());
+        let future = WriteOp::ExpireOpenKeys { keys: Vec::new(), created_before_ms: u64::MAX };
+        assert_eq!(r.code(future), ErrorCode::InvalidRequest);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub const KEY_PURGE_GAP: &str = "ozone.om.ratis.log.purge.gap";
 pub const KEY_MAX_UNFLUSHED: &str = "ozone.om.unflushed.transaction.max.count";
 pub const KEY_JOIN_TIMEOUT_MS: &str = "omring.join.catchup.timeout.ms";
 pub const KEY_SHUTDOWN_TRANSFER_MS: &str = "omring.shutdown.leader.transfer.timeout.ms";
+pub const KEY_OPEN_KEY_EXPIRE: &str = "ozone.om.open.key.expire.threshold";
+pub const KEY_OPEN_KEY_CLEANUP_INTERVAL: &str = "ozone.om.open.key.cleanup.service.interval";
+pub const KEY_OPEN_KEY_CLEANUP_LIMIT: &str = "ozone.om.open.key.cleanup.limit.per.task";
 
 /// Where the configuration came from, so `reload-config` can read it again.
 #[derive(Debug, Clone)]
@@ -81,6 +84,12 @@ pub struct NodeSettings {
     pub join_timeout_ms: u64,
     /// How long a leader stopping on SIGTERM tries to hand leadership over.
     pub shutdown_transfer_ms: u64,
+    /// Open keys older than this are expired by the leader (Ozone: 7 days).
+    pub open_key_expire_ms: u64,
+    /// How often the leader looks for expired open keys (Ozone: 24 hours).
+    pub open_key_cleanup_interval_ms: u64,
+    /// At most this many open keys are expired per run (Ozone: 1000).
+    pub open_key_cleanup_limit: usize,
     pub reload_source: Option<ReloadSource>,
     pub start_mode: StartMode,
 }
@@ -105,6 +114,9 @@ impl NodeSettings {
             max_unflushed: conf.get_u64(KEY_MAX_UNFLUSHED, DEFAULT_MAX_UNFLUSHED as u64)? as usize,
             join_timeout_ms: conf.get_u64(KEY_JOIN_TIMEOUT_MS, 600_000)?,
             shutdown_transfer_ms: conf.get_u64(KEY_SHUTDOWN_TRANSFER_MS, 5_000)?,
+            open_key_expire_ms: conf.get_duration_ms(KEY_OPEN_KEY_EXPIRE, 7 * 86_400_000)?,
+            open_key_cleanup_interval_ms: conf.get_duration_ms(KEY_OPEN_KEY_CLEANUP_INTERVAL, 86_400_000)?,
+            open_key_cleanup_limit: conf.get_u64(KEY_OPEN_KEY_CLEANUP_LIMIT, 1_000)? as usize,
             reload_source: conf.source().map(|p| ReloadSource { path: p.to_path_buf(), overrides: Vec::new() }),
             start_mode: StartMode::FormOrWait,
         };
@@ -132,6 +144,15 @@ impl NodeSettings {
         }
         if self.max_unflushed == 0 {
             return bad(KEY_MAX_UNFLUSHED, "must be positive".into());
+        }
+        if self.open_key_expire_ms == 0 {
+            return bad(KEY_OPEN_KEY_EXPIRE, "must be positive".into());
+        }
+        if self.open_key_cleanup_interval_ms == 0 {
+            return bad(KEY_OPEN_KEY_CLEANUP_INTERVAL, "must be positive".into());
+        }
+        if self.open_key_cleanup_limit == 0 {
+            return bad(KEY_OPEN_KEY_CLEANUP_LIMIT, "must be positive".into());
         }
         if self.service.node(&self.node_id).is_none() {
             return bad("ozone.om.node.id", format!("{} is not a node of {}", self.node_id, self.service.service_id));
@@ -399,6 +420,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         }));
     }
     tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
+    tasks.push(tokio::spawn(clean_up_open_keys(Arc::clone(&node))));
     tracing::info!(node = %node.node_id, service = %node.settings.service.service_id, client = %addrs.0, peer = %addrs.1, http = %addrs.2, "node started");
     Ok(RunningNode { node, client_addr: addrs.0, peer_addr: addrs.1, http_addr: addrs.2, stop, tasks })
 }
@@ -474,5 +496,55 @@ async fn form_ring_if_new(node: Arc<OmNode>) {
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Ozone's OpenKeyCleanupService: every `ozone.om.open.key.cleanup.service.interval` the
+/// leader lists open keys older than `ozone.om.open.key.expire.threshold` (at most
+/// `ozone.om.open.key.cleanup.limit.per.task`) and replicates one `ExpireOpenKeys` entry that
+/// moves them to the deleted-keys table. Apply checks each key again, so a key committed in
+/// between stays committed. Keys whose writer vanished would otherwise stay open forever.
+async fn clean_up_open_keys(node: Arc<OmNode>) {
+    let every = Duration::from_millis(node.settings.open_key_cleanup_interval_ms);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if node.check_leader().is_err() {
+            continue;
+        }
+        let created_before_ms = crate::server::now_ms().saturating_sub(node.settings.open_key_expire_ms);
+        let (view_node, limit) = (Arc::clone(&node), node.settings.open_key_cleanup_limit);
+        let listed = tokio::task::spawn_blocking(move || {
+            crate::namespace::expired_open_keys(view_node.sm.view(), created_before_ms, limit)
+        })
+        .await;
+        let keys = match listed {
+            Ok(Ok(keys)) if keys.is_empty() => continue,
+            Ok(Ok(keys)) => keys,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot list expired open keys");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "open-key listing task failed");
+                continue;
+            }
+        };
+        let cmd = crate::types::Command {
+            request_id: format!("om-open-key-cleanup-{}-{created_before_ms}", node.node_id),
+            op: WriteOp::ExpireOpenKeys { keys, created_before_ms },
+            now_ms: crate::server::now_ms(),
+            open_client_id: 0,
+        };
+        match node.raft.client_write(cmd).await.map(|r| r.data) {
+            Ok(Ok(WriteResponse { outcome: WriteOutcome::OpenKeysExpired { count }, .. })) => {
+                node.metrics.open_keys_expired.inc_by(count);
+                tracing::info!(count, created_before_ms, "expired open keys");
+            }
+            Ok(Ok(other)) => tracing::warn!(outcome = ?other.outcome, "open-key cleanup answered unexpectedly"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "open-key cleanup refused"),
+            Err(e) => tracing::info!(error = %e, "open-key cleanup not replicated (leadership changed?)"),
+        }
     }
 }

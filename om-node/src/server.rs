@@ -45,7 +45,7 @@ fn bad_json(rej: JsonRejection) -> ApiFailure {
     ApiFailure(ApiError::new(ErrorCode::InvalidRequest, format!("invalid request body: {}", rej.body_text())))
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
@@ -123,6 +123,12 @@ fn answer<T: serde::Serialize>(
 async fn submit(node: &OmNode, req: WriteRequest) -> Result<WriteResponse, ApiError> {
     if req.request_id.is_empty() || req.request_id.len() > 256 {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "request_id must have 1 to 256 characters"));
+    }
+    if let WriteOp::ExpireOpenKeys { .. } = req.op {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "ExpireOpenKeys is internal: the leader's open-key cleanup proposes it (ozone.om.open.key.expire.threshold)",
+        ));
     }
     node.check_leader()?;
     let open_client_id = match req.op {

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use om_client::wire::{ApiError, BucketLayout, WriteOp, WriteResponse};
+use om_client::wire::{ApiError, BucketLayout, OpenKeyId, WriteOp, WriteResponse};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A node id as Ozone names it (`om1`), used directly as the Raft node id.
@@ -146,6 +146,11 @@ enum OpBin<'a> {
         key: Cow<'a, str>,
         to_key: Cow<'a, str>,
     },
+    /// Appended last: postcard numbers variants, so earlier logs still decode.
+    ExpireOpenKeys {
+        keys: Vec<OpenKeyId>,
+        created_before_ms: u64,
+    },
 }
 
 fn b(s: &str) -> Cow<'_, str> {
@@ -226,6 +231,9 @@ impl<'a> From<&'a WriteOp> for OpBin<'a> {
             WriteOp::RenameKey { volume, bucket, key, to_key } => {
                 OpBin::RenameKey { volume: b(volume), bucket: b(bucket), key: b(key), to_key: b(to_key) }
             }
+            WriteOp::ExpireOpenKeys { keys, created_before_ms } => {
+                OpBin::ExpireOpenKeys { keys: keys.clone(), created_before_ms: *created_before_ms }
+            }
         }
     }
 }
@@ -283,6 +291,7 @@ impl From<OpBin<'_>> for WriteOp {
             OpBin::RenameKey { volume, bucket, key, to_key } => {
                 WriteOp::RenameKey { volume: o(volume), bucket: o(bucket), key: o(key), to_key: o(to_key) }
             }
+            OpBin::ExpireOpenKeys { keys, created_before_ms } => WriteOp::ExpireOpenKeys { keys, created_before_ms },
         }
     }
 }
@@ -415,6 +424,10 @@ mod tests {
             },
             WriteOp::DeleteKey { volume: "vol1".into(), bucket: "b1".into(), key: "k".into() },
             WriteOp::RenameKey { volume: "v".into(), bucket: "b".into(), key: "k".into(), to_key: "k2".into() },
+            WriteOp::ExpireOpenKeys {
+                keys: vec![OpenKeyId { volume: "v".into(), bucket: "b".into(), key: "dir/k".into(), client_id: 5 }],
+                created_before_ms: 1_000,
+            },
         ];
         ops.into_iter()
             .enumerate()

@@ -295,3 +295,70 @@ async fn failover_loses_no_acknowledged_write_and_restart_keeps_everything() {
     assert_all_present(&client, &acked).await;
     assert_digests_equal(&ring.conf.service(Some(SID)).unwrap().nodes, &client).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_keys_never_committed_expire_and_a_late_commit_is_refused() {
+    let ring = Ring::start(
+        3,
+        &[("ozone.om.open.key.expire.threshold", "1s"), ("ozone.om.open.key.cleanup.service.interval", "200ms")],
+    );
+    ring.wait_leader(Duration::from_secs(30)).await;
+    let client = ring.client();
+    client.write(WriteOp::create_volume("vol1")).await.unwrap();
+    client.write(WriteOp::create_bucket("vol1", "bkt1")).await.unwrap();
+    let open = |key: &str| WriteOp::OpenKey {
+        volume: "vol1".into(),
+        bucket: "bkt1".into(),
+        key: key.into(),
+        size: 1,
+        replication: None,
+        metadata: Default::default(),
+    };
+    let WriteOutcome::OpenKey { client_id, .. } = client.write(open("abandoned")).await.unwrap().outcome else {
+        panic!("open answered without a client id")
+    };
+    put_key(&client, "vol1", "bkt1", "committed").await.unwrap();
+
+    // A client cannot propose the internal operation itself.
+    let internal = WriteOp::ExpireOpenKeys { keys: Vec::new(), created_before_ms: 0 };
+    match client.write(internal).await {
+        Err(om_client::ClientError::Api(e)) => assert_eq!(e.code, ErrorCode::InvalidRequest, "{e}"),
+        other => panic!("ExpireOpenKeys from a client was not refused: {other:?}"),
+    }
+
+    let https: Vec<String> = ring.conf.service(Some(SID)).unwrap().nodes.iter().map(|n| n.http_address()).collect();
+    wait_for("the leader to expire the abandoned open key", Duration::from_secs(30), || async {
+        let mut expired = 0.0;
+        for http in &https {
+            expired += metric(http, "om_open_keys_expired").await?;
+        }
+        (expired >= 1.0).then_some(())
+    })
+    .await;
+    let late = WriteOp::CommitKey {
+        volume: "vol1".into(),
+        bucket: "bkt1".into(),
+        key: "abandoned".into(),
+        client_id,
+        size: None,
+    };
+    match client.write(late).await {
+        Err(om_client::ClientError::Api(e)) => assert_eq!(e.code, ErrorCode::KeyNotFound, "{e}"),
+        other => panic!("a commit after expiry was not refused: {other:?}"),
+    }
+    let ReadResponse::Keys { keys } = client
+        .read(ReadOp::ListKeys {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            prefix: String::new(),
+            start_after: String::new(),
+            max: None,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("list answered with another record")
+    };
+    assert_eq!(keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["committed"]);
+    assert_digests_equal(&ring.conf.service(Some(SID)).unwrap().nodes, &client).await;
+}
