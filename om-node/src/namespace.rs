@@ -219,11 +219,11 @@ struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) {
-        self.muts.push(Mutation { table, key, value: Some(encode(value)), created: false });
+        self.put_row(table, key, value, false);
     }
-    /// A put of a row the caller found absent.
-    fn create<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T) {
-        self.muts.push(Mutation { table, key, value: Some(encode(value)), created: true });
+    /// A put that says whether the caller found the row absent (see [`Mutation::created`]).
+    fn put_row<T: Serialize>(&mut self, table: Table, key: Vec<u8>, value: &T, created: bool) {
+        self.muts.push(Mutation { table, key, value: Some(encode(value)), created });
     }
     fn delete(&mut self, table: Table, key: Vec<u8>) {
         self.muts.push(Mutation { table, key, value: None, created: false });
@@ -422,11 +422,8 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             };
             let open_k = open_key_key(volume, bucket, key, cmd.open_client_id);
             // Client ids are random, so the row is new unless two opens drew the same id.
-            if tx.view.get(Table::OpenKeys, &open_k).map_err(internal)?.is_some() {
-                tx.put(Table::OpenKeys, open_k, &info);
-            } else {
-                tx.create(Table::OpenKeys, open_k, &info);
-            }
+            let created = tx.view.get(Table::OpenKeys, &open_k).map_err(internal)?.is_none();
+            tx.put_row(Table::OpenKeys, open_k, &info, created);
             Ok(WriteOutcome::OpenKey { client_id: cmd.open_client_id, key: info })
         }
         WriteOp::CommitKey { volume, bucket, key, client_id, size } => {
@@ -478,11 +475,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             vol.used_bytes = vol_bytes;
             vol.update_id = index;
             tx.delete(Table::OpenKeys, open_k);
-            if replaced {
-                tx.put(Table::Keys, key_key(volume, bucket, key), &info);
-            } else {
-                tx.create(Table::Keys, key_key(volume, bucket, key), &info);
-            }
+            tx.put_row(Table::Keys, key_key(volume, bucket, key), &info, !replaced);
             tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
             tx.put(Table::Volumes, volume_key(volume), &vol);
             Ok(WriteOutcome::Key { key: info })
@@ -561,16 +554,20 @@ pub fn expired_open_keys(
         start_after = last.clone();
         for (row_key, row) in &page {
             let info: KeyInfo = decode(row)?;
+            if info.creation_time >= created_before_ms {
+                continue;
+            }
             // The row key ends with the client id: /volume/bucket/key/<client id>.
-            let client_id = std::str::from_utf8(row_key)
+            let Some(client_id) = std::str::from_utf8(row_key)
                 .ok()
                 .and_then(|k| k.rsplit_once('/'))
-                .and_then(|(_, id)| id.parse::<u64>().ok());
-            if let (true, Some(client_id)) = (info.creation_time < created_before_ms, client_id) {
-                found.push(OpenKeyId { volume: info.volume, bucket: info.bucket, key: info.name, client_id });
-                if found.len() == limit {
-                    break;
-                }
+                .and_then(|(_, id)| id.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            found.push(OpenKeyId { volume: info.volume, bucket: info.bucket, key: info.name, client_id });
+            if found.len() == limit {
+                break;
             }
         }
     }

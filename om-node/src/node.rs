@@ -136,23 +136,16 @@ impl NodeSettings {
         if self.election_max_ms <= self.election_min_ms {
             return bad(KEY_ELECTION_MAX_MS, format!("must exceed the minimum {} ms", self.election_min_ms));
         }
-        if self.snapshot_threshold == 0 {
-            return bad(KEY_SNAPSHOT_THRESHOLD, "must be positive".into());
-        }
-        if self.join_timeout_ms == 0 {
-            return bad(KEY_JOIN_TIMEOUT_MS, "must be positive".into());
-        }
-        if self.max_unflushed == 0 {
-            return bad(KEY_MAX_UNFLUSHED, "must be positive".into());
-        }
-        if self.open_key_expire_ms == 0 {
-            return bad(KEY_OPEN_KEY_EXPIRE, "must be positive".into());
-        }
-        if self.open_key_cleanup_interval_ms == 0 {
-            return bad(KEY_OPEN_KEY_CLEANUP_INTERVAL, "must be positive".into());
-        }
-        if self.open_key_cleanup_limit == 0 {
-            return bad(KEY_OPEN_KEY_CLEANUP_LIMIT, "must be positive".into());
+        let counts = [
+            (KEY_SNAPSHOT_THRESHOLD, self.snapshot_threshold),
+            (KEY_JOIN_TIMEOUT_MS, self.join_timeout_ms),
+            (KEY_MAX_UNFLUSHED, self.max_unflushed as u64),
+            (KEY_OPEN_KEY_EXPIRE, self.open_key_expire_ms),
+            (KEY_OPEN_KEY_CLEANUP_INTERVAL, self.open_key_cleanup_interval_ms),
+            (KEY_OPEN_KEY_CLEANUP_LIMIT, self.open_key_cleanup_limit as u64),
+        ];
+        if let Some((key, _)) = counts.into_iter().find(|(_, value)| *value == 0) {
+            return bad(key, "must be positive".into());
         }
         if self.service.node(&self.node_id).is_none() {
             return bad("ozone.om.node.id", format!("{} is not a node of {}", self.node_id, self.service.service_id));

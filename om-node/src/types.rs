@@ -148,7 +148,7 @@ enum OpBin<'a> {
     },
     /// Appended last: postcard numbers variants, so earlier logs still decode.
     ExpireOpenKeys {
-        keys: Vec<OpenKeyId>,
+        keys: Cow<'a, [OpenKeyId]>,
         created_before_ms: u64,
     },
 }
@@ -232,7 +232,7 @@ impl<'a> From<&'a WriteOp> for OpBin<'a> {
                 OpBin::RenameKey { volume: b(volume), bucket: b(bucket), key: b(key), to_key: b(to_key) }
             }
             WriteOp::ExpireOpenKeys { keys, created_before_ms } => {
-                OpBin::ExpireOpenKeys { keys: keys.clone(), created_before_ms: *created_before_ms }
+                OpBin::ExpireOpenKeys { keys: Cow::Borrowed(keys), created_before_ms: *created_before_ms }
             }
         }
     }
@@ -291,7 +291,9 @@ impl From<OpBin<'_>> for WriteOp {
             OpBin::RenameKey { volume, bucket, key, to_key } => {
                 WriteOp::RenameKey { volume: o(volume), bucket: o(bucket), key: o(key), to_key: o(to_key) }
             }
-            OpBin::ExpireOpenKeys { keys, created_before_ms } => WriteOp::ExpireOpenKeys { keys, created_before_ms },
+            OpBin::ExpireOpenKeys { keys, created_before_ms } => {
+                WriteOp::ExpireOpenKeys { keys: keys.into_owned(), created_before_ms }
+            }
         }
     }
 }
