@@ -71,7 +71,16 @@ async fn run_node(cli: &Cli) -> Result<(), CliError> {
             return Err(e);
         }
     }
-    wait_for_signal().await;
+    tokio::select! {
+        () = wait_for_signal() => {}
+        reason = running.raft_failed() => {
+            // Exit so the supervisor (kubelet, systemd) restarts the node from its stored state;
+            // a node whose Raft stopped answers peers with errors for ever.
+            tracing::error!(%reason, "Raft stopped; exiting");
+            let _ = running.shutdown().await;
+            return Err(om_node::NodeError::Raft(format!("stopped: {reason}")).into());
+        }
+    }
     tracing::info!("stopping");
     if let Some(successor) = running.hand_off_leadership().await {
         tracing::info!(%successor, "handed leadership over before stopping");

@@ -294,6 +294,15 @@ impl OmNode {
         }
     }
 
+    /// Why Raft stopped on its own (a storage error or a panic in its core), if it did. Such a
+    /// node cannot take part in the ring again until it restarts from its stored state.
+    pub fn raft_failure(&self) -> Option<String> {
+        match &self.raft.metrics().borrow_watched().running_state {
+            Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
+            Err(fatal) => Some(fatal.to_string()),
+        }
+    }
+
     /// Copies Raft state into the Prometheus gauges (called on scrape).
     pub fn refresh_gauges(&self) {
         let s = self.status();
@@ -326,6 +335,19 @@ impl RunningNode {
     pub async fn hand_off_leadership(&self) -> Option<String> {
         let within = Duration::from_millis(self.node.settings.shutdown_transfer_ms);
         crate::admin::step_down(&self.node, within).await.map(|n| n.to_string())
+    }
+
+    /// Resolves when Raft stops on its own, with the reason (see [`OmNode::raft_failure`]).
+    pub async fn raft_failed(&self) -> String {
+        let mut rx = self.node.raft.metrics();
+        loop {
+            if let Some(reason) = self.node.raft_failure() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return "Raft's state channel closed".into();
+            }
+        }
     }
 
     /// Stops serving, stops Raft and writes everything applied to RocksDB.

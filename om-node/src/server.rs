@@ -79,7 +79,7 @@ pub fn peer_router(node: Arc<OmNode>) -> Router {
 /// Routes of the HTTP port: health and metrics.
 pub fn http_router(node: Arc<OmNode>) -> Router {
     Router::new()
-        .route(PATH_LIVE, get(|| async { "OK" }))
+        .route(PATH_LIVE, get(live))
         .route(PATH_READY, get(ready))
         .route(PATH_METRICS, get(metrics))
         .route(PATH_STATUS, get(status))
@@ -224,6 +224,14 @@ async fn decommission(
 
 async fn status(State(node): State<Arc<OmNode>>) -> Json<NodeStatus> {
     Json(node.status())
+}
+
+/// Alive unless Raft stopped on its own: then the node must be restarted.
+async fn live(State(node): State<Arc<OmNode>>) -> Response {
+    match node.raft_failure() {
+        None => "OK".into_response(),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("Raft stopped: {reason}")).into_response(),
+    }
 }
 
 async fn ready(State(node): State<Arc<OmNode>>) -> Response {
@@ -397,7 +405,7 @@ async fn install_snapshot(State(node): State<Arc<OmNode>>, headers: HeaderMap, b
         "received snapshot"
     );
     let snapshot =
-        openraft::alias::SnapshotOf::<TypeConfig, SnapshotFile> { meta, snapshot: SnapshotFile { path: path.clone() } };
+        openraft::alias::SnapshotOf::<TypeConfig, SnapshotFile> { meta, snapshot: SnapshotFile::at(path.clone()) };
     let result = node.raft.install_full_snapshot(vote, snapshot).await;
     if path.exists() {
         let _ = tokio::fs::remove_file(&path).await;

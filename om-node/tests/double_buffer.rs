@@ -162,7 +162,7 @@ async fn an_installed_snapshot_replaces_the_in_memory_volume_and_bucket_tables()
     assert_eq!(volumes_of(&sm), ["vol1"]);
     let incoming = sm.incoming_snapshot_path();
     std::fs::copy(&snapshot.snapshot.path, &incoming).unwrap();
-    sm.install_snapshot(&snapshot.meta, om_node::store::SnapshotFile { path: incoming }).await.unwrap();
+    sm.install_snapshot(&snapshot.meta, om_node::store::SnapshotFile::at(incoming)).await.unwrap();
     assert_eq!(volumes_of(&sm), ["vol2"], "the snapshot's volumes, not the ones applied before");
     let bucket = ReadOp::BucketInfo { volume: "vol2".into(), bucket: "bkt2".into() };
     assert!(namespace::query(sm.view(), &bucket).is_ok());
@@ -188,4 +188,41 @@ async fn a_database_with_the_retired_retry_expiry_table_opens_and_loses_it() {
     drop(sm);
     let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap();
     assert!(!cfs.iter().any(|c| c == "retryExpiry"), "{cfs:?}");
+}
+
+/// The leader streams its current snapshot to a follower while it builds the next one: the
+/// archive being sent must stay readable until the stream drops it (CI once saw openraft
+/// stop the leader on "snapshot not found" from this race).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superseded_snapshot_stays_on_disk_while_it_is_being_sent() {
+    use openraft::storage::RaftSnapshotBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    apply(&mut sm, vec![entry(1, WriteOp::create_volume("vol1"))]).await;
+    drop(sm.get_snapshot_builder().await.build_snapshot().await.unwrap());
+    let sending = sm.get_current_snapshot().await.unwrap().expect("a current snapshot");
+    let first = sending.snapshot.path.clone();
+
+    apply(&mut sm, vec![entry(2, WriteOp::create_volume("vol2"))]).await;
+    let second = sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    assert_ne!(second.snapshot.path, first);
+    let current = sm.get_current_snapshot().await.unwrap().expect("a current snapshot");
+    assert_eq!(current.meta.last_log_id.as_ref().map(|l| l.index), Some(2));
+    assert!(first.exists(), "the archive being sent was deleted under the sender");
+    drop(sending);
+    assert!(!first.exists(), "a superseded archive no one holds is deleted");
+    assert!(current.snapshot.path.exists());
+
+    // A restart keeps the current archive and clears what a crash left behind.
+    let stray = dir.path().join("snapshots").join("build-00000000000000ff");
+    std::fs::create_dir_all(&stray).unwrap();
+    let upload = sm.incoming_snapshot_path();
+    std::fs::write(&upload, b"half an upload").unwrap();
+    let kept = current.snapshot.path.clone();
+    drop((current, second, sm));
+    let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
+    let reopened = sm.get_current_snapshot().await.unwrap().expect("the snapshot survives a restart");
+    assert_eq!(reopened.snapshot.path, kept);
+    assert_eq!(reopened.meta.last_log_id.map(|l| l.index), Some(2));
+    assert!(!stray.exists() && !upload.exists());
 }

@@ -295,3 +295,38 @@ async fn a_follower_behind_the_purged_log_catches_up_by_snapshot() {
     assert_all_present(&client, &acked).await;
     assert_digests_equal(&ring.conf.service(Some(SID)).unwrap().nodes, &client).await;
 }
+
+/// A disk fault stops a node's Raft core (openraft treats storage errors as fatal). The process
+/// must exit non-zero, so its supervisor restarts it, rather than live on answering every peer
+/// with errors; restarted on a mended disk it catches up with nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_raft_stops_on_a_storage_error_exits_and_recovers_on_restart() {
+    let mut ring = Ring::start(3, &[("ozone.om.ratis.snapshot.auto.trigger.threshold", "100")]);
+    let leader = ring.wait_leader(Duration::from_secs(30)).await;
+    let follower = ring.nodes.iter().map(|n| n.id.clone()).find(|n| *n != leader).unwrap();
+    let fi = ring.index_of(&follower);
+    // The follower's next snapshot build cannot create its working directory.
+    let snapshots = ring.nodes[fi].db_dir.join("om-state").join("snapshots");
+    std::fs::remove_dir_all(&snapshots).unwrap();
+    std::fs::write(&snapshots, b"not a directory").unwrap();
+
+    let client = ring.client();
+    let load = Load::start(&client, 4, "fatal").await;
+    let code = ring.wait_exit(fi, Duration::from_secs(60)).unwrap();
+    assert!(matches!(code, Some(c) if c != 0), "{follower} exited with {code:?}");
+    let log = ring.log(fi);
+    assert!(log.contains("Raft stopped"), "the log says why the node stopped:\n{log}");
+
+    std::fs::remove_file(&snapshots).unwrap();
+    ring.start_node(fi);
+    let http = ring.conf.service(Some(SID)).unwrap().node(&follower).unwrap().http_address();
+    wait_for("the restarted node to be ready", Duration::from_secs(60), || async {
+        (metric(&http, "om_ready").await? >= 1.0).then_some(())
+    })
+    .await;
+    load.wait_more(50, Duration::from_secs(30)).await;
+    let (acked, failures) = load.stop().await;
+    assert!(failures.is_empty(), "{} client requests failed, e.g. {:?}", failures.len(), &failures[..1]);
+    assert_all_present(&client, &acked).await;
+    assert_digests_equal(&ring.conf.service(Some(SID)).unwrap().nodes, &client).await;
+}

@@ -23,12 +23,14 @@
 //! On restart the applied log id comes from `TRANSACTIONINFO`; openraft replays the log after it.
 //!
 //! Snapshots are RocksDB checkpoints packed as a tar file; installing one swaps the database
-//! directory with two renames, so a crash at any point leaves a usable database.
+//! directory with two renames, so a crash at any point leaves a usable database. A superseded
+//! archive is deleted only when nothing holds it any more: the leader may be streaming it to a
+//! follower while the next snapshot is built.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -72,7 +74,37 @@ const OPEN_KEYS_KEPT: usize = 65_536;
 #[derive(Debug, Clone)]
 pub struct SnapshotFile {
     pub path: PathBuf,
+    /// Keeps a stored snapshot's archive on disk while this payload exists (`None` for an
+    /// incoming one, which belongs to its receiver until installed).
+    _held: Option<Arc<SnapshotArchive>>,
 }
+
+impl SnapshotFile {
+    /// A payload for an archive at `path` that nothing else deletes.
+    pub fn at(path: PathBuf) -> Self {
+        Self { path, _held: None }
+    }
+}
+
+/// A stored snapshot archive. Once superseded it is deleted when its last holder drops it.
+#[derive(Debug)]
+struct SnapshotArchive {
+    path: PathBuf,
+    superseded: AtomicBool,
+}
+
+impl Drop for SnapshotArchive {
+    fn drop(&mut self) {
+        if *self.superseded.get_mut() {
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not delete a superseded snapshot");
+            }
+        }
+    }
+}
+
+/// The snapshot openraft sees as current, and its archive.
+type CurrentSnapshot = Option<(SnapshotMeta, Arc<SnapshotArchive>)>;
 
 type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotFile>;
 
@@ -120,6 +152,9 @@ pub struct Shared {
     /// reads it.
     retry_horizon: Arc<AtomicU64>,
     metrics: Arc<NodeMetrics>,
+    /// Mirrors `snapshots/current.json`; replaced under this lock, so a reader never sees a
+    /// pointer to an archive that is already gone.
+    current_snapshot: Mutex<CurrentSnapshot>,
 }
 
 /// The state machine handle given to openraft (also its snapshot builder).
@@ -223,6 +258,7 @@ impl StateMachineStore {
     pub fn open(dir: &Path, max_unflushed: usize, metrics: Arc<NodeMetrics>) -> Result<Self, io::Error> {
         std::fs::create_dir_all(dir.join(SNAPSHOT_DIR))?;
         recover_dirs(dir)?;
+        let current_snapshot = load_current_snapshot(&dir.join(SNAPSHOT_DIR))?;
         let retry_horizon = Arc::new(AtomicU64::new(0));
         let db = open_db(&dir.join(DB_NAME), &retry_horizon)?;
         let applied = read_applied(&db)?;
@@ -240,6 +276,7 @@ impl StateMachineStore {
             flushed_index: AtomicU64::new(flushed),
             retry_horizon,
             metrics,
+            current_snapshot: Mutex::new(current_snapshot),
         });
         let weak = Arc::downgrade(&shared);
         let alive = super::ThreadGuard::new();
@@ -279,34 +316,77 @@ impl StateMachineStore {
         self.snapshot_dir().join(format!("incoming-{:016x}.tar", rand::random::<u64>()))
     }
 
-    fn latest_snapshot(&self) -> Result<Option<(SnapshotMeta, PathBuf)>, io::Error> {
-        let meta_path = self.snapshot_dir().join("current.json");
-        let bytes = match std::fs::read(&meta_path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let (meta, file): (SnapshotMeta, String) = serde_json::from_slice(&bytes).map_err(io_err)?;
-        let path = self.snapshot_dir().join(file);
-        Ok(path.exists().then_some((meta, path)))
+    /// The current snapshot; its archive stays on disk while the returned payload exists.
+    fn latest_snapshot(&self) -> Option<Snapshot> {
+        let current = self.shared.current_snapshot.lock().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().map(|(meta, archive)| Snapshot {
+            meta: meta.clone(),
+            snapshot: SnapshotFile { path: archive.path.clone(), _held: Some(archive.clone()) },
+        })
     }
 
-    /// Makes `path` the current snapshot (replacing the previous one).
-    fn set_current_snapshot(&self, meta: &SnapshotMeta, path: &Path) -> Result<(), io::Error> {
+    /// Makes the archive at `path` the current snapshot. The previous archive is deleted once
+    /// no replication stream holds it.
+    fn set_current_snapshot(&self, meta: &SnapshotMeta, path: &Path) -> Result<Snapshot, io::Error> {
         let name = snapshot_file_name(meta);
         let dest = self.snapshot_dir().join(&name);
+        let mut current = self.shared.current_snapshot.lock().unwrap_or_else(|p| p.into_inner());
         if path != dest {
             std::fs::rename(path, &dest)?;
         }
-        let previous = self.latest_snapshot()?.map(|(_, p)| p);
-        let tmp = self.snapshot_dir().join("current.json.tmp");
+        let tmp = self.snapshot_dir().join(CURRENT_SNAPSHOT_TMP);
         std::fs::write(&tmp, serde_json::to_vec(&(meta, &name)).map_err(io_err)?)?;
-        std::fs::rename(&tmp, self.snapshot_dir().join("current.json"))?;
-        if let Some(prev) = previous.filter(|p| p != &dest) {
-            let _ = std::fs::remove_file(prev);
-        }
-        Ok(())
+        std::fs::rename(&tmp, self.snapshot_dir().join(CURRENT_SNAPSHOT))?;
+        let archive = match current.take() {
+            // The same archive again (a rename onto itself): keep its holders' handle.
+            Some((_, same)) if same.path == dest => same,
+            previous => {
+                if let Some((_, old)) = previous {
+                    old.superseded.store(true, Ordering::Release);
+                }
+                Arc::new(SnapshotArchive { path: dest, superseded: AtomicBool::new(false) })
+            }
+        };
+        *current = Some((meta.clone(), archive.clone()));
+        Ok(Snapshot { meta: meta.clone(), snapshot: SnapshotFile { path: archive.path.clone(), _held: Some(archive) } })
     }
+}
+
+const CURRENT_SNAPSHOT: &str = "current.json";
+const CURRENT_SNAPSHOT_TMP: &str = "current.json.tmp";
+
+/// Reads `current.json` and deletes whatever else a previous run left in the snapshot
+/// directory (superseded archives, unfinished builds and uploads).
+fn load_current_snapshot(snapshots: &Path) -> Result<CurrentSnapshot, io::Error> {
+    let current = match std::fs::read(snapshots.join(CURRENT_SNAPSHOT)) {
+        Ok(bytes) => {
+            let (meta, file): (SnapshotMeta, String) = serde_json::from_slice(&bytes).map_err(|e| {
+                io_err(format!("{} is not a snapshot pointer: {e}", snapshots.join(CURRENT_SNAPSHOT).display()))
+            })?;
+            let path = snapshots.join(&file);
+            if path.exists() {
+                Some((meta, Arc::new(SnapshotArchive { path, superseded: AtomicBool::new(false) })))
+            } else {
+                tracing::warn!(file, "the current snapshot's archive is missing; starting without a snapshot");
+                None
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    for entry in std::fs::read_dir(snapshots)? {
+        let path = entry?.path();
+        let keep = path.file_name().is_some_and(|n| n == CURRENT_SNAPSHOT)
+            || current.as_ref().is_some_and(|(_, a)| a.path == path);
+        if !keep {
+            let removed =
+                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            if let Err(e) = removed {
+                tracing::warn!(path = %path.display(), error = %e, "could not delete a leftover snapshot file");
+            }
+        }
+    }
+    Ok(current)
 }
 
 fn snapshot_file_name(meta: &SnapshotMeta) -> String {
@@ -653,7 +733,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        Ok(self.latest_snapshot()?.map(|(meta, path)| Snapshot { meta, snapshot: SnapshotFile { path } }))
+        Ok(self.latest_snapshot())
     }
 }
 
@@ -683,9 +763,7 @@ impl StateMachineStore {
             let meta = SnapshotMeta { last_log_id: applied.last_applied, last_membership: applied.membership };
             let tar_path = work.with_extension("tar");
             pack_dir(&work, &tar_path)?;
-            self.set_current_snapshot(&meta, &tar_path)?;
-            let path = self.snapshot_dir().join(snapshot_file_name(&meta));
-            Ok(Snapshot { meta, snapshot: SnapshotFile { path } })
+            self.set_current_snapshot(&meta, &tar_path)
         })();
         let _ = std::fs::remove_dir_all(&work);
         result
@@ -741,7 +819,7 @@ impl StateMachineStore {
             self.shared.flushed_index.store(meta.last_log_id.as_ref().map(|l| l.index).unwrap_or(0), Ordering::Release);
         }
         let _ = std::fs::remove_dir_all(dir.join(DB_OLD));
-        self.set_current_snapshot(meta, tar_path)?;
+        drop(self.set_current_snapshot(meta, tar_path)?);
         tracing::info!(last_log_id = ?meta.last_log_id, elapsed_ms = started.elapsed().as_millis() as u64, "installed snapshot");
         Ok(())
     }
