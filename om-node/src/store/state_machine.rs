@@ -379,8 +379,7 @@ fn load_current_snapshot(snapshots: &Path) -> Result<CurrentSnapshot, io::Error>
         let keep = path.file_name().is_some_and(|n| n == CURRENT_SNAPSHOT)
             || current.as_ref().is_some_and(|(_, a)| a.path == path);
         if !keep {
-            let removed =
-                if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             if let Err(e) = removed {
                 tracing::warn!(path = %path.display(), error = %e, "could not delete a leftover snapshot file");
             }
