@@ -8,6 +8,7 @@ OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
 deps:
 	@./scripts/install-deps.sh
+	@./scripts/claim-target.sh
 
 # One build for everything: building a subset of the workspace unifies dependency features
 # differently (e.g. the C compiler crate behind RocksDB) and would compile RocksDB again.

@@ -6,6 +6,7 @@
 set -euo pipefail
 # The Makefile's build directory, so running this script by hand reuses that build too.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/omring/target}
+"$(dirname "${BASH_SOURCE[0]}")/claim-target.sh"
 kind=${1:?usage: exe-of.sh test|bench NAME}
 name=${2:?usage: exe-of.sh test|bench NAME}
 cargo build --workspace --all-targets --message-format=json | python3 -c '
