@@ -378,9 +378,7 @@ fn config_change_restarts_followers_first_and_the_leader_last() {
         assert_ne!(replaced[2].1.as_deref(), Some(leader.as_str()), "leadership moved before the old leader restarted");
         // Settled, not just Available: the status read right after om-0's deletion may still be
         // the one from before it (CI saw Available 3/3 while om-0 had no running pod yet).
-        ring::wait_settled(&cluster.client, NS, RING, 3, Duration::from_secs(240))
-            .await
-            .expect("settled after roll");
+        ring::wait_settled(&cluster.client, NS, RING, 3, Duration::from_secs(240)).await.expect("settled after roll");
         let file = cluster.agent.exec(NS, "om-0", None, &["cat", "/etc/ozone/ozone-site.xml"]).await.expect("cat");
         assert!(file.contains("400001"), "the new property reached the pods");
         finish_load(load, &client, true).await;
