@@ -80,7 +80,13 @@ pub fn compute(
     let gen = model.generation;
     let leader = leader(&o.nodes);
     let leader_applied = leader.map(|(_, s)| s.applied_index);
-    let pod_ready = |ord: u32| o.pods.iter().any(|p| p.ordinal == ord && p.ready && !p.terminating);
+    // A pod this reconcile just deleted was observed ready, but is not any more.
+    let deleted_now = match &plan.step {
+        crate::plan::Step::DeletePod { ordinal, .. } => Some(*ordinal),
+        _ => None,
+    };
+    let pod_ready =
+        |ord: u32| deleted_now != Some(ord) && o.pods.iter().any(|p| p.ordinal == ord && p.ready && !p.terminating);
 
     let mut nodes = Vec::new();
     let mut ready_replicas = 0;
@@ -249,6 +255,24 @@ mod tests {
         assert_eq!(cond(&s, DEGRADED).status, "False");
         assert_eq!(cond(&s, CONFIG_ACCEPTED).status, "True");
         assert!(s.conditions.iter().all(|c| c.observed_generation == Some(1)));
+    }
+
+    #[test]
+    fn a_pod_deleted_by_this_reconcile_is_not_counted_ready() {
+        let o = healthy(3);
+        let mut p = plan(&o);
+        let pod = o.pods.iter().find(|p| p.ordinal == 1).unwrap();
+        p.step = crate::plan::Step::DeletePod {
+            ordinal: 1,
+            name: pod.name.clone(),
+            uid: pod.uid.clone(),
+            reason: crate::plan::RestartReason::Rollout,
+        };
+        let s = compute(&model(3), &o, &p, &StepReport::new("RollingRestart", "restarting om-1"), None, t(1));
+        assert!(!s.nodes[1].ready);
+        assert_eq!(s.ready_replicas, 2);
+        assert_eq!(cond(&s, AVAILABLE).status, "True", "2 of 3 is a quorum");
+        assert_eq!(cond(&s, PROGRESSING).status, "True");
     }
 
     #[test]
