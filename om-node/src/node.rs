@@ -297,10 +297,7 @@ impl OmNode {
     /// Why Raft stopped on its own (a storage error or a panic in its core), if it did. Such a
     /// node cannot take part in the ring again until it restarts from its stored state.
     pub fn raft_failure(&self) -> Option<String> {
-        match &self.raft.metrics().borrow_watched().running_state {
-            Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
-            Err(fatal) => Some(fatal.to_string()),
-        }
+        fatal_reason(&self.raft.metrics().borrow_watched())
     }
 
     /// Copies Raft state into the Prometheus gauges (called on scrape).
@@ -316,6 +313,14 @@ impl OmNode {
         g.raft_purged_index.set(purged as i64);
         g.flushed_index.set(s.flushed_index as i64);
         g.ready.set(i64::from(s.ready));
+    }
+}
+
+/// Why Raft stopped, unless it is running or was shut down on purpose.
+fn fatal_reason(m: &RaftMetrics<TypeConfig>) -> Option<String> {
+    match &m.running_state {
+        Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
+        Err(fatal) => Some(fatal.to_string()),
     }
 }
 
@@ -341,7 +346,7 @@ impl RunningNode {
     pub async fn raft_failed(&self) -> String {
         let mut rx = self.node.raft.metrics();
         loop {
-            if let Some(reason) = self.node.raft_failure() {
+            if let Some(reason) = fatal_reason(&rx.borrow_watched()) {
                 return reason;
             }
             if rx.changed().await.is_err() {

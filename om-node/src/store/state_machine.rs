@@ -93,6 +93,17 @@ struct SnapshotArchive {
     superseded: AtomicBool,
 }
 
+impl SnapshotArchive {
+    fn new(path: PathBuf) -> Arc<Self> {
+        Arc::new(Self { path, superseded: AtomicBool::new(false) })
+    }
+
+    /// A payload that keeps this archive on disk while it exists.
+    fn payload(self: &Arc<Self>) -> SnapshotFile {
+        SnapshotFile { path: self.path.clone(), _held: Some(Arc::clone(self)) }
+    }
+}
+
 impl Drop for SnapshotArchive {
     fn drop(&mut self) {
         if *self.superseded.get_mut() {
@@ -319,10 +330,7 @@ impl StateMachineStore {
     /// The current snapshot; its archive stays on disk while the returned payload exists.
     fn latest_snapshot(&self) -> Option<Snapshot> {
         let current = self.shared.current_snapshot.lock().unwrap_or_else(|p| p.into_inner());
-        current.as_ref().map(|(meta, archive)| Snapshot {
-            meta: meta.clone(),
-            snapshot: SnapshotFile { path: archive.path.clone(), _held: Some(archive.clone()) },
-        })
+        current.as_ref().map(|(meta, archive)| Snapshot { meta: meta.clone(), snapshot: archive.payload() })
     }
 
     /// Makes the archive at `path` the current snapshot. The previous archive is deleted once
@@ -344,11 +352,12 @@ impl StateMachineStore {
                 if let Some((_, old)) = previous {
                     old.superseded.store(true, Ordering::Release);
                 }
-                Arc::new(SnapshotArchive { path: dest, superseded: AtomicBool::new(false) })
+                SnapshotArchive::new(dest)
             }
         };
-        *current = Some((meta.clone(), archive.clone()));
-        Ok(Snapshot { meta: meta.clone(), snapshot: SnapshotFile { path: archive.path.clone(), _held: Some(archive) } })
+        let snapshot = Snapshot { meta: meta.clone(), snapshot: archive.payload() };
+        *current = Some((meta.clone(), archive));
+        Ok(snapshot)
     }
 }
 
@@ -365,7 +374,7 @@ fn load_current_snapshot(snapshots: &Path) -> Result<CurrentSnapshot, io::Error>
             })?;
             let path = snapshots.join(&file);
             if path.exists() {
-                Some((meta, Arc::new(SnapshotArchive { path, superseded: AtomicBool::new(false) })))
+                Some((meta, SnapshotArchive::new(path)))
             } else {
                 tracing::warn!(file, "the current snapshot's archive is missing; starting without a snapshot");
                 None
