@@ -12,9 +12,13 @@ name=${2:?usage: exe-of.sh test|bench NAME}
 cargo build --workspace --all-targets --message-format=json | python3 -c '
 import json, sys
 kind, name = sys.argv[1], sys.argv[2]
+found = None
+# Read to the end: leaving early would break the pipe of a cargo still building other targets.
 for m in map(json.loads, sys.stdin):
     t = m.get("target", {})
     if m.get("executable") and t.get("name") == name and kind in t.get("kind", []) + (["test"] if m.get("profile", {}).get("test") else []):
-        print(m["executable"]); sys.exit(0)
-sys.exit(f"no {kind} executable named {name} in the workspace build")
+        found = found or m["executable"]
+if not found:
+    sys.exit(f"no {kind} executable named {name} in the workspace build")
+print(found)
 ' "$kind" "$name"

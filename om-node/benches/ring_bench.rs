@@ -1,9 +1,11 @@
 //! Key create+commit throughput and latency on a 3-node ring of real processes on loopback,
-//! at 1, 16 and 64 concurrent clients, and the double buffer's mean batch size.
+//! at 1, 16 and 64 concurrent clients, the double buffer's mean batch size and the leader's mean
+//! client writes per Raft entry.
 //!
 //! `make bench` (the workspace build's bench executable); `OMRING_BENCH_SECS` sets the time per step
 //! (default 10), `OMRING_BENCH_CLIENTS` the comma-separated client counts, `OMRING_BENCH_NODE_BIN`
-//! another om-node executable to run the ring with (to compare two builds).
+//! another om-node executable to run the ring with (to compare two builds), `OMRING_BENCH_SET`
+//! extra settings (`key=value,key=value`).
 //!
 //! Besides throughput it prints the CPU time per key of the three nodes together and of this
 //! process (the clients). On a shared machine throughput moves with the neighbours' load; CPU per
@@ -70,7 +72,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let dir = tempfile::tempdir()?;
     let bin = std::env::var("OMRING_BENCH_NODE_BIN").unwrap_or_else(|_| BIN.to_string());
-    let mut ring = LocalRing::configure(Path::new(&bin), dir.path(), "bench", 3, &[])?;
+    // `OMRING_BENCH_SET="key=value,key=value"`: extra ozone-site.xml settings, for tuning runs.
+    let set = std::env::var("OMRING_BENCH_SET").unwrap_or_default();
+    let extra: Vec<(&str, &str)> = set.split(',').filter_map(|kv| kv.split_once('=')).collect();
+    let mut ring = LocalRing::configure(Path::new(&bin), dir.path(), "bench", 3, &extra)?;
     std::env::set_var("OMRING_LOG", "warn");
     ring.start_all()?;
     let Some(leader) = ring.wait_leader(Duration::from_secs(30)).await else {
@@ -86,8 +91,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("omring key create+commit (open + commit = 2 Raft writes per key), 3 voters, fsync on, loopback");
     println!(
-        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>12} {:>8} {:>14} {:>14}",
-        "clients", "keys", "keys/s", "p50 ms", "p99 ms", "batch mean", "errors", "node cpu us/key", "client us/key"
+        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>12} {:>12} {:>8} {:>14} {:>14}",
+        "clients",
+        "keys",
+        "keys/s",
+        "p50 ms",
+        "p99 ms",
+        "batch mean",
+        "entry mean",
+        "errors",
+        "node cpu us/key",
+        "client us/key"
     );
     let node_pids: Vec<String> =
         ring.nodes.iter().filter_map(|n| n.child.as_ref().map(|c| c.id().to_string())).collect();
@@ -134,15 +148,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let txs = metric(&after, "om_double_buffer_flushed_transactions_total")
             - metric(&before, "om_double_buffer_flushed_transactions_total");
         let batch = if flushes > 0.0 { txs / flushes } else { 0.0 };
+        let delta = |name: &str| metric(&after, name) - metric(&before, name);
+        let entries = delta("om_proposal_commands_count");
+        let entry_mean = if entries > 0.0 { delta("om_proposal_commands_sum") / entries } else { 0.0 };
         let per_key = |secs: f64| if lat.is_empty() { 0.0 } else { secs * 1e6 / lat.len() as f64 };
         println!(
-            "{:>8} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>12.1} {:>8} {:>14.0} {:>14.0}",
+            "{:>8} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>12.1} {:>12.1} {:>8} {:>14.0} {:>14.0}",
             c,
             lat.len(),
             lat.len() as f64 / elapsed,
             percentile(&lat, 0.50).as_secs_f64() * 1e3,
             percentile(&lat, 0.99).as_secs_f64() * 1e3,
             batch,
+            entry_mean,
             errors,
             per_key(nodes_cpu_after - nodes_cpu_before),
             per_key(client_cpu_after - client_cpu_before),

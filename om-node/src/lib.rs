@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod namespace;
 pub mod network;
 pub mod node;
+pub mod propose;
 pub mod roles;
 pub mod server;
 pub mod store;

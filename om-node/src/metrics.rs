@@ -36,6 +36,8 @@ pub struct NodeMetrics {
     pub flushes: Counter,
     pub flushed_transactions: Counter,
     pub flush_seconds: Histogram,
+    /// Client writes per Raft entry this node proposed as leader.
+    pub proposal_commands: Histogram,
     pub raft_term: Gauge,
     pub raft_is_leader: Gauge,
     pub raft_last_log_index: Gauge,
@@ -77,6 +79,12 @@ impl NodeMetrics {
         );
         let flush_seconds = latency_histogram();
         registry.register("double_buffer_flush_seconds", "Time to write one flush batch", flush_seconds.clone());
+        let proposal_commands = Histogram::new(exponential_buckets(1.0, 2.0, 11));
+        registry.register(
+            "proposal_commands",
+            "Client writes per Raft entry proposed by this node as leader",
+            proposal_commands.clone(),
+        );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -122,6 +130,7 @@ impl NodeMetrics {
             flushes,
             flushed_transactions,
             flush_seconds,
+            proposal_commands,
             raft_term,
             raft_is_leader,
             raft_last_log_index,

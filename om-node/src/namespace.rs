@@ -10,7 +10,7 @@ use std::sync::Arc;
 use om_client::wire::*;
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::types::{Command, CommandResult};
+use crate::types::{Command, CommandResult, MAX_BATCH_COMMANDS};
 
 /// The tables of the namespace, one RocksDB column family each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -249,9 +249,39 @@ impl<'a> Tx<'a> {
     }
 }
 
-/// Applies one command at log `index`: returns the client's answer and the table mutations.
+/// Where a command sits in the log, and the id of what it creates or updates.
+///
+/// A command alone in its entry takes the entry's index as its id. Commands coalesced into one
+/// entry ([`crate::types::Proposal::Batch`]) need an id each: [`TxnId::in_batch`] sets bit 62
+/// and puts the index above the command's position, so ids stay unique among batches and never
+/// meet an index (which would need 2^62 entries). Ozone likewise shifts the transaction index
+/// left to make room for several objects per transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnId {
+    pub log_index: u64,
+    pub object_id: u64,
+}
+
+impl TxnId {
+    /// Bits below the index in a batched command's id (a batch has at most 2^10 commands).
+    pub const BATCH_POSITION_BITS: u32 = MAX_BATCH_COMMANDS.trailing_zeros();
+    const BATCH_BIT: u64 = 1 << 62;
+
+    pub fn single(log_index: u64) -> Self {
+        TxnId { log_index, object_id: log_index }
+    }
+
+    /// The id of the command at `position` in the batch at `log_index`. Batches longer than
+    /// [`MAX_BATCH_COMMANDS`] do not decode, so the position fits its bits.
+    pub fn in_batch(log_index: u64, position: usize) -> Self {
+        let position = (position as u64) & ((1 << Self::BATCH_POSITION_BITS) - 1);
+        TxnId { log_index, object_id: Self::BATCH_BIT | log_index << Self::BATCH_POSITION_BITS | position }
+    }
+}
+
+/// Applies one command: returns the client's answer and the table mutations.
 /// An error answer changes nothing but the retry cache.
-pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResult, Vec<Mutation>) {
+pub fn execute(view: &dyn TableRead, cmd: &Command, txn: TxnId) -> (CommandResult, Vec<Mutation>) {
     if let Some(cached) = view
         .get(Table::RetryCache, cmd.request_id.as_bytes())
         .ok()
@@ -265,7 +295,11 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResul
         return (replay, Vec::new());
     }
     let mut tx = Tx { view, muts: Vec::new() };
-    let result = run(&mut tx, cmd, index).map(|outcome| WriteResponse { outcome, log_index: index, replayed: false });
+    let result = run(&mut tx, cmd, txn.object_id).map(|outcome| WriteResponse {
+        outcome,
+        log_index: txn.log_index,
+        replayed: false,
+    });
     let mut muts = if result.is_ok() { tx.muts } else { Vec::new() };
     muts.push(Mutation {
         table: Table::RetryCache,
@@ -276,7 +310,7 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, index: u64) -> (CommandResul
     (result, muts)
 }
 
-fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiError> {
+fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiError> {
     let now = cmd.now_ms;
     match &cmd.op {
         WriteOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
@@ -298,8 +332,8 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
                 metadata: metadata.clone(),
                 creation_time: now,
                 modification_time: now,
-                object_id: index,
-                update_id: index,
+                object_id: txn_id,
+                update_id: txn_id,
             };
             tx.put(Table::Volumes, volume_key(volume), &info);
             Ok(WriteOutcome::Volume { volume: info })
@@ -326,7 +360,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
                 info.quota_in_namespace = qn;
             }
             info.modification_time = now;
-            info.update_id = index;
+            info.update_id = txn_id;
             tx.put(Table::Volumes, volume_key(volume), &info);
             Ok(WriteOutcome::Volume { volume: info })
         }
@@ -384,11 +418,11 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
                 metadata: metadata.clone(),
                 creation_time: now,
                 modification_time: now,
-                object_id: index,
-                update_id: index,
+                object_id: txn_id,
+                update_id: txn_id,
             };
             vol.used_namespace += 1;
-            vol.update_id = index;
+            vol.update_id = txn_id;
             tx.put(Table::Volumes, volume_key(volume), &vol);
             tx.put(Table::Buckets, bucket_key(volume, bucket), &info);
             Ok(WriteOutcome::Bucket { bucket: info })
@@ -400,7 +434,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             }
             let mut vol = tx.volume(volume)?;
             vol.used_namespace = vol.used_namespace.saturating_sub(1);
-            vol.update_id = index;
+            vol.update_id = txn_id;
             tx.put(Table::Volumes, volume_key(volume), &vol);
             tx.delete(Table::Buckets, bucket_key(volume, bucket));
             Ok(WriteOutcome::Deleted)
@@ -417,8 +451,8 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
                 metadata: metadata.clone(),
                 creation_time: now,
                 modification_time: now,
-                object_id: index,
-                update_id: index,
+                object_id: txn_id,
+                update_id: txn_id,
             };
             let open_k = open_key_key(volume, bucket, key, cmd.open_client_id);
             // Client ids are random, so the row is new unless two opens drew the same id.
@@ -440,7 +474,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
                 info.size = *s;
             }
             info.modification_time = now;
-            info.update_id = index;
+            info.update_id = txn_id;
             let old = tx.key(volume, bucket, key)?;
             let old_size = old.as_ref().map(|o| o.size).unwrap_or(0);
             let new_bytes = bkt.used_bytes.saturating_sub(old_size) + info.size;
@@ -471,9 +505,9 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             }
             bkt.used_bytes = new_bytes;
             bkt.used_namespace = new_count;
-            bkt.update_id = index;
+            bkt.update_id = txn_id;
             vol.used_bytes = vol_bytes;
-            vol.update_id = index;
+            vol.update_id = txn_id;
             tx.delete(Table::OpenKeys, open_k);
             tx.put_row(Table::Keys, key_key(volume, bucket, key), &info, !replaced);
             tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
@@ -488,9 +522,9 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             let mut vol = tx.volume(volume)?;
             bkt.used_bytes = bkt.used_bytes.saturating_sub(old.size);
             bkt.used_namespace = bkt.used_namespace.saturating_sub(1);
-            bkt.update_id = index;
+            bkt.update_id = txn_id;
             vol.used_bytes = vol.used_bytes.saturating_sub(old.size);
-            vol.update_id = index;
+            vol.update_id = txn_id;
             tx.put(Table::DeletedKeys, deleted_key_key(volume, bucket, key, old.object_id), &old);
             tx.delete(Table::Keys, key_key(volume, bucket, key));
             tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
@@ -531,7 +565,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, index: u64) -> Result<WriteOutcome, ApiEr
             }
             info.name = to_key.clone();
             info.modification_time = now;
-            info.update_id = index;
+            info.update_id = txn_id;
             tx.delete(Table::Keys, key_key(volume, bucket, key));
             tx.put(Table::Keys, key_key(volume, bucket, to_key), &info);
             Ok(WriteOutcome::Renamed { key: info })
@@ -704,7 +738,7 @@ mod tests {
             self.index += 1;
             let cmd =
                 Command { request_id: format!("r{}", self.index), op, now_ms: 1000 + self.index, open_client_id: 7 };
-            let (res, muts) = execute(&self.tables, &cmd, self.index);
+            let (res, muts) = execute(&self.tables, &cmd, TxnId::single(self.index));
             self.tables.apply(&muts);
             res
         }
@@ -867,9 +901,9 @@ mod tests {
     fn retried_request_is_answered_from_the_retry_cache() {
         let mut r = Ring::new();
         let cmd = Command { request_id: "same".into(), op: vol("vol1"), now_ms: 5, open_client_id: 0 };
-        let (first, muts) = execute(&r.tables, &cmd, 1);
+        let (first, muts) = execute(&r.tables, &cmd, TxnId::single(1));
         r.tables.apply(&muts);
-        let (second, muts) = execute(&r.tables, &cmd, 2);
+        let (second, muts) = execute(&r.tables, &cmd, TxnId::single(2));
         assert!(muts.is_empty());
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(!first.replayed && second.replayed);
@@ -883,12 +917,12 @@ mod tests {
     fn retry_cache_rows_expire_by_the_commands_time() {
         let mut r = MemTables::default();
         let cmd = |now: u64| Command { request_id: "same".into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
-        let (first, m) = execute(&r, &cmd(1_000), 1);
+        let (first, m) = execute(&r, &cmd(1_000), TxnId::single(1));
         r.apply(&m);
         assert!(first.is_ok());
-        let (within, m) = execute(&r, &cmd(1_000 + RETRY_CACHE_TTL_MS - 1), 2);
+        let (within, m) = execute(&r, &cmd(1_000 + RETRY_CACHE_TTL_MS - 1), TxnId::single(2));
         assert!(within.unwrap().replayed && m.is_empty(), "a retry within the TTL is answered from the cache");
-        let (after, m) = execute(&r, &cmd(1_000 + RETRY_CACHE_TTL_MS), 3);
+        let (after, m) = execute(&r, &cmd(1_000 + RETRY_CACHE_TTL_MS), TxnId::single(3));
         assert_eq!(
             after.unwrap_err().code,
             ErrorCode::VolumeAlreadyExists,

@@ -12,6 +12,7 @@ use om_client::config::{ConfigError, OzoneConfig, ServiceConfig};
 use om_client::wire::*;
 use om_client::FailoverClient;
 use openraft::async_runtime::WatchReceiver;
+use openraft::error::{ClientWriteError, RaftError};
 use openraft::{RaftMetrics, ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::metrics::NodeMetrics;
 use crate::network::PeerNetwork;
+use crate::propose::{run_proposer, Proposer};
 use crate::server;
 use crate::store::{LogStore, StateMachineStore, DEFAULT_MAX_UNFLUSHED};
 use crate::types::{Node, NodeId, Raft, TypeConfig};
@@ -34,6 +36,10 @@ pub const KEY_SHUTDOWN_TRANSFER_MS: &str = "omring.shutdown.leader.transfer.time
 pub const KEY_OPEN_KEY_EXPIRE: &str = "ozone.om.open.key.expire.threshold";
 pub const KEY_OPEN_KEY_CLEANUP_INTERVAL: &str = "ozone.om.open.key.cleanup.service.interval";
 pub const KEY_OPEN_KEY_CLEANUP_LIMIT: &str = "ozone.om.open.key.cleanup.limit.per.task";
+pub const KEY_PROPOSALS_IN_FLIGHT: &str = "omring.raft.proposals.in.flight";
+
+/// Default of `omring.raft.proposals.in.flight`.
+pub const DEFAULT_PROPOSALS_IN_FLIGHT: u64 = 2;
 
 /// Where the configuration came from, so `reload-config` can read it again.
 #[derive(Debug, Clone)]
@@ -90,6 +96,9 @@ pub struct NodeSettings {
     pub open_key_cleanup_interval_ms: u64,
     /// At most this many open keys are expired per run (Ozone: 1000).
     pub open_key_cleanup_limit: usize,
+    /// Entries of coalesced client writes a leader keeps replicating at once (see
+    /// [`crate::propose`]).
+    pub proposals_in_flight: usize,
     pub reload_source: Option<ReloadSource>,
     pub start_mode: StartMode,
 }
@@ -117,6 +126,7 @@ impl NodeSettings {
             open_key_expire_ms: conf.get_duration_ms(KEY_OPEN_KEY_EXPIRE, 7 * 86_400_000)?,
             open_key_cleanup_interval_ms: conf.get_duration_ms(KEY_OPEN_KEY_CLEANUP_INTERVAL, 86_400_000)?,
             open_key_cleanup_limit: conf.get_u64(KEY_OPEN_KEY_CLEANUP_LIMIT, 1_000)? as usize,
+            proposals_in_flight: conf.get_u64(KEY_PROPOSALS_IN_FLIGHT, DEFAULT_PROPOSALS_IN_FLIGHT)? as usize,
             reload_source: conf.source().map(|p| ReloadSource { path: p.to_path_buf(), overrides: Vec::new() }),
             start_mode: StartMode::FormOrWait,
         };
@@ -143,6 +153,7 @@ impl NodeSettings {
             (KEY_OPEN_KEY_EXPIRE, self.open_key_expire_ms),
             (KEY_OPEN_KEY_CLEANUP_INTERVAL, self.open_key_cleanup_interval_ms),
             (KEY_OPEN_KEY_CLEANUP_LIMIT, self.open_key_cleanup_limit as u64),
+            (KEY_PROPOSALS_IN_FLIGHT, self.proposals_in_flight as u64),
         ];
         if let Some((key, _)) = counts.into_iter().find(|(_, value)| *value == 0) {
             return bad(key, "must be positive".into());
@@ -187,6 +198,8 @@ pub struct OmNode {
     pub raft: Raft,
     pub sm: StateMachineStore,
     pub metrics: Arc<NodeMetrics>,
+    /// Client writes go through it: it coalesces them into Raft entries.
+    pub proposer: Proposer,
     /// Held by whoever changes membership: one change at a time.
     pub membership_lock: tokio::sync::Mutex<()>,
 }
@@ -221,8 +234,19 @@ impl OmNode {
 
     /// Ok if this node is the leader and has applied everything before its term.
     pub fn check_leader(&self) -> Result<(), ApiError> {
-        let m = self.raft.metrics().borrow_watched().clone();
-        self.leader_check(&m)
+        self.leader_check(&self.raft.metrics().borrow_watched())
+    }
+
+    /// The client's error for a write Raft did not take.
+    pub fn write_error(&self, e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ApiError {
+        match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f))
+            | RaftError::APIError(ClientWriteError::LogEntryDiscarded(f)) => {
+                self.not_leader(f.leader_id.as_ref().map(|l| l.as_str()), "leadership changed")
+            }
+            RaftError::APIError(e) => ApiError::new(ErrorCode::LeaderNotReady, e.to_string()),
+            RaftError::Fatal(f) => ApiError::new(ErrorCode::Internal, format!("Raft stopped: {f}")),
+        }
     }
 
     fn leader_check(&self, m: &RaftMetrics<TypeConfig>) -> Result<(), ApiError> {
@@ -409,12 +433,15 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let (proposer, proposals) = Proposer::new();
+    let in_flight = settings.proposals_in_flight;
     let node = Arc::new(OmNode {
         node_id: NodeId(settings.node_id.clone()),
         settings,
         raft,
         sm,
         metrics,
+        proposer,
         membership_lock: tokio::sync::Mutex::new(()),
     });
     let (stop, stop_rx) = watch::channel(false);
@@ -439,6 +466,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
             }
         }));
     }
+    tasks.push(tokio::spawn(run_proposer(Arc::downgrade(&node), proposals, in_flight)));
     tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
     tasks.push(tokio::spawn(clean_up_open_keys(Arc::clone(&node))));
     tracing::info!(node = %node.node_id, service = %node.settings.service.service_id, client = %addrs.0, peer = %addrs.1, http = %addrs.2, "node started");
@@ -557,14 +585,16 @@ async fn clean_up_open_keys(node: Arc<OmNode>) {
             now_ms: crate::server::now_ms(),
             open_client_id: 0,
         };
-        match node.raft.client_write(cmd).await.map(|r| r.data) {
-            Ok(Ok(WriteResponse { outcome: WriteOutcome::OpenKeysExpired { count }, .. })) => {
+        match node.proposer.write(cmd).await {
+            Ok(WriteResponse { outcome: WriteOutcome::OpenKeysExpired { count }, .. }) => {
                 node.metrics.open_keys_expired.inc_by(count);
                 tracing::info!(count, created_before_ms, "expired open keys");
             }
-            Ok(Ok(other)) => tracing::warn!(outcome = ?other.outcome, "open-key cleanup answered unexpectedly"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "open-key cleanup refused"),
-            Err(e) => tracing::info!(error = %e, "open-key cleanup not replicated (leadership changed?)"),
+            Ok(other) => tracing::warn!(outcome = ?other.outcome, "open-key cleanup answered unexpectedly"),
+            Err(e) if e.code == ErrorCode::NotLeader => {
+                tracing::info!(error = %e, "open-key cleanup not replicated (leadership changed)")
+            }
+            Err(e) => tracing::warn!(error = %e, "open-key cleanup refused"),
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
-use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::error::{LinearizableReadError, RaftError};
 use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
 use openraft::ReadPolicy;
 use tokio::io::AsyncWriteExt;
@@ -135,16 +135,7 @@ async fn submit(node: &OmNode, req: WriteRequest) -> Result<WriteResponse, ApiEr
         WriteOp::OpenKey { .. } => rand::random::<u64>() >> 1 | 1,
         _ => 0,
     };
-    let cmd = Command { request_id: req.request_id, op: req.op, now_ms: now_ms(), open_client_id };
-    match node.raft.client_write(cmd).await {
-        Ok(resp) => resp.data,
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))
-        | Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(f))) => {
-            Err(node.not_leader(f.leader_id.as_ref().map(|l| l.as_str()), "leadership changed"))
-        }
-        Err(RaftError::APIError(e)) => Err(ApiError::new(ErrorCode::LeaderNotReady, e.to_string())),
-        Err(RaftError::Fatal(f)) => Err(ApiError::new(ErrorCode::Internal, format!("Raft stopped: {f}"))),
-    }
+    node.proposer.write(Command { request_id: req.request_id, op: req.op, now_ms: now_ms(), open_client_id }).await
 }
 
 async fn read(State(node): State<Arc<OmNode>>, body: Result<Json<ReadRequest>, JsonRejection>) -> Response {

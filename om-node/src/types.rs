@@ -151,6 +151,8 @@ enum OpBin<'a> {
         keys: Cow<'a, [OpenKeyId]>,
         created_before_ms: u64,
     },
+    /// The commands of a [`Proposal::Batch`]; never a client's operation and never nested.
+    Batch(Vec<CommandBin<'a>>),
 }
 
 fn b(s: &str) -> Cow<'_, str> {
@@ -238,9 +240,11 @@ impl<'a> From<&'a WriteOp> for OpBin<'a> {
     }
 }
 
-impl From<OpBin<'_>> for WriteOp {
-    fn from(op: OpBin<'_>) -> Self {
-        match op {
+impl TryFrom<OpBin<'_>> for WriteOp {
+    type Error = &'static str;
+
+    fn try_from(op: OpBin<'_>) -> Result<Self, Self::Error> {
+        Ok(match op {
             OpBin::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
                 WriteOp::CreateVolume {
                     volume: o(volume),
@@ -294,7 +298,32 @@ impl From<OpBin<'_>> for WriteOp {
             OpBin::ExpireOpenKeys { keys, created_before_ms } => {
                 WriteOp::ExpireOpenKeys { keys: keys.into_owned(), created_before_ms }
             }
+            OpBin::Batch(_) => return Err("a batch where one command belongs"),
+        })
+    }
+}
+
+impl<'a> From<&'a Command> for CommandBin<'a> {
+    fn from(c: &'a Command) -> Self {
+        CommandBin {
+            request_id: b(&c.request_id),
+            op: OpBin::from(&c.op),
+            now_ms: c.now_ms,
+            open_client_id: c.open_client_id,
         }
+    }
+}
+
+impl TryFrom<CommandBin<'_>> for Command {
+    type Error = &'static str;
+
+    fn try_from(c: CommandBin<'_>) -> Result<Self, Self::Error> {
+        Ok(Command {
+            request_id: c.request_id.into_owned(),
+            op: c.op.try_into()?,
+            now_ms: c.now_ms,
+            open_client_id: c.open_client_id,
+        })
     }
 }
 
@@ -309,13 +338,7 @@ impl Serialize for Command {
             }
             .serialize(s)
         } else {
-            CommandBin {
-                request_id: b(&self.request_id),
-                op: OpBin::from(&self.op),
-                now_ms: self.now_ms,
-                open_client_id: self.open_client_id,
-            }
-            .serialize(s)
+            CommandBin::from(self).serialize(s)
         }
     }
 }
@@ -326,13 +349,7 @@ impl<'de> Deserialize<'de> for Command {
             let c = CommandJson::<String, WriteOp>::deserialize(d)?;
             Ok(Command { request_id: c.request_id, op: c.op, now_ms: c.now_ms, open_client_id: c.open_client_id })
         } else {
-            let c = CommandBin::deserialize(d)?;
-            Ok(Command {
-                request_id: c.request_id.into_owned(),
-                op: c.op.into(),
-                now_ms: c.now_ms,
-                open_client_id: c.open_client_id,
-            })
+            CommandBin::deserialize(d)?.try_into().map_err(serde::de::Error::custom)
         }
     }
 }
@@ -343,14 +360,99 @@ impl fmt::Display for Command {
     }
 }
 
+/// The most commands one [`Proposal::Batch`] may carry; a longer one does not decode.
+pub const MAX_BATCH_COMMANDS: usize = 1024;
+
+/// What one Raft entry carries: one client write, or several that the leader coalesced (see
+/// [`crate::propose`]). Applying a batch applies its commands in order, each seeing the ones
+/// before it, exactly as if each had its own entry; only their object ids differ
+/// ([`crate::namespace::TxnId`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Proposal {
+    One(Command),
+    Batch(Vec<Command>),
+}
+
+impl Proposal {
+    pub fn commands(&self) -> &[Command] {
+        match self {
+            Proposal::One(c) => std::slice::from_ref(c),
+            Proposal::Batch(cs) => cs,
+        }
+    }
+}
+
+/// The JSON form of a batch: `{"batch": [command, ...]}`; a single command keeps its own form.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ProposalJson<C> {
+    Batch { batch: Vec<C> },
+    One(C),
+}
+
+/// In the binary form a single command is encoded exactly as before batching existed (so
+/// older logs decode unchanged), and a batch as a command whose operation is `Batch`.
+impl Serialize for Proposal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self, s.is_human_readable()) {
+            (Proposal::One(c), _) => c.serialize(s),
+            (Proposal::Batch(cs), true) => ProposalJson::<&Command>::Batch { batch: cs.iter().collect() }.serialize(s),
+            (Proposal::Batch(cs), false) => CommandBin {
+                request_id: Cow::Borrowed(""),
+                op: OpBin::Batch(cs.iter().map(CommandBin::from).collect()),
+                now_ms: 0,
+                open_client_id: 0,
+            }
+            .serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Proposal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        if d.is_human_readable() {
+            return Ok(match ProposalJson::<Command>::deserialize(d)? {
+                ProposalJson::Batch { batch } => Proposal::Batch(batch),
+                ProposalJson::One(c) => Proposal::One(c),
+            });
+        }
+        let c = CommandBin::deserialize(d)?;
+        match c.op {
+            OpBin::Batch(cs) if cs.len() > MAX_BATCH_COMMANDS => {
+                Err(D::Error::custom(format!("a batch of {} commands (at most {MAX_BATCH_COMMANDS})", cs.len())))
+            }
+            OpBin::Batch(cs) => cs
+                .into_iter()
+                .map(Command::try_from)
+                .collect::<Result<_, _>>()
+                .map(Proposal::Batch)
+                .map_err(D::Error::custom),
+            _ => Command::try_from(c).map(Proposal::One).map_err(D::Error::custom),
+        }
+    }
+}
+
+impl fmt::Display for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Proposal::One(c) => c.fmt(f),
+            Proposal::Batch(cs) => write!(f, "batch of {}", cs.len()),
+        }
+    }
+}
+
 /// The result of applying a [`Command`]: what the client is answered.
 pub type CommandResult = Result<WriteResponse, ApiError>;
+
+/// The results of a [`Proposal`]'s commands, in order.
+pub type ProposalResult = Vec<CommandResult>;
 
 openraft::declare_raft_types!(
     /// The ring's Raft types.
     pub TypeConfig:
-        D = Command,
-        R = CommandResult,
+        D = Proposal,
+        R = ProposalResult,
         NodeId = NodeId,
         Node = Node,
 );
@@ -473,8 +575,9 @@ mod tests {
         let mut entries: Vec<Entry> = commands()
             .into_iter()
             .enumerate()
-            .map(|(i, c)| Entry { log_id: log_id(i as u64 + 1), payload: EntryPayload::Normal(c) })
+            .map(|(i, c)| Entry { log_id: log_id(i as u64 + 1), payload: EntryPayload::Normal(Proposal::One(c)) })
             .collect();
+        entries.push(Entry { log_id: log_id(19), payload: EntryPayload::Normal(Proposal::Batch(commands())) });
         entries.push(Entry { log_id: log_id(20), payload: EntryPayload::Blank });
         let node = |p: &str| Node {
             rpc_addr: format!("h:{p}1"),
@@ -508,6 +611,53 @@ mod tests {
                 decode_bin(&encode_bin(&resp).expect("encode")).expect("decode");
             assert_eq!(back, resp);
         }
+    }
+
+    #[test]
+    fn a_single_command_proposal_is_encoded_as_the_command_alone() {
+        for cmd in commands() {
+            let old = encode_bin(&cmd).expect("encode");
+            // Log entries written before batching existed decode as one-command proposals.
+            assert_eq!(decode_bin::<Proposal>(&old).expect("decode"), Proposal::One(cmd.clone()));
+            assert_eq!(encode_bin(&Proposal::One(cmd.clone())).expect("encode"), old);
+            let json = serde_json::to_vec(&Proposal::One(cmd.clone())).expect("json");
+            assert_eq!(json, serde_json::to_vec(&cmd).expect("json"));
+        }
+    }
+
+    #[test]
+    fn a_batch_round_trips_in_both_encodings() {
+        let batch = Proposal::Batch(commands());
+        let bin = encode_bin(&batch).expect("encode");
+        assert_eq!(decode_bin::<Proposal>(&bin).expect("decode"), batch);
+        let json = serde_json::to_value(&batch).expect("json");
+        assert_eq!(json["batch"][6]["op"]["type"], "CommitKey");
+        assert_eq!(serde_json::from_value::<Proposal>(json).expect("json back"), batch);
+        assert_eq!(batch.commands().len(), commands().len());
+    }
+
+    #[test]
+    fn a_batch_is_not_a_command_and_does_not_nest() {
+        // postcard drops the messages of custom errors; that they are errors is what counts.
+        let bin = encode_bin(&Proposal::Batch(commands())).expect("encode");
+        assert!(decode_bin::<Command>(&bin).is_err());
+        let nested = CommandBin {
+            request_id: Cow::Borrowed(""),
+            op: OpBin::Batch(vec![CommandBin {
+                request_id: Cow::Borrowed(""),
+                op: OpBin::Batch(Vec::new()),
+                now_ms: 0,
+                open_client_id: 0,
+            }]),
+            now_ms: 0,
+            open_client_id: 0,
+        };
+        assert!(decode_bin::<Proposal>(&encode_bin(&nested).expect("encode")).is_err());
+        let cmd = commands().remove(2);
+        let too_long = Proposal::Batch(vec![cmd; MAX_BATCH_COMMANDS + 1]);
+        assert!(decode_bin::<Proposal>(&encode_bin(&too_long).expect("encode")).is_err());
+        let longest = Proposal::Batch(vec![commands().remove(2); MAX_BATCH_COMMANDS]);
+        assert_eq!(decode_bin::<Proposal>(&encode_bin(&longest).expect("encode")).expect("decode"), longest);
     }
 
     #[test]

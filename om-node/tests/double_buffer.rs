@@ -6,19 +6,19 @@ use om_client::wire::*;
 use om_node::metrics::NodeMetrics;
 use om_node::namespace::{self, Table, TableRead};
 use om_node::store::StateMachineStore;
-use om_node::types::{Command, Entry, NodeId, TypeConfig};
+use om_node::types::{Command, Entry, NodeId, Proposal, TypeConfig};
 use openraft::storage::RaftStateMachine;
 use openraft::EntryPayload;
 
 fn entry(index: u64, op: WriteOp) -> Entry {
     Entry {
         log_id: openraft::testing::log_id::<TypeConfig>(1, NodeId::from("om1"), index),
-        payload: EntryPayload::Normal(Command {
+        payload: EntryPayload::Normal(Proposal::One(Command {
             request_id: format!("r{index}"),
             op,
             now_ms: 1000 + index,
             open_client_id: index,
-        }),
+        })),
     }
 }
 
@@ -225,4 +225,52 @@ async fn a_superseded_snapshot_stays_on_disk_while_it_is_being_sent() {
     assert_eq!(reopened.snapshot.path, kept);
     assert_eq!(reopened.meta.last_log_id.map(|l| l.index), Some(2));
     assert!(!stray.exists() && !upload.exists());
+}
+
+/// One entry carrying three client writes (a batch the leader coalesced), with a bound of two
+/// unflushed transactions: apply runs them in order (the second create of vol2 sees the first),
+/// gives each its own object id, counts each as a transaction, and a reopened store has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_entry_applies_its_commands_in_order_with_their_own_ids() {
+    use om_node::namespace::TxnId;
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = NodeMetrics::new();
+    let mut sm = StateMachineStore::open(dir.path(), 2, metrics.clone()).unwrap();
+    let cmd = |id: &str, op| Command { request_id: id.into(), op, now_ms: 2000, open_client_id: 0 };
+    let batch = Entry {
+        log_id: openraft::testing::log_id::<TypeConfig>(1, NodeId::from("om1"), 2),
+        payload: EntryPayload::Normal(Proposal::Batch(vec![
+            cmd("a", WriteOp::create_volume("vol2")),
+            cmd("b", WriteOp::create_volume("vol2")),
+            cmd("c", WriteOp::create_bucket("vol2", "bkt2")),
+        ])),
+    };
+    apply(&mut sm, vec![entry(1, WriteOp::create_volume("vol1")), batch, entry(3, WriteOp::create_volume("vol3"))])
+        .await;
+    let check = |sm: &StateMachineStore| {
+        assert_eq!(volumes_of(sm), ["vol1", "vol2", "vol3"]);
+        let vol = |v: &str| match namespace::query(sm.view(), &ReadOp::VolumeInfo { volume: v.into() }).unwrap() {
+            ReadResponse::Volume { volume } => volume,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(vol("vol1").object_id, 1);
+        assert_eq!(vol("vol2").object_id, TxnId::in_batch(2, 0).object_id);
+        assert_eq!(vol("vol3").object_id, 3);
+        let bucket = ReadOp::BucketInfo { volume: "vol2".into(), bucket: "bkt2".into() };
+        match namespace::query(sm.view(), &bucket).unwrap() {
+            ReadResponse::Bucket { bucket } => assert_eq!(bucket.object_id, TxnId::in_batch(2, 2).object_id),
+            other => panic!("{other:?}"),
+        }
+        // The losing create's answer is in the retry cache, under its own request id.
+        let row = sm.view().get(Table::RetryCache, b"b").unwrap().expect("retry row of b");
+        assert!(String::from_utf8_lossy(&row).contains("VOLUME_ALREADY_EXISTS"));
+    };
+    check(&sm);
+    sm.flush().unwrap();
+    assert_eq!(metrics.flushed_transactions.get(), 5, "the batch counts as three transactions");
+    drop(sm);
+    let sm = StateMachineStore::open(dir.path(), 2, NodeMetrics::new()).unwrap();
+    check(&sm);
+    assert_ne!(TxnId::in_batch(2, 0).object_id, TxnId::in_batch(2, 1).object_id);
+    assert!(TxnId::in_batch(1, 0).object_id > u64::from(u32::MAX), "batch ids are far from log indexes");
 }

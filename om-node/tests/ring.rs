@@ -362,3 +362,75 @@ async fn open_keys_never_committed_expire_and_a_late_commit_is_refused() {
     assert_eq!(keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["committed"]);
     assert_digests_equal(&ring.conf.service(Some(SID)).unwrap().nodes, &client).await;
 }
+
+/// 64 clients at once: the leader coalesces their writes into shared Raft entries, and each
+/// still gets its own answer. Racing creates of one volume have exactly one winner even when
+/// they share an entry, every key gets its own object id, and the replicas stay identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
+    let ring = Ring::start(3, &[]);
+    let leader = ring.wait_leader(Duration::from_secs(30)).await;
+    let nodes = ring.conf.service(Some(SID)).unwrap().nodes;
+    let leader_http = nodes.iter().find(|n| n.node_id == leader).unwrap().http_address();
+    let client = ring.client();
+    client.write(WriteOp::create_volume("vol1")).await.unwrap();
+    client.write(WriteOp::create_bucket("vol1", "bkt1")).await.unwrap();
+
+    let mut keys = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut round = 0;
+    let batched = loop {
+        round += 1;
+        let race = format!("race{round}");
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let (client, race) = (Arc::clone(&client), race.clone());
+            tasks.push(tokio::spawn(async move {
+                let created = client.write(WriteOp::create_volume(&race)).await;
+                let key = format!("r{round}/k{i:02}");
+                put_key(&client, "vol1", "bkt1", &key).await.unwrap();
+                (created.map(|_| ()).map_err(|e| e.code()), key)
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            let (created, key) = t.await.unwrap();
+            match created {
+                Ok(()) => winners += 1,
+                Err(code) => assert_eq!(code, Some(ErrorCode::VolumeAlreadyExists)),
+            }
+            keys.insert(key);
+        }
+        assert_eq!(winners, 1, "exactly one of 64 racing creates of {race} wins");
+        let entries = metric(&leader_http, "om_proposal_commands_count").await.unwrap_or(0.0);
+        let commands = metric(&leader_http, "om_proposal_commands_sum").await.unwrap_or(0.0);
+        eprintln!("round {round}: {commands} client writes in {entries} entries");
+        if commands > entries {
+            break commands / entries;
+        }
+        assert!(Instant::now() < deadline, "no Raft entry carried more than one client write in {round} rounds");
+    };
+    eprintln!("mean client writes per entry on the leader: {batched:.2}");
+
+    let mut object_ids = BTreeSet::new();
+    let mut listed = BTreeSet::new();
+    let mut start_after = String::new();
+    loop {
+        let op = ReadOp::ListKeys {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            prefix: String::new(),
+            start_after: start_after.clone(),
+            max: Some(1000),
+        };
+        let ReadResponse::Keys { keys: page } = client.read(op).await.unwrap() else { panic!("not a key list") };
+        let Some(last) = page.last() else { break };
+        start_after = last.name.clone();
+        for k in page {
+            assert!(object_ids.insert(k.object_id), "object id {} of {} is not unique", k.object_id, k.name);
+            listed.insert(k.name);
+        }
+    }
+    assert_eq!(listed, keys, "every acknowledged key is listed, and nothing else");
+    assert_digests_equal(&nodes, &client).await;
+}

@@ -46,8 +46,8 @@ use sha2::{Digest, Sha256};
 use om_client::wire::{ApiError, ErrorCode, WriteOutcome, WriteResponse};
 
 use crate::metrics::NodeMetrics;
-use crate::namespace::{self, MemTables, Mutation, Table, TableRead, Value};
-use crate::types::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::namespace::{self, MemTables, Mutation, Table, TableRead, TxnId, Value};
+use crate::types::{LogId, Proposal, SnapshotMeta, StoredMembership, TypeConfig};
 
 const CF_META: &str = "meta";
 const KEY_TRANSACTION_INFO: &[u8] = b"TRANSACTIONINFO";
@@ -139,6 +139,10 @@ struct FlushTx {
     log_id: LogId,
     muts: Vec<Mutation>,
     membership: Option<StoredMembership>,
+    /// Client commands in the entry (one for an entry without any).
+    transactions: usize,
+    /// Backpressure permits the entry holds until it is flushed.
+    permits: u32,
 }
 
 enum FlushMsg {
@@ -158,6 +162,8 @@ pub struct Shared {
     applied: Mutex<Applied>,
     flusher: Mutex<mpsc::Sender<FlushMsg>>,
     permits: Arc<tokio::sync::Semaphore>,
+    /// The semaphore's size (`ozone.om.unflushed.transaction.max.count`).
+    max_unflushed: usize,
     flushed_index: AtomicU64,
     /// Latest request time (`Command::now_ms`) applied; the retry cache's compaction filter
     /// reads it.
@@ -284,6 +290,7 @@ impl StateMachineStore {
             applied: Mutex::new(applied),
             flusher: Mutex::new(tx),
             permits: Arc::new(tokio::sync::Semaphore::new(max_unflushed.max(1))),
+            max_unflushed: max_unflushed.max(1),
             flushed_index: AtomicU64::new(flushed),
             retry_horizon,
             metrics,
@@ -411,6 +418,22 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or_else(|| io_err("the state database could not be reopened after a snapshot installation"))
+    }
+
+    /// Puts applied mutations where reads find them: the full table cache, else the table
+    /// cache tagged with the entry's index (evicted once that index is flushed).
+    fn stage(&self, index: u64, muts: &[Mutation]) {
+        if muts.iter().any(|m| m.table.fully_cached()) {
+            let mut full = self.full.write().unwrap_or_else(|p| p.into_inner());
+            full.apply(muts.iter().filter(|m| m.table.fully_cached()));
+        }
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        for m in muts.iter().filter(|m| !m.table.fully_cached()) {
+            cache
+                .entry(m.table)
+                .or_default()
+                .insert(m.key.clone(), CacheEntry { epoch: index, value: m.value.clone() });
+        }
     }
 
     fn lock_applied(&self) -> std::sync::MutexGuard<'_, Applied> {
@@ -593,8 +616,8 @@ fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>, fl
                 }
             }
             shared.flushed_index.store(last, Ordering::Release);
-            shared.permits.add_permits(txs.len());
-            shared.metrics.observe_flush(txs.len(), started.elapsed());
+            shared.permits.add_permits(txs.iter().map(|t| t.permits as usize).sum());
+            shared.metrics.observe_flush(txs.iter().map(|t| t.transactions).sum(), started.elapsed());
         }
         // Release our reference before acknowledging barriers: whoever waited on a barrier may
         // drop the store and reopen the database at once, which needs the last Arc to be gone.
@@ -676,37 +699,43 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             };
             let log_id = entry.log_id.clone();
             let index = log_id.index;
-            let (result, muts, membership) = match entry.payload {
-                EntryPayload::Blank => (Ok(noop_response(index)), Vec::new(), None),
-                EntryPayload::Normal(cmd) => {
-                    let (res, muts) = namespace::execute(&*self.shared, &cmd, index);
-                    self.shared.retry_horizon.fetch_max(cmd.now_ms, Ordering::Relaxed);
-                    (res, muts, None)
+            let (results, muts, membership) = match entry.payload {
+                EntryPayload::Blank => (vec![Ok(noop_response(index))], Vec::new(), None),
+                EntryPayload::Normal(proposal) => {
+                    let batched = matches!(proposal, Proposal::Batch(_));
+                    let commands = proposal.commands();
+                    let mut results = Vec::with_capacity(commands.len());
+                    let mut muts = Vec::new();
+                    for (position, cmd) in commands.iter().enumerate() {
+                        let txn = if batched { TxnId::in_batch(index, position) } else { TxnId::single(index) };
+                        let (res, cmd_muts) = namespace::execute(&*self.shared, cmd, txn);
+                        self.shared.retry_horizon.fetch_max(cmd.now_ms, Ordering::Relaxed);
+                        // Staged at once: the next command of a batch reads what this one wrote.
+                        self.shared.stage(index, &cmd_muts);
+                        results.push(res);
+                        muts.extend(cmd_muts);
+                    }
+                    (results, muts, None)
                 }
                 EntryPayload::Membership(m) => {
-                    (Ok(noop_response(index)), Vec::new(), Some(StoredMembership::new(Some(log_id.clone()), m)))
+                    (vec![Ok(noop_response(index))], Vec::new(), Some(StoredMembership::new(Some(log_id.clone()), m)))
                 }
             };
             // Backpressure: wait while too many transactions are unflushed. Hand over what
-            // this call holds first, or the flusher could never release the permits.
-            match self.shared.permits.try_acquire() {
+            // this call holds first, or the flusher could never release the permits. A batch
+            // takes a permit per command, or the whole bound if it is larger.
+            let transactions = results.len().max(1);
+            let permits = transactions.min(self.shared.max_unflushed) as u32;
+            match self.shared.permits.try_acquire_many(permits) {
                 Ok(p) => p.forget(),
                 Err(_) => {
                     self.shared.send(FlushMsg::Txs(std::mem::take(&mut pending)))?;
-                    self.shared.permits.acquire().await.map_err(|_| io_err("double buffer closed"))?.forget();
-                }
-            }
-            if muts.iter().any(|m| m.table.fully_cached()) {
-                let mut full = self.shared.full.write().unwrap_or_else(|p| p.into_inner());
-                full.apply(muts.iter().filter(|m| m.table.fully_cached()));
-            }
-            {
-                let mut cache = self.shared.cache.write().unwrap_or_else(|p| p.into_inner());
-                for m in muts.iter().filter(|m| !m.table.fully_cached()) {
-                    cache
-                        .entry(m.table)
-                        .or_default()
-                        .insert(m.key.clone(), CacheEntry { epoch: index, value: m.value.clone() });
+                    self.shared
+                        .permits
+                        .acquire_many(permits)
+                        .await
+                        .map_err(|_| io_err("double buffer closed"))?
+                        .forget();
                 }
             }
             {
@@ -716,9 +745,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     a.membership = m.clone();
                 }
             }
-            pending.push(FlushTx { log_id, muts, membership });
+            pending.push(FlushTx { log_id, muts, membership, transactions, permits });
             if let Some(r) = responder {
-                r.send(result);
+                r.send(results);
             }
             if pending.len() >= 1024 {
                 self.shared.send(FlushMsg::Txs(std::mem::take(&mut pending)))?;
@@ -901,6 +930,8 @@ mod tests {
                 })
                 .collect(),
             membership: None,
+            transactions: 1,
+            permits: 1,
         }
     }
 

@@ -1,0 +1,94 @@
+//! Coalescing client writes into Raft entries on the leader.
+//!
+//! Every Raft entry costs the same bookkeeping whatever it carries: a turn of openraft's core
+//! loop, a log write, replication and an apply step on every replica. So the leader puts the
+//! client writes that queue up while its earlier entries replicate into one entry
+//! ([`Proposal::Batch`]). At most `omring.raft.proposals.in.flight` entries from this queue
+//! replicate at a time; a write that finds a free slot is proposed at once, alone, so an idle
+//! leader adds no wait. Under load the queue fills while the slots are busy, and the next entry
+//! takes all of it (up to [`MAX_BATCH_COMMANDS`]).
+//!
+//! Each command keeps its own request id, retry-cache row and answer; apply runs them in order,
+//! each seeing the ones before it (see [`crate::namespace::TxnId`] for their object ids).
+
+use std::sync::{Arc, Weak};
+
+use om_client::wire::{ApiError, ErrorCode};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+
+use crate::node::OmNode;
+use crate::types::{Command, CommandResult, Proposal, MAX_BATCH_COMMANDS};
+
+/// A client write waiting for its entry.
+pub struct Queued {
+    cmd: Command,
+    reply: oneshot::Sender<CommandResult>,
+}
+
+/// The handle the HTTP handlers write through.
+pub struct Proposer {
+    queue: mpsc::Sender<Queued>,
+}
+
+impl Proposer {
+    /// A proposer and the queue [`run_proposer`] drains.
+    pub fn new() -> (Self, mpsc::Receiver<Queued>) {
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH_COMMANDS);
+        (Proposer { queue }, rx)
+    }
+
+    /// Replicates and applies `cmd`, alone or with others, and returns its own result.
+    pub async fn write(&self, cmd: Command) -> CommandResult {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Queued { cmd, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> ApiError {
+    ApiError::new(ErrorCode::Internal, "the node is shutting down; its write queue has stopped")
+}
+
+/// Drains the queue into entries, keeping at most `in_flight` of them replicating.
+pub async fn run_proposer(node: Weak<OmNode>, mut queue: mpsc::Receiver<Queued>, in_flight: usize) {
+    let slots = Arc::new(Semaphore::new(in_flight.max(1)));
+    while let Some(first) = queue.recv().await {
+        // Wait for a slot before draining: what arrives meanwhile joins this entry.
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_COMMANDS {
+            match queue.try_recv() {
+                Ok(q) => batch.push(q),
+                Err(_) => break,
+            }
+        }
+        let Some(node) = node.upgrade() else { return };
+        tokio::spawn(propose(node, batch, slot));
+    }
+}
+
+async fn propose(node: Arc<OmNode>, batch: Vec<Queued>, _slot: OwnedSemaphorePermit) {
+    let (mut cmds, replies): (Vec<Command>, Vec<_>) = batch.into_iter().map(|q| (q.cmd, q.reply)).unzip();
+    let count = cmds.len();
+    node.metrics.proposal_commands.observe(count as f64);
+    let proposal = match (cmds.pop(), cmds.is_empty()) {
+        (Some(only), true) => Proposal::One(only),
+        (Some(last), false) => {
+            cmds.push(last);
+            Proposal::Batch(cmds)
+        }
+        (None, _) => return,
+    };
+    let results = match node.raft.client_write(proposal).await {
+        Ok(resp) => resp.data,
+        Err(e) => vec![Err(node.write_error(e)); count],
+    };
+    let mut results = results.into_iter();
+    for reply in replies {
+        let result = results.next().unwrap_or_else(|| {
+            Err(ApiError::new(ErrorCode::Internal, format!("apply answered fewer than the {count} commands proposed")))
+        });
+        // The client may have gone; its write stands either way.
+        let _ = reply.send(result);
+    }
+}
