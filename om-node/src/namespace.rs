@@ -249,9 +249,10 @@ impl<'a> Tx<'a> {
     }
 }
 
-/// Where a command sits in the log, and the id of what it creates or updates.
+/// Where a command sits in the log, and the id of what it creates.
 ///
-/// A command alone in its entry takes the entry's index as its id. Commands coalesced into one
+/// Updates record the log index (`update_id`, increasing with the log as in Ozone). A command
+/// alone in its entry gives what it creates the entry's index as object id. Commands coalesced into one
 /// entry ([`crate::types::Proposal::Batch`]) need an id each: [`TxnId::in_batch`] sets bit 62
 /// and puts the index above the command's position, so ids stay unique among batches and never
 /// meet an index (which would need 2^62 entries). Ozone likewise shifts the transaction index
@@ -295,11 +296,8 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, txn: TxnId) -> (CommandResul
         return (replay, Vec::new());
     }
     let mut tx = Tx { view, muts: Vec::new() };
-    let result = run(&mut tx, cmd, txn.object_id).map(|outcome| WriteResponse {
-        outcome,
-        log_index: txn.log_index,
-        replayed: false,
-    });
+    let result =
+        run(&mut tx, cmd, txn).map(|outcome| WriteResponse { outcome, log_index: txn.log_index, replayed: false });
     let mut muts = if result.is_ok() { tx.muts } else { Vec::new() };
     muts.push(Mutation {
         table: Table::RetryCache,
@@ -310,7 +308,7 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, txn: TxnId) -> (CommandResul
     (result, muts)
 }
 
-fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiError> {
+fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiError> {
     let now = cmd.now_ms;
     match &cmd.op {
         WriteOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
@@ -332,8 +330,8 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
                 metadata: metadata.clone(),
                 creation_time: now,
                 modification_time: now,
-                object_id: txn_id,
-                update_id: txn_id,
+                object_id: txn.object_id,
+                update_id: txn.log_index,
             };
             tx.put(Table::Volumes, volume_key(volume), &info);
             Ok(WriteOutcome::Volume { volume: info })
@@ -360,7 +358,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
                 info.quota_in_namespace = qn;
             }
             info.modification_time = now;
-            info.update_id = txn_id;
+            info.update_id = txn.log_index;
             tx.put(Table::Volumes, volume_key(volume), &info);
             Ok(WriteOutcome::Volume { volume: info })
         }
@@ -418,11 +416,11 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
                 metadata: metadata.clone(),
                 creation_time: now,
                 modification_time: now,
-                object_id: txn_id,
-                update_id: txn_id,
+                object_id: txn.object_id,
+                update_id: txn.log_index,
             };
             vol.used_namespace += 1;
-            vol.update_id = txn_id;
+            vol.update_id = txn.log_index;
             tx.put(Table::Volumes, volume_key(volume), &vol);
             tx.put(Table::Buckets, bucket_key(volume, bucket), &info);
             Ok(WriteOutcome::Bucket { bucket: info })
@@ -434,7 +432,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
             }
             let mut vol = tx.volume(volume)?;
             vol.used_namespace = vol.used_namespace.saturating_sub(1);
-            vol.update_id = txn_id;
+            vol.update_id = txn.log_index;
             tx.put(Table::Volumes, volume_key(volume), &vol);
             tx.delete(Table::Buckets, bucket_key(volume, bucket));
             Ok(WriteOutcome::Deleted)
@@ -451,8 +449,8 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
                 metadata: metadata.clone(),
                 creation_time: now,
                 modification_time: now,
-                object_id: txn_id,
-                update_id: txn_id,
+                object_id: txn.object_id,
+                update_id: txn.log_index,
             };
             let open_k = open_key_key(volume, bucket, key, cmd.open_client_id);
             // Client ids are random, so the row is new unless two opens drew the same id.
@@ -474,7 +472,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
                 info.size = *s;
             }
             info.modification_time = now;
-            info.update_id = txn_id;
+            info.update_id = txn.log_index;
             let old = tx.key(volume, bucket, key)?;
             let old_size = old.as_ref().map(|o| o.size).unwrap_or(0);
             let new_bytes = bkt.used_bytes.saturating_sub(old_size) + info.size;
@@ -505,9 +503,9 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
             }
             bkt.used_bytes = new_bytes;
             bkt.used_namespace = new_count;
-            bkt.update_id = txn_id;
+            bkt.update_id = txn.log_index;
             vol.used_bytes = vol_bytes;
-            vol.update_id = txn_id;
+            vol.update_id = txn.log_index;
             tx.delete(Table::OpenKeys, open_k);
             tx.put_row(Table::Keys, key_key(volume, bucket, key), &info, !replaced);
             tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
@@ -522,9 +520,9 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
             let mut vol = tx.volume(volume)?;
             bkt.used_bytes = bkt.used_bytes.saturating_sub(old.size);
             bkt.used_namespace = bkt.used_namespace.saturating_sub(1);
-            bkt.update_id = txn_id;
+            bkt.update_id = txn.log_index;
             vol.used_bytes = vol.used_bytes.saturating_sub(old.size);
-            vol.update_id = txn_id;
+            vol.update_id = txn.log_index;
             tx.put(Table::DeletedKeys, deleted_key_key(volume, bucket, key, old.object_id), &old);
             tx.delete(Table::Keys, key_key(volume, bucket, key));
             tx.put(Table::Buckets, bucket_key(volume, bucket), &bkt);
@@ -565,7 +563,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn_id: u64) -> Result<WriteOutcome, ApiE
             }
             info.name = to_key.clone();
             info.modification_time = now;
-            info.update_id = txn_id;
+            info.update_id = txn.log_index;
             tx.delete(Table::Keys, key_key(volume, bucket, key));
             tx.put(Table::Keys, key_key(volume, bucket, to_key), &info);
             Ok(WriteOutcome::Renamed { key: info })

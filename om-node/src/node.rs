@@ -40,6 +40,7 @@ pub const KEY_PROPOSALS_IN_FLIGHT: &str = "omring.raft.proposals.in.flight";
 
 /// Default of `omring.raft.proposals.in.flight`.
 pub const DEFAULT_PROPOSALS_IN_FLIGHT: u64 = 2;
+const MAX_PROPOSALS_IN_FLIGHT: usize = 1024;
 
 /// Where the configuration came from, so `reload-config` can read it again.
 #[derive(Debug, Clone)]
@@ -158,6 +159,9 @@ impl NodeSettings {
         if let Some((key, _)) = counts.into_iter().find(|(_, value)| *value == 0) {
             return bad(key, "must be positive".into());
         }
+        if self.proposals_in_flight > MAX_PROPOSALS_IN_FLIGHT {
+            return bad(KEY_PROPOSALS_IN_FLIGHT, format!("must be at most {MAX_PROPOSALS_IN_FLIGHT}"));
+        }
         if self.service.node(&self.node_id).is_none() {
             return bad("ozone.om.node.id", format!("{} is not a node of {}", self.node_id, self.service.service_id));
         }
@@ -234,7 +238,10 @@ impl OmNode {
 
     /// Ok if this node is the leader and has applied everything before its term.
     pub fn check_leader(&self) -> Result<(), ApiError> {
-        self.leader_check(&self.raft.metrics().borrow_watched())
+        // The borrow ends with this statement: building a NOT_LEADER error reads the metrics
+        // again, and a second borrow on the same thread would deadlock behind Raft's writer.
+        let view = LeaderView::of(&self.raft.metrics().borrow_watched());
+        self.leader_check(view)
     }
 
     /// The client's error for a write Raft did not take.
@@ -249,19 +256,15 @@ impl OmNode {
         }
     }
 
-    fn leader_check(&self, m: &RaftMetrics<TypeConfig>) -> Result<(), ApiError> {
-        match m.current_leader {
+    fn leader_check(&self, v: LeaderView) -> Result<(), ApiError> {
+        match v.leader {
             Some(ref l) if l == &self.node_id => {
-                let applied_term = m.last_applied.as_ref().map(|l| l.leader_id.term).unwrap_or(0);
-                if m.state == ServerState::Leader && applied_term == m.current_term {
+                if v.is_leader && v.applied_term == v.term {
                     Ok(())
                 } else {
                     Err(ApiError::new(
                         ErrorCode::LeaderNotReady,
-                        format!(
-                            "{} is leader of term {} but still applying earlier entries",
-                            self.node_id, m.current_term
-                        ),
+                        format!("{} is leader of term {} but still applying earlier entries", self.node_id, v.term),
                     ))
                 }
             }
@@ -298,7 +301,7 @@ impl OmNode {
         let committed = m.cluster_committed.as_ref().or(m.local_committed.as_ref()).map(|l| l.index).unwrap_or(0);
         let ready = is_member
             && match m.current_leader {
-                Some(ref l) if l == &self.node_id => self.leader_check(&m).is_ok(),
+                Some(ref l) if l == &self.node_id => self.leader_check(LeaderView::of(&m)).is_ok(),
                 Some(_) => applied >= committed,
                 None => false,
             };
@@ -337,6 +340,26 @@ impl OmNode {
         g.raft_purged_index.set(purged as i64);
         g.flushed_index.set(s.flushed_index as i64);
         g.ready.set(i64::from(s.ready));
+    }
+}
+
+/// What a leader check needs from Raft's metrics, copied out of them.
+struct LeaderView {
+    leader: Option<NodeId>,
+    is_leader: bool,
+    term: u64,
+    /// Term of the last applied entry: the leader's own blank entry applied means it is ready.
+    applied_term: u64,
+}
+
+impl LeaderView {
+    fn of(m: &RaftMetrics<TypeConfig>) -> Self {
+        LeaderView {
+            leader: m.current_leader.clone(),
+            is_leader: m.state == ServerState::Leader,
+            term: m.current_term,
+            applied_term: m.last_applied.as_ref().map(|l| l.leader_id.term).unwrap_or(0),
+        }
     }
 }
 

@@ -255,6 +255,7 @@ async fn a_batch_entry_applies_its_commands_in_order_with_their_own_ids() {
         };
         assert_eq!(vol("vol1").object_id, 1);
         assert_eq!(vol("vol2").object_id, TxnId::in_batch(2, 0).object_id);
+        assert_eq!(vol("vol2").update_id, 2, "update ids are log indexes, increasing with the log");
         assert_eq!(vol("vol3").object_id, 3);
         let bucket = ReadOp::BucketInfo { volume: "vol2".into(), bucket: "bkt2".into() };
         match namespace::query(sm.view(), &bucket).unwrap() {

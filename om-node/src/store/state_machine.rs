@@ -563,25 +563,33 @@ impl TableRead for Shared {
     }
 }
 
-/// The flusher: gathers applied transactions for up to [`FLUSH_INTERVAL`] (or until `flush_at`
-/// of them, or a barrier), writes them in one batch, evicts, releases permits.
+/// The flusher: gathers applied transactions for up to [`FLUSH_INTERVAL`] (or until they hold
+/// `flush_at` permits, or a barrier), writes them in one batch, evicts, releases permits.
 fn run_flusher(shared: std::sync::Weak<Shared>, rx: mpsc::Receiver<FlushMsg>, flush_at: usize) {
     while let Ok(first) = rx.recv() {
         let mut txs = Vec::new();
         let mut barriers = Vec::new();
+        // Returns the permits the gathered transactions hold: apply waits when they reach the bound.
         let mut gather = |msg: FlushMsg, txs: &mut Vec<FlushTx>| match msg {
-            FlushMsg::Txs(t) => txs.extend(t),
-            FlushMsg::Barrier(b) => barriers.push(b),
+            FlushMsg::Txs(t) => {
+                let permits = t.iter().map(|t| t.permits as usize).sum::<usize>();
+                txs.extend(t);
+                permits
+            }
+            FlushMsg::Barrier(b) => {
+                barriers.push(b);
+                0
+            }
         };
         // A barrier flushes at once; transactions wait for more to join them.
         let mut wait = matches!(first, FlushMsg::Txs(_));
-        gather(first, &mut txs);
+        let mut held = gather(first, &mut txs);
         let deadline = Instant::now() + FLUSH_INTERVAL;
-        while wait && txs.len() < flush_at {
+        while wait && held < flush_at {
             match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(msg) => {
                     wait = matches!(msg, FlushMsg::Txs(_));
-                    gather(msg, &mut txs);
+                    held += gather(msg, &mut txs);
                 }
                 Err(_) => wait = false,
             }
