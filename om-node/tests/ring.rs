@@ -434,3 +434,41 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
     assert_eq!(listed, keys, "every acknowledged key is listed, and nothing else");
     assert_digests_equal(&nodes, &client).await;
 }
+
+/// Followers answer NOT_LEADER (with the leader's address, which they read from Raft's state)
+/// while the leader replicates a steady load, so Raft keeps publishing new state on every
+/// follower. Every answer must come: building that error once read Raft's state twice under
+/// one borrow, and a publish in between froze the follower for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_keep_answering_not_leader_while_the_leader_is_busy() {
+    let ring = Ring::start(3, &[]);
+    let leader = ring.wait_leader(Duration::from_secs(30)).await;
+    let service = ring.conf.service(Some(SID)).unwrap();
+    let followers: Vec<String> =
+        service.nodes.iter().filter(|n| n.node_id != leader).map(|n| n.rpc_address()).collect();
+    let load = Load::start(&ring.client(), 8, "busy").await;
+    load.wait_more(50, Duration::from_secs(60)).await;
+
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let mut askers = Vec::new();
+    for (a, addr) in followers.iter().cycle().take(4).enumerate() {
+        let (http, addr, leader) = (http.clone(), addr.clone(), leader.clone());
+        askers.push(tokio::spawn(async move {
+            for i in 0..1000 {
+                let body = WriteRequest { request_id: format!("ask{a}-{i}"), op: WriteOp::create_volume("nope") };
+                let r = http.post(format!("http://{addr}{PATH_WRITE}")).json(&body).send().await;
+                let r = r.unwrap_or_else(|e| panic!("follower {addr} did not answer request {i}: {e}"));
+                assert_eq!(r.status().as_u16(), 421, "follower {addr}");
+                let e: ApiError = r.json().await.unwrap();
+                assert_eq!((e.code, e.leader_id.as_deref()), (ErrorCode::NotLeader, Some(leader.as_str())));
+                assert!(e.leader_address.is_some(), "{e:?}");
+            }
+        }));
+    }
+    for a in askers {
+        a.await.unwrap();
+    }
+    let (acked, failures) = load.stop().await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_all_present(&ring.client(), &acked).await;
+}
