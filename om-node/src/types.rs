@@ -411,17 +411,17 @@ impl Serialize for Proposal {
 impl<'de> Deserialize<'de> for Proposal {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
+        let too_long = |n: usize| D::Error::custom(format!("a batch of {n} commands (at most {MAX_BATCH_COMMANDS})"));
         if d.is_human_readable() {
-            return Ok(match ProposalJson::<Command>::deserialize(d)? {
-                ProposalJson::Batch { batch } => Proposal::Batch(batch),
-                ProposalJson::One(c) => Proposal::One(c),
-            });
+            return match ProposalJson::<Command>::deserialize(d)? {
+                ProposalJson::Batch { batch } if batch.len() > MAX_BATCH_COMMANDS => Err(too_long(batch.len())),
+                ProposalJson::Batch { batch } => Ok(Proposal::Batch(batch)),
+                ProposalJson::One(c) => Ok(Proposal::One(c)),
+            };
         }
         let c = CommandBin::deserialize(d)?;
         match c.op {
-            OpBin::Batch(cs) if cs.len() > MAX_BATCH_COMMANDS => {
-                Err(D::Error::custom(format!("a batch of {} commands (at most {MAX_BATCH_COMMANDS})", cs.len())))
-            }
+            OpBin::Batch(cs) if cs.len() > MAX_BATCH_COMMANDS => Err(too_long(cs.len())),
             OpBin::Batch(cs) => cs
                 .into_iter()
                 .map(Command::try_from)
@@ -656,6 +656,8 @@ mod tests {
         let cmd = commands().remove(2);
         let too_long = Proposal::Batch(vec![cmd; MAX_BATCH_COMMANDS + 1]);
         assert!(decode_bin::<Proposal>(&encode_bin(&too_long).expect("encode")).is_err());
+        let err = serde_json::from_value::<Proposal>(serde_json::to_value(&too_long).expect("json")).unwrap_err();
+        assert!(err.to_string().contains("a batch of 1025 commands (at most 1024)"), "{err}");
         let longest = Proposal::Batch(vec![commands().remove(2); MAX_BATCH_COMMANDS]);
         assert_eq!(decode_bin::<Proposal>(&encode_bin(&longest).expect("encode")).expect("decode"), longest);
     }
