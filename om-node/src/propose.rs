@@ -68,16 +68,12 @@ pub async fn run_proposer(node: Weak<OmNode>, mut queue: mpsc::Receiver<Queued>,
 }
 
 async fn propose(node: Arc<OmNode>, batch: Vec<Queued>, _slot: OwnedSemaphorePermit) {
-    let (mut cmds, replies): (Vec<Command>, Vec<_>) = batch.into_iter().map(|q| (q.cmd, q.reply)).unzip();
+    let (cmds, replies): (Vec<Command>, Vec<_>) = batch.into_iter().map(|q| (q.cmd, q.reply)).unzip();
     let count = cmds.len();
     node.metrics.proposal_commands.observe(count as f64);
-    let proposal = match (cmds.pop(), cmds.is_empty()) {
-        (Some(only), true) => Proposal::One(only),
-        (Some(last), false) => {
-            cmds.push(last);
-            Proposal::Batch(cmds)
-        }
-        (None, _) => return,
+    let proposal = match <[Command; 1]>::try_from(cmds) {
+        Ok([only]) => Proposal::One(only),
+        Err(cmds) => Proposal::Batch(cmds),
     };
     let results = match node.raft.client_write(proposal).await {
         Ok(resp) => resp.data,

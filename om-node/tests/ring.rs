@@ -414,22 +414,9 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
 
     let mut object_ids = BTreeSet::new();
     let mut listed = BTreeSet::new();
-    let mut start_after = String::new();
-    loop {
-        let op = ReadOp::ListKeys {
-            volume: "vol1".into(),
-            bucket: "bkt1".into(),
-            prefix: String::new(),
-            start_after: start_after.clone(),
-            max: Some(1000),
-        };
-        let ReadResponse::Keys { keys: page } = client.read(op).await.unwrap() else { panic!("not a key list") };
-        let Some(last) = page.last() else { break };
-        start_after = last.name.clone();
-        for k in page {
-            assert!(object_ids.insert(k.object_id), "object id {} of {} is not unique", k.object_id, k.name);
-            listed.insert(k.name);
-        }
+    for k in list_all_keys(&client).await {
+        assert!(object_ids.insert(k.object_id), "object id {} of {} is not unique", k.object_id, k.name);
+        listed.insert(k.name);
     }
     assert_eq!(listed, keys, "every acknowledged key is listed, and nothing else");
     assert_digests_equal(&nodes, &client).await;

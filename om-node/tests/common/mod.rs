@@ -205,23 +205,28 @@ impl Load {
     }
 }
 
-/// Every acknowledged key is listed by a linearizable read, and the bucket's count agrees.
-pub async fn assert_all_present(client: &FailoverClient, acked: &BTreeSet<String>) {
-    let mut listed = BTreeSet::new();
-    let mut start = String::new();
+/// Every key of vol1/bkt1, page by page, through linearizable reads.
+pub async fn list_all_keys(client: &FailoverClient) -> Vec<KeyInfo> {
+    let mut all: Vec<KeyInfo> = Vec::new();
     loop {
         let op = ReadOp::ListKeys {
             volume: "vol1".into(),
             bucket: "bkt1".into(),
             prefix: String::new(),
-            start_after: start.clone(),
+            start_after: all.last().map(|k| k.name.clone()).unwrap_or_default(),
             max: Some(1000),
         };
         let ReadResponse::Keys { keys } = client.read(op).await.unwrap() else { panic!("not a key list") };
-        let Some(last) = keys.last() else { break };
-        start = last.name.clone();
-        listed.extend(keys.into_iter().map(|k| k.name));
+        if keys.is_empty() {
+            return all;
+        }
+        all.extend(keys);
     }
+}
+
+/// Every acknowledged key is listed by a linearizable read, and the bucket's count agrees.
+pub async fn assert_all_present(client: &FailoverClient, acked: &BTreeSet<String>) {
+    let listed: BTreeSet<String> = list_all_keys(client).await.into_iter().map(|k| k.name).collect();
     let missing: Vec<_> = acked.difference(&listed).collect();
     assert!(
         missing.is_empty(),
