@@ -4,7 +4,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/omring/target
 export CARGO_TARGET_DIR
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: test-one deps build demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke
+.PHONY: test-one deps build broken-node fuzz demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke faults
 
 deps:
 	@./scripts/install-deps.sh
@@ -12,8 +12,16 @@ deps:
 
 # One build for everything: building a subset of the workspace unifies dependency features
 # differently (e.g. the C compiler crate behind RocksDB) and would compile RocksDB again.
-build: deps
+build: deps broken-node
 	cargo build --workspace --all-targets
+
+## om-node with the deliberate bugs the fault suite must catch (om-node/src/breakage.rs), as
+## $(CARGO_TARGET_DIR)/debug/om-node-broken. Built with every target, like the plain build: any
+## other selection resolves dependency features differently and compiles RocksDB again. Cargo
+## keeps both variants of om-node's targets, so the plain build after it only links its own.
+broken-node: deps
+	cargo build --workspace --all-targets --features om-node/broken-for-tests
+	cp -f $(OM_NODE) $(OM_NODE)-broken
 
 ## omring on a local Kubernetes control plane (the README's first command): builds, starts a
 ## real control plane and the node agent, installs the operator with helm, applies
@@ -35,10 +43,11 @@ demo-local: build
 
 ## Everything CI checks. The end-to-end tests need the control-plane binaries (built once from
 ## the Go module proxy, about 12 min cold, then cached).
-test: deps
+test: deps broken-node
 	cargo fmt --all -- --check
 	e2e/controlplane/build.sh >/dev/null
 	cargo build --workspace --all-targets
+	cd scripts/tools && go test ./porcupine-check
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory chart-check
 
@@ -78,3 +87,23 @@ bench-compare: deps
 ## Seconds-long harness check (our ring, plus etcd if already cached); part of cargo test.
 bench-smoke: build
 	"$$(scripts/exe-of.sh test smoke)"
+
+## The fault campaign (faults/): RUNS randomized runs of SECS seconds over every fault kind, a
+## summary in faults/results/campaign.md. `make faults SEED=S` replays one seed's schedule;
+## FAULTS=k1,k2 narrows the kinds; NODES=3|5 fixes the ring size. Needs root. `make test` runs a
+## short smoke of it (faults/tests/fault_runs.rs).
+RUNS ?= 100
+SECS ?= 60
+FAULTS ?= all
+faults: build
+	$(CARGO_TARGET_DIR)/debug/omring-faults $(if $(SEED),run --seed $(SEED),campaign --runs $(RUNS)) \
+		--secs $(SECS) --faults $(FAULTS) $(if $(NODES),--nodes $(NODES))
+
+## Every property test of a decoder of outside bytes (ozone-site.xml, client JSON, peer RPC
+## bodies, Raft log entries, snapshot archives, OzoneManagerRing specs) at FUZZ_CASES cases
+## each; `make test` runs proptest's default 256 (48 for snapshot archives, which open RocksDB).
+FUZZ_CASES ?= 10000
+fuzz: build
+	for t in fuzz_client_decoders fuzz_node_decoders fuzz_model; do \
+		PROPTEST_CASES=$(FUZZ_CASES) "$$(scripts/exe-of.sh test $$t)" fuzz_ || exit 1; \
+	done

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs what building omring needs on a fresh Debian machine: clang and libclang for
-# RocksDB's bindgen. Rust and Go come with the machine. Safe to rerun: it only installs what
-# is missing.
+# Installs what building and testing omring needs on a fresh Debian machine: clang and libclang
+# for RocksDB's bindgen, iproute2 and iptables for the fault suite. Rust and Go come with the
+# machine. Safe to rerun: it only installs what is missing.
 set -euo pipefail
 need=()
 command -v clang >/dev/null 2>&1 || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
+# The fault suite (faults/): network namespaces, veth pairs and a bridge, and iptables rules.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""

@@ -5,6 +5,7 @@
 #   kubeconform        validates rendered manifests against JSON schemas
 #   crane              validates, flattens and pushes the OCI image archives
 #   dockerfile-check   BuildKit's Dockerfile parser and linter (scripts/tools/dockerfile-check)
+#   omring-porcupine   the fault suite's linearizability checker (scripts/tools/porcupine-check)
 # Env: OMRING_CACHE (default ~/.cache/omring), GO (go binary), GOFLAGS (e.g. -p=1).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)
@@ -12,13 +13,15 @@ modver() { sed -n "s|^[[:space:]]*\(require \)\{0,1\}$1 v\([^ ]*\).*|\2|p" "$HER
 KUBECONFORM_VERSION=$(modver github.com/yannh/kubeconform)
 CRANE_VERSION=$(modver github.com/google/go-containerregistry)
 BUILDKIT_VERSION=$(modver github.com/moby/buildkit)
+PORCUPINE_VERSION=$(modver github.com/anishathalye/porcupine)
 SUM=$(cat "$HERE/go.sum" "$HERE"/*/*.go | sha256sum | cut -c1-8)
-BIN="${OMRING_CACHE:-$HOME/.cache/omring}/tools-kubeconform-$KUBECONFORM_VERSION-crane-$CRANE_VERSION-buildkit-$BUILDKIT_VERSION-$SUM/bin"
+BIN="${OMRING_CACHE:-$HOME/.cache/omring}/tools-kubeconform-$KUBECONFORM_VERSION-crane-$CRANE_VERSION-buildkit-$BUILDKIT_VERSION-porcupine-$PORCUPINE_VERSION-$SUM/bin"
 
 declare -A PKG=(
   [kubeconform]=github.com/yannh/kubeconform/cmd/kubeconform
   [crane]=github.com/google/go-containerregistry/cmd/crane
   [dockerfile-check]=./dockerfile-check
+  [omring-porcupine]=./porcupine-check
 )
 missing() { local b; for b in "${!PKG[@]}"; do [[ -x $BIN/$b ]] || echo "$b"; done; }
 [[ -z $(missing) ]] && { echo "$BIN"; exit 0; }

@@ -2,6 +2,7 @@
 //! HTTP client API, peer RPC, health and metrics, and the Ozone-style CLI.
 
 pub mod admin;
+pub mod breakage;
 pub mod cli;
 pub mod localring;
 pub mod metrics;

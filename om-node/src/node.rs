@@ -177,6 +177,12 @@ impl NodeSettings {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_threshold),
             max_in_snapshot_log_to_keep: self.purge_gap,
             enable_pre_vote: Some(true),
+            // A restarted leader must win an election in a new term, and so propose (and commit)
+            // a blank entry of that term before it reads: with leader restore it would lead
+            // again in its old term, and its read index would be the blank entry of the term's
+            // first start, behind writes acknowledged before the crash whose commit the node had
+            // not persisted yet (the stale read of the whole-ring crash regression scenario).
+            enable_leader_restore: Some(crate::breakage::leader_restore()),
             install_snapshot_timeout: 60_000,
             ..Default::default()
         }
@@ -443,6 +449,13 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         .cloned()
         .ok_or_else(|| NodeError::Setting { key: "ozone.om.node.id", reason: "not configured".into() })?;
     std::fs::create_dir_all(&settings.db_dir).map_err(io("creating the db directory"))?;
+    let breakages = crate::breakage::active();
+    if !breakages.is_empty() {
+        tracing::warn!(
+            ?breakages,
+            "this node runs with deliberate bugs (OMRING_BREAK): for fault-suite self-tests only"
+        );
+    }
     let metrics = NodeMetrics::new();
     let log_store = LogStore::open(&settings.db_dir.join("raft-log")).map_err(io("opening the Raft log"))?;
     let sm = StateMachineStore::open(&settings.db_dir.join("om-state"), settings.max_unflushed, Arc::clone(&metrics))

@@ -5,6 +5,7 @@ module omring.io/tools
 go 1.26.8
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/google/go-containerregistry v0.22.1
 	github.com/moby/buildkit v0.34.2
 	github.com/yannh/kubeconform v0.8.0
