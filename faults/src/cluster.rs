@@ -56,8 +56,11 @@ struct NodeProc {
     held: bool,
     /// The harness signalled it to die: its next exit is expected.
     kill_sent: bool,
+    /// The process running now lived through a full disk (its exit is the disk's doing).
     disk_full: bool,
-    /// Arguments of the next start (`--bootstrap` after a member replace).
+    /// The disk is full right now.
+    disk_filled: bool,
+    /// Arguments of every start until cleared (`--bootstrap` while a member replace runs).
     start_args: Vec<String>,
     exited_at: Option<Instant>,
     starts: u32,
@@ -131,6 +134,7 @@ impl Cluster {
                 held: false,
                 kill_sent: false,
                 disk_full: false,
+                disk_filled: false,
                 start_args: Vec::new(),
                 exited_at: None,
                 starts: 0,
@@ -248,7 +252,7 @@ impl Cluster {
         n.kill_sent = false;
         n.exited_at = None;
         n.starts += 1;
-        n.start_args.clear();
+        n.disk_full = n.disk_filled;
         Ok(())
     }
 
@@ -274,7 +278,8 @@ impl Cluster {
                             during_disk_full: n.disk_full,
                         };
                         if !rec.expected {
-                            say!("{} exited on its own: {}", n.id, rec.status);
+                            let why = if rec.during_disk_full { " (its disk was full)" } else { "" };
+                            say!("{} exited on its own: {}{why}", n.id, rec.status);
                         }
                         lock(&self.exits).push(rec);
                         n.child = None;
@@ -361,19 +366,32 @@ impl Cluster {
         }
     }
 
-    /// Lets node `i` start again, now (with `args` for this start).
+    /// Lets node `i` start again, now; with `args`, every start uses them until
+    /// [`Cluster::clear_start_args`].
     pub fn release(&self, i: usize, args: &[&str]) -> Result<()> {
         {
             let mut nodes = lock(&self.nodes);
             nodes[i].held = false;
-            nodes[i].start_args = args.iter().map(|s| s.to_string()).collect();
+            if !args.is_empty() {
+                nodes[i].start_args = args.iter().map(|s| s.to_string()).collect();
+            }
             nodes[i].exited_at = None;
         }
         self.reap_and_restart()
     }
 
+    pub fn clear_start_args(&self, i: usize) {
+        lock(&self.nodes)[i].start_args.clear();
+    }
+
+    /// Marks node `i`'s disk full (its running process then lives through it) or free again
+    /// (the next process starts on a free disk).
     pub fn set_disk_full(&self, i: usize, full: bool) {
-        lock(&self.nodes)[i].disk_full = full;
+        let mut nodes = lock(&self.nodes);
+        nodes[i].disk_filled = full;
+        if full {
+            nodes[i].disk_full = true;
+        }
     }
 
     /// Removes node `i`'s databases (it must be down).
@@ -461,6 +479,26 @@ impl Cluster {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every node runs, answers, is ready, and all agree on one leader.
+    pub async fn wait_settled(&self, deadline: Duration) -> bool {
+        let until = Instant::now() + deadline;
+        loop {
+            if let Some(l) = self.wait_leader(until.saturating_duration_since(Instant::now())).await {
+                let st = self.statuses().await;
+                let lid = self.id(l);
+                if (0..self.len()).all(|i| self.is_running(i))
+                    && st.iter().all(|s| s.as_ref().is_some_and(|s| s.ready && s.leader_id.as_deref() == Some(lid.as_str())))
+                {
+                    return true;
+                }
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

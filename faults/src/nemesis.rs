@@ -181,7 +181,9 @@ impl Nemesis {
             records.push(FaultRecord { kind: f.kind, at_ms, healed_ms, detail, skipped });
             tokio::time::sleep(Duration::from_millis(f.gap_ms)).await;
             // Let the ring settle before the next fault, so faults do not pile up unseen.
-            self.cluster.wait_leader(Duration::from_secs(20)).await;
+            if !self.cluster.wait_settled(Duration::from_secs(30)).await {
+                say!("the ring did not settle within 30 s of healing {}", f.kind.name());
+            }
         }
         records
     }
@@ -387,8 +389,8 @@ impl Nemesis {
         c.wipe(victim)?;
         restore(c)?;
         c.release(victim, &["--bootstrap"])?;
-        // The bootstrap is done when the node is a voter again (or gives up: it then exits and
-        // the supervisor would start it without --bootstrap, waiting to be added; try again).
+        // The bootstrap is done when the node is a voter again; until then the supervisor
+        // restarts it with --bootstrap, as a retrying operator would.
         let until = Instant::now() + Duration::from_secs(60);
         loop {
             let st = c.statuses().await;
@@ -397,14 +399,12 @@ impl Nemesis {
                 break;
             }
             if Instant::now() >= until {
+                c.clear_start_args(victim);
                 return Err(crate::FaultError::Ring(format!("{id} did not become a voter again within 60 s")));
-            }
-            if !c.is_running(victim) {
-                c.hold(victim, true);
-                c.release(victim, &["--bootstrap"])?;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        c.clear_start_args(victim);
         self.hold(f).await;
         Ok(format!("replaced {id}"))
     }
