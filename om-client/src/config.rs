@@ -96,8 +96,10 @@ impl OzoneConfig {
     /// Parses `<configuration><property><name/><value/></property>...</configuration>`.
     pub fn parse_xml(text: &str) -> Result<Self, ConfigError> {
         let malformed = |reason: String| ConfigError::Malformed { path: None, reason };
+        // Hadoop's Configuration keeps a value exactly as written and trims only names; typed
+        // getters trim (Java's trim: characters up to U+0020, see `hadoop_trim`).
         let mut reader = Reader::from_str(text);
-        reader.config_mut().trim_text(true);
+        reader.config_mut().trim_text(false);
         let mut conf = OzoneConfig::new();
         let mut stack: Vec<String> = Vec::new();
         let mut name: Option<String> = None;
@@ -139,8 +141,8 @@ impl OzoneConfig {
                     stack.pop();
                     let parent = stack.last().map(String::as_str);
                     match (tag.as_str(), parent) {
-                        ("name", Some("property")) => name = Some(text_buf.trim().to_string()),
-                        ("value", Some("property")) => value = Some(text_buf.trim().to_string()),
+                        ("name", Some("property")) => name = Some(hadoop_trim(&text_buf).to_string()),
+                        ("value", Some("property")) => value = Some(text_buf.clone()),
                         ("property", _) => {
                             let key = name.take().ok_or_else(|| malformed("a <property> has no <name>".into()))?;
                             if key.is_empty() {
@@ -185,7 +187,7 @@ impl OzoneConfig {
 
     /// A key's value with surrounding whitespace removed; empty values count as unset.
     pub fn get_trimmed(&self, key: &str) -> Option<&str> {
-        self.get(key).map(str::trim).filter(|v| !v.is_empty())
+        self.get(key).map(hadoop_trim).filter(|v| !v.is_empty())
     }
 
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
@@ -220,7 +222,7 @@ impl OzoneConfig {
     /// Comma-separated list value, empty entries removed.
     pub fn get_list(&self, key: &str) -> Vec<String> {
         self.get(key)
-            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .map(|v| v.split(',').map(hadoop_trim).filter(|s| !s.is_empty()).map(String::from).collect())
             .unwrap_or_default()
     }
 
@@ -555,6 +557,13 @@ pub fn is_local_host(host: &str) -> bool {
     addrs.into_iter().any(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok())
 }
 
+/// Java's `String.trim()`, which Hadoop's Configuration uses: removes characters up to U+0020
+/// (spaces, tabs, line breaks, other control characters) from both ends, nothing else (a
+/// no-break space stays).
+pub fn hadoop_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c <= ' ')
+}
+
 fn escape(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
 }
@@ -578,6 +587,19 @@ mod tests {
   <property><name>ozone.om.http-address.cluster1.om2</name><value>0.0.0.0:19874</value></property>
   <property><name>custom.key</name><value>a &amp; b</value><description>kept</description></property>
 </configuration>"#;
+
+    #[test]
+    fn values_are_kept_as_written_and_names_trimmed_as_hadoop_does() {
+        let xml = "<configuration><property><name>\n  a.key \t</name><value>  spaced \u{a0}</value></property>\
+                   <property><name>n</name><value> 42 </value></property></configuration>";
+        let conf = OzoneConfig::parse_xml(xml).unwrap();
+        assert_eq!(conf.get("a.key"), Some("  spaced \u{a0}"));
+        // Typed getters trim like Java's String.trim(): the no-break space stays.
+        assert_eq!(conf.get_trimmed("a.key"), Some("spaced \u{a0}"));
+        assert_eq!(conf.get_u64("n", 0).unwrap(), 42);
+        let back = OzoneConfig::parse_xml(&conf.to_xml()).unwrap();
+        assert_eq!(back.iter().collect::<Vec<_>>(), conf.iter().collect::<Vec<_>>());
+    }
 
     #[test]
     fn parses_service_with_defaults() {

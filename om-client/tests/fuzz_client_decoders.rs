@@ -19,9 +19,14 @@ fn name() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9][a-zA-Z0-9._-]{0,30}"
 }
 
+/// A value exactly as written, surrounding spaces and all (Hadoop keeps them).
+fn raw_value() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9._<>&\"'/=:, \u{a0}-]{0,24}"
+}
+
 /// A valid ozone-site.xml with arbitrary properties.
 fn config() -> impl Strategy<Value = OzoneConfig> {
-    proptest::collection::vec((text().prop_filter("a name", |s| !s.is_empty()), text()), 0..12).prop_map(|props| {
+    proptest::collection::vec((text().prop_filter("a name", |s| !s.is_empty()), raw_value()), 0..12).prop_map(|props| {
         let mut c = OzoneConfig::new();
         for (k, v) in props {
             c.set(&k, v);
