@@ -96,6 +96,7 @@ RUNS ?= 100
 SECS ?= 60
 FAULTS ?= all
 faults: build
+	OMRING_COMMIT="$$(git rev-parse --short HEAD)$$(git diff --quiet HEAD || echo '+changes')" \
 	$(CARGO_TARGET_DIR)/debug/omring-faults $(if $(SEED),run --seed $(SEED),campaign --runs $(RUNS)) \
 		--secs $(SECS) --faults $(FAULTS) $(if $(NODES),--nodes $(NODES))
 

@@ -490,7 +490,9 @@ impl Cluster {
                 let st = self.statuses().await;
                 let lid = self.id(l);
                 if (0..self.len()).all(|i| self.is_running(i))
-                    && st.iter().all(|s| s.as_ref().is_some_and(|s| s.ready && s.leader_id.as_deref() == Some(lid.as_str())))
+                    && st
+                        .iter()
+                        .all(|s| s.as_ref().is_some_and(|s| s.ready && s.leader_id.as_deref() == Some(lid.as_str())))
                 {
                     return true;
                 }

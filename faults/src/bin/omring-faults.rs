@@ -206,7 +206,7 @@ fn finish(result: Result<Vec<RunReport>, omring_faults::FaultError>, table: Opti
             return 2;
         }
     };
-    println!("{}", campaign::table(&reports, "Fault campaign"));
+    println!("{}", campaign::table(&reports, &title()));
     if let Some(path) = table {
         if let Err(e) = write_table(&reports, &path) {
             eprintln!("cannot write {}: {e}", path.display());
@@ -225,5 +225,13 @@ fn write_table(reports: &[RunReport], path: &std::path::Path) -> std::io::Result
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, campaign::table(reports, "Fault campaign"))
+    std::fs::write(path, campaign::table(reports, &title()))
+}
+
+/// The table's title: the commit under test when `make faults` passes it (OMRING_COMMIT).
+fn title() -> String {
+    match std::env::var("OMRING_COMMIT") {
+        Ok(c) if !c.is_empty() => format!("Fault campaign on {c}"),
+        _ => "Fault campaign".into(),
+    }
 }
