@@ -103,7 +103,7 @@ enum Answer {
 fn failure(e: ClientError) -> Outcome {
     match e {
         ClientError::Api(api) => match api.code {
-            ErrorCode::Timeout | ErrorCode::Internal | ErrorCode::LeaderNotReady | ErrorCode::NotLeader => {
+            ErrorCode::Timeout | ErrorCode::InternalError | ErrorCode::LeaderNotReady | ErrorCode::NotLeader => {
                 Outcome::Unknown { reason: api.to_string() }
             }
             code => Outcome::Failed { code: code.as_str().to_string() },
@@ -307,8 +307,43 @@ fn next_op(id: usize, spec: &TrafficSpec, rng: &mut StdRng, seq: &mut u64, keys:
     }
 }
 
+/// The read that looks at what the latest acknowledged register write changed.
+///
+/// Readers ask for it half of the time: a read right after a write is acknowledged is the one
+/// a ring that lost track of its commit index answers wrongly, and the few objects written just
+/// before a crash are otherwise rarely the ones read just after it.
+#[derive(Default)]
+pub struct LatestWrite(std::sync::Mutex<Option<Op>>);
+
+impl LatestWrite {
+    fn note(&self, op: &Op, outcome: &Outcome) {
+        if *outcome != Outcome::Ok {
+            return;
+        }
+        let read = match op {
+            Op::SetVolumeOwner { volume, .. } | Op::CreateVolume { volume, .. } | Op::DeleteVolume { volume } => {
+                Op::VolumeInfo { volume: volume.clone() }
+            }
+            Op::CreateBucket { bucket, .. } | Op::DeleteBucket { bucket } => Op::BucketInfo { bucket: bucket.clone() },
+            _ => return,
+        };
+        if let Ok(mut latest) = self.0.lock() {
+            *latest = Some(read);
+        }
+    }
+
+    fn read(&self) -> Option<Op> {
+        self.0.lock().ok().and_then(|latest| latest.clone())
+    }
+}
+
 /// Picks the next call of a reader.
-fn next_read(spec: &TrafficSpec, rng: &mut StdRng) -> Op {
+fn next_read(spec: &TrafficSpec, rng: &mut StdRng, latest: &LatestWrite) -> Op {
+    if rng.random_bool(0.5) {
+        if let Some(op) = latest.read() {
+            return op;
+        }
+    }
     let writer = rng.random_range(0..spec.clients);
     match rng.random_range(0..10u32) {
         0..5 => Op::VolumeInfo {
@@ -332,7 +367,9 @@ pub fn start(
     stop: Arc<AtomicBool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut handles = Vec::new();
+    let latest = Arc::new(LatestWrite::default());
     for id in 0..spec.clients + spec.readers {
+        let latest = Arc::clone(&latest);
         let client = client(service, spec)?;
         let spec = spec.clone();
         let recorder = Arc::clone(&recorder);
@@ -345,7 +382,7 @@ pub fn start(
                 let op = if id < spec.clients {
                     next_op(id, &spec, &mut rng, &mut seq, &mut keys)
                 } else {
-                    next_read(&spec, &mut rng)
+                    next_read(&spec, &mut rng, &latest)
                 };
                 let call = recorder.now();
                 let deadline = if op.is_read() { spec.read_deadline } else { spec.op_deadline };
@@ -366,6 +403,7 @@ pub fn start(
                         say!("client {id}: {op:?} answered {code}");
                     }
                 }
+                latest.note(&op, &outcome);
                 recorder.push(Event { client: id, call, ret, op, outcome });
             }
         }));

@@ -194,7 +194,10 @@ impl FailoverClient {
             })
             .await?;
         let WriteOutcome::OpenKey { client_id, .. } = opened.outcome else {
-            return Err(ClientError::Api(ApiError::new(ErrorCode::Internal, "open key answered without a client id")));
+            return Err(ClientError::Api(ApiError::new(
+                ErrorCode::InternalError,
+                "open key answered without a client id",
+            )));
         };
         let done = self
             .write(WriteOp::CommitKey {
@@ -207,7 +210,9 @@ impl FailoverClient {
             .await?;
         match done.outcome {
             WriteOutcome::Key { key } => Ok(key),
-            other => Err(ClientError::Api(ApiError::new(ErrorCode::Internal, format!("commit answered {other:?}")))),
+            other => {
+                Err(ClientError::Api(ApiError::new(ErrorCode::InternalError, format!("commit answered {other:?}"))))
+            }
         }
     }
 
@@ -412,7 +417,7 @@ impl FailoverClient {
             return match serde_json::from_slice::<R>(&bytes) {
                 Ok(r) => Attempt::Ok(r),
                 Err(e) => Attempt::Api(ApiError::new(
-                    ErrorCode::Internal,
+                    ErrorCode::InternalError,
                     format!("cannot decode answer of {} to {path}: {e}", node.node_id),
                 )),
             };
@@ -422,7 +427,7 @@ impl FailoverClient {
             // Not our server's error shape (proxy, old version): retriable only if 5xx.
             Err(_) if status.is_server_error() => Attempt::Transport(format!("HTTP {status}")),
             Err(_) => Attempt::Api(ApiError::new(
-                ErrorCode::Internal,
+                ErrorCode::InternalError,
                 format!(
                     "{} answered HTTP {status}: {}",
                     node.node_id,

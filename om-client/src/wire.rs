@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumIter, IntoStaticStr};
 
 /// `POST`: body [`WriteRequest`], answer [`WriteResponse`].
 pub const PATH_WRITE: &str = "/v1/om/write";
@@ -36,8 +37,9 @@ pub const PATH_ADMIN_DECOMMISSION: &str = "/v1/om/admin/decommission";
 pub const LIST_MAX: u32 = 1000;
 
 /// Ozone's result codes, as the API reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     VolumeAlreadyExists,
     VolumeNotFound,
@@ -59,7 +61,7 @@ pub enum ErrorCode {
     FailedPrecondition,
     /// The request timed out inside the ring.
     Timeout,
-    Internal,
+    InternalError,
 }
 
 impl ErrorCode {
@@ -75,31 +77,13 @@ impl ErrorCode {
             FailedPrecondition => 412,
             LeaderNotReady => 503,
             Timeout => 504,
-            Internal => 500,
+            InternalError => 500,
         }
     }
 
-    /// The SCREAMING_SNAKE_CASE name, as on the wire.
+    /// The name on the wire (serde and strum derive the same SCREAMING_SNAKE_CASE form).
     pub fn as_str(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            VolumeAlreadyExists => "VOLUME_ALREADY_EXISTS",
-            VolumeNotFound => "VOLUME_NOT_FOUND",
-            VolumeNotEmpty => "VOLUME_NOT_EMPTY",
-            BucketAlreadyExists => "BUCKET_ALREADY_EXISTS",
-            BucketNotFound => "BUCKET_NOT_FOUND",
-            BucketNotEmpty => "BUCKET_NOT_EMPTY",
-            KeyNotFound => "KEY_NOT_FOUND",
-            KeyAlreadyExists => "KEY_ALREADY_EXISTS",
-            QuotaExceeded => "QUOTA_EXCEEDED",
-            InvalidName => "INVALID_NAME",
-            InvalidRequest => "INVALID_REQUEST",
-            NotLeader => "NOT_LEADER",
-            LeaderNotReady => "LEADER_NOT_READY",
-            FailedPrecondition => "FAILED_PRECONDITION",
-            Timeout => "TIMEOUT",
-            Internal => "INTERNAL_ERROR",
-        }
+        self.into()
     }
 
     /// Whether the failover client should try again (possibly elsewhere).
@@ -133,8 +117,9 @@ impl ApiError {
 }
 
 /// How a bucket lays out its keys (recorded, as Ozone does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, IntoStaticStr, EnumIter)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum BucketLayout {
     #[default]
     ObjectStore,
@@ -143,12 +128,9 @@ pub enum BucketLayout {
 }
 
 impl BucketLayout {
+    /// The name on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            BucketLayout::ObjectStore => "OBJECT_STORE",
-            BucketLayout::FileSystemOptimized => "FILE_SYSTEM_OPTIMIZED",
-            BucketLayout::Legacy => "LEGACY",
-        }
+        self.into()
     }
 }
 
@@ -246,22 +228,6 @@ pub enum WriteOp {
         key: String,
         to_key: String,
     },
-    /// Internal: proposed by the leader's open-key cleanup (Ozone's OpenKeyCleanupService) and
-    /// refused from clients. Moves each listed open key created before `created_before_ms` to
-    /// the deleted-keys table; keys committed or expired since they were listed are skipped.
-    ExpireOpenKeys {
-        keys: Vec<OpenKeyId>,
-        created_before_ms: u64,
-    },
-}
-
-/// An open key: the key's path and the client id its open returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpenKeyId {
-    pub volume: String,
-    pub bucket: String,
-    pub key: String,
-    pub client_id: u64,
 }
 
 impl WriteOp {
@@ -302,7 +268,6 @@ impl WriteOp {
             WriteOp::CommitKey { .. } => "CommitKey",
             WriteOp::DeleteKey { .. } => "DeleteKey",
             WriteOp::RenameKey { .. } => "RenameKey",
-            WriteOp::ExpireOpenKeys { .. } => "ExpireOpenKeys",
         }
     }
 }
@@ -338,7 +303,7 @@ pub enum WriteOutcome {
     },
     /// A Raft-internal entry (leader blank entry, membership change): no namespace change.
     Noop,
-    /// Open keys moved to the deleted-keys table by [`WriteOp::ExpireOpenKeys`].
+    /// Open keys moved to the deleted-keys table by the leader's open-key cleanup.
     OpenKeysExpired {
         count: u64,
     },
@@ -494,8 +459,9 @@ pub struct KeyInfo {
 }
 
 /// A node's Raft role, with Ozone's spelling (`serverRole`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     Leader,
     Follower,
@@ -508,15 +474,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// Ozone's spelling, as on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Leader => "LEADER",
-            Role::Follower => "FOLLOWER",
-            Role::Candidate => "CANDIDATE",
-            Role::Learner => "LEARNER",
-            Role::Unreachable => "UNREACHABLE",
-            Role::Unknown => "UNKNOWN",
-        }
+        self.into()
     }
 }
 
@@ -656,6 +616,21 @@ pub struct MembershipChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The API, the CLI and metrics all print `as_str`: it must be what serde sends.
+    #[test]
+    fn every_wire_string_is_the_serde_form() {
+        use strum::IntoEnumIterator;
+        fn check<T: Serialize + IntoEnumIterator + Copy>(name: impl Fn(T) -> &'static str) {
+            for v in T::iter() {
+                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::from(name(v)));
+            }
+        }
+        check(ErrorCode::as_str);
+        check(BucketLayout::as_str);
+        check(Role::as_str);
+        assert_eq!(ErrorCode::InternalError.as_str(), "INTERNAL_ERROR", "Ozone's name");
+    }
 
     #[test]
     fn error_codes_use_ozone_spelling() {

@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 use om_client::wire::*;
 use om_client::OzoneConfig;
 use openraft::async_runtime::WatchReceiver;
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, RaftMetrics};
 use rand::seq::IndexedRandom;
 
-use crate::node::OmNode;
+use crate::state::OmNode;
 use crate::types::{Node, NodeId, TypeConfig};
 
 /// A follower further behind the leader's last log index than this is "lagging": it is not a
@@ -24,19 +23,6 @@ pub const CAUGHT_UP_GAP: u64 = 100;
 
 fn precondition(msg: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::FailedPrecondition, msg)
-}
-
-fn raft_write_error(node: &OmNode, what: &str, e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ApiError {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f))
-        | RaftError::APIError(ClientWriteError::LogEntryDiscarded(f)) => {
-            node.not_leader(f.leader_id.as_ref().map(|l| l.as_str()), "leadership changed")
-        }
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
-            precondition(format!("{what} refused by Raft: {c}"))
-        }
-        other => ApiError::new(ErrorCode::Internal, format!("{what}: {other}")),
-    }
 }
 
 /// Re-reads the node's configuration file (with its `-D` overrides) and reports the service.
@@ -159,7 +145,7 @@ pub async fn join(node: &OmNode, req: JoinRequest) -> Result<MembershipChange, A
         }
     } else {
         tracing::info!(node = %id, "adding learner");
-        node.raft.add_learner(id.clone(), wanted, false).await.map_err(|e| raft_write_error(node, "add learner", e))?;
+        node.raft.add_learner(id.clone(), wanted, false).await.map_err(|e| node.raft_error("add learner", e))?;
     }
     wait_caught_up(node, &id).await?;
     tracing::info!(node = %id, "learner caught up; promoting to voter");
@@ -167,7 +153,7 @@ pub async fn join(node: &OmNode, req: JoinRequest) -> Result<MembershipChange, A
     node.raft
         .change_membership(ChangeMembers::AddVoterIds(voters), false)
         .await
-        .map_err(|e| raft_write_error(node, "promote to voter", e))?;
+        .map_err(|e| node.raft_error("promote to voter", e))?;
     tracing::info!(node = %id, "member added");
     Ok(MembershipChange { changed: true, members: members(node), message: format!("{id} joined the ring as a voter") })
 }
@@ -269,7 +255,7 @@ async fn hand_over(node: &OmNode, target: &NodeId, within: Duration) -> Result<(
         .trigger()
         .transfer_leader(target.clone())
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("transfer leadership: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::InternalError, format!("transfer leadership: {e}")))?;
     let mut rx = node.raft.metrics();
     let deadline = Instant::now() + within;
     loop {
@@ -367,7 +353,7 @@ pub async fn decommission(node: &OmNode, req: DecommissionRequest) -> Result<Mem
     } else {
         ChangeMembers::RemoveNodes(BTreeSet::from([id.clone()]))
     };
-    node.raft.change_membership(change, false).await.map_err(|e| raft_write_error(node, "remove member", e))?;
+    node.raft.change_membership(change, false).await.map_err(|e| node.raft_error("remove member", e))?;
     tracing::info!(node = %id, "member removed");
     Ok(MembershipChange { changed: true, members: members(node), message: format!("{id} was removed from the ring") })
 }

@@ -3,7 +3,7 @@
 //! Only a build with the `broken-for-tests` feature has them, and then only those named in
 //! `OMRING_BREAK` (comma-separated) are on. Product builds compile every check here to `false`.
 //! - `leader-restore`: a restarted leader may lead again in its old term without an election
-//!   (the stale read after a whole-ring crash, fixed in [`crate::node`]).
+//!   (the stale read after a whole-ring crash, fixed in [`crate::settings`]).
 //! - `stale-reads`: linearizable reads skip the leadership check and the read index, and any
 //!   node answers them from its own applied state.
 

@@ -265,7 +265,7 @@ pub enum CliError {
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error(transparent)]
-    Node(#[from] crate::node::NodeError),
+    Node(#[from] crate::settings::NodeError),
     /// A safety check refused the operation; the message says what to fix.
     #[error("{0}")]
     Refused(String),
@@ -437,78 +437,6 @@ pub async fn run_dev_ring(nodes: usize, dir: &std::path::Path, service_id: &str)
     for i in 0..ring.nodes.len() {
         let _ = ring.terminate(i, std::time::Duration::from_secs(20));
     }
-    Ok(())
-}
-
-/// `om --bootstrap` without `--force`: every current member must, after reloading its
-/// configuration from disk, list this node with the same addresses and not as decommissioned.
-pub async fn check_bootstrap_config(settings: &crate::NodeSettings) -> Result<(), CliError> {
-    let me = settings
-        .service
-        .node(&settings.node_id)
-        .ok_or_else(|| CliError::Usage(format!("{} is not configured", settings.node_id)))?
-        .configured();
-    let client = FailoverClient::builder(settings.service.clone())
-        .request_timeout(std::time::Duration::from_secs(10))
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .build()?;
-    let peers: Vec<_> = settings.service.active_nodes().filter(|n| n.node_id != settings.node_id).cloned().collect();
-    let mut members = None;
-    for (addr, status) in client.ring_status().await {
-        if addr.node_id == settings.node_id {
-            continue;
-        }
-        if let Ok(st) = status {
-            if !st.members.is_empty() {
-                members = Some(st.members);
-                break;
-            }
-        }
-    }
-    let Some(members) = members else {
-        return Err(CliError::Refused(format!(
-            "cannot bootstrap {}: no running ring answered among {}; start the ring first",
-            settings.node_id,
-            peers.iter().map(|p| p.node_id.as_str()).collect::<Vec<_>>().join(", ")
-        )));
-    };
-    let mut problems: Vec<(String, String)> = members
-        .iter()
-        .filter(|m| m.node_id != settings.node_id && settings.service.node(&m.node_id).is_none())
-        .map(|m| (m.node_id.clone(), format!("member {} is missing from this node's configuration", m.node_id)))
-        .collect();
-    let to_ask = settings
-        .service
-        .nodes
-        .iter()
-        .filter(|n| n.node_id != settings.node_id && members.iter().any(|m| m.node_id == n.node_id));
-    problems.extend(client.config_disagreements_among(&me, to_ask).await);
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<&str> = problems.iter().map(|(n, _)| n.as_str()).collect();
-    Err(CliError::Refused(format!(
-        "cannot bootstrap {}: these nodes do not have it in their configuration: {}. {}. Update ozone-site.xml on them (or pass --force)",
-        settings.node_id,
-        names.join(", "),
-        problems.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; ")
-    )))
-}
-
-/// Asks the ring's leader to add this (running) node: learner, catch up, voter.
-pub async fn join_ring(running: &crate::RunningNode) -> Result<(), CliError> {
-    let settings = &running.node.settings;
-    let me = settings
-        .service
-        .node(&settings.node_id)
-        .ok_or_else(|| CliError::Usage(format!("{} is not configured", settings.node_id)))?;
-    let client = FailoverClient::builder(settings.service.clone())
-        .request_timeout(std::time::Duration::from_millis(settings.join_timeout_ms + 30_000))
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .build()?;
-    let req = JoinRequest { node: me.configured(), hostname: Some(me.host.clone()) };
-    let r = client.join(&req).await?;
-    tracing::info!(changed = r.changed, "{}", r.message);
     Ok(())
 }
 
@@ -729,7 +657,7 @@ async fn list_all(
             }
             other => {
                 return Err(CliError::Client(ClientError::Api(ApiError::new(
-                    ErrorCode::Internal,
+                    ErrorCode::InternalError,
                     format!("unexpected answer {other:?}"),
                 ))))
             }

@@ -1,18 +1,27 @@
 //! One node of the omring metadata ring: openraft over RocksDB, Ozone's double buffer, the
 //! HTTP client API, peer RPC, health and metrics, and the Ozone-style CLI.
+//!
+//! Modules depend on each other in one direction only:
+//! `types`, `command` → `store`, `namespace` → `settings` → `state` (the shared [`OmNode`]) →
+//! `propose`, `admin`, `network`, `server` → `run` ([`start_node`], [`run`]) → `cli` → the binary.
 
 pub mod admin;
 pub mod breakage;
 pub mod cli;
+pub mod command;
 pub mod localring;
 pub mod metrics;
 pub mod namespace;
 pub mod network;
-pub mod node;
 pub mod propose;
 pub mod roles;
+pub mod run;
 pub mod server;
+pub mod settings;
+pub mod state;
 pub mod store;
 pub mod types;
 
-pub use node::{start_node, NodeError, NodeSettings, OmNode, ReloadSource, RunningNode, StartMode};
+pub use run::{run, start_node, RunMode, RunningNode};
+pub use settings::{NodeError, NodeSettings, ReloadSource, StartMode};
+pub use state::OmNode;

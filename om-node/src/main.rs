@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use om_node::cli::{self, Cli, CliError, Command};
-use om_node::{start_node, NodeSettings, StartMode};
+use om_node::{NodeSettings, RunMode};
 
 /// mimalloc instead of glibc malloc: the write path allocates per request and per log entry.
 #[global_allocator]
@@ -58,48 +58,6 @@ async fn run_node(cli: &Cli) -> Result<(), CliError> {
     if let Some(src) = settings.reload_source.as_mut() {
         src.overrides = cli.define.clone();
     }
-    if args.bootstrap {
-        settings.start_mode = StartMode::Join;
-        if !args.force {
-            cli::check_bootstrap_config(&settings).await?;
-        }
-    }
-    let running = start_node(settings).await?;
-    if args.bootstrap {
-        if let Err(e) = cli::join_ring(&running).await {
-            let _ = running.shutdown().await;
-            return Err(e);
-        }
-    }
-    tokio::select! {
-        () = wait_for_signal() => {}
-        reason = running.raft_failed() => {
-            // Exit so the supervisor (kubelet, systemd) restarts the node from its stored state;
-            // a node whose Raft stopped answers peers with errors for ever.
-            tracing::error!(%reason, "Raft stopped; exiting");
-            let _ = running.shutdown().await;
-            return Err(om_node::NodeError::Raft(format!("stopped: {reason}")).into());
-        }
-    }
-    tracing::info!("stopping");
-    if let Some(successor) = running.hand_off_leadership().await {
-        tracing::info!(%successor, "handed leadership over before stopping");
-    }
-    running.shutdown().await?;
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    let mode = if args.bootstrap { RunMode::Bootstrap { force: args.force } } else { RunMode::Start };
+    Ok(om_node::run(settings, mode).await?)
 }

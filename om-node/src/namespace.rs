@@ -10,7 +10,7 @@ use std::sync::Arc;
 use om_client::wire::*;
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::types::{Command, CommandResult, MAX_BATCH_COMMANDS};
+use crate::types::{Command, CommandResult, LogOp, OpenKeyId, MAX_BATCH_COMMANDS};
 
 /// The tables of the namespace, one RocksDB column family each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -182,20 +182,21 @@ fn validate_quota(field: &str, q: Option<i64>) -> Result<i64, ApiError> {
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, e.to_string())
+    ApiError::new(ErrorCode::InternalError, e.to_string())
 }
 
 /// The first byte of a volume, bucket or key row: the row follows in postcard's compact binary
-/// form, which decodes several times faster than JSON. Rows written by earlier versions are JSON
-/// objects (first byte `{`) and are still read. Postcard encodes fields by position and enum
-/// variants by number, so a change to these structs needs a new format byte.
+/// form. Postcard encodes fields by position and enum variants by number, so a change to these
+/// structs needs a new format byte (and an upgrade path for the rows on disk).
 const ROW_FORMAT_BIN: u8 = 1;
 
 fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T, ApiError> {
-    let corrupt = |e: String| internal(format!("corrupt record: {e}"));
     match v.split_first() {
-        Some((&ROW_FORMAT_BIN, row)) => crate::types::decode_bin(row).map_err(corrupt),
-        _ => serde_json::from_slice(v).map_err(|e| corrupt(e.to_string())),
+        Some((&ROW_FORMAT_BIN, row)) => {
+            crate::types::decode_bin(row).map_err(|e| internal(format!("corrupt record: {e}")))
+        }
+        Some((other, _)) => Err(internal(format!("corrupt record: unknown row format {other}"))),
+        None => Err(internal("corrupt record: empty row")),
     }
 }
 
@@ -311,7 +312,7 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, txn: TxnId) -> (CommandResul
 fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiError> {
     let now = cmd.now_ms;
     match &cmd.op {
-        WriteOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
+        LogOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
             validate_resource_name("volume", volume)?;
             let qb = validate_quota("quota_in_bytes", *quota_in_bytes)?;
             let qn = validate_quota("quota_in_namespace", *quota_in_namespace)?;
@@ -336,7 +337,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.put(Table::Volumes, volume_key(volume), &info);
             Ok(WriteOutcome::Volume { volume: info })
         }
-        WriteOp::SetVolumeProperty { volume, owner, quota_in_bytes, quota_in_namespace } => {
+        LogOp::SetVolumeProperty { volume, owner, quota_in_bytes, quota_in_namespace } => {
             let mut info = tx.volume(volume)?;
             if let Some(o) = owner {
                 if o.trim().is_empty() {
@@ -362,7 +363,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.put(Table::Volumes, volume_key(volume), &info);
             Ok(WriteOutcome::Volume { volume: info })
         }
-        WriteOp::DeleteVolume { volume } => {
+        LogOp::DeleteVolume { volume } => {
             tx.volume(volume)?;
             if tx.has_children(Table::Buckets, format!("/{volume}/").as_bytes())? {
                 return Err(ApiError::new(ErrorCode::VolumeNotEmpty, format!("volume {volume} is not empty")));
@@ -370,7 +371,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.delete(Table::Volumes, volume_key(volume));
             Ok(WriteOutcome::Deleted)
         }
-        WriteOp::CreateBucket {
+        LogOp::CreateBucket {
             volume,
             bucket,
             owner,
@@ -425,7 +426,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.put(Table::Buckets, bucket_key(volume, bucket), &info);
             Ok(WriteOutcome::Bucket { bucket: info })
         }
-        WriteOp::DeleteBucket { volume, bucket } => {
+        LogOp::DeleteBucket { volume, bucket } => {
             tx.bucket(volume, bucket)?;
             if tx.has_children(Table::Keys, format!("/{volume}/{bucket}/").as_bytes())? {
                 return Err(ApiError::new(ErrorCode::BucketNotEmpty, format!("bucket {volume}/{bucket} is not empty")));
@@ -437,7 +438,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.delete(Table::Buckets, bucket_key(volume, bucket));
             Ok(WriteOutcome::Deleted)
         }
-        WriteOp::OpenKey { volume, bucket, key, size, replication, metadata } => {
+        LogOp::OpenKey { volume, bucket, key, size, replication, metadata } => {
             validate_key_name(key)?;
             tx.bucket(volume, bucket)?;
             let info = KeyInfo {
@@ -458,7 +459,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.put_row(Table::OpenKeys, open_k, &info, created);
             Ok(WriteOutcome::OpenKey { client_id: cmd.open_client_id, key: info })
         }
-        WriteOp::CommitKey { volume, bucket, key, client_id, size } => {
+        LogOp::CommitKey { volume, bucket, key, client_id, size } => {
             validate_key_name(key)?;
             let mut bkt = tx.bucket(volume, bucket)?;
             let open_k = open_key_key(volume, bucket, key, *client_id);
@@ -512,7 +513,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.put(Table::Volumes, volume_key(volume), &vol);
             Ok(WriteOutcome::Key { key: info })
         }
-        WriteOp::DeleteKey { volume, bucket, key } => {
+        LogOp::DeleteKey { volume, bucket, key } => {
             let mut bkt = tx.bucket(volume, bucket)?;
             let old = tx.key(volume, bucket, key)?.ok_or_else(|| {
                 ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found"))
@@ -529,7 +530,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             tx.put(Table::Volumes, volume_key(volume), &vol);
             Ok(WriteOutcome::Deleted)
         }
-        WriteOp::ExpireOpenKeys { keys, created_before_ms } => {
+        LogOp::ExpireOpenKeys { keys, created_before_ms } => {
             if *created_before_ms > now {
                 return Err(ApiError::new(ErrorCode::InvalidRequest, "cannot expire open keys created in the future"));
             }
@@ -546,7 +547,7 @@ fn run(tx: &mut Tx<'_>, cmd: &Command, txn: TxnId) -> Result<WriteOutcome, ApiEr
             }
             Ok(WriteOutcome::OpenKeysExpired { count })
         }
-        WriteOp::RenameKey { volume, bucket, key, to_key } => {
+        LogOp::RenameKey { volume, bucket, key, to_key } => {
             validate_key_name(to_key)?;
             tx.bucket(volume, bucket)?;
             let mut info = tx.key(volume, bucket, key)?.ok_or_else(|| {
@@ -649,7 +650,7 @@ pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError
             let rows = list(view, Table::Keys, &format!("/{volume}/{bucket}/"), prefix, start_after, n)?;
             Ok(ReadResponse::Keys { keys: rows })
         }
-        ReadOp::Digest => Err(ApiError::new(ErrorCode::Internal, "digest is computed by the store")),
+        ReadOp::Digest => Err(ApiError::new(ErrorCode::InternalError, "digest is computed by the store")),
     }
 }
 
@@ -732,15 +733,19 @@ mod tests {
         fn new() -> Self {
             Ring { tables: MemTables::default(), index: 0 }
         }
-        fn write(&mut self, op: WriteOp) -> CommandResult {
+        fn write(&mut self, op: impl Into<LogOp>) -> CommandResult {
             self.index += 1;
-            let cmd =
-                Command { request_id: format!("r{}", self.index), op, now_ms: 1000 + self.index, open_client_id: 7 };
+            let cmd = Command {
+                request_id: format!("r{}", self.index),
+                op: op.into(),
+                now_ms: 1000 + self.index,
+                open_client_id: 7,
+            };
             let (res, muts) = execute(&self.tables, &cmd, TxnId::single(self.index));
             self.tables.apply(&muts);
             res
         }
-        fn code(&mut self, op: WriteOp) -> ErrorCode {
+        fn code(&mut self, op: impl Into<LogOp>) -> ErrorCode {
             self.write(op).unwrap_err().code
         }
     }
@@ -845,30 +850,6 @@ mod tests {
     }
 
     #[test]
-    fn rows_of_earlier_versions_in_json_are_read_and_rewritten_in_binary() {
-        let mut r = Ring::new();
-        r.write(vol("vol1")).unwrap();
-        r.write(bkt("vol1", "bkt1")).unwrap();
-        let ReadResponse::Bucket { bucket } =
-            query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap()
-        else {
-            panic!()
-        };
-        let row = r.tables.get(Table::Buckets, &bucket_key("vol1", "bkt1")).unwrap().unwrap();
-        assert_eq!(row[0], ROW_FORMAT_BIN);
-        r.tables.insert(Table::Buckets, bucket_key("vol1", "bkt1"), serde_json::to_vec(&bucket).unwrap().into());
-        r.write(open("k1", 10)).unwrap();
-        r.write(commit("k1")).unwrap();
-        let row = r.tables.get(Table::Buckets, &bucket_key("vol1", "bkt1")).unwrap().unwrap();
-        assert_eq!(row[0], ROW_FORMAT_BIN, "the commit rewrote the JSON row in binary");
-        let again: BucketInfo = decode(&row).unwrap();
-        assert_eq!((again.used_bytes, again.used_namespace, again.name), (10, 1, bucket.name));
-        r.tables.insert(Table::Buckets, bucket_key("vol1", "bkt1"), Value::from(&[ROW_FORMAT_BIN, 0xff][..]));
-        let bad = query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() });
-        assert!(bad.unwrap_err().message.contains("corrupt record"));
-    }
-
-    #[test]
     fn open_keys_created_before_the_cutoff_expire_and_committed_ones_stay() {
         let mut r = Ring::new();
         r.write(vol("vol1")).unwrap();
@@ -885,20 +866,20 @@ mod tests {
         let mut listed = expired.clone();
         listed.push(OpenKeyId { volume: "vol1".into(), bucket: "bkt1".into(), key: "fresh".into(), client_id: 7 });
         listed.push(OpenKeyId { volume: "vol1".into(), bucket: "bkt1".into(), key: "gone".into(), client_id: 7 });
-        let res = r.write(WriteOp::ExpireOpenKeys { keys: listed, created_before_ms: cutoff }).unwrap();
+        let res = r.write(LogOp::ExpireOpenKeys { keys: listed, created_before_ms: cutoff }).unwrap();
         assert_eq!(res.outcome, WriteOutcome::OpenKeysExpired { count: 1 }, "only dir/old was open and old enough");
         assert_eq!(r.code(commit("dir/old")), ErrorCode::KeyNotFound);
         r.write(commit("fresh")).unwrap();
         assert_eq!(r.tables.scan(Table::DeletedKeys, b"", b"", 10).unwrap().len(), 1);
         assert!(expired_open_keys(&r.tables, u64::MAX, 10).unwrap().is_empty());
-        let future = WriteOp::ExpireOpenKeys { keys: Vec::new(), created_before_ms: u64::MAX };
+        let future = LogOp::ExpireOpenKeys { keys: Vec::new(), created_before_ms: u64::MAX };
         assert_eq!(r.code(future), ErrorCode::InvalidRequest);
     }
 
     #[test]
     fn retried_request_is_answered_from_the_retry_cache() {
         let mut r = Ring::new();
-        let cmd = Command { request_id: "same".into(), op: vol("vol1"), now_ms: 5, open_client_id: 0 };
+        let cmd = Command { request_id: "same".into(), op: vol("vol1").into(), now_ms: 5, open_client_id: 0 };
         let (first, muts) = execute(&r.tables, &cmd, TxnId::single(1));
         r.tables.apply(&muts);
         let (second, muts) = execute(&r.tables, &cmd, TxnId::single(2));
@@ -914,7 +895,8 @@ mod tests {
     #[test]
     fn retry_cache_rows_expire_by_the_commands_time() {
         let mut r = MemTables::default();
-        let cmd = |now: u64| Command { request_id: "same".into(), op: vol("vol1"), now_ms: now, open_client_id: 0 };
+        let cmd =
+            |now: u64| Command { request_id: "same".into(), op: vol("vol1").into(), now_ms: now, open_client_id: 0 };
         let (first, m) = execute(&r, &cmd(1_000), TxnId::single(1));
         r.apply(&m);
         assert!(first.is_ok());
@@ -932,7 +914,7 @@ mod tests {
 
     #[test]
     fn compaction_removes_retry_rows_only_at_twice_the_ttl_behind_the_applied_time() {
-        let row = retry_row(5_000, &Err(ApiError::new(ErrorCode::Internal, "x")));
+        let row = retry_row(5_000, &Err(ApiError::new(ErrorCode::InternalError, "x")));
         assert!(!retry_row_expired(&row, 5_000 + RETRY_CACHE_TTL_MS));
         assert!(!retry_row_expired(&row, 5_000 + 2 * RETRY_CACHE_TTL_MS));
         assert!(retry_row_expired(&row, 5_001 + 2 * RETRY_CACHE_TTL_MS));

@@ -1,9 +1,7 @@
 //! Peer Raft RPC over HTTP on each node's ratis port.
 //!
-//! Bodies are in the compact binary form of [`encode_bin`] (content type [`CONTENT_TYPE_BIN`]);
-//! the server also accepts JSON and answers in the encoding it was asked in, so nodes from
-//! before the binary encoding can still replicate to newer ones during a rolling upgrade.
-//! The server side is [`crate::server::peer_router`]; the paths below are shared by both.
+//! Bodies are in the compact binary form of [`encode_bin`] (content type [`CONTENT_TYPE_BIN`]),
+//! both ways. The server side is [`crate::server::peer_router`]; the paths below are shared by both.
 
 use std::future::Future;
 use std::time::Duration;
@@ -101,7 +99,7 @@ impl PeerClient {
     }
 }
 
-/// Reads an answer in the encoding its content type names (binary, else JSON).
+/// Reads a binary answer.
 async fn decode<T: DeserializeOwned>(target: &NodeId, resp: reqwest::Response) -> Result<T, String> {
     let status = resp.status();
     let binary =
@@ -110,11 +108,10 @@ async fn decode<T: DeserializeOwned>(target: &NodeId, resp: reqwest::Response) -
     if !status.is_success() {
         return Err(format!("{target} answered HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
     }
-    if binary {
-        decode_bin(&bytes).map_err(|e| format!("{target}: bad answer: {e}"))
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| format!("{target}: bad answer: {e}"))
+    if !binary {
+        return Err(format!("{target} answered without the {CONTENT_TYPE_BIN} content type"));
     }
+    decode_bin(&bytes).map_err(|e| format!("{target}: bad answer: {e}"))
 }
 
 impl RaftNetworkV2<TypeConfig> for PeerClient {

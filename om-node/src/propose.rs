@@ -14,40 +14,10 @@
 use std::sync::{Arc, Weak};
 
 use om_client::wire::{ApiError, ErrorCode};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use crate::node::OmNode;
-use crate::types::{Command, CommandResult, Proposal, MAX_BATCH_COMMANDS};
-
-/// A client write waiting for its entry.
-pub struct Queued {
-    cmd: Command,
-    reply: oneshot::Sender<CommandResult>,
-}
-
-/// The handle the HTTP handlers write through.
-pub struct Proposer {
-    queue: mpsc::Sender<Queued>,
-}
-
-impl Proposer {
-    /// A proposer and the queue [`run_proposer`] drains.
-    pub fn new() -> (Self, mpsc::Receiver<Queued>) {
-        let (queue, rx) = mpsc::channel(4 * MAX_BATCH_COMMANDS);
-        (Proposer { queue }, rx)
-    }
-
-    /// Replicates and applies `cmd`, alone or with others, and returns its own result.
-    pub async fn write(&self, cmd: Command) -> CommandResult {
-        let (reply, answer) = oneshot::channel();
-        self.queue.send(Queued { cmd, reply }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-fn stopped() -> ApiError {
-    ApiError::new(ErrorCode::Internal, "the node is shutting down; its write queue has stopped")
-}
+use crate::state::{OmNode, Queued};
+use crate::types::{Command, Proposal, MAX_BATCH_COMMANDS};
 
 /// Drains the queue into entries, keeping at most `in_flight` of them replicating.
 pub async fn run_proposer(node: Weak<OmNode>, mut queue: mpsc::Receiver<Queued>, in_flight: usize) {
@@ -77,12 +47,15 @@ async fn propose(node: Arc<OmNode>, batch: Vec<Queued>, _slot: OwnedSemaphorePer
     };
     let results = match node.raft.client_write(proposal).await {
         Ok(resp) => resp.data,
-        Err(e) => vec![Err(node.write_error(e)); count],
+        Err(e) => vec![Err(node.raft_error("write", e)); count],
     };
     let mut results = results.into_iter();
     for reply in replies {
         let result = results.next().unwrap_or_else(|| {
-            Err(ApiError::new(ErrorCode::Internal, format!("apply answered fewer than the {count} commands proposed")))
+            Err(ApiError::new(
+                ErrorCode::InternalError,
+                format!("apply answered fewer than the {count} commands proposed"),
+            ))
         });
         // The client may have gone; its write stands either way.
         let _ = reply.send(result);

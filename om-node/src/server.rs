@@ -12,16 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
-use openraft::error::{LinearizableReadError, RaftError};
 use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
 use openraft::ReadPolicy;
 use tokio::io::AsyncWriteExt;
 
 use om_client::wire::*;
 
-use crate::namespace;
 use crate::network::*;
-use crate::node::OmNode;
+use crate::state::OmNode;
 use crate::store::SnapshotFile;
 use crate::types::{decode_bin, encode_bin, Command, SnapshotMeta, TypeConfig, Vote};
 
@@ -124,18 +122,12 @@ async fn submit(node: &OmNode, req: WriteRequest) -> Result<WriteResponse, ApiEr
     if req.request_id.is_empty() || req.request_id.len() > 256 {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "request_id must have 1 to 256 characters"));
     }
-    if let WriteOp::ExpireOpenKeys { .. } = req.op {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "ExpireOpenKeys is internal: the leader's open-key cleanup proposes it (ozone.om.open.key.expire.threshold)",
-        ));
-    }
     node.check_leader()?;
     let open_client_id = match req.op {
         WriteOp::OpenKey { .. } => rand::random::<u64>() >> 1 | 1,
         _ => 0,
     };
-    node.proposer.write(Command { request_id: req.request_id, op: req.op, now_ms: now_ms(), open_client_id }).await
+    node.writes.write(Command { request_id: req.request_id, op: req.op.into(), now_ms: now_ms(), open_client_id }).await
 }
 
 async fn read(State(node): State<Arc<OmNode>>, body: Result<Json<ReadRequest>, JsonRejection>) -> Response {
@@ -152,29 +144,12 @@ async fn read(State(node): State<Arc<OmNode>>, body: Result<Json<ReadRequest>, J
 async fn run_read(node: &Arc<OmNode>, req: ReadRequest) -> Result<ReadResponse, ApiError> {
     if !req.stale && !crate::breakage::stale_reads() {
         node.check_leader()?;
-        match node.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-            Ok(_) => {}
-            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
-                return Err(node.not_leader(f.leader_id.as_ref().map(|l| l.as_str()), "leadership changed"));
-            }
-            Err(RaftError::APIError(e)) => return Err(ApiError::new(ErrorCode::LeaderNotReady, e.to_string())),
-            Err(RaftError::Fatal(f)) => return Err(ApiError::new(ErrorCode::Internal, format!("Raft stopped: {f}"))),
-        }
+        node.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|e| node.raft_error("read", e))?;
     }
     let node = Arc::clone(node);
-    tokio::task::spawn_blocking(move || {
-        let view = node.sm.view();
-        match &req.op {
-            ReadOp::Digest => {
-                let applied_index = view.applied_index();
-                let (digest, entries) = view.digest().map_err(crate::store::store_error)?;
-                Ok(ReadResponse::Digest { digest, applied_index, entries })
-            }
-            op => namespace::query(view, op),
-        }
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?
+    tokio::task::spawn_blocking(move || node.sm.read(&req.op))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?
 }
 
 async fn reload_config(State(node): State<Arc<OmNode>>) -> Response {
@@ -251,32 +226,27 @@ fn raft_failure(e: impl std::fmt::Display) -> Response {
 /// each as large as a client request).
 const PEER_BODY_LIMIT: usize = 1 << 30;
 
-/// Decodes a peer RPC body: binary when its content type says so, else JSON (nodes from before
-/// the binary encoding). Returns whether the answer should be binary too; a body that does not
-/// decode is answered 400 with the reason.
-fn peer_request<T: serde::de::DeserializeOwned>(
-    what: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(T, bool), Response> {
-    let binary =
-        headers.get(axum::http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == CONTENT_TYPE_BIN.as_bytes());
-    let decoded = if binary {
-        decode_bin(body)
-    } else {
-        serde_json::from_slice(body).map_err(|e| format!("cannot decode {} bytes of JSON: {e}", body.len()))
-    };
-    decoded.map(|v| (v, binary)).map_err(|e| {
+/// Decodes a peer RPC body, which is always in the binary form of [`encode_bin`]; another
+/// content type is answered 415 and a body that does not decode 400, each with the reason.
+fn peer_request<T: serde::de::DeserializeOwned>(what: &str, headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+    let content_type =
+        headers.get(axum::http::header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if content_type.as_deref() != Some(CONTENT_TYPE_BIN) {
+        let msg = format!(
+            "{what} request bodies are {CONTENT_TYPE_BIN}, not {}",
+            content_type.as_deref().unwrap_or("untyped")
+        );
+        tracing::warn!("bad {what} request from a peer: {msg}");
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, msg).into_response());
+    }
+    decode_bin(body).map_err(|e| {
         tracing::warn!(error = %e, "bad {what} request from a peer");
         (StatusCode::BAD_REQUEST, format!("bad {what} request: {e}")).into_response()
     })
 }
 
-/// Answers a peer RPC in the encoding it was asked in.
-fn peer_answer<T: serde::Serialize>(binary: bool, value: &T) -> Response {
-    if !binary {
-        return Json(value).into_response();
-    }
+/// Answers a peer RPC in the binary form.
+fn peer_answer<T: serde::Serialize>(value: &T) -> Response {
     match encode_bin(value) {
         Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE_BIN)], bytes).into_response(),
         Err(e) => raft_failure(format!("answer: {e}")),
@@ -284,45 +254,45 @@ fn peer_answer<T: serde::Serialize>(binary: bool, value: &T) -> Response {
 }
 
 async fn append(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (req, binary) = match peer_request::<AppendEntriesRequest<TypeConfig>>("append", &headers, &body) {
+    let req = match peer_request::<AppendEntriesRequest<TypeConfig>>("append", &headers, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
     match node.raft.append_entries(req).await {
-        Ok(r) => peer_answer(binary, &r),
+        Ok(r) => peer_answer(&r),
         Err(e) => raft_failure(e),
     }
 }
 
 async fn vote(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (req, binary) = match peer_request::<VoteRequest<TypeConfig>>("vote", &headers, &body) {
+    let req = match peer_request::<VoteRequest<TypeConfig>>("vote", &headers, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
     match node.raft.vote(req).await {
-        Ok(r) => peer_answer(binary, &r),
+        Ok(r) => peer_answer(&r),
         Err(e) => raft_failure(e),
     }
 }
 
 async fn pre_vote(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (req, binary) = match peer_request::<VoteRequest<TypeConfig>>("pre-vote", &headers, &body) {
+    let req = match peer_request::<VoteRequest<TypeConfig>>("pre-vote", &headers, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
     match node.raft.pre_vote(req).await {
-        Ok(r) => peer_answer(binary, &r),
+        Ok(r) => peer_answer(&r),
         Err(e) => raft_failure(e),
     }
 }
 
 async fn transfer_leader(State(node): State<Arc<OmNode>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (req, binary) = match peer_request::<TransferLeaderRequest<TypeConfig>>("transfer-leader", &headers, &body) {
+    let req = match peer_request::<TransferLeaderRequest<TypeConfig>>("transfer-leader", &headers, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
     match node.raft.handle_transfer_leader(req).await {
-        Ok(r) => peer_answer(binary, &r),
+        Ok(r) => peer_answer(&r),
         Err(e) => raft_failure(e),
     }
 }

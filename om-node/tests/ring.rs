@@ -319,12 +319,21 @@ async fn open_keys_never_committed_expire_and_a_late_commit_is_refused() {
     };
     put_key(&client, "vol1", "bkt1", "committed").await.unwrap();
 
-    // A client cannot propose the internal operation itself.
-    let internal = WriteOp::ExpireOpenKeys { keys: Vec::new(), created_before_ms: 0 };
-    match client.write(internal).await {
-        Err(om_client::ClientError::Api(e)) => assert_eq!(e.code, ErrorCode::InvalidRequest, "{e}"),
-        other => panic!("ExpireOpenKeys from a client was not refused: {other:?}"),
-    }
+    // A client cannot propose the leader's own operation: the API has no such operation.
+    let leader = ring.wait_leader(Duration::from_secs(10)).await;
+    let addr = ring.conf.service(Some(SID)).unwrap().node(&leader).unwrap().rpc_address();
+    let body = r#"{"request_id":"x","op":{"type":"ExpireOpenKeys","keys":[],"created_before_ms":0}}"#;
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}{}", om_client::wire::PATH_WRITE))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let e: om_client::wire::ApiError = resp.json().await.unwrap();
+    assert_eq!(e.code, ErrorCode::InvalidRequest, "{e}");
+    assert!(e.message.contains("ExpireOpenKeys"), "the refusal names the operation: {e}");
 
     let https: Vec<String> = ring.conf.service(Some(SID)).unwrap().nodes.iter().map(|n| n.http_address()).collect();
     wait_for("the leader to expire the abandoned open key", Duration::from_secs(30), || async {

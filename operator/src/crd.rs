@@ -126,7 +126,18 @@ pub fn default_image() -> String {
 }
 
 /// Container image pull policy.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    schemars::JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum ImagePullPolicy {
     Always,
     IfNotPresent,
@@ -134,12 +145,9 @@ pub enum ImagePullPolicy {
 }
 
 impl ImagePullPolicy {
+    /// The name Kubernetes uses (and serde sends).
     pub fn as_str(self) -> &'static str {
-        match self {
-            ImagePullPolicy::Always => "Always",
-            ImagePullPolicy::IfNotPresent => "IfNotPresent",
-            ImagePullPolicy::Never => "Never",
-        }
+        self.into()
     }
 }
 
@@ -184,18 +192,27 @@ impl Default for PodDisruptionBudgetSpec {
 }
 
 /// Delete or keep a volume.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    schemars::JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum RetentionAction {
     Retain,
     Delete,
 }
 
 impl RetentionAction {
+    /// The name Kubernetes uses (and serde sends).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RetentionAction::Retain => "Retain",
-            RetentionAction::Delete => "Delete",
-        }
+        self.into()
     }
 }
 
@@ -305,6 +322,17 @@ mod tests {
 
     fn validate(obj: &serde_json::Value, old: Option<&serde_json::Value>) -> Result<(), String> {
         kube::core::cel::Validator::new().validate(&schema(), obj, old).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn as_str_is_the_serde_form() {
+        use strum::IntoEnumIterator;
+        for p in ImagePullPolicy::iter() {
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::Value::from(p.as_str()));
+        }
+        for r in RetentionAction::iter() {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::Value::from(r.as_str()));
+        }
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub struct Observed {
 }
 
 /// Why leadership moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum TransferReason {
     PodDeleting,
     DisruptionTarget,
@@ -106,13 +106,7 @@ pub enum TransferReason {
 impl TransferReason {
     /// A bounded label for metrics and events.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TransferReason::PodDeleting => "PodDeleting",
-            TransferReason::DisruptionTarget => "DisruptionTarget",
-            TransferReason::EvictionRequested => "EvictionRequested",
-            TransferReason::NodeCordoned => "NodeCordoned",
-            TransferReason::Restart => "Restart",
-        }
+        self.into()
     }
 }
 
@@ -126,7 +120,8 @@ pub enum RestartReason {
 }
 
 /// The one ring operation of this reconcile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Step {
     /// Nothing to do: the ring is as specified.
     Idle,
@@ -149,16 +144,7 @@ pub enum Step {
 impl Step {
     /// A bounded label for metrics.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Step::Idle => "idle",
-            Step::Wait { .. } => "wait",
-            Step::DeletePvc { .. } => "delete_pvc",
-            Step::ScaleUp { .. } => "scale_up",
-            Step::Join { .. } => "join",
-            Step::Decommission { .. } => "decommission",
-            Step::TransferLeader { .. } => "transfer_leader",
-            Step::DeletePod { .. } => "delete_pod",
-        }
+        self.into()
     }
 }
 

@@ -204,10 +204,6 @@ fn table_options(table: Table, horizon: &Arc<AtomicU64>) -> Options {
     opts
 }
 
-/// Column families of earlier versions, dropped when found (`retryExpiry`: the retry cache now
-/// expires by the time in its rows).
-const LEGACY_CFS: [&str; 1] = ["retryExpiry"];
-
 fn open_db(path: &Path, horizon: &Arc<AtomicU64>) -> Result<DB, io::Error> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
@@ -217,17 +213,10 @@ fn open_db(path: &Path, horizon: &Arc<AtomicU64>) -> Result<DB, io::Error> {
     let mut cfs: Vec<ColumnFamilyDescriptor> =
         Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options(*t, horizon))).collect();
     cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
-    // RocksDB refuses to open a database without naming every column family it has.
-    let known: Vec<String> = cfs.iter().map(|c| c.name().to_string()).collect();
-    let existing = DB::list_cf(&opts, path).unwrap_or_default();
-    let legacy: Vec<String> = existing.into_iter().filter(|n| n != "default" && !known.contains(n)).collect();
-    cfs.extend(legacy.iter().map(|n| ColumnFamilyDescriptor::new(n, Options::default())));
-    let fail = |e: rocksdb::Error| io::Error::other(format!("cannot open state database {}: {e}", path.display()));
-    let mut db = DB::open_cf_descriptors(&opts, path, cfs).map_err(fail)?;
-    for name in legacy.iter().filter(|n| LEGACY_CFS.contains(&n.as_str())) {
-        db.drop_cf(name).map_err(fail)?;
-    }
-    Ok(db)
+    // A database with other column families is not ours: RocksDB refuses to open it and says
+    // which it did not expect.
+    DB::open_cf_descriptors(&opts, path, cfs)
+        .map_err(|e| io::Error::other(format!("cannot open state database {}: {e}", path.display())))
 }
 
 fn read_applied(db: &DB) -> Result<Applied, io::Error> {
@@ -305,7 +294,26 @@ impl StateMachineStore {
         Ok(Self { shared })
     }
 
-    /// Read access to the current state (cache over RocksDB).
+    /// Answers a query from the current state (this node's, whatever its role: callers check
+    /// leadership and the read index first). The one way requests read the namespace.
+    pub fn read(
+        &self,
+        op: &om_client::wire::ReadOp,
+    ) -> Result<om_client::wire::ReadResponse, om_client::wire::ApiError> {
+        use om_client::wire::{ReadOp, ReadResponse};
+        let view = self.view();
+        match op {
+            ReadOp::Digest => {
+                let applied_index = view.applied_index();
+                let (digest, entries) = view.digest().map_err(store_error)?;
+                Ok(ReadResponse::Digest { digest, applied_index, entries })
+            }
+            op => namespace::query(view, op),
+        }
+    }
+
+    /// Table-level access to the current state (cache over RocksDB), for the state machine's
+    /// own background work and tests.
     pub fn view(&self) -> &Shared {
         &self.shared
     }
@@ -904,7 +912,7 @@ fn unpack_dir(tar_path: &Path, dest: &Path) -> Result<(), io::Error> {
 
 /// Errors for answers that need the state machine but it cannot give them.
 pub fn store_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, format!("state machine: {e}"))
+    ApiError::new(ErrorCode::InternalError, format!("state machine: {e}"))
 }
 
 /// Bytes available to unprivileged users on the file system holding `dir`.

@@ -1,0 +1,418 @@
+//! Running a node: [`start_node`] opens storage, starts Raft, the listeners and the background
+//! tasks (the write proposer, ring formation, open-key cleanup); [`run`] is the whole life of
+//! the `om` command around it: bootstrap checks and join, serving until SIGTERM or a Raft
+//! failure, leadership hand-off and shutdown.
+//!
+//! [`start_node`] is used by the binary and by tests alike (see `tests/in_process.rs`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use om_client::wire::*;
+use om_client::FailoverClient;
+use openraft::async_runtime::WatchReceiver;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::metrics::NodeMetrics;
+use crate::network::PeerNetwork;
+use crate::propose::run_proposer;
+use crate::server;
+use crate::settings::{NodeError, NodeSettings, StartMode};
+use crate::state::{fatal_reason, OmNode, Raft, WriteQueue};
+use crate::store::{LogStore, StateMachineStore};
+use crate::types::{LogOp, NodeId};
+
+/// How the `om` command starts a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Start from stored state, or form the ring with the configured nodes if it is new.
+    Start,
+    /// `om --bootstrap`: join a running ring as a new member. Unless `force`, every current
+    /// member must list this node in its configuration first.
+    Bootstrap { force: bool },
+}
+
+/// Runs a node until SIGTERM (or Ctrl-C) or until Raft stops on its own; then hands
+/// leadership over and shuts down.
+pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeError> {
+    if let RunMode::Bootstrap { force } = mode {
+        settings.start_mode = StartMode::Join;
+        if !force {
+            check_bootstrap_config(&settings).await?;
+        }
+    }
+    let running = start_node(settings).await?;
+    if matches!(mode, RunMode::Bootstrap { .. }) {
+        if let Err(e) = join_ring(&running).await {
+            let _ = running.shutdown().await;
+            return Err(e);
+        }
+    }
+    tokio::select! {
+        () = wait_for_stop_signal() => {}
+        reason = running.raft_failed() => {
+            // Exit so the supervisor (kubelet, systemd) restarts the node from its stored state;
+            // a node whose Raft stopped answers peers with errors for ever.
+            tracing::error!(%reason, "Raft stopped; exiting");
+            let _ = running.shutdown().await;
+            return Err(NodeError::Raft(format!("stopped: {reason}")));
+        }
+    }
+    tracing::info!("stopping");
+    if let Some(successor) = running.hand_off_leadership().await {
+        tracing::info!(%successor, "handed leadership over before stopping");
+    }
+    running.shutdown().await
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+pub async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// A started node and its background tasks.
+pub struct RunningNode {
+    pub node: Arc<OmNode>,
+    pub client_addr: SocketAddr,
+    pub peer_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningNode {
+    /// On a leader: hands leadership to the most caught-up follower (bounded by
+    /// `omring.shutdown.leader.transfer.timeout.ms`). Returns who took over.
+    pub async fn hand_off_leadership(&self) -> Option<String> {
+        let within = Duration::from_millis(self.node.settings.shutdown_transfer_ms);
+        crate::admin::step_down(&self.node, within).await.map(|n| n.to_string())
+    }
+
+    /// Resolves when Raft stops on its own, with the reason (see [`OmNode::raft_failure`]).
+    pub async fn raft_failed(&self) -> String {
+        let mut rx = self.node.raft.metrics();
+        loop {
+            if let Some(reason) = fatal_reason(&rx.borrow_watched()) {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return "Raft's state channel closed".into();
+            }
+        }
+    }
+
+    /// Stops serving, stops Raft and writes everything applied to RocksDB.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        let _ = self.stop.send(true);
+        let raft_result = self.node.raft.shutdown().await;
+        for t in self.tasks {
+            t.abort();
+        }
+        let sm = self.node.sm.clone();
+        tokio::task::spawn_blocking(move || sm.flush())
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?
+            .map_err(|source| NodeError::Io { what: "final flush".into(), source })?;
+        raft_result.map_err(|e| NodeError::Raft(e.to_string()))
+    }
+}
+
+fn bind_addr(host: &str, port: u16) -> Result<SocketAddr, std::io::Error> {
+    om_client::hosts::resolve(host, port)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))
+}
+
+async fn listen(host: &str, port: u16, purpose: &'static str) -> Result<TcpListener, NodeError> {
+    let shown = format!("{host}:{port}");
+    let addr = bind_addr(host, port).map_err(|source| NodeError::Bind { addr: shown.clone(), purpose, source })?;
+    TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr: shown, purpose, source })
+}
+
+/// Opens storage, starts Raft and the three listeners, and forms the ring if it is new.
+pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source| NodeError::Io { what, source }
+    };
+    let me = settings
+        .service
+        .node(&settings.node_id)
+        .cloned()
+        .ok_or_else(|| NodeError::Setting { key: "ozone.om.node.id", reason: "not configured".into() })?;
+    std::fs::create_dir_all(&settings.db_dir).map_err(io("creating the db directory"))?;
+    let breakages = crate::breakage::active();
+    if !breakages.is_empty() {
+        tracing::warn!(
+            ?breakages,
+            "this node runs with deliberate bugs (OMRING_BREAK): for fault-suite self-tests only"
+        );
+    }
+    let metrics = NodeMetrics::new();
+    let log_store = LogStore::open(&settings.db_dir.join("raft-log")).map_err(io("opening the Raft log"))?;
+    let sm = StateMachineStore::open(&settings.db_dir.join("om-state"), settings.max_unflushed, Arc::clone(&metrics))
+        .map_err(io("opening the state database"))?;
+    // Listen before Raft starts so peers' first RPCs find us.
+    let client_l = listen(&me.host, me.rpc_port, "client API").await?;
+    let peer_l = listen(&me.host, me.ratis_port, "peer Raft").await?;
+    let http_l = listen(&me.http_host, me.http_port, "health/metrics").await?;
+    let network = PeerNetwork::new().map_err(|e| NodeError::Raft(e.to_string()))?;
+    let raft =
+        Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let (writes, proposals) = WriteQueue::new();
+    let in_flight = settings.proposals_in_flight;
+    let node = Arc::new(OmNode {
+        node_id: NodeId(settings.node_id.clone()),
+        settings,
+        raft,
+        sm,
+        metrics,
+        writes,
+        membership_lock: tokio::sync::Mutex::new(()),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let addrs = (
+        client_l.local_addr().map_err(io("client listener"))?,
+        peer_l.local_addr().map_err(io("peer listener"))?,
+        http_l.local_addr().map_err(io("http listener"))?,
+    );
+    let mut tasks = Vec::new();
+    for (listener, router) in [
+        (client_l, server::client_router(Arc::clone(&node))),
+        (peer_l, server::peer_router(Arc::clone(&node))),
+        (http_l, server::http_router(Arc::clone(&node))),
+    ] {
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "listener stopped");
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(run_proposer(Arc::downgrade(&node), proposals, in_flight)));
+    tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
+    tasks.push(tokio::spawn(clean_up_open_keys(Arc::clone(&node))));
+    tracing::info!(node = %node.node_id, service = %node.settings.service.service_id, client = %addrs.0, peer = %addrs.1, http = %addrs.2, "node started");
+    Ok(RunningNode { node, client_addr: addrs.0, peer_addr: addrs.1, http_addr: addrs.2, stop, tasks })
+}
+
+/// A node with empty storage never forms a second ring. When no peer has a ring and every
+/// configured active node answers, all of them initialize it with the same membership (every
+/// configured, not decommissioned node as a voter), so it forms once whatever order they start
+/// in. When a ring exists, a listed node waits to be replicated to and an unlisted one waits to
+/// be added (`om --bootstrap` or the operator's join). In [`StartMode::Join`] it only waits.
+async fn form_ring_if_new(node: Arc<OmNode>) {
+    let peers: Vec<_> =
+        node.settings.service.active_nodes().filter(|n| n.node_id != node.node_id.as_str()).cloned().collect();
+    let client = match FailoverClient::builder(node.settings.service.clone())
+        .request_timeout(Duration::from_millis(800))
+        .connect_timeout(Duration::from_millis(800))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build a client to probe peers");
+            return;
+        }
+    };
+    let mut said = String::new();
+    let mut say = |msg: String| {
+        if msg != said {
+            tracing::warn!("{msg}");
+            said = msg;
+        }
+    };
+    loop {
+        match node.raft.is_initialized().await {
+            Ok(true) | Err(_) => return,
+            Ok(false) => {}
+        }
+        let mut silent = Vec::new();
+        let mut ring_seen = None;
+        for peer in &peers {
+            match client.node_status(peer).await {
+                Ok(status) if !status.members.is_empty() => {
+                    ring_seen = Some(status);
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => silent.push(peer.node_id.clone()),
+            }
+        }
+        match ring_seen {
+            Some(st) if st.members.iter().any(|m| m.node_id == node.node_id.as_str()) => {
+                say(format!("ring {} exists and lists this node; waiting for its leader", st.service_id));
+            }
+            Some(st) => say(format!(
+                "{} is not a member of ring {} (members: {}); waiting to be added (om --bootstrap, or the operator)",
+                node.node_id,
+                st.service_id,
+                st.members.iter().map(|m| m.node_id.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+            None if node.settings.start_mode == StartMode::Join => {
+                say("no running ring found among the configured nodes yet; waiting to join one".to_string());
+            }
+            None if !silent.is_empty() => {
+                say(format!(
+                    "waiting for every configured node to start before forming the ring; silent: {}",
+                    silent.join(", ")
+                ));
+            }
+            None => {
+                match node.raft.initialize(crate::admin::configured_members(&node)).await {
+                    Ok(()) => tracing::info!("initialized a new ring"),
+                    Err(e) => tracing::info!(error = %e, "ring already initialized"),
+                }
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Ozone's OpenKeyCleanupService: every `ozone.om.open.key.cleanup.service.interval` the
+/// leader lists open keys older than `ozone.om.open.key.expire.threshold` (at most
+/// `ozone.om.open.key.cleanup.limit.per.task`) and replicates one `ExpireOpenKeys` entry that
+/// moves them to the deleted-keys table. Apply checks each key again, so a key committed in
+/// between stays committed. Keys whose writer vanished would otherwise stay open forever.
+async fn clean_up_open_keys(node: Arc<OmNode>) {
+    let every = Duration::from_millis(node.settings.open_key_cleanup_interval_ms);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if node.check_leader().is_err() {
+            continue;
+        }
+        let created_before_ms = crate::server::now_ms().saturating_sub(node.settings.open_key_expire_ms);
+        let (view_node, limit) = (Arc::clone(&node), node.settings.open_key_cleanup_limit);
+        let listed = tokio::task::spawn_blocking(move || {
+            crate::namespace::expired_open_keys(view_node.sm.view(), created_before_ms, limit)
+        })
+        .await;
+        let keys = match listed {
+            Ok(Ok(keys)) if keys.is_empty() => continue,
+            Ok(Ok(keys)) => keys,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot list expired open keys");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "open-key listing task failed");
+                continue;
+            }
+        };
+        let cmd = crate::types::Command {
+            request_id: format!("om-open-key-cleanup-{}-{created_before_ms}", node.node_id),
+            op: LogOp::ExpireOpenKeys { keys, created_before_ms },
+            now_ms: crate::server::now_ms(),
+            open_client_id: 0,
+        };
+        match node.writes.write(cmd).await {
+            Ok(WriteResponse { outcome: WriteOutcome::OpenKeysExpired { count }, .. }) => {
+                node.metrics.open_keys_expired.inc_by(count);
+                tracing::info!(count, created_before_ms, "expired open keys");
+            }
+            Ok(other) => tracing::warn!(outcome = ?other.outcome, "open-key cleanup answered unexpectedly"),
+            Err(e) if e.code == ErrorCode::NotLeader => {
+                tracing::info!(error = %e, "open-key cleanup not replicated (leadership changed)")
+            }
+            Err(e) => tracing::warn!(error = %e, "open-key cleanup refused"),
+        }
+    }
+}
+
+/// `om --bootstrap` without `--force`: every current member must, after reloading its
+/// configuration from disk, list this node with the same addresses and not as decommissioned.
+async fn check_bootstrap_config(settings: &NodeSettings) -> Result<(), NodeError> {
+    let me = settings
+        .service
+        .node(&settings.node_id)
+        .ok_or_else(|| NodeError::Setting {
+            key: "ozone.om.node.id",
+            reason: format!("{} is not configured", settings.node_id),
+        })?
+        .configured();
+    let client = FailoverClient::builder(settings.service.clone())
+        .request_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(2))
+        .build()?;
+    let peers: Vec<_> = settings.service.active_nodes().filter(|n| n.node_id != settings.node_id).cloned().collect();
+    let mut members = None;
+    for (addr, status) in client.ring_status().await {
+        if addr.node_id == settings.node_id {
+            continue;
+        }
+        if let Ok(st) = status {
+            if !st.members.is_empty() {
+                members = Some(st.members);
+                break;
+            }
+        }
+    }
+    let Some(members) = members else {
+        return Err(NodeError::Refused(format!(
+            "cannot bootstrap {}: no running ring answered among {}; start the ring first",
+            settings.node_id,
+            peers.iter().map(|p| p.node_id.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let mut problems: Vec<(String, String)> = members
+        .iter()
+        .filter(|m| m.node_id != settings.node_id && settings.service.node(&m.node_id).is_none())
+        .map(|m| (m.node_id.clone(), format!("member {} is missing from this node's configuration", m.node_id)))
+        .collect();
+    let to_ask = settings
+        .service
+        .nodes
+        .iter()
+        .filter(|n| n.node_id != settings.node_id && members.iter().any(|m| m.node_id == n.node_id));
+    problems.extend(client.config_disagreements_among(&me, to_ask).await);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = problems.iter().map(|(n, _)| n.as_str()).collect();
+    Err(NodeError::Refused(format!(
+        "cannot bootstrap {}: these nodes do not have it in their configuration: {}. {}. Update ozone-site.xml on them (or pass --force)",
+        settings.node_id,
+        names.join(", "),
+        problems.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; ")
+    )))
+}
+
+/// Asks the ring's leader to add this (running) node: learner, catch up, voter.
+async fn join_ring(running: &RunningNode) -> Result<(), NodeError> {
+    let settings = &running.node.settings;
+    let me = settings.service.node(&settings.node_id).ok_or_else(|| NodeError::Setting {
+        key: "ozone.om.node.id",
+        reason: format!("{} is not configured", settings.node_id),
+    })?;
+    let client = FailoverClient::builder(settings.service.clone())
+        .request_timeout(Duration::from_millis(settings.join_timeout_ms + 30_000))
+        .connect_timeout(Duration::from_secs(2))
+        .build()?;
+    let req = JoinRequest { node: me.configured(), hostname: Some(me.host.clone()) };
+    let r = client.join(&req).await?;
+    tracing::info!(changed = r.changed, "{}", r.message);
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! A node's settings: read from `ozone-site.xml`, checked against each other, and turned into
+//! openraft's configuration. Every key a node reads is named here.
+
+use std::path::PathBuf;
+
+use om_client::config::{ConfigError, OzoneConfig, ServiceConfig};
+use om_client::ClientError;
+use openraft::SnapshotPolicy;
+
+use crate::store::DEFAULT_MAX_UNFLUSHED;
+use crate::types::Node;
+
+pub const KEY_HEARTBEAT_MS: &str = "omring.raft.heartbeat.interval.ms";
+pub const KEY_ELECTION_MIN_MS: &str = "omring.raft.election.timeout.min.ms";
+pub const KEY_ELECTION_MAX_MS: &str = "omring.raft.election.timeout.max.ms";
+pub const KEY_SNAPSHOT_THRESHOLD: &str = "ozone.om.ratis.snapshot.auto.trigger.threshold";
+pub const KEY_PURGE_GAP: &str = "ozone.om.ratis.log.purge.gap";
+pub const KEY_MAX_UNFLUSHED: &str = "ozone.om.unflushed.transaction.max.count";
+pub const KEY_JOIN_TIMEOUT_MS: &str = "omring.join.catchup.timeout.ms";
+pub const KEY_SHUTDOWN_TRANSFER_MS: &str = "omring.shutdown.leader.transfer.timeout.ms";
+pub const KEY_OPEN_KEY_EXPIRE: &str = "ozone.om.open.key.expire.threshold";
+pub const KEY_OPEN_KEY_CLEANUP_INTERVAL: &str = "ozone.om.open.key.cleanup.service.interval";
+pub const KEY_OPEN_KEY_CLEANUP_LIMIT: &str = "ozone.om.open.key.cleanup.limit.per.task";
+pub const KEY_PROPOSALS_IN_FLIGHT: &str = "omring.raft.proposals.in.flight";
+
+/// Default of `omring.raft.proposals.in.flight`.
+pub const DEFAULT_PROPOSALS_IN_FLIGHT: u64 = 2;
+const MAX_PROPOSALS_IN_FLIGHT: usize = 1024;
+
+/// Where the configuration came from, so `reload-config` can read it again.
+#[derive(Debug, Clone)]
+pub struct ReloadSource {
+    pub path: PathBuf,
+    /// `-D` overrides, applied again after every reload.
+    pub overrides: Vec<String>,
+}
+
+/// How a node with empty storage finds its ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartMode {
+    /// Form the ring with every configured node when no peer has one; otherwise wait to be
+    /// replicated to (a member) or added (not yet a member).
+    FormOrWait,
+    /// Never form a ring: `om --bootstrap` joins an existing one.
+    Join,
+}
+
+/// Errors starting or running a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// `ozone-site.xml` does not describe this node's ring.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A setting has a value the node cannot run with.
+    #[error("invalid setting {key}: {reason}")]
+    Setting { key: &'static str, reason: String },
+    /// The node's directories or databases could not be opened or written.
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    /// A listener's address is taken or cannot be resolved.
+    #[error("cannot listen on {addr} ({purpose}): {source}")]
+    Bind { addr: String, purpose: &'static str, source: std::io::Error },
+    /// Raft refused to start, or stopped on its own.
+    #[error("Raft: {0}")]
+    Raft(String),
+    /// Asking the ring (to bootstrap into it) failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A safety check refused to start the node; the message says what to fix.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Everything a node needs to start, validated.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    pub service: ServiceConfig,
+    pub node_id: String,
+    pub db_dir: PathBuf,
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    pub snapshot_threshold: u64,
+    pub purge_gap: u64,
+    pub max_unflushed: usize,
+    /// How long a joining learner may take to catch up before join gives up.
+    pub join_timeout_ms: u64,
+    /// How long a leader stopping on SIGTERM tries to hand leadership over.
+    pub shutdown_transfer_ms: u64,
+    /// Open keys older than this are expired by the leader (Ozone: 7 days).
+    pub open_key_expire_ms: u64,
+    /// How often the leader looks for expired open keys (Ozone: 24 hours).
+    pub open_key_cleanup_interval_ms: u64,
+    /// At most this many open keys are expired per run (Ozone: 1000).
+    pub open_key_cleanup_limit: usize,
+    /// Entries of coalesced client writes a leader keeps replicating at once (see
+    /// [`crate::propose`]).
+    pub proposals_in_flight: usize,
+    pub reload_source: Option<ReloadSource>,
+    pub start_mode: StartMode,
+}
+
+impl NodeSettings {
+    /// Reads the settings of this node from `ozone-site.xml`.
+    pub fn from_config(conf: &OzoneConfig, service_id: Option<&str>) -> Result<Self, NodeError> {
+        let service = conf.service(service_id)?;
+        let node_id = conf.resolve_self_node(&service)?;
+        let heartbeat_ms = conf.get_u64(KEY_HEARTBEAT_MS, 100)?;
+        let election_min_ms = conf.get_u64(KEY_ELECTION_MIN_MS, 300)?;
+        let election_max_ms = conf.get_u64(KEY_ELECTION_MAX_MS, election_min_ms * 2)?;
+        let settings = Self {
+            db_dir: conf.db_dir()?,
+            service,
+            node_id,
+            heartbeat_ms,
+            election_min_ms,
+            election_max_ms,
+            snapshot_threshold: conf.get_u64(KEY_SNAPSHOT_THRESHOLD, 400_000)?,
+            purge_gap: conf.get_u64(KEY_PURGE_GAP, 1_000_000)?,
+            max_unflushed: conf.get_u64(KEY_MAX_UNFLUSHED, DEFAULT_MAX_UNFLUSHED as u64)? as usize,
+            join_timeout_ms: conf.get_u64(KEY_JOIN_TIMEOUT_MS, 600_000)?,
+            shutdown_transfer_ms: conf.get_u64(KEY_SHUTDOWN_TRANSFER_MS, 5_000)?,
+            open_key_expire_ms: conf.get_duration_ms(KEY_OPEN_KEY_EXPIRE, 7 * 86_400_000)?,
+            open_key_cleanup_interval_ms: conf.get_duration_ms(KEY_OPEN_KEY_CLEANUP_INTERVAL, 86_400_000)?,
+            open_key_cleanup_limit: conf.get_u64(KEY_OPEN_KEY_CLEANUP_LIMIT, 1_000)? as usize,
+            proposals_in_flight: conf.get_u64(KEY_PROPOSALS_IN_FLIGHT, DEFAULT_PROPOSALS_IN_FLIGHT)? as usize,
+            reload_source: conf.source().map(|p| ReloadSource { path: p.to_path_buf(), overrides: Vec::new() }),
+            start_mode: StartMode::FormOrWait,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the settings against each other.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        let bad = |key, reason: String| Err(NodeError::Setting { key, reason });
+        if self.heartbeat_ms == 0 {
+            return bad(KEY_HEARTBEAT_MS, "must be positive".into());
+        }
+        if self.election_min_ms <= self.heartbeat_ms {
+            return bad(KEY_ELECTION_MIN_MS, format!("must exceed the heartbeat interval {} ms", self.heartbeat_ms));
+        }
+        if self.election_max_ms <= self.election_min_ms {
+            return bad(KEY_ELECTION_MAX_MS, format!("must exceed the minimum {} ms", self.election_min_ms));
+        }
+        let counts = [
+            (KEY_SNAPSHOT_THRESHOLD, self.snapshot_threshold),
+            (KEY_JOIN_TIMEOUT_MS, self.join_timeout_ms),
+            (KEY_MAX_UNFLUSHED, self.max_unflushed as u64),
+            (KEY_OPEN_KEY_EXPIRE, self.open_key_expire_ms),
+            (KEY_OPEN_KEY_CLEANUP_INTERVAL, self.open_key_cleanup_interval_ms),
+            (KEY_OPEN_KEY_CLEANUP_LIMIT, self.open_key_cleanup_limit as u64),
+            (KEY_PROPOSALS_IN_FLIGHT, self.proposals_in_flight as u64),
+        ];
+        if let Some((key, _)) = counts.into_iter().find(|(_, value)| *value == 0) {
+            return bad(key, "must be positive".into());
+        }
+        if self.proposals_in_flight > MAX_PROPOSALS_IN_FLIGHT {
+            return bad(KEY_PROPOSALS_IN_FLIGHT, format!("must be at most {MAX_PROPOSALS_IN_FLIGHT}"));
+        }
+        if self.service.node(&self.node_id).is_none() {
+            return bad("ozone.om.node.id", format!("{} is not a node of {}", self.node_id, self.service.service_id));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, NodeError> {
+        openraft::Config {
+            cluster_name: self.service.service_id.clone(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_min_ms,
+            election_timeout_max: self.election_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_threshold),
+            max_in_snapshot_log_to_keep: self.purge_gap,
+            enable_pre_vote: Some(true),
+            // A restarted leader must win an election in a new term, and so propose (and commit)
+            // a blank entry of that term before it reads: with leader restore it would lead
+            // again in its old term, and its read index would be the blank entry of the term's
+            // first start, behind writes acknowledged before the crash whose commit the node had
+            // not persisted yet (the stale read of the whole-ring crash regression scenario).
+            enable_leader_restore: Some(crate::breakage::leader_restore()),
+            install_snapshot_timeout: 60_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| NodeError::Raft(e.to_string()))
+    }
+
+    /// The Raft node record of a configured node.
+    pub fn raft_node(&self, node_id: &str) -> Option<Node> {
+        self.service.node(node_id).map(|n| Node {
+            rpc_addr: n.rpc_address(),
+            ratis_addr: n.ratis_address(),
+            http_addr: n.http_address(),
+            hostname: n.host.clone(),
+        })
+    }
+}

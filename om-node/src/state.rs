@@ -1,0 +1,265 @@
+//! The state every request handler shares: [`OmNode`] (Raft, the state machine, the write
+//! queue, metrics), the leader checks, the node's status, and the one mapping from Raft's
+//! errors to the client's.
+//!
+//! This is the leaf the serving modules build on; it starts nothing itself (see
+//! [`crate::run`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use om_client::wire::*;
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::{RaftMetrics, ServerState};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::NodeMetrics;
+use crate::settings::NodeSettings;
+use crate::store::StateMachineStore;
+use crate::types::{Command, CommandResult, NodeId, TypeConfig, MAX_BATCH_COMMANDS};
+
+/// The node's Raft instance.
+pub type Raft = openraft::Raft<TypeConfig, StateMachineStore>;
+
+/// What a Raft API error means for the client.
+pub enum RaftRefusal {
+    /// Not (or no longer) the leader; retry at this one if known.
+    Forward(Option<NodeId>),
+    /// A membership change Raft will not make now.
+    Membership(String),
+    /// The leader cannot answer yet (no quorum, a precondition not met).
+    NotReady(String),
+}
+
+impl From<ClientWriteError<TypeConfig>> for RaftRefusal {
+    fn from(e: ClientWriteError<TypeConfig>) -> Self {
+        match e {
+            ClientWriteError::ForwardToLeader(f) | ClientWriteError::LogEntryDiscarded(f) => {
+                RaftRefusal::Forward(f.leader_id)
+            }
+            ClientWriteError::ChangeMembershipError(c) => RaftRefusal::Membership(c.to_string()),
+            other => RaftRefusal::NotReady(other.to_string()),
+        }
+    }
+}
+
+impl From<LinearizableReadError<TypeConfig>> for RaftRefusal {
+    fn from(e: LinearizableReadError<TypeConfig>) -> Self {
+        match e {
+            LinearizableReadError::ForwardToLeader(f) => RaftRefusal::Forward(f.leader_id),
+            other => RaftRefusal::NotReady(other.to_string()),
+        }
+    }
+}
+
+/// A client write waiting for its entry.
+pub struct Queued {
+    pub cmd: Command,
+    pub reply: oneshot::Sender<CommandResult>,
+}
+
+/// The queue client writes wait in until [`crate::propose::run_proposer`] puts them in an entry.
+pub struct WriteQueue {
+    queue: mpsc::Sender<Queued>,
+}
+
+impl WriteQueue {
+    /// A queue and the receiving end the proposer drains.
+    pub fn new() -> (Self, mpsc::Receiver<Queued>) {
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH_COMMANDS);
+        (WriteQueue { queue }, rx)
+    }
+
+    /// Replicates and applies `cmd`, alone or with others, and returns its own result.
+    pub async fn write(&self, cmd: Command) -> CommandResult {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Queued { cmd, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> ApiError {
+    ApiError::new(ErrorCode::InternalError, "the node is shutting down; its write queue has stopped")
+}
+
+/// A running node: what the HTTP handlers share.
+pub struct OmNode {
+    pub node_id: NodeId,
+    pub settings: NodeSettings,
+    pub raft: Raft,
+    pub sm: StateMachineStore,
+    pub metrics: Arc<NodeMetrics>,
+    /// Client writes go through it; [`crate::propose`] coalesces them into Raft entries.
+    pub writes: WriteQueue,
+    /// Held by whoever changes membership: one change at a time.
+    pub membership_lock: tokio::sync::Mutex<()>,
+}
+
+impl OmNode {
+    fn hostname(&self) -> String {
+        self.settings.service.node(self.node_id.as_str()).map(|n| n.host.clone()).unwrap_or_default()
+    }
+
+    /// Client address of a member, from the ring's membership, else from the configuration.
+    fn member_address(&self, id: &str) -> Option<String> {
+        let m = self.raft.metrics().borrow_watched().membership_config.clone();
+        m.membership()
+            .get_node(&NodeId::from(id))
+            .map(|n| n.rpc_addr.clone())
+            .or_else(|| self.settings.service.node(id).map(|n| n.rpc_address()))
+    }
+
+    /// A NOT_LEADER error with the leader's id and address when known.
+    pub fn not_leader(&self, leader: Option<&str>, why: &str) -> ApiError {
+        let mut e = ApiError::new(
+            ErrorCode::NotLeader,
+            match leader {
+                Some(l) => format!("{} is not the leader ({why}); leader is {l}", self.node_id),
+                None => format!("{} is not the leader and no leader is known ({why})", self.node_id),
+            },
+        );
+        e.leader_id = leader.map(str::to_string);
+        e.leader_address = leader.and_then(|l| self.member_address(l));
+        e
+    }
+
+    /// Ok if this node is the leader and has applied everything before its term.
+    pub fn check_leader(&self) -> Result<(), ApiError> {
+        // The borrow ends with this statement: building a NOT_LEADER error reads the metrics
+        // again, and a second borrow on the same thread would deadlock behind Raft's writer.
+        let view = LeaderView::of(&self.raft.metrics().borrow_watched());
+        self.leader_check(view)
+    }
+
+    /// The client's error for a request Raft did not take: the one place a Raft error becomes
+    /// an [`ApiError`]. `what` names the request in the message.
+    pub fn raft_error<E: Into<RaftRefusal>>(&self, what: &str, e: RaftError<TypeConfig, E>) -> ApiError {
+        match e {
+            RaftError::APIError(e) => match e.into() {
+                RaftRefusal::Forward(leader) => {
+                    self.not_leader(leader.as_ref().map(|l| l.as_str()), "leadership changed")
+                }
+                RaftRefusal::Membership(why) => {
+                    ApiError::new(ErrorCode::FailedPrecondition, format!("{what} refused by Raft: {why}"))
+                }
+                RaftRefusal::NotReady(why) => ApiError::new(ErrorCode::LeaderNotReady, format!("{what}: {why}")),
+            },
+            RaftError::Fatal(f) => ApiError::new(ErrorCode::InternalError, format!("{what}: Raft stopped: {f}")),
+        }
+    }
+
+    fn leader_check(&self, v: LeaderView) -> Result<(), ApiError> {
+        match v.leader {
+            Some(ref l) if l == &self.node_id => {
+                if v.is_leader && v.applied_term == v.term {
+                    Ok(())
+                } else {
+                    Err(ApiError::new(
+                        ErrorCode::LeaderNotReady,
+                        format!("{} is leader of term {} but still applying earlier entries", self.node_id, v.term),
+                    ))
+                }
+            }
+            Some(ref l) => Err(self.not_leader(Some(l.as_str()), "request sent to a follower")),
+            None => Err(self.not_leader(None, "election in progress")),
+        }
+    }
+
+    /// What this node knows about itself and the ring.
+    pub fn status(&self) -> NodeStatus {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let membership = m.membership_config.membership().clone();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let is_member = membership.get_node(&self.node_id).is_some();
+        let role = match m.state {
+            ServerState::Leader => Role::Leader,
+            ServerState::Candidate => Role::Candidate,
+            ServerState::Follower if voters.contains(&self.node_id) => Role::Follower,
+            ServerState::Follower | ServerState::Learner if is_member => Role::Learner,
+            _ => Role::Unknown,
+        };
+        let replication = m.replication.clone().unwrap_or_default();
+        let members = membership
+            .nodes()
+            .map(|(id, n)| MemberInfo {
+                node_id: id.to_string(),
+                hostname: n.hostname.clone(),
+                rpc_address: n.rpc_addr.clone(),
+                voter: voters.contains(id),
+                matched_index: replication.get(id).map(|l| l.as_ref().map(|l| l.index).unwrap_or(0)),
+            })
+            .collect();
+        let applied = m.last_applied.as_ref().map(|l| l.index).unwrap_or(0);
+        let committed = m.cluster_committed.as_ref().or(m.local_committed.as_ref()).map(|l| l.index).unwrap_or(0);
+        let ready = is_member
+            && match m.current_leader {
+                Some(ref l) if l == &self.node_id => self.leader_check(LeaderView::of(&m)).is_ok(),
+                Some(_) => applied >= committed,
+                None => false,
+            };
+        NodeStatus {
+            service_id: self.settings.service.service_id.clone(),
+            node_id: self.node_id.to_string(),
+            hostname: self.hostname(),
+            role,
+            term: m.current_term,
+            leader_id: m.current_leader.map(|l| l.to_string()),
+            last_log_index: m.last_log_index.unwrap_or(0),
+            commit_index: committed,
+            applied_index: applied,
+            flushed_index: self.sm.flushed_index(),
+            ready,
+            members,
+        }
+    }
+
+    /// Why Raft stopped on its own (a storage error or a panic in its core), if it did. Such a
+    /// node cannot take part in the ring again until it restarts from its stored state.
+    pub fn raft_failure(&self) -> Option<String> {
+        fatal_reason(&self.raft.metrics().borrow_watched())
+    }
+
+    /// Copies Raft state into the Prometheus gauges (called on scrape).
+    pub fn refresh_gauges(&self) {
+        let s = self.status();
+        let g = &self.metrics;
+        g.raft_term.set(s.term as i64);
+        g.raft_is_leader.set(i64::from(s.role == Role::Leader));
+        g.raft_last_log_index.set(s.last_log_index as i64);
+        g.raft_commit_index.set(s.commit_index as i64);
+        g.raft_applied_index.set(s.applied_index as i64);
+        let purged = self.raft.metrics().borrow_watched().purged.as_ref().map(|l| l.index).unwrap_or(0);
+        g.raft_purged_index.set(purged as i64);
+        g.flushed_index.set(s.flushed_index as i64);
+        g.ready.set(i64::from(s.ready));
+    }
+}
+
+/// What a leader check needs from Raft's metrics, copied out of them.
+struct LeaderView {
+    leader: Option<NodeId>,
+    is_leader: bool,
+    term: u64,
+    /// Term of the last applied entry: the leader's own blank entry applied means it is ready.
+    applied_term: u64,
+}
+
+impl LeaderView {
+    fn of(m: &RaftMetrics<TypeConfig>) -> Self {
+        LeaderView {
+            leader: m.current_leader.clone(),
+            is_leader: m.state == ServerState::Leader,
+            term: m.current_term,
+            applied_term: m.last_applied.as_ref().map(|l| l.leader_id.term).unwrap_or(0),
+        }
+    }
+}
+
+/// Why Raft stopped, unless it is running or was shut down on purpose.
+pub(crate) fn fatal_reason(m: &RaftMetrics<TypeConfig>) -> Option<String> {
+    match &m.running_state {
+        Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
+        Err(fatal) => Some(fatal.to_string()),
+    }
+}

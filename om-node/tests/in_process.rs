@@ -1,0 +1,88 @@
+//! A ring of three nodes started in this test's process through [`om_node::start_node`], the
+//! function the binary's `om` command runs: settings from one ozone-site.xml, real RocksDB,
+//! real sockets on free loopback ports.
+
+use std::time::{Duration, Instant};
+
+use om_client::wire::*;
+use om_client::FailoverClient;
+use om_node::localring::LocalRing;
+use om_node::{start_node, NodeSettings, RunningNode};
+
+const SID: &str = "inproc";
+
+fn settings(ring: &LocalRing, i: usize) -> NodeSettings {
+    let mut conf = ring.conf.clone();
+    conf.set("ozone.om.node.id", ring.nodes[i].id.clone());
+    conf.set("ozone.om.db.dirs", ring.nodes[i].db_dir.display().to_string());
+    NodeSettings::from_config(&conf, Some(SID)).expect("settings")
+}
+
+/// The node every started node names as leader and that says it is ready, within `within`.
+async fn agreed_leader(nodes: &[&RunningNode], within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let statuses: Vec<_> = nodes.iter().map(|n| n.node.status()).collect();
+        if let Some(leader) = statuses.iter().find(|s| s.role == Role::Leader && s.ready) {
+            if statuses.iter().all(|s| s.leader_id.as_deref() == Some(leader.node_id.as_str())) {
+                return leader.node_id.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "no agreed leader within {within:?}: {statuses:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_started_in_process_form_a_ring_hand_over_and_restart_from_their_storage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The binary path is never used: nothing here starts a process.
+    let ring = LocalRing::configure(std::path::Path::new("om-node"), dir.path(), SID, 3, &[]).expect("configure");
+    let mut running = Vec::new();
+    for i in 0..3 {
+        running.push(Some(start_node(settings(&ring, i)).await.expect("start_node")));
+    }
+    let all: Vec<&RunningNode> = running.iter().flatten().collect();
+    let leader = agreed_leader(&all, Duration::from_secs(30)).await;
+
+    let client = FailoverClient::from_config(&ring.conf, Some(SID)).expect("client");
+    client.write(WriteOp::create_volume("vol1")).await.expect("create vol1");
+    let info = client.read(ReadOp::VolumeInfo { volume: "vol1".into() }).await.expect("read vol1");
+    assert!(matches!(info, ReadResponse::Volume { ref volume } if volume.name == "vol1"), "{info:?}");
+
+    // The leader stops as SIGTERM stops it: hand-off first, then shutdown.
+    let li = ring.index_of(&leader).expect("leader index");
+    let old = running[li].take().expect("leader running");
+    let successor = old.hand_off_leadership().await.expect("a follower took over");
+    assert_ne!(successor, leader);
+    old.shutdown().await.expect("shutdown");
+    let rest: Vec<&RunningNode> = running.iter().flatten().collect();
+    assert_eq!(agreed_leader(&rest, Duration::from_secs(30)).await, successor);
+    client.write(WriteOp::create_volume("vol2")).await.expect("create vol2 without the old leader");
+
+    // The old leader comes back from its own storage and catches up.
+    running[li] = Some(start_node(settings(&ring, li)).await.expect("restart"));
+    let back = running[li].as_ref().expect("restarted");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while back.node.status().applied_index < rest_applied(&running) {
+        assert!(Instant::now() < deadline, "the restarted node never caught up: {:?}", back.node.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let volumes = back
+        .node
+        .sm
+        .read(&ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: None })
+        .expect("list on the restarted node");
+    let ReadResponse::Volumes { volumes } = volumes else { panic!("{volumes:?}") };
+    let names: Vec<_> = volumes.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["vol1", "vol2"]);
+
+    for node in running.into_iter().flatten() {
+        node.shutdown().await.expect("shutdown");
+    }
+}
+
+/// The highest applied index among the running nodes.
+fn rest_applied(running: &[Option<RunningNode>]) -> u64 {
+    running.iter().flatten().map(|n| n.node.status().applied_index).max().unwrap_or(0)
+}
