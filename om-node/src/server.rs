@@ -374,7 +374,7 @@ async fn install_snapshot(State(node): State<Arc<OmNode>>, headers: HeaderMap, b
     match result {
         Ok(r) => {
             node.metrics.snapshots_installed.inc();
-            Json(r).into_response()
+            peer_answer(&r)
         }
         Err(e) => raft_failure(e),
     }
