@@ -188,6 +188,29 @@ pub fn sweep_slot(n: u8) {
             sh_quiet("ip", &["netns", "del", ns]);
         }
     }
+    // A deleted namespace takes its veth pairs with it only when the kernel gets round to it:
+    // delete the host ends too, and wait until they are gone, or the slot's next run finds
+    // them (`RTNETLINK answers: File exists`).
+    let veth_prefix = format!("omf{n}v");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left: Vec<String> = sh("ip", &["-o", "link", "show"])
+            .map(|list| {
+                list.lines()
+                    .filter_map(|l| l.split(": ").nth(1))
+                    .map(|name| name.split('@').next().unwrap_or(name).to_string())
+                    .filter(|name| name.starts_with(&veth_prefix))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            break;
+        }
+        for name in &left {
+            sh_quiet("ip", &["link", "del", name]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     sh_quiet("ip", &["link", "del", &names.bridge()]);
     if let Ok(text) = std::fs::read_to_string(names.mounts_file()) {
         for m in text.lines().filter(|l| !l.is_empty()) {
