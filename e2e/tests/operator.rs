@@ -13,13 +13,15 @@ use kube::api::{Api, EvictParams};
 use om_client::wire::{Role, WriteOp};
 use om_client::FailoverClient;
 use omring_e2e::harness::cluster::ClusterSpec;
-use omring_e2e::harness::operator::Operator;
+use omring_e2e::harness::operator::{lease_holder, Operator};
 use omring_e2e::harness::{repo_root, ring, step, wait_for, Cluster, Load};
 use serde_json::Value;
 
 const NS: &str = "rings";
 const RING: &str = "om";
 const SELECTOR: &str = "app.kubernetes.io/instance=om";
+/// The webhook's record of a refused eviction (operator/src/names.rs).
+const EVICTION_RECORD: &str = "omring.io/eviction-requested-at";
 
 async fn setup(name: &str, nodes: usize) -> (Cluster, Operator) {
     let cluster = Cluster::start(ClusterSpec::new(name, nodes)).await.expect("cluster");
@@ -273,11 +275,15 @@ fn drain_of_the_leaders_node_moves_leadership_first() {
 }
 
 /// 5. An eviction of the leader pod through the Eviction API (no cordon): refused with "retry
-/// later" until leadership moved, then allowed.
+/// later" until leadership moved, then allowed. Two operator replicas run, and the webhook is
+/// served by the one that does not hold the Lease: it only records the attempt on the pod, and
+/// the leading replica's controller moves leadership.
 #[test]
 fn eviction_of_the_leader_is_refused_until_leadership_moved() {
     common::run("evict leader", Duration::from_secs(900), async {
-        let (cluster, _op) = setup("evict", 3).await;
+        let cluster = Cluster::start(ClusterSpec::new("evict", 3)).await.expect("cluster");
+        let (lead_op, webhook_op) = Operator::install_two(&cluster).await.expect("helm install + two operators");
+        cluster.kubectl(&["create", "namespace", NS]).await.expect("namespace");
         let client = create_ring(&cluster, 3, &[]).await;
         let load = Load::start(client.clone(), "e2e", "evict", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
@@ -289,6 +295,8 @@ fn eviction_of_the_leader_is_refused_until_leadership_moved() {
             Err(kube::Error::Api(s)) if s.code == 429 => step(format!("first eviction of {leader}: 429 {}", s.message)),
             other => panic!("the first eviction of the leader must be refused with 429, got {other:?}"),
         }
+        let record = pod(&cluster, &leader).await.and_then(|p| p.metadata.annotations?.remove(EVICTION_RECORD));
+        assert!(record.is_some(), "the refused eviction is recorded on the pod");
         let t0 = Instant::now();
         let mut refusals = 1;
         loop {
@@ -318,6 +326,12 @@ fn eviction_of_the_leader_is_refused_until_leadership_moved() {
         ring::wait_available(&cluster.client, NS, RING, 3, Duration::from_secs(240)).await.expect("Available again");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes after the eviction");
         finish_load(load, &client, true).await;
+        // The replica that served the webhook never reconciled; the Lease holder made the move.
+        assert_eq!(lease_holder(&cluster).await.as_deref(), Some("omring-operator-a"));
+        let (lead_log, webhook_log) = (lead_op.log_text(), webhook_op.log_text());
+        assert!(webhook_log.contains("leader eviction denied"), "webhook replica log:\n{}", webhook_op.log_tail(40));
+        assert!(!webhook_log.contains("planned"), "the webhook replica reconciled:\n{}", webhook_op.log_tail(40));
+        assert!(lead_log.contains("EvictionRequested"), "leading replica log:\n{}", lead_op.log_tail(40));
     });
 }
 

@@ -1,8 +1,10 @@
-//! State shared by every reconcile and by the eviction webhook.
+//! What every reconcile and the eviction webhook share: clients, settings, metrics, timing.
+//! Nothing here decides what happens to a ring (that state lives in the API server: the ring's
+//! status, pod labels and annotations); the per-ring failure count only paces retries.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::runtime::events::{Recorder, Reporter};
 
@@ -19,7 +21,7 @@ pub struct Timing {
     pub busy_requeue: Duration,
     /// An outdated pod not ready for this long is replaced out of order.
     pub stuck_after: Duration,
-    /// How long an eviction attempt seen by the webhook counts as a reason to move leadership.
+    /// How long an eviction attempt recorded by the webhook counts as a reason to move leadership.
     pub eviction_memory: Duration,
     /// Longest error backoff.
     pub max_backoff: Duration,
@@ -33,61 +35,6 @@ impl Default for Timing {
             stuck_after: Duration::from_secs(120),
             eviction_memory: Duration::from_secs(60),
             max_backoff: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Recent eviction attempts per pod (`namespace/name`), as the webhook saw them.
-#[derive(Debug, Default)]
-pub struct EvictionBook {
-    seen: Mutex<HashMap<(String, String), Instant>>,
-}
-
-impl EvictionBook {
-    pub fn record(&self, namespace: &str, pod: &str) {
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.insert((namespace.to_string(), pod.to_string()), Instant::now());
-        }
-    }
-
-    /// Forgets a pod (its eviction went through, or it is no longer the leader).
-    pub fn forget(&self, namespace: &str, pod: &str) {
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.remove(&(namespace.to_string(), pod.to_string()));
-        }
-    }
-
-    /// Pods of `namespace` with an attempt younger than `memory`; forgets older ones.
-    pub fn recent(&self, namespace: &str, memory: Duration) -> BTreeSet<String> {
-        let Ok(mut seen) = self.seen.lock() else { return BTreeSet::new() };
-        seen.retain(|_, at| at.elapsed() < memory);
-        seen.keys().filter(|(ns, _)| ns == namespace).map(|(_, pod)| pod.clone()).collect()
-    }
-}
-
-/// At most one leadership transfer per ring at a time from this process.
-#[derive(Debug, Default)]
-pub struct TransferGuard {
-    running: Mutex<HashSet<String>>,
-}
-
-/// Held while a transfer runs; releases the ring on drop.
-pub struct TransferPermit<'a> {
-    guard: &'a TransferGuard,
-    key: String,
-}
-
-impl TransferGuard {
-    pub fn try_begin(&self, ring_key: &str) -> Option<TransferPermit<'_>> {
-        let mut running = self.running.lock().ok()?;
-        running.insert(ring_key.to_string()).then(|| TransferPermit { guard: self, key: ring_key.to_string() })
-    }
-}
-
-impl Drop for TransferPermit<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut running) = self.guard.running.lock() {
-            running.remove(&self.key);
         }
     }
 }
@@ -119,8 +66,6 @@ pub struct Context {
     pub settings: Settings,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
-    pub evictions: EvictionBook,
-    pub transfers: TransferGuard,
     pub failures: FailureCounts,
     pub timing: Timing,
 }
@@ -141,8 +86,6 @@ impl Context {
             ring,
             settings,
             metrics,
-            evictions: EvictionBook::default(),
-            transfers: TransferGuard::default(),
             failures: FailureCounts::default(),
             timing,
         }
@@ -158,28 +101,6 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn eviction_book_forgets_old_attempts_and_separates_namespaces() {
-        let book = EvictionBook::default();
-        book.record("a", "om-0");
-        book.record("b", "om-1");
-        assert_eq!(book.recent("a", Duration::from_secs(60)), BTreeSet::from(["om-0".to_string()]));
-        book.forget("b", "om-1");
-        assert!(book.recent("b", Duration::from_secs(60)).is_empty());
-        assert!(book.recent("a", Duration::ZERO).is_empty());
-    }
-
-    #[test]
-    fn one_transfer_per_ring() {
-        let g = TransferGuard::default();
-        let first = g.try_begin("ns/om");
-        assert!(first.is_some());
-        assert!(g.try_begin("ns/om").is_none());
-        assert!(g.try_begin("ns/other").is_some());
-        drop(first);
-        assert!(g.try_begin("ns/om").is_some());
-    }
 
     #[test]
     fn failure_counts_grow_and_reset() {

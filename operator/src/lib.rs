@@ -6,12 +6,14 @@
 //! with pure builders ([`builders`]), decide with a pure planner ([`plan`]), then apply in a
 //! fixed order, act on the ring, and write the status ([`reconcile`], [`status`]).
 
+pub mod apply;
 pub mod builders;
 pub mod cabundle;
 pub mod cli;
 pub mod context;
 pub mod crd;
 pub mod crdgen;
+pub mod execute;
 pub mod metrics;
 pub mod model;
 pub mod names;

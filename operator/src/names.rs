@@ -20,6 +20,9 @@ pub const ROLE_FOLLOWER: &str = "follower";
 pub const ANNOTATION_CONFIG_HASH: &str = "omring.io/config-hash";
 /// Hash of the whole pod template; a pod whose value differs from the desired one restarts.
 pub const ANNOTATION_POD_SPEC_HASH: &str = "omring.io/pod-spec-hash";
+/// On a ring pod: when the eviction webhook last denied an eviction of it (RFC 3339). The
+/// controller reads it to move leadership away; it is the only record of the attempt.
+pub const ANNOTATION_EVICTION_REQUESTED_AT: &str = "omring.io/eviction-requested-at";
 /// Field manager of server-side apply.
 pub const FIELD_MANAGER: &str = "omring-operator";
 /// Name of the data volume claim template (PVCs are `data-<pod>`).

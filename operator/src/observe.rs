@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 
 use crate::model::RingModel;
-use crate::names::{ANNOTATION_POD_SPEC_HASH, CONFIG_FILE, LABEL_ROLE};
+use crate::names::{ANNOTATION_EVICTION_REQUESTED_AT, ANNOTATION_POD_SPEC_HASH, CONFIG_FILE, LABEL_ROLE};
 use crate::plan::{NodeView, Observed, PodView, PvcView};
 use crate::ringclient::RingClient;
 use crate::siteconfig::{node_address, read_membership, Membership};
@@ -28,15 +28,6 @@ pub struct ObserveError {
 fn err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ObserveError {
     let what = what.into();
     move |source| ObserveError { what, source }
-}
-
-/// Inputs that come from the operator's own memory rather than the API server.
-#[derive(Debug, Clone, Default)]
-pub struct Recollection {
-    /// Ordinals recorded in `status.removedMembers`.
-    pub removed_members: BTreeSet<u32>,
-    /// Pods whose eviction the webhook saw recently.
-    pub eviction_requests: BTreeSet<String>,
 }
 
 fn condition_true(pod: &Pod, type_: &str) -> Option<bool> {
@@ -60,6 +51,11 @@ pub fn pod_view(pod: &Pod, ordinal: u32, now: Timestamp) -> PodView {
             .or_else(|| meta.creation_timestamp.as_ref().map(|t| t.0));
         since.map(|s| Duration::try_from(now.duration_since(s)).unwrap_or_default())
     };
+    let annotation = |key: &str| meta.annotations.as_ref().and_then(|a| a.get(key));
+    // An unreadable time counts as no record: the webhook writes the next attempt afresh.
+    let eviction_requested_ago = annotation(ANNOTATION_EVICTION_REQUESTED_AT)
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .map(|t| Duration::try_from(now.duration_since(t)).unwrap_or_default());
     PodView {
         name: meta.name.clone().unwrap_or_default(),
         ordinal,
@@ -70,8 +66,9 @@ pub fn pod_view(pod: &Pod, ordinal: u32, now: Timestamp) -> PodView {
         terminating: meta.deletion_timestamp.is_some(),
         disruption_target: condition_true(pod, "DisruptionTarget") == Some(true),
         node_name: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-        spec_hash: meta.annotations.as_ref().and_then(|a| a.get(ANNOTATION_POD_SPEC_HASH).cloned()),
+        spec_hash: annotation(ANNOTATION_POD_SPEC_HASH).cloned(),
         role_label: meta.labels.as_ref().and_then(|l| l.get(LABEL_ROLE).cloned()),
+        eviction_requested_ago,
     }
 }
 
@@ -83,13 +80,13 @@ fn cordoned(node: &Node) -> bool {
             .is_some_and(|ts| ts.iter().any(|t| t.key == "node.kubernetes.io/unschedulable"))
 }
 
-/// Reads the ring's objects and asks every relevant node for its status.
+/// Reads the ring's objects and asks every relevant node for its status. `removed_members`
+/// are the ordinals the ring's status records as removed.
 pub async fn observe(
     client: &kube::Client,
     ring: &dyn RingClient,
     model: &RingModel,
-    memory: Recollection,
-    stuck_after: Duration,
+    removed_members: BTreeSet<u32>,
 ) -> Result<Observed, ObserveError> {
     let names = &model.names;
     let ns = names.namespace.as_str();
@@ -164,17 +161,13 @@ pub async fn observe(
 
     Ok(Observed {
         names: names.clone(),
-        replicas: model.replicas,
         configured,
         sts_replicas,
         pods,
         pvcs,
         nodes,
         cordoned: cordoned_nodes,
-        eviction_requests: memory.eviction_requests,
-        removed_members: memory.removed_members,
-        desired_pod_hash: String::new(),
-        stuck_after,
+        removed_members,
     })
 }
 
@@ -189,7 +182,7 @@ mod tests {
                 "name": "om-1", "uid": "u1", "creationTimestamp": "2026-01-01T00:00:00Z",
                 "deletionTimestamp": "2026-01-01T00:10:00Z",
                 "labels": {"omring.io/role": "leader"},
-                "annotations": {"omring.io/pod-spec-hash": "h1"}
+                "annotations": {"omring.io/pod-spec-hash": "h1", "omring.io/eviction-requested-at": "2026-01-01T00:05:30Z"}
             },
             "spec": {"nodeName": "n1", "containers": []},
             "status": {"phase": "Running", "conditions": [
@@ -206,6 +199,15 @@ mod tests {
         assert_eq!(v.node_name.as_deref(), Some("n1"));
         assert_eq!(v.spec_hash.as_deref(), Some("h1"));
         assert_eq!(v.role_label.as_deref(), Some("leader"));
+        assert_eq!(v.eviction_requested_ago, Some(Duration::from_secs(30)));
+        let mut unreadable = pod.clone();
+        unreadable
+            .metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(ANNOTATION_EVICTION_REQUESTED_AT.into(), "soon".into());
+        assert_eq!(pod_view(&unreadable, 1, now).eviction_requested_ago, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The reconcile decisions, as a pure function of what was observed.
 //!
-//! `plan(&Observed) -> Plan` says what the ConfigMap should list, how many pods the StatefulSet
+//! `plan(&Observed, &Desired) -> Plan` says what the ConfigMap should list, how many pods the StatefulSet
 //! should run, which role label each pod should carry, and the one ring operation to perform
 //! now. At most one operation per reconcile (one membership change, one transfer or one
 //! restart at a time, as etcd-operator and CloudNativePG do), and everything is derived from
@@ -50,6 +50,9 @@ pub struct PodView {
     pub spec_hash: Option<String>,
     /// The pod's current `omring.io/role` label.
     pub role_label: Option<String>,
+    /// How long ago the eviction webhook recorded a denied attempt to evict this pod (its
+    /// `omring.io/eviction-requested-at` annotation); None without one.
+    pub eviction_requested_ago: Option<Duration>,
 }
 
 /// A data volume of the ring.
@@ -67,12 +70,11 @@ pub struct NodeView {
     pub status: Result<NodeStatus, String>,
 }
 
-/// Everything the planner looks at.
+/// What the API server and the nodes say now: everything the planner looks at besides
+/// [`Desired`].
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub names: RingNames,
-    /// `spec.replicas`.
-    pub replicas: u32,
     /// The live ConfigMap's membership; None before the ring's first reconcile.
     pub configured: Option<Membership>,
     /// The live StatefulSet's `spec.replicas`; None when it does not exist.
@@ -83,14 +85,35 @@ pub struct Observed {
     pub nodes: Vec<NodeView>,
     /// Kubernetes nodes marked unschedulable.
     pub cordoned: BTreeSet<String>,
-    /// Pods whose eviction was recently attempted (seen by the webhook).
-    pub eviction_requests: BTreeSet<String>,
     /// Ordinals removed from the ring whose volume may hold stale data (from the status).
     pub removed_members: BTreeSet<u32>,
-    /// The pod-spec hash of the desired pod template.
-    pub desired_pod_hash: String,
+}
+
+/// What the ring should be: rendered from its spec and the operator's settings, never read
+/// back from the cluster.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// `spec.replicas`.
+    pub replicas: u32,
+    /// The pod-spec hash of the pod template rendered from the spec.
+    pub pod_hash: String,
     /// An outdated pod not ready for this long is replaced without waiting for the others.
     pub stuck_after: Duration,
+    /// How long a recorded eviction attempt counts as a reason to move leadership.
+    pub eviction_memory: Duration,
+}
+
+impl Desired {
+    fn outdated(&self, p: &PodView) -> bool {
+        p.spec_hash.as_deref() != Some(self.pod_hash.as_str())
+    }
+    fn stuck(&self, p: &PodView) -> bool {
+        !p.terminating && !p.ready && (!p.running || p.not_ready_for.is_some_and(|d| d >= self.stuck_after))
+    }
+    /// An eviction of the pod was attempted recently.
+    fn eviction_requested(&self, p: &PodView) -> bool {
+        p.eviction_requested_ago.is_some_and(|ago| ago < self.eviction_memory)
+    }
 }
 
 /// Why leadership moves.
@@ -163,6 +186,8 @@ pub struct Plan {
     pub labels: Vec<LabelChange>,
     /// The removed-members list to record (entries whose volume and pod are gone drop out).
     pub removed_members: BTreeSet<u32>,
+    /// Pods whose eviction record has expired, to be cleared.
+    pub expired_eviction_records: Vec<String>,
 }
 
 /// The leader: the node reporting LEADER with the highest term.
@@ -180,12 +205,6 @@ impl Observed {
     }
     fn node(&self, ordinal: u32) -> Option<&NodeStatus> {
         self.nodes.iter().find(|n| n.ordinal == ordinal).and_then(|n| n.status.as_ref().ok())
-    }
-    fn outdated(&self, p: &PodView) -> bool {
-        p.spec_hash.as_deref() != Some(self.desired_pod_hash.as_str())
-    }
-    fn stuck(&self, p: &PodView) -> bool {
-        !p.terminating && !p.ready && (!p.running || p.not_ready_for.is_some_and(|d| d >= self.stuck_after))
     }
     fn on_cordoned_node(&self, p: &PodView) -> bool {
         p.node_name.as_ref().is_some_and(|n| self.cordoned.contains(n))
@@ -216,7 +235,7 @@ fn role_labels(o: &Observed, leader: Option<u32>) -> Vec<LabelChange> {
 
 /// The best node to hand leadership to: a ready voting follower whose pod is up to date, not
 /// going away and not on a cordoned node; among those the most caught-up, then lowest ordinal.
-pub fn choose_transfer_target(o: &Observed, leader: u32, members: &BTreeMap<u32, bool>) -> Option<u32> {
+pub fn choose_transfer_target(o: &Observed, d: &Desired, leader: u32, members: &BTreeMap<u32, bool>) -> Option<u32> {
     members
         .iter()
         .filter(|(ord, voter)| **voter && **ord != leader)
@@ -228,22 +247,22 @@ pub fn choose_transfer_target(o: &Observed, leader: u32, members: &BTreeMap<u32,
                 && pod.ready
                 && !pod.terminating
                 && !pod.disruption_target
-                && !o.eviction_requests.contains(&pod.name)
+                && !d.eviction_requested(pod)
                 && !o.on_cordoned_node(pod);
-            healthy.then_some((*ord, o.outdated(pod), status.applied_index))
+            healthy.then_some((*ord, d.outdated(pod), status.applied_index))
         })
         .min_by_key(|(ord, outdated, applied)| (*outdated, std::cmp::Reverse(*applied), *ord))
         .map(|(ord, _, _)| ord)
 }
 
 /// Why the leader pod must lose leadership now, if it must.
-fn transfer_reason(o: &Observed, leader: u32) -> Option<TransferReason> {
+fn transfer_reason(o: &Observed, d: &Desired, leader: u32) -> Option<TransferReason> {
     let pod = o.pod(leader)?;
     if pod.terminating {
         Some(TransferReason::PodDeleting)
     } else if pod.disruption_target {
         Some(TransferReason::DisruptionTarget)
-    } else if o.eviction_requests.contains(&pod.name) {
+    } else if d.eviction_requested(pod) {
         Some(TransferReason::EvictionRequested)
     } else if o.on_cordoned_node(pod) {
         Some(TransferReason::NodeCordoned)
@@ -266,8 +285,17 @@ fn pruned_removed(o: &Observed) -> BTreeSet<u32> {
 }
 
 /// An outdated pod stuck not ready, highest ordinal first.
-fn stuck_outdated(o: &Observed) -> Option<&PodView> {
-    o.pods.iter().filter(|p| o.outdated(p) && o.stuck(p)).max_by_key(|p| p.ordinal)
+fn stuck_outdated<'a>(o: &'a Observed, d: &Desired) -> Option<&'a PodView> {
+    o.pods.iter().filter(|p| d.outdated(p) && d.stuck(p)).max_by_key(|p| p.ordinal)
+}
+
+/// Pods carrying an eviction record older than the memory.
+fn expired_eviction_records(o: &Observed, d: &Desired) -> Vec<String> {
+    o.pods
+        .iter()
+        .filter(|p| p.eviction_requested_ago.is_some() && !d.eviction_requested(p))
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 fn delete_pod(p: &PodView, reason: RestartReason) -> Step {
@@ -275,16 +303,17 @@ fn delete_pod(p: &PodView, reason: RestartReason) -> Step {
 }
 
 /// Decides what to do; see the module documentation for the order.
-pub fn plan(o: &Observed) -> Plan {
-    let target: BTreeSet<u32> = (0..o.replicas).collect();
+pub fn plan(o: &Observed, d: &Desired) -> Plan {
+    let target: BTreeSet<u32> = (0..d.replicas).collect();
     let leader_view = leader(&o.nodes);
     let leader_ord = leader_view.map(|(ord, _)| ord);
     let labels = role_labels(o, leader_ord);
     let removed_members = pruned_removed(o);
+    let expired_eviction_records = expired_eviction_records(o, d);
 
     // 1. Formation: every node of the first configuration starts at once and they form the ring.
     let (Some(configured), Some(sts_now)) = (&o.configured, o.sts_replicas) else {
-        let membership = o.configured.clone().unwrap_or_else(|| Membership::first(o.replicas));
+        let membership = o.configured.clone().unwrap_or_else(|| Membership::first(d.replicas));
         let sts_replicas = membership.end();
         return Plan {
             membership,
@@ -292,17 +321,25 @@ pub fn plan(o: &Observed) -> Plan {
             step: wait("Forming", format!("creating the ring's {sts_replicas} nodes; they form the ring together")),
             labels,
             removed_members,
+            expired_eviction_records,
         };
     };
 
     // 2. No leader: a ring still forming, or one that lost its quorum.
     let Some((leader_ord, leader_status)) = leader_view else {
-        let step = match stuck_outdated(o) {
+        let step = match stuck_outdated(o, d) {
             Some(p) => delete_pod(p, RestartReason::Stuck),
             None if o.nodes.iter().all(|n| n.status.is_err()) => wait("NoLeader", "no node answers yet"),
             None => wait("NoLeader", "waiting for the nodes to elect a leader"),
         };
-        return Plan { membership: configured.clone(), sts_replicas: sts_now, step, labels, removed_members };
+        return Plan {
+            membership: configured.clone(),
+            sts_replicas: sts_now,
+            step,
+            labels,
+            removed_members,
+            expired_eviction_records,
+        };
     };
     let members = members(o, leader_status);
 
@@ -328,12 +365,13 @@ pub fn plan(o: &Observed) -> Plan {
         step,
         labels: labels.clone(),
         removed_members: removed_members.clone(),
+        expired_eviction_records: expired_eviction_records.clone(),
     };
 
     // 3. Leadership leaves a leader pod that is going away.
     let mut blocked_transfer = None;
-    if let Some(reason) = transfer_reason(o, leader_ord) {
-        match choose_transfer_target(o, leader_ord, &members) {
+    if let Some(reason) = transfer_reason(o, d, leader_ord) {
+        match choose_transfer_target(o, d, leader_ord, &members) {
             Some(to) => {
                 return done(Step::TransferLeader { from: leader_ord, to: Some(to), reason }, sts_replicas);
             }
@@ -385,9 +423,9 @@ pub fn plan(o: &Observed) -> Plan {
                 );
             }
         }
-        if sts_replicas < o.replicas {
+        if sts_replicas < d.replicas {
             let candidates = adding.iter().copied().filter(|a| *a >= sts_replicas).collect();
-            return done(Step::ScaleUp { to: o.replicas, candidates }, sts_replicas);
+            return done(Step::ScaleUp { to: d.replicas, candidates }, sts_replicas);
         }
         let pod_up = o.pod(first_new).is_some_and(|p| p.running && !p.terminating);
         let answers = o.node(first_new).is_some();
@@ -406,7 +444,7 @@ pub fn plan(o: &Observed) -> Plan {
     }
 
     // 6. Outdated pods stuck not ready go first (they serve nothing anyway).
-    if let Some(p) = stuck_outdated(o) {
+    if let Some(p) = stuck_outdated(o, d) {
         return done(delete_pod(p, RestartReason::Stuck), sts_replicas);
     }
 
@@ -426,7 +464,7 @@ pub fn plan(o: &Observed) -> Plan {
 
     // 7. Rolling restart.
     let outdated: Vec<&PodView> =
-        o.pods.iter().filter(|p| members.contains_key(&p.ordinal) && o.outdated(p) && !p.terminating).collect();
+        o.pods.iter().filter(|p| members.contains_key(&p.ordinal) && d.outdated(p) && !p.terminating).collect();
     if outdated.is_empty() {
         // A scale-down is done only when the removed members' pods are gone and neither the
         // StatefulSet nor the configuration lists them any more.
@@ -472,7 +510,7 @@ pub fn plan(o: &Observed) -> Plan {
     if members.values().filter(|v| **v).count() <= 1 {
         return done(delete_pod(leader_pod, RestartReason::Rollout), sts_replicas);
     }
-    match choose_transfer_target(o, leader_ord, &members) {
+    match choose_transfer_target(o, d, leader_ord, &members) {
         Some(to) => {
             done(Step::TransferLeader { from: leader_ord, to: Some(to), reason: TransferReason::Restart }, sts_replicas)
         }
@@ -534,6 +572,7 @@ pub(crate) mod tests {
             node_name: Some(format!("node-{ord}")),
             spec_hash: Some(HASH.into()),
             role_label: Some(if ord == 0 { ROLE_LEADER } else { ROLE_FOLLOWER }.into()),
+            eviction_requested_ago: None,
         }
     }
 
@@ -542,7 +581,6 @@ pub(crate) mod tests {
         let members: Vec<(u32, bool)> = (0..n).map(|o| (o, true)).collect();
         Observed {
             names: names(),
-            replicas: n,
             configured: Some(Membership::first(n)),
             sts_replicas: Some(n),
             pods: (0..n).map(pod).collect(),
@@ -554,10 +592,17 @@ pub(crate) mod tests {
                 })
                 .collect(),
             cordoned: BTreeSet::new(),
-            eviction_requests: BTreeSet::new(),
             removed_members: BTreeSet::new(),
-            desired_pod_hash: HASH.into(),
+        }
+    }
+
+    /// What a ring of `n` nodes with the current template wants.
+    pub(crate) fn desired(n: u32) -> Desired {
+        Desired {
+            replicas: n,
+            pod_hash: HASH.into(),
             stuck_after: Duration::from_secs(120),
+            eviction_memory: Duration::from_secs(60),
         }
     }
 
@@ -573,11 +618,12 @@ pub(crate) mod tests {
     #[test]
     fn new_ring_forms_from_all_nodes_at_once() {
         let mut o = healthy(3);
+        let d = desired(3);
         o.configured = None;
         o.sts_replicas = None;
         o.pods.clear();
         o.nodes.clear();
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.membership, Membership::first(3));
         assert_eq!(p.sts_replicas, 3);
         assert!(matches!(p.step, Step::Wait { reason: "Forming", .. }));
@@ -585,7 +631,7 @@ pub(crate) mod tests {
 
     #[test]
     fn healthy_ring_is_idle_and_labels_are_kept() {
-        let p = plan(&healthy(3));
+        let p = plan(&healthy(3), &desired(3));
         assert_eq!(p.step, Step::Idle);
         assert_eq!(p.membership, Membership::first(3));
         assert_eq!(p.sts_replicas, 3);
@@ -595,11 +641,12 @@ pub(crate) mod tests {
     #[test]
     fn no_leader_keeps_membership_even_if_replicas_changed() {
         let mut o = healthy(3);
-        o.replicas = 5;
+        let mut d = desired(3);
+        d.replicas = 5;
         for ord in 0..3 {
             set_node(&mut o, ord, Err("connection refused".into()));
         }
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.membership, Membership::first(3));
         assert_eq!(p.sts_replicas, 3);
         assert!(matches!(p.step, Step::Wait { reason: "NoLeader", .. }));
@@ -611,6 +658,7 @@ pub(crate) mod tests {
     #[test]
     fn no_leader_still_replaces_a_stuck_outdated_pod() {
         let mut o = healthy(3);
+        let d = desired(3);
         for ord in 0..3 {
             set_node(&mut o, ord, Err("crash loop".into()));
             let p = pod_mut(&mut o, ord);
@@ -618,15 +666,16 @@ pub(crate) mod tests {
             p.not_ready_for = Some(Duration::from_secs(600));
             p.spec_hash = Some("old".into());
         }
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert!(matches!(p.step, Step::DeletePod { ordinal: 2, reason: RestartReason::Stuck, .. }), "{:?}", p.step);
     }
 
     #[test]
     fn scale_up_lists_new_nodes_first_then_raises_the_statefulset() {
-        let mut o = healthy(3);
-        o.replicas = 5;
-        let p = plan(&o);
+        let o = healthy(3);
+        let mut d = desired(3);
+        d.replicas = 5;
+        let p = plan(&o, &d);
         assert_eq!(p.membership, Membership::first(5));
         assert_eq!(p.sts_replicas, 3, "pods come only after the members agree");
         assert_eq!(p.step, Step::ScaleUp { to: 5, candidates: vec![3, 4] });
@@ -635,7 +684,8 @@ pub(crate) mod tests {
     #[test]
     fn scale_up_joins_new_nodes_one_at_a_time_lowest_first() {
         let mut o = healthy(3);
-        o.replicas = 5;
+        let mut d = desired(3);
+        d.replicas = 5;
         o.configured = Some(Membership::first(5));
         o.sts_replicas = Some(5);
         o.pods.push(pod(3));
@@ -643,20 +693,21 @@ pub(crate) mod tests {
         let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
         set_node(&mut o, 3, Ok(status(3, Role::Unknown, &[], 0)));
         set_node(&mut o, 4, Ok(status(4, Role::Unknown, &[], 0)));
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.step, Step::Join { ordinal: 3 });
         assert_eq!(p.sts_replicas, 5);
         // om-3 joined: om-4 is next.
         let members4: Vec<(u32, bool)> = members.iter().copied().chain([(3, true)]).collect();
         set_node(&mut o, 0, Ok(status(0, Role::Leader, &members4, 100)));
         set_node(&mut o, 3, Ok(status(3, Role::Follower, &members4, 100)));
-        assert_eq!(plan(&o).step, Step::Join { ordinal: 4 });
+        assert_eq!(plan(&o, &d).step, Step::Join { ordinal: 4 });
     }
 
     #[test]
     fn scale_up_waits_for_a_new_pod_that_does_not_answer() {
         let mut o = healthy(3);
-        o.replicas = 4;
+        let mut d = desired(3);
+        d.replicas = 4;
         o.configured = Some(Membership::first(4));
         o.sts_replicas = Some(4);
         let mut p3 = pod(3);
@@ -664,40 +715,43 @@ pub(crate) mod tests {
         p3.ready = false;
         o.pods.push(p3);
         set_node(&mut o, 3, Err("connection refused".into()));
-        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForPod", .. }));
+        assert!(matches!(plan(&o, &d).step, Step::Wait { reason: "WaitingForPod", .. }));
     }
 
     #[test]
     fn scale_up_promotes_a_learner_left_behind() {
         let mut o = healthy(3);
+        let d = desired(3);
         let members = [(0, true), (1, true), (2, false)];
         set_node(&mut o, 0, Ok(status(0, Role::Leader, &members, 100)));
-        assert_eq!(plan(&o).step, Step::Join { ordinal: 2 });
+        assert_eq!(plan(&o, &d).step, Step::Join { ordinal: 2 });
     }
 
     #[test]
     fn scale_up_deletes_a_leftover_volume_before_the_ordinal_is_reused() {
         let mut o = healthy(3);
-        o.replicas = 4;
+        let mut d = desired(3);
+        d.replicas = 4;
         o.pvcs.push(PvcView { name: names().pvc(3), ordinal: 3, terminating: false });
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.step, Step::DeletePvc { ordinal: 3, name: "data-om-3".into() });
         assert_eq!(p.sts_replicas, 3);
         o.pvcs.last_mut().unwrap().terminating = true;
-        assert!(matches!(plan(&o).step, Step::Wait { reason: "DeletingStaleVolume", .. }));
+        assert!(matches!(plan(&o, &d).step, Step::Wait { reason: "DeletingStaleVolume", .. }));
     }
 
     #[test]
     fn scale_up_removes_a_removed_members_pod_before_reuse() {
         // om-3 was decommissioned but its pod is still there when replicas go back to 4.
         let mut o = healthy(3);
-        o.replicas = 4;
+        let mut d = desired(3);
+        d.replicas = 4;
         o.sts_replicas = Some(4);
         o.configured = Some(Membership { nodes: vec![0, 1, 2, 3], decommissioned: vec![3] });
         o.pods.push(pod(3));
         o.pvcs.push(PvcView { name: names().pvc(3), ordinal: 3, terminating: false });
         o.removed_members.insert(3);
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.sts_replicas, 3);
         assert!(matches!(p.step, Step::Wait { reason: "RemovingStaleMember", .. }));
         assert_eq!(p.removed_members, BTreeSet::from([3]));
@@ -706,16 +760,18 @@ pub(crate) mod tests {
     #[test]
     fn removed_members_drop_out_once_pod_and_volume_are_gone() {
         let mut o = healthy(3);
+        let d = desired(3);
         o.removed_members = BTreeSet::from([3, 4]);
         o.pvcs.push(PvcView { name: names().pvc(4), ordinal: 4, terminating: false });
-        assert_eq!(plan(&o).removed_members, BTreeSet::from([4]));
+        assert_eq!(plan(&o, &d).removed_members, BTreeSet::from([4]));
     }
 
     #[test]
     fn scale_down_decommissions_the_highest_ordinal_first() {
-        let mut o = healthy(5);
-        o.replicas = 3;
-        let p = plan(&o);
+        let o = healthy(5);
+        let mut d = desired(5);
+        d.replicas = 3;
+        let p = plan(&o, &d);
         assert_eq!(p.step, Step::Decommission { ordinal: 4 });
         assert_eq!(p.membership, Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![4] });
         assert_eq!(p.sts_replicas, 5, "the pod stays until the ring let it go");
@@ -724,11 +780,12 @@ pub(crate) mod tests {
     #[test]
     fn scale_down_shrinks_statefulset_then_config_after_removal() {
         let mut o = healthy(5);
-        o.replicas = 3;
+        let mut d = desired(5);
+        d.replicas = 3;
         let members: Vec<(u32, bool)> = (0..4).map(|x| (x, true)).collect();
         set_node(&mut o, 0, Ok(status(0, Role::Leader, &members, 100)));
         set_node(&mut o, 4, Ok(status(4, Role::Unknown, &[], 100)));
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.sts_replicas, 4);
         // om-4 still listed (its pod runs) but decommissioned; om-3 is next.
         assert_eq!(p.membership, Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![3, 4] });
@@ -736,14 +793,15 @@ pub(crate) mod tests {
         // Once the pod of om-4 is gone the configuration forgets it.
         o.pods.retain(|p| p.ordinal != 4);
         o.sts_replicas = Some(4);
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.membership, Membership { nodes: vec![0, 1, 2, 3], decommissioned: vec![3] });
     }
 
     #[test]
     fn scale_down_is_progressing_until_the_removed_pods_are_gone() {
         let mut o = healthy(5);
-        o.replicas = 3;
+        let mut d = desired(5);
+        d.replicas = 3;
         let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
         for ord in 0..3 {
             let role = if ord == 0 { Role::Leader } else { Role::Follower };
@@ -753,7 +811,7 @@ pub(crate) mod tests {
             set_node(&mut o, ord, Ok(status(ord, Role::Unknown, &[], 100)));
         }
         pod_mut(&mut o, 4).terminating = true;
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.sts_replicas, 3);
         match &p.step {
             Step::Wait { reason: "ScalingDown", message } => assert!(message.contains("om-3, om-4"), "{message}"),
@@ -764,41 +822,47 @@ pub(crate) mod tests {
         o.sts_replicas = Some(3);
         // The configuration still lists the removed nodes: not done yet.
         o.configured = Some(Membership { nodes: vec![0, 1, 2, 3, 4], decommissioned: vec![3, 4] });
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert!(matches!(p.step, Step::Wait { reason: "ScalingDown", .. }), "{:?}", p.step);
         assert_eq!(p.membership, Membership::first(3));
         o.configured = Some(p.membership);
-        assert_eq!(plan(&o).step, Step::Idle);
+        assert_eq!(plan(&o, &d).step, Step::Idle);
     }
 
     #[test]
     fn scale_down_of_the_leader_is_left_to_decommission() {
         let mut o = healthy(3);
-        o.replicas = 2;
+        let mut d = desired(3);
+        d.replicas = 2;
         let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
         set_node(&mut o, 0, Ok(status(0, Role::Follower, &members, 100)));
         set_node(&mut o, 2, Ok(status(2, Role::Leader, &members, 100)));
-        assert_eq!(plan(&o).step, Step::Decommission { ordinal: 2 });
+        assert_eq!(plan(&o, &d).step, Step::Decommission { ordinal: 2 });
     }
 
     #[test]
     fn leader_on_cordoned_node_transfers_to_a_healthy_follower() {
         let mut o = healthy(3);
+        let d = desired(3);
         o.cordoned.insert("node-0".into());
         // om-2 is the most caught up, but om-1 is on a cordoned node too and om-2 is fine.
         o.cordoned.insert("node-1".into());
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.step, Step::TransferLeader { from: 0, to: Some(2), reason: TransferReason::NodeCordoned });
     }
 
     #[test]
     fn transfer_prefers_the_most_caught_up_follower() {
         let mut o = healthy(3);
+        let d = desired(3);
         o.cordoned.insert("node-0".into());
         let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
         set_node(&mut o, 1, Ok(status(1, Role::Follower, &members, 90)));
         set_node(&mut o, 2, Ok(status(2, Role::Follower, &members, 100)));
-        assert_eq!(plan(&o).step, Step::TransferLeader { from: 0, to: Some(2), reason: TransferReason::NodeCordoned });
+        assert_eq!(
+            plan(&o, &d).step,
+            Step::TransferLeader { from: 0, to: Some(2), reason: TransferReason::NodeCordoned }
+        );
     }
 
     #[test]
@@ -808,43 +872,71 @@ pub(crate) mod tests {
             (|o| pod_mut(o, 0).terminating = true, TransferReason::PodDeleting),
             (|o| pod_mut(o, 0).disruption_target = true, TransferReason::DisruptionTarget),
             (
-                |o| {
-                    o.eviction_requests.insert("om-0".into());
-                },
+                |o| pod_mut(o, 0).eviction_requested_ago = Some(Duration::from_secs(5)),
                 TransferReason::EvictionRequested,
             ),
         ];
         for (setup, reason) in cases {
             let mut o = healthy(3);
+            let d = desired(3);
             setup(&mut o);
-            assert_eq!(plan(&o).step, Step::TransferLeader { from: 0, to: Some(1), reason });
+            assert_eq!(plan(&o, &d).step, Step::TransferLeader { from: 0, to: Some(1), reason });
         }
+    }
+
+    #[test]
+    fn an_expired_eviction_record_moves_nothing_and_is_cleared() {
+        let mut o = healthy(3);
+        let d = desired(3);
+        pod_mut(&mut o, 0).eviction_requested_ago = Some(Duration::from_secs(61));
+        let p = plan(&o, &d);
+        assert_eq!(p.step, Step::Idle);
+        assert_eq!(p.expired_eviction_records, vec!["om-0".to_string()]);
+        pod_mut(&mut o, 0).eviction_requested_ago = Some(Duration::from_secs(59));
+        let p = plan(&o, &d);
+        assert!(p.expired_eviction_records.is_empty());
+        assert!(matches!(p.step, Step::TransferLeader { reason: TransferReason::EvictionRequested, .. }));
+    }
+
+    #[test]
+    fn a_follower_being_evicted_is_not_a_transfer_target() {
+        let mut o = healthy(3);
+        let d = desired(3);
+        pod_mut(&mut o, 0).terminating = true;
+        pod_mut(&mut o, 1).eviction_requested_ago = Some(Duration::from_secs(1));
+        assert_eq!(
+            plan(&o, &d).step,
+            Step::TransferLeader { from: 0, to: Some(2), reason: TransferReason::PodDeleting }
+        );
     }
 
     #[test]
     fn follower_signals_do_not_move_leadership() {
         let mut o = healthy(3);
+        let d = desired(3);
         o.cordoned.insert("node-1".into());
         pod_mut(&mut o, 2).disruption_target = true;
-        assert_eq!(plan(&o).step, Step::Idle);
+        assert_eq!(plan(&o, &d).step, Step::Idle);
     }
 
     #[test]
     fn no_healthy_follower_means_wait_not_a_blind_transfer() {
         let mut o = healthy(3);
+        let d = desired(3);
         o.cordoned.insert("node-0".into());
         set_node(&mut o, 1, Err("down".into()));
         set_node(&mut o, 2, Err("down".into()));
-        assert!(matches!(plan(&o).step, Step::Wait { reason: "NoTransferTarget", .. }));
+        assert!(matches!(plan(&o, &d).step, Step::Wait { reason: "NoTransferTarget", .. }));
     }
 
     #[test]
     fn role_labels_follow_the_leader_leader_first() {
         let mut o = healthy(3);
+        let d = desired(3);
         let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
         set_node(&mut o, 0, Ok(status(0, Role::Follower, &members, 100)));
         set_node(&mut o, 2, Ok(status(2, Role::Leader, &members, 100)));
-        let p = plan(&o);
+        let p = plan(&o, &d);
         assert_eq!(p.labels, vec![("om-2".to_string(), Some(ROLE_LEADER)), ("om-0".to_string(), Some(ROLE_FOLLOWER))]);
     }
 
@@ -861,48 +953,52 @@ pub(crate) mod tests {
     #[test]
     fn rolling_restart_followers_highest_first_then_transfer_then_leader() {
         let mut o = healthy(3);
-        o.desired_pod_hash = "next".into();
-        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 2, reason: RestartReason::Rollout, .. }));
+        let mut d = desired(3);
+        d.pod_hash = "next".into();
+        assert!(matches!(plan(&o, &d).step, Step::DeletePod { ordinal: 2, reason: RestartReason::Rollout, .. }));
         pod_mut(&mut o, 2).spec_hash = Some("next".into());
-        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 1, .. }));
+        assert!(matches!(plan(&o, &d).step, Step::DeletePod { ordinal: 1, .. }));
         pod_mut(&mut o, 1).spec_hash = Some("next".into());
-        assert_eq!(plan(&o).step, Step::TransferLeader { from: 0, to: Some(1), reason: TransferReason::Restart });
+        assert_eq!(plan(&o, &d).step, Step::TransferLeader { from: 0, to: Some(1), reason: TransferReason::Restart });
         // After the transfer om-0 is a follower: it restarts.
         let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
         set_node(&mut o, 0, Ok(status(0, Role::Follower, &members, 100)));
         set_node(&mut o, 1, Ok(status(1, Role::Leader, &members, 100)));
-        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 0, .. }));
+        assert!(matches!(plan(&o, &d).step, Step::DeletePod { ordinal: 0, .. }));
         pod_mut(&mut o, 0).spec_hash = Some("next".into());
-        assert_eq!(plan(&o).step, Step::Idle);
+        assert_eq!(plan(&o, &d).step, Step::Idle);
     }
 
     #[test]
     fn rolling_restart_waits_until_the_restarted_node_caught_up() {
         let mut o = healthy(3);
-        o.desired_pod_hash = "next".into();
+        let mut d = desired(3);
+        d.pod_hash = "next".into();
         pod_mut(&mut o, 2).spec_hash = Some("next".into());
         // om-2 is back (pod ready) but its node is still catching up.
         let members: Vec<(u32, bool)> = (0..3).map(|x| (x, true)).collect();
         let mut catching_up = status(2, Role::Follower, &members, 50);
         catching_up.ready = false;
         set_node(&mut o, 2, Ok(catching_up));
-        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForReady", .. }));
+        assert!(matches!(plan(&o, &d).step, Step::Wait { reason: "WaitingForReady", .. }));
         pod_mut(&mut o, 1).terminating = true;
-        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForReady", .. }));
+        assert!(matches!(plan(&o, &d).step, Step::Wait { reason: "WaitingForReady", .. }));
     }
 
     #[test]
     fn one_node_ring_restarts_its_leader_directly() {
-        let mut o = healthy(1);
-        o.desired_pod_hash = "next".into();
-        assert!(matches!(plan(&o).step, Step::DeletePod { ordinal: 0, .. }));
+        let o = healthy(1);
+        let mut d = desired(1);
+        d.pod_hash = "next".into();
+        assert!(matches!(plan(&o, &d).step, Step::DeletePod { ordinal: 0, .. }));
     }
 
     #[test]
     fn unreachable_member_blocks_the_restart_but_not_the_status() {
         let mut o = healthy(3);
-        o.desired_pod_hash = "next".into();
+        let mut d = desired(3);
+        d.pod_hash = "next".into();
         set_node(&mut o, 1, Err("timed out".into()));
-        assert!(matches!(plan(&o).step, Step::Wait { reason: "WaitingForReady", .. }));
+        assert!(matches!(plan(&o, &d).step, Step::Wait { reason: "WaitingForReady", .. }));
     }
 }

@@ -233,7 +233,7 @@ async fn failed_transfer_is_reported_and_counted() {
     let w = world(3);
     w.running(Membership::first(3), 3);
     w.ring.healthy("om", &[0, 1, 2], 0, 42);
-    w.ctx.evictions.record("ns", "om-0");
+    w.record_eviction(0, "2s");
     w.ring.fail_transfers(Some("timed out"));
     w.reconcile().await.unwrap();
     assert_eq!(w.condition("Progressing")["reason"], "LeaderTransferFailed");
@@ -329,15 +329,22 @@ async fn disabled_budgets_are_deleted() {
     let w = world_with(json!({"replicas": 3, "podDisruptionBudget": {"enabled": false}}));
     w.running(Membership::first(3), 3);
     w.ring.healthy("om", &[0, 1, 2], 0, 42);
-    w.api.insert(
-        "/apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader",
-        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "om-leader", "namespace": "ns"}}),
-    );
+    // Budgets an earlier reconcile applied: labelled and owned by the ring.
+    let uid = w.cr().metadata.uid.clone().unwrap();
+    for name in ["om-leader", "om-followers"] {
+        w.api.insert(
+            &format!("/apis/policy/v1/namespaces/ns/poddisruptionbudgets/{name}"),
+            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "namespace": "ns",
+                "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"},
+                "ownerReferences": [{"apiVersion": "omring.io/v1alpha1", "kind": "OzoneManagerRing", "name": "om", "uid": uid}]}}),
+        );
+    }
     w.reconcile().await.unwrap();
     let writes = w.api.writes();
     assert!(writes.contains(&"DELETE /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader".to_string()));
     assert!(writes.contains(&"DELETE /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-followers".to_string()));
     assert!(w.api.get("/apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader").is_none());
+    assert!(w.api.get("/apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-followers").is_none());
 }
 
 #[tokio::test]
@@ -388,4 +395,65 @@ async fn reconcile_reads_the_ring_fresh_not_from_a_stale_cache() {
     w.api.clear_log();
     assert_eq!(crate::reconcile::reconcile(Arc::new(gone), w.ctx.clone()).await.unwrap(), Action::await_change());
     assert!(w.api.writes().is_empty());
+}
+
+#[tokio::test]
+async fn an_eviction_record_on_the_leader_moves_leadership_and_an_expired_one_is_cleared() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    // What a webhook served by any replica leaves on the pod.
+    w.record_eviction(0, "2s");
+    w.reconcile().await.unwrap();
+    assert!(w.ring.calls().iter().any(|c| c.starts_with("transfer_leader om-1")), "{:?}", w.ring.calls());
+    assert_eq!(w.condition("Progressing")["reason"], "LeaderTransferred");
+    assert!(w.ctx.metrics.render().contains("reason=\"EvictionRequested\",result=\"Ok\"} 1"));
+    assert!(w.eviction_record("om-0").is_some(), "a recent record stays while the drain retries");
+
+    // A record older than the memory moves nothing and is removed from the pod.
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.record_eviction(0, "90s");
+    w.reconcile().await.unwrap();
+    assert!(w.ring.calls().iter().all(|c| !c.starts_with("transfer_leader")), "{:?}", w.ring.calls());
+    assert_eq!(w.eviction_record("om-0"), None);
+}
+
+#[tokio::test]
+async fn owned_objects_the_plan_no_longer_wants_are_swept() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.reconcile().await.unwrap();
+    let uid = w.cr().metadata.uid.clone().unwrap();
+    let labels = json!({"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"});
+    let owner = json!([{"apiVersion": "omring.io/v1alpha1", "kind": "OzoneManagerRing", "name": "om", "uid": uid}]);
+    // A Service an older release rendered, one the ring does not own, and one of another ring.
+    w.api.insert(
+        "/api/v1/namespaces/ns/services/om-old",
+        json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "om-old", "namespace": "ns", "labels": labels, "ownerReferences": owner}}),
+    );
+    w.api.insert(
+        "/api/v1/namespaces/ns/services/om-mine",
+        json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "om-mine", "namespace": "ns", "labels": labels}}),
+    );
+    let mut cr = w.api.get(RING).unwrap();
+    cr["spec"]["podDisruptionBudget"] = json!({"enabled": false});
+    w.api.insert(RING, cr);
+    w.api.clear_log();
+    w.reconcile().await.unwrap();
+    let deletes: Vec<String> = w.api.writes().into_iter().filter(|x| x.starts_with("DELETE")).collect();
+    assert_eq!(
+        deletes,
+        [
+            "DELETE /api/v1/namespaces/ns/services/om-old",
+            "DELETE /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-followers",
+            "DELETE /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader",
+        ]
+    );
+    assert!(w.api.get("/api/v1/namespaces/ns/services/om-mine").is_some());
+    assert!(w.api.get("/api/v1/namespaces/ns/services/om").is_some());
 }

@@ -18,7 +18,7 @@ use kube::core::error_boundary::DeserializeGuard;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{predicates, watcher, WatchStreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::cli::Cli;
 use crate::context::{Context, Timing};
@@ -48,27 +48,9 @@ pub enum RunError {
 
 type Ring = DeserializeGuard<OzoneManagerRing>;
 
-/// Resolves once SIGTERM or SIGINT arrives.
+/// Resolves once SIGTERM or SIGINT arrives (the signals om-node stops on too).
 async fn termination_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    om_client::shutdown::stop_signal().await;
 }
 
 /// Resolves when `rx` turns true (or its sender is gone).
@@ -120,9 +102,8 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
     ));
 
     // The eviction webhook, on every replica.
-    let (trigger_tx, trigger_rx) = mpsc::channel::<ObjectRef<Ring>>(64);
     if let Some(config_name) = cli.webhook_config_name.clone() {
-        start_webhook(&cli, &client, &ctx, config_name, trigger_tx.clone(), stop_rx.clone()).await?;
+        start_webhook(&cli, &client, &ctx, config_name, stop_rx.clone()).await?;
     } else {
         tracing::info!("no --webhook-config-name: the eviction webhook is not served");
     }
@@ -212,7 +193,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             }
         }
     };
-    run_controller(ctx, cli.watch_namespace.clone(), trigger_rx, stop_or_lost).await;
+    run_controller(ctx, cli.watch_namespace.clone(), stop_or_lost).await;
     if let Some((watcher, task)) = held {
         if let Ok(rx) = watcher.await {
             release(rx, task).await;
@@ -244,7 +225,6 @@ async fn start_webhook(
     client: &kube::Client,
     ctx: &Arc<Context>,
     config_name: String,
-    trigger: mpsc::Sender<ObjectRef<Ring>>,
     stop_rx: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into()];
@@ -270,7 +250,7 @@ async fn start_webhook(
     tracing::info!(hosts = ?cert.hosts, "generated the webhook certificate");
     let listener = tls::bind(cli.webhook_addr).await?;
     let config = tls::server_config(&cert)?;
-    let router = webhook::router(webhook::WebhookState { ctx: ctx.clone(), trigger: Some(trigger) });
+    let router = webhook::router(webhook::WebhookState { ctx: ctx.clone() });
     tokio::spawn(tls::serve(listener, config, router, until_true(stop_rx.clone())));
     tracing::info!(addr = %cli.webhook_addr, path = webhook::PATH, "serving the eviction webhook");
     tokio::spawn(cabundle::keep(
@@ -297,7 +277,6 @@ fn ring_of(obj: &impl kube::Resource) -> Option<ObjectRef<Ring>> {
 pub async fn run_controller(
     ctx: Arc<Context>,
     watch_namespace: Option<String>,
-    trigger: mpsc::Receiver<ObjectRef<Ring>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
@@ -341,8 +320,6 @@ pub async fn run_controller(
             Default::default(),
         );
 
-    let trigger = futures::stream::unfold(trigger, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
-
     Controller::for_stream(rings, reader)
         .with_config(ControllerConfig::default().concurrency(8))
         .owns(api::<StatefulSet>(&client, &watch_namespace), children.clone())
@@ -352,7 +329,6 @@ pub async fn run_controller(
         .watches_stream(nodes, move |_node| {
             node_reader.state().iter().map(|r| ObjectRef::from_obj(r.as_ref())).collect::<Vec<_>>()
         })
-        .reconcile_on(trigger)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

@@ -224,7 +224,7 @@ mod tests {
     use super::*;
     use crate::model::tests::ring;
     use crate::model::Settings;
-    use crate::plan::tests::{healthy, status};
+    use crate::plan::tests::{desired, healthy, status};
     use crate::plan::{plan, NodeView};
     use k8s_openapi::jiff::Timestamp;
 
@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn healthy_ring_status() {
         let o = healthy(3);
-        let p = plan(&o);
+        let p = plan(&o, &desired(3));
         let s = compute(&model(3), &o, &p, &StepReport::new("Stable", "ok"), None, t(1));
         assert_eq!(s.leader.as_deref(), Some("om-0"));
         assert_eq!((s.replicas, s.ready_replicas), (3, 3));
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn a_pod_deleted_by_this_reconcile_is_not_counted_ready() {
         let o = healthy(3);
-        let mut p = plan(&o);
+        let mut p = plan(&o, &desired(3));
         let pod = o.pods.iter().find(|p| p.ordinal == 1).unwrap();
         p.step = crate::plan::Step::DeletePod {
             ordinal: 1,
@@ -280,7 +280,7 @@ mod tests {
         let mut o = healthy(3);
         o.nodes.retain(|n| n.ordinal != 2);
         o.nodes.push(NodeView { ordinal: 2, status: Err("timed out".into()) });
-        let s = compute(&model(3), &o, &plan(&o), &StepReport::new("Stable", "ok"), None, t(1));
+        let s = compute(&model(3), &o, &plan(&o, &desired(3)), &StepReport::new("Stable", "ok"), None, t(1));
         assert_eq!(s.nodes[2].role, "UNREACHABLE");
         assert!(!s.nodes[2].ready);
         assert_eq!(s.ready_replicas, 2);
@@ -297,10 +297,10 @@ mod tests {
             o.nodes.retain(|n| n.ordinal != ord);
             o.nodes.push(NodeView { ordinal: ord, status: Err("down".into()) });
         }
-        let s = compute(&model(3), &o, &plan(&o), &StepReport::new("Stable", "ok"), None, t(1));
+        let s = compute(&model(3), &o, &plan(&o, &desired(3)), &StepReport::new("Stable", "ok"), None, t(1));
         assert_eq!(cond(&s, AVAILABLE).reason, "QuorumNotReady");
         o.nodes.retain(|n| n.ordinal != 0);
-        let s = compute(&model(3), &o, &plan(&o), &StepReport::new("NoLeader", "x"), None, t(1));
+        let s = compute(&model(3), &o, &plan(&o, &desired(3)), &StepReport::new("NoLeader", "x"), None, t(1));
         assert_eq!(cond(&s, AVAILABLE).reason, "NoLeader");
         assert_eq!(s.leader, None);
     }
@@ -308,14 +308,15 @@ mod tests {
     #[test]
     fn transition_times_survive_unchanged_conditions() {
         let o = healthy(3);
-        let p = plan(&o);
+        let p = plan(&o, &desired(3));
         let first = compute(&model(3), &o, &p, &StepReport::new("Stable", "ok"), None, t(1));
         let again = compute(&model(3), &o, &p, &StepReport::new("Stable", "ok"), Some(&first), t(50));
         assert!(!changed(Some(&first), &again));
         let mut o2 = o.clone();
         o2.nodes.retain(|n| n.ordinal != 1);
         o2.nodes.push(NodeView { ordinal: 1, status: Err("down".into()) });
-        let later = compute(&model(3), &o2, &plan(&o2), &StepReport::new("Stable", "ok"), Some(&first), t(99));
+        let later =
+            compute(&model(3), &o2, &plan(&o2, &desired(3)), &StepReport::new("Stable", "ok"), Some(&first), t(99));
         assert_eq!(cond(&later, DEGRADED).last_transition_time, t(99));
         assert_eq!(cond(&later, AVAILABLE).last_transition_time, t(1));
     }
@@ -328,7 +329,7 @@ mod tests {
         )
         .unwrap();
         let o = healthy(3);
-        let s = compute(&m, &o, &plan(&o), &StepReport::new("Stable", "ok"), None, t(1));
+        let s = compute(&m, &o, &plan(&o, &desired(3)), &StepReport::new("Stable", "ok"), None, t(1));
         let c = cond(&s, CONFIG_ACCEPTED);
         assert_eq!(c.status, "False");
         assert!(c.message.contains("ozone.om.nodes.om"), "{}", c.message);
@@ -342,7 +343,7 @@ mod tests {
         newer.term = 9;
         o.nodes.retain(|n| n.ordinal != 2);
         o.nodes.push(NodeView { ordinal: 2, status: Ok(newer) });
-        let s = compute(&model(3), &o, &plan(&o), &StepReport::new("Stable", "ok"), None, t(1));
+        let s = compute(&model(3), &o, &plan(&o, &desired(3)), &StepReport::new("Stable", "ok"), None, t(1));
         assert_eq!(s.leader.as_deref(), Some("om-2"));
         assert_eq!(s.nodes[0].role, "FOLLOWER");
     }
@@ -350,7 +351,7 @@ mod tests {
     #[test]
     fn invalid_spec_keeps_nodes_and_degrades() {
         let o = healthy(3);
-        let good = compute(&model(3), &o, &plan(&o), &StepReport::new("Stable", "ok"), None, t(1));
+        let good = compute(&model(3), &o, &plan(&o, &desired(3)), &StepReport::new("Stable", "ok"), None, t(1));
         let bad = invalid_spec(Some(&good), Some(2), good.selector.clone(), "spec.replicas is 0".into(), t(5));
         assert_eq!(bad.nodes, good.nodes);
         assert_eq!(bad.observed_generation, Some(2));

@@ -633,6 +633,22 @@ impl World {
         );
     }
 
+    /// Writes the webhook's eviction record on pod `om-<ordinal>`, `ago` before now ("2s").
+    pub fn record_eviction(&self, ordinal: u32, ago: &str) {
+        let path = format!("/api/v1/namespaces/ns/pods/om-{ordinal}");
+        let mut pod = self.api.get(&path).unwrap();
+        let span: k8s_openapi::jiff::Span = ago.parse().unwrap();
+        let at = k8s_openapi::jiff::Timestamp::now() - span;
+        pod["metadata"]["annotations"][crate::names::ANNOTATION_EVICTION_REQUESTED_AT] = json!(at.to_string());
+        self.api.insert(&path, pod);
+    }
+
+    /// The eviction record on pod `pod`, if any.
+    pub fn eviction_record(&self, pod: &str) -> Option<String> {
+        let obj = self.api.get(&format!("/api/v1/namespaces/ns/pods/{pod}"))?;
+        obj["metadata"]["annotations"][crate::names::ANNOTATION_EVICTION_REQUESTED_AT].as_str().map(String::from)
+    }
+
     pub fn pvc(&self, ordinal: u32) {
         self.api.insert(
             &format!("/api/v1/namespaces/ns/persistentvolumeclaims/data-om-{ordinal}"),

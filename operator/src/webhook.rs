@@ -2,12 +2,14 @@
 //!
 //! The request carries an Eviction, not the Pod, so the pod is fetched. If it belongs to a
 //! ring and its node says it is the leader, the eviction is denied with HTTP 429 (what
-//! `kubectl drain` retries) and a leadership transfer starts in the background; once
-//! leadership moved, the next attempt finds a follower and is allowed (the followers' budget
-//! still limits them to one at a time). Anything else, including a node that does not answer,
-//! is allowed: the webhook only ever adds a delay, and `failurePolicy: Ignore` keeps drains
-//! working when the operator is down. Dry-run requests get the same answer without the
-//! transfer.
+//! `kubectl drain` retries) and the attempt is recorded on the pod, in the
+//! `omring.io/eviction-requested-at` annotation. The webhook does nothing else: any replica
+//! may serve it, and only the controller (the replica holding the Lease) acts on rings. The
+//! controller watches the ring's pods, sees the record, and moves leadership; the next attempt
+//! then finds a follower and is allowed (the followers' budget still limits them to one at a
+//! time). Anything else, including a node that does not answer, is allowed: the webhook only
+//! ever adds a delay, and `failurePolicy: Ignore` keeps drains working when the operator is
+//! down. Dry-run requests get the same answer and record nothing.
 
 use std::sync::Arc;
 
@@ -16,30 +18,22 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
-use kube::core::error_boundary::DeserializeGuard;
 use kube::core::{DynamicObject, Status};
-use kube::runtime::reflector::ObjectRef;
-use kube::Resource;
 use om_client::wire::Role;
-use tokio::sync::mpsc;
 
+use crate::apply::record_eviction_request;
 use crate::context::Context;
 use crate::crd::OzoneManagerRing;
 use crate::metrics::{Decision, DecisionLabels};
 use crate::model::RingModel;
 use crate::names::{APP_NAME, LABEL_INSTANCE, LABEL_NAME};
-use crate::observe::{observe, Recollection};
-use crate::plan::{self, Step};
-use crate::reconcile;
 use crate::siteconfig::node_address;
 
 /// Path the webhook is served on.
 pub const PATH: &str = "/validate-eviction";
-
-/// Triggers a reconcile of a ring (the controller's `reconcile_on` stream).
-pub type Trigger = mpsc::Sender<ObjectRef<DeserializeGuard<OzoneManagerRing>>>;
 
 /// What the webhook answers for one eviction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,48 +88,10 @@ pub async fn judge(ctx: &Context, namespace: &str, pod_name: &str) -> Verdict {
     }
 }
 
-/// Moves leadership away from `pod` if it still leads: observes the ring, plans with the
-/// eviction recorded, and runs the transfer the planner picks.
-pub async fn transfer_for_eviction(ctx: Arc<Context>, namespace: String, ring_name: String) {
-    let rings: Api<OzoneManagerRing> = Api::namespaced(ctx.client.clone(), &namespace);
-    let ring = match rings.get_opt(&ring_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(ring = %ring_name, "eviction transfer: cannot read the ring: {e}");
-            return;
-        }
-    };
-    let Ok(model) = RingModel::from_resource(&ring, &ctx.settings) else { return };
-    let memory = Recollection {
-        removed_members: Default::default(),
-        eviction_requests: ctx.evictions.recent(&namespace, ctx.timing.eviction_memory),
-    };
-    let mut observed = match observe(&ctx.client, ctx.ring.as_ref(), &model, memory, ctx.timing.stuck_after).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::warn!(ring = %ring_name, "eviction transfer: {e}");
-            return;
-        }
-    };
-    observed.desired_pod_hash = reconcile::desired_template(&model).1;
-    match plan::plan(&observed).step {
-        Step::TransferLeader { from, to, reason } => {
-            let reference = ring.object_ref(&());
-            if let Err(e) = reconcile::transfer(&ctx, &model, &observed, from, to, reason, &reference).await {
-                tracing::warn!(ring = %ring_name, "eviction transfer: {e}");
-            }
-        }
-        other => tracing::info!(ring = %ring_name, step = ?other, "eviction seen; no transfer to make now"),
-    }
-}
-
 /// Shared state of the HTTP handler.
 #[derive(Clone)]
 pub struct WebhookState {
     pub ctx: Arc<Context>,
-    /// Reconcile trigger of the controller, when this replica runs it.
-    pub trigger: Option<Trigger>,
 }
 
 fn response_for(req: &AdmissionRequest<DynamicObject>, verdict: &Verdict) -> AdmissionResponse {
@@ -150,7 +106,7 @@ fn response_for(req: &AdmissionRequest<DynamicObject>, verdict: &Verdict) -> Adm
     }
 }
 
-/// Answers one review, and on a leader eviction starts the transfer (not on dry runs).
+/// Answers one review, and records a denied leader eviction on its pod (not on dry runs).
 pub async fn handle(state: &WebhookState, req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     let is_eviction = req.resource.resource == "pods" && req.sub_resource.as_deref() == Some("eviction");
     let namespace = req.namespace.clone().unwrap_or_default();
@@ -162,20 +118,16 @@ pub async fn handle(state: &WebhookState, req: &AdmissionRequest<DynamicObject>)
     let decision = match &verdict {
         Verdict::Allow(why) => {
             tracing::debug!(pod = %req.name, %namespace, "eviction allowed: {why}");
-            // An earlier denied attempt no longer counts once the pod may go.
-            if !req.dry_run {
-                state.ctx.evictions.forget(&namespace, &req.name);
-            }
             Decision::Allowed
         }
         Verdict::RetryLater { namespace, ring, .. } => {
             tracing::info!(pod = %req.name, %namespace, %ring, dry_run = req.dry_run, "leader eviction denied for now");
             if !req.dry_run {
-                state.ctx.evictions.record(namespace, &req.name);
-                if let Some(t) = &state.trigger {
-                    let _ = t.try_send(ObjectRef::new(ring).within(namespace));
+                // Denied either way: without the record the next attempt writes it again.
+                if let Err(e) = record_eviction_request(&state.ctx.client, namespace, &req.name, Timestamp::now()).await
+                {
+                    tracing::warn!(pod = %req.name, %namespace, "{e}");
                 }
-                tokio::spawn(transfer_for_eviction(state.ctx.clone(), namespace.clone(), ring.clone()));
             }
             Decision::Denied
         }
@@ -203,6 +155,7 @@ mod tests {
     use super::*;
     use crate::siteconfig::Membership;
     use crate::testing::{world, World};
+    use http::Method;
     use serde_json::json;
 
     /// A healthy 3-node ring (leader om-0) and a pod of another application.
@@ -214,7 +167,7 @@ mod tests {
             "/api/v1/namespaces/ns/pods/web-0",
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0", "namespace": "ns"}, "spec": {"containers": []}}),
         );
-        let state = WebhookState { ctx: w.ctx.clone(), trigger: None };
+        let state = WebhookState { ctx: w.ctx.clone() };
         (w, state)
     }
 
@@ -242,26 +195,32 @@ mod tests {
         review.try_into().unwrap()
     }
 
-    async fn wait_for<F: Fn() -> bool>(what: &str, f: F) {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while !f() {
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    }
-
     #[tokio::test]
-    async fn leader_eviction_is_denied_with_429_and_starts_a_transfer() {
+    async fn leader_eviction_is_denied_with_429_and_recorded_on_the_pod_only() {
         let (w, state) = setup();
-        let ring = &w.ring;
+        let before = Timestamp::now();
         let resp = handle(&state, &request("om-0", false)).await;
         assert!(!resp.allowed);
         assert_eq!(resp.result.code, 429);
         assert_eq!(resp.result.reason, "TooManyRequests");
         assert!(resp.result.message.contains("om-0 is the leader"), "{}", resp.result.message);
-        assert_eq!(state.ctx.evictions.recent("ns", std::time::Duration::from_secs(60)).len(), 1);
-        wait_for("the transfer", || ring.calls().iter().any(|c| c.starts_with("transfer_leader om-1"))).await;
+        let at: Timestamp = w.eviction_record("om-0").expect("the attempt is recorded on the pod").parse().unwrap();
+        assert!(at >= before && at <= Timestamp::now());
+        // The webhook acts on nothing: the controller makes the transfer when it sees the record.
+        assert!(w.ring.calls().iter().all(|c| !c.starts_with("transfer_leader")), "{:?}", w.ring.calls());
         assert!(state.ctx.metrics.render().contains("omring_operator_evictions_reviewed_total{decision=\"Denied\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_record_still_denies() {
+        let (w, state) = setup();
+        w.api.fail(Method::PATCH, "/pods/om-0", 500, 1);
+        let resp = handle(&state, &request("om-0", false)).await;
+        assert!(!resp.allowed);
+        assert_eq!(w.eviction_record("om-0"), None);
+        // The drain's next attempt records it.
+        assert!(!handle(&state, &request("om-0", false)).await.allowed);
+        assert!(w.eviction_record("om-0").is_some());
     }
 
     #[tokio::test]
@@ -274,6 +233,7 @@ mod tests {
         ring.set("om-0", Err("connection refused".into()));
         assert!(handle(&state, &request("om-0", false)).await.allowed);
         assert!(ring.calls().is_empty());
+        assert!((0..3).all(|o| w.eviction_record(&format!("om-{o}")).is_none()), "allowed evictions record nothing");
     }
 
     #[tokio::test]
@@ -282,8 +242,7 @@ mod tests {
         let ring = &w.ring;
         let resp = handle(&state, &request("om-0", true)).await;
         assert!(!resp.allowed);
-        assert!(state.ctx.evictions.recent("ns", std::time::Duration::from_secs(60)).is_empty());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(w.eviction_record("om-0"), None);
         assert!(ring.calls().is_empty());
     }
 

@@ -1,0 +1,137 @@
+//! Writes to the API server, shared by the reconcile steps and the eviction webhook: server-side
+//! apply as the operator's field manager, deletes that treat "already gone" as done, pod
+//! label and annotation patches, and the sweep of owned objects the plan no longer wants.
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::Resource;
+use serde::Serialize;
+
+use crate::names::{ANNOTATION_EVICTION_REQUESTED_AT, FIELD_MANAGER, LABEL_ROLE};
+use crate::observe::ObserveError;
+use crate::plan::LabelChange;
+
+/// Errors that make a reconcile retry with backoff. Ring nodes that do not answer are not
+/// errors (they show in the status); these are API server failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    #[error("{action}: {source}")]
+    Kube {
+        action: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+pub fn kube_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+    let action = action.into();
+    move |source| Error::Kube { action, source }
+}
+
+/// Server-side apply of one object as the operator's field manager.
+pub async fn apply<K>(client: &kube::Client, ns: &str, obj: &K) -> Result<(), Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = obj.meta().name.clone().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(obj))
+        .await
+        .map_err(kube_err(format!("applying {} {name}", K::kind(&()))))?;
+    Ok(())
+}
+
+/// Deletes an object, treating "already gone" as done.
+pub async fn delete_if_present<K>(api: &Api<K>, name: &str, dp: &DeleteParams) -> Result<bool, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, dp).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Patches `omring.io/role` on pods (a null value removes it).
+pub async fn set_role_labels(client: &kube::Client, ns: &str, changes: &[LabelChange]) -> Result<(), Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    for (pod, value) in changes {
+        let patch = serde_json::json!({"metadata": {"labels": {LABEL_ROLE: value}}});
+        match api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(kube_err(format!("labelling pod {pod}"))(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Removes expired eviction records from pods.
+pub async fn clear_eviction_records(client: &kube::Client, ns: &str, pods: &[String]) -> Result<(), Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    for pod in pods {
+        let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_EVICTION_REQUESTED_AT: null}}});
+        match api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(kube_err(format!("clearing the eviction record of pod {pod}"))(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Records on the pod that an eviction of it was just denied (the controller moves leadership
+/// away when it sees the record).
+pub async fn record_eviction_request(client: &kube::Client, ns: &str, pod: &str, at: Timestamp) -> Result<(), Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_EVICTION_REQUESTED_AT: at.to_string()}}});
+    api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("recording the eviction request on pod {pod}")))?;
+    Ok(())
+}
+
+/// Deletes the objects of kind `K` that match `selector`, are owned by the object with
+/// `owner_uid`, and are not named in `wanted`. Returns the names it deleted.
+pub async fn sweep<K>(
+    client: &kube::Client,
+    ns: &str,
+    selector: &str,
+    owner_uid: &str,
+    wanted: &[String],
+) -> Result<Vec<String>, Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let kind = K::kind(&());
+    let existing =
+        api.list(&ListParams::default().labels(selector)).await.map_err(kube_err(format!("listing {kind}s")))?;
+    let mut deleted = Vec::new();
+    for obj in existing.items {
+        let meta = obj.meta();
+        let Some(name) = meta.name.clone() else { continue };
+        let owned = meta.owner_references.iter().flatten().any(|r| r.uid == owner_uid);
+        if !owned || wanted.contains(&name) {
+            continue;
+        }
+        if delete_if_present(&api, &name, &DeleteParams::default())
+            .await
+            .map_err(kube_err(format!("deleting {kind} {name}")))?
+        {
+            deleted.push(name);
+        }
+    }
+    Ok(deleted)
+}
