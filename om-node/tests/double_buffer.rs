@@ -4,7 +4,7 @@
 use futures::stream;
 use om_client::wire::*;
 use om_node::metrics::NodeMetrics;
-use om_node::namespace::{self, Table, TableRead};
+use om_node::namespace::{Table, TableRead};
 use om_node::store::StateMachineStore;
 use om_node::types::{Command, Entry, NodeId, Proposal, TypeConfig};
 use openraft::storage::RaftStateMachine;
@@ -27,6 +27,14 @@ async fn apply(sm: &mut StateMachineStore, entries: Vec<Entry>) {
     sm.apply(stream::iter(items)).await.unwrap();
 }
 
+/// The store's digest of the namespace tables, read as a client's digest request is.
+fn digest_of(sm: &StateMachineStore) -> String {
+    match sm.read(&ReadOp::Digest).unwrap() {
+        ReadResponse::Digest { digest, .. } => digest,
+        other => panic!("{other:?}"),
+    }
+}
+
 fn keys_of(sm: &StateMachineStore) -> Vec<String> {
     let op = ReadOp::ListKeys {
         volume: "vol1".into(),
@@ -35,7 +43,7 @@ fn keys_of(sm: &StateMachineStore) -> Vec<String> {
         start_after: String::new(),
         max: Some(1000),
     };
-    match namespace::query(sm.view(), &op).unwrap() {
+    match sm.read(&op).unwrap() {
         ReadResponse::Keys { keys } => keys.into_iter().map(|k| k.name).collect(),
         other => panic!("{other:?}"),
     }
@@ -89,10 +97,10 @@ async fn reads_merge_cache_and_rocksdb_and_restart_resumes_from_transaction_info
     let after = keys_of(&sm);
     assert_eq!(after.len(), 20);
     assert!(after.iter().all(|k| k[1..].parse::<u32>().unwrap() % 2 == 1), "{after:?}");
-    let page = sm.view().scan(Table::Keys, b"/vol1/bkt1/", b"/vol1/bkt1/k05", 3).unwrap();
+    let page = sm.tables().scan(Table::Keys, b"/vol1/bkt1/", b"/vol1/bkt1/k05", 3).unwrap();
     let names: Vec<String> = page.iter().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
     assert_eq!(names, ["/vol1/bkt1/k07", "/vol1/bkt1/k09", "/vol1/bkt1/k11"]);
-    let (digest, _) = sm.view().digest().unwrap();
+    let digest = digest_of(&sm);
     assert!(metrics.mean_flush_batch() >= 1.0);
 
     // Reopen: applied state and data come back from RocksDB.
@@ -102,7 +110,7 @@ async fn reads_merge_cache_and_rocksdb_and_restart_resumes_from_transaction_info
     let (applied, _) = sm.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(index));
     assert_eq!(keys_of(&sm), after);
-    assert_eq!(sm.view().digest().unwrap().0, digest);
+    assert_eq!(digest_of(&sm), digest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,7 +119,7 @@ async fn a_crash_in_the_middle_of_a_snapshot_installation_leaves_the_old_state_u
     let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
     apply(&mut sm, vec![entry(1, WriteOp::create_volume("vol1")), entry(2, WriteOp::create_bucket("vol1", "bkt1"))])
         .await;
-    let digest = sm.view().digest().unwrap().0;
+    let digest = digest_of(&sm);
     sm.flush().unwrap();
     drop(sm);
     let db = dir.path().join("om.db");
@@ -122,7 +130,7 @@ async fn a_crash_in_the_middle_of_a_snapshot_installation_leaves_the_old_state_u
     std::fs::create_dir_all(&incoming).unwrap();
     std::fs::write(incoming.join("000001.sst"), b"half a file").unwrap();
     let sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
-    assert_eq!(sm.view().digest().unwrap().0, digest);
+    assert_eq!(digest_of(&sm), digest);
     assert!(!incoming.exists());
     drop(sm);
 
@@ -130,7 +138,7 @@ async fn a_crash_in_the_middle_of_a_snapshot_installation_leaves_the_old_state_u
     std::fs::rename(&db, &old).unwrap();
     std::fs::create_dir_all(&incoming).unwrap();
     let mut sm = StateMachineStore::open(dir.path(), 16, NodeMetrics::new()).unwrap();
-    assert_eq!(sm.view().digest().unwrap().0, digest);
+    assert_eq!(digest_of(&sm), digest);
     let (applied, _) = sm.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(2));
     assert!(!old.exists() && !incoming.exists());
@@ -138,7 +146,7 @@ async fn a_crash_in_the_middle_of_a_snapshot_installation_leaves_the_old_state_u
 
 fn volumes_of(sm: &StateMachineStore) -> Vec<String> {
     let op = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1000) };
-    match namespace::query(sm.view(), &op).unwrap() {
+    match sm.read(&op).unwrap() {
         ReadResponse::Volumes { volumes } => volumes.into_iter().map(|v| v.name).collect(),
         other => panic!("{other:?}"),
     }
@@ -165,8 +173,8 @@ async fn an_installed_snapshot_replaces_the_in_memory_volume_and_bucket_tables()
     sm.install_snapshot(&snapshot.meta, om_node::store::SnapshotFile::at(incoming)).await.unwrap();
     assert_eq!(volumes_of(&sm), ["vol2"], "the snapshot's volumes, not the ones applied before");
     let bucket = ReadOp::BucketInfo { volume: "vol2".into(), bucket: "bkt2".into() };
-    assert!(namespace::query(sm.view(), &bucket).is_ok());
-    assert_eq!(sm.view().digest().unwrap().0, leader.view().digest().unwrap().0);
+    assert!(sm.read(&bucket).is_ok());
+    assert_eq!(digest_of(&sm), digest_of(&leader));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,7 +254,7 @@ async fn a_batch_entry_applies_its_commands_in_order_with_their_own_ids() {
         .await;
     let check = |sm: &StateMachineStore| {
         assert_eq!(volumes_of(sm), ["vol1", "vol2", "vol3"]);
-        let vol = |v: &str| match namespace::query(sm.view(), &ReadOp::VolumeInfo { volume: v.into() }).unwrap() {
+        let vol = |v: &str| match sm.read(&ReadOp::VolumeInfo { volume: v.into() }).unwrap() {
             ReadResponse::Volume { volume } => volume,
             other => panic!("{other:?}"),
         };
@@ -255,12 +263,12 @@ async fn a_batch_entry_applies_its_commands_in_order_with_their_own_ids() {
         assert_eq!(vol("vol2").update_id, 2, "update ids are log indexes, increasing with the log");
         assert_eq!(vol("vol3").object_id, 3);
         let bucket = ReadOp::BucketInfo { volume: "vol2".into(), bucket: "bkt2".into() };
-        match namespace::query(sm.view(), &bucket).unwrap() {
+        match sm.read(&bucket).unwrap() {
             ReadResponse::Bucket { bucket } => assert_eq!(bucket.object_id, TxnId::in_batch(2, 2).object_id),
             other => panic!("{other:?}"),
         }
         // The losing create's answer is in the retry cache, under its own request id.
-        let row = sm.view().get(Table::RetryCache, b"b").unwrap().expect("retry row of b");
+        let row = sm.tables().get(Table::RetryCache, b"b").unwrap().expect("retry row of b");
         assert!(String::from_utf8_lossy(&row).contains("VOLUME_ALREADY_EXISTS"));
     };
     check(&sm);

@@ -24,6 +24,8 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::types::{decode_bin, encode_bin, Entry, LogId, TypeConfig, Vote};
 
+use super::io_err;
+
 const CF_LOGS: &str = "logs";
 const CF_META: &str = "meta";
 const KEY_VOTE: &[u8] = b"vote";
@@ -108,10 +110,6 @@ impl Memory {
             }
         }
     }
-}
-
-fn io_err(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(e.to_string())
 }
 
 fn index_key(index: u64) -> [u8; 8] {

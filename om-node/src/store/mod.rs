@@ -1,13 +1,30 @@
 //! RocksDB storage of a node: the Raft log (`raft-log/`) and the state machine (`om-state/`).
+//!
+//! The state machine is split by concern, each file using only the ones before it: `schema`
+//! (the database's layout), `double_buffer` (applied state in memory over RocksDB), `snapshot`
+//! (checkpoint archives), and `state_machine` (what openraft drives). `disk` checks free space.
 
+mod disk;
+mod double_buffer;
 mod log_store;
+mod schema;
+mod snapshot;
 mod state_machine;
 
+pub use disk::free_bytes;
+pub use double_buffer::DEFAULT_MAX_UNFLUSHED;
 pub use log_store::LogStore;
-pub use state_machine::{free_bytes, store_error, Shared, SnapshotFile, StateMachineStore, DEFAULT_MAX_UNFLUSHED};
+pub use snapshot::SnapshotFile;
+pub use state_machine::StateMachineStore;
 
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// An I/O error with `e`'s message: the error type openraft's storage traits take.
+fn io_err(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
 
 /// Storage threads (log syncers, double-buffer flushers) still running. Each may close a RocksDB
 /// database as it ends; a process must not exit while that happens (RocksDB aborts when its

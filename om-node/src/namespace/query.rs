@@ -1,0 +1,117 @@
+//! Reads of the namespace: client queries, the open keys the leader's cleanup expires, and the
+//! digest replicas compare.
+
+use om_client::wire::*;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::types::OpenKeyId;
+
+use super::tables::decode;
+use super::validate::page_size;
+use super::{Rows, Table, TableError, TableRead};
+
+/// Answers a query from the current state.
+pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError> {
+    let rows = Rows { view };
+    match op {
+        ReadOp::VolumeInfo { volume } => Ok(ReadResponse::Volume { volume: rows.volume(volume)? }),
+        ReadOp::ListVolumes { prefix, start_after, max } => {
+            let n = page_size(*max)?;
+            let volumes = list(view, Table::Volumes, "/", prefix, start_after, n)?;
+            Ok(ReadResponse::Volumes { volumes })
+        }
+        ReadOp::BucketInfo { volume, bucket } => Ok(ReadResponse::Bucket { bucket: rows.bucket(volume, bucket)? }),
+        ReadOp::ListBuckets { volume, prefix, start_after, max } => {
+            let n = page_size(*max)?;
+            rows.volume(volume)?;
+            let buckets = list(view, Table::Buckets, &format!("/{volume}/"), prefix, start_after, n)?;
+            Ok(ReadResponse::Buckets { buckets })
+        }
+        ReadOp::KeyInfo { volume, bucket, key } => {
+            rows.bucket(volume, bucket)?;
+            let info = rows.key(volume, bucket, key)?.ok_or_else(|| {
+                ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found"))
+            })?;
+            Ok(ReadResponse::Key { key: info })
+        }
+        ReadOp::ListKeys { volume, bucket, prefix, start_after, max } => {
+            let n = page_size(*max)?;
+            rows.bucket(volume, bucket)?;
+            let keys = list(view, Table::Keys, &format!("/{volume}/{bucket}/"), prefix, start_after, n)?;
+            Ok(ReadResponse::Keys { keys })
+        }
+        ReadOp::Digest => Err(ApiError::new(ErrorCode::InternalError, "digest is computed by the store")),
+    }
+}
+
+/// One page of the rows under `parent` whose names start with `prefix` and sort after
+/// `start_after`.
+fn list<T: DeserializeOwned>(
+    view: &dyn TableRead,
+    table: Table,
+    parent: &str,
+    prefix: &str,
+    start_after: &str,
+    max: usize,
+) -> Result<Vec<T>, TableError> {
+    let full_prefix = format!("{parent}{prefix}");
+    let start = if start_after.is_empty() { String::new() } else { format!("{parent}{start_after}") };
+    view.scan(table, full_prefix.as_bytes(), start.as_bytes(), max)?
+        .into_iter()
+        .map(|(_, v)| decode(table, &v))
+        .collect()
+}
+
+/// Open keys created before `created_before_ms`, at most `limit`, in key order: what the
+/// leader's open-key cleanup proposes to expire. Scans the open-key table in pages.
+pub fn expired_open_keys(
+    view: &dyn TableRead,
+    created_before_ms: u64,
+    limit: usize,
+) -> Result<Vec<OpenKeyId>, ApiError> {
+    let mut found = Vec::new();
+    let mut start_after = Vec::new();
+    while found.len() < limit {
+        let page = view.scan(Table::OpenKeys, b"", &start_after, 1000)?;
+        let Some((last, _)) = page.last() else { break };
+        start_after = last.clone();
+        for (row_key, row) in &page {
+            let info: KeyInfo = decode(Table::OpenKeys, row)?;
+            if info.creation_time >= created_before_ms {
+                continue;
+            }
+            // The row key ends with the client id: /volume/bucket/key/<client id>.
+            let Some(client_id) = std::str::from_utf8(row_key)
+                .ok()
+                .and_then(|k| k.rsplit_once('/'))
+                .and_then(|(_, id)| id.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            found.push(OpenKeyId { volume: info.volume, bucket: info.bucket, key: info.name, client_id });
+            if found.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// SHA-256 over every namespace table as of now, and the number of rows it covers; equal on
+/// replicas at the same index.
+pub fn digest(view: &dyn TableRead) -> Result<(String, u64), TableError> {
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    for t in Table::NAMESPACE {
+        for (k, v) in view.scan(t, b"", b"", usize::MAX)? {
+            h.update(t.cf_name().as_bytes());
+            h.update((k.len() as u64).to_be_bytes());
+            h.update(&k);
+            h.update((v.len() as u64).to_be_bytes());
+            h.update(&v);
+            n += 1;
+        }
+    }
+    Ok((hex::encode(h.finalize()), n))
+}

@@ -1,0 +1,190 @@
+//! The namespace end to end over [`MemTables`]: commands through [`execute`], reads through
+//! [`query`].
+
+use super::*;
+use crate::types::OpenKeyId;
+
+struct Ring {
+    tables: MemTables,
+    index: u64,
+}
+
+impl Ring {
+    fn new() -> Self {
+        Ring { tables: MemTables::default(), index: 0 }
+    }
+    fn write(&mut self, op: impl Into<LogOp>) -> CommandResult {
+        self.index += 1;
+        let cmd = Command {
+            request_id: format!("r{}", self.index),
+            op: op.into(),
+            now_ms: 1000 + self.index,
+            open_client_id: 7,
+        };
+        let (res, muts) = execute(&self.tables, &cmd, TxnId::single(self.index));
+        self.tables.apply(&muts);
+        res
+    }
+    fn code(&mut self, op: impl Into<LogOp>) -> ErrorCode {
+        self.write(op).unwrap_err().code
+    }
+}
+
+fn vol(v: &str) -> WriteOp {
+    WriteOp::create_volume(v)
+}
+fn bkt(v: &str, b: &str) -> WriteOp {
+    WriteOp::create_bucket(v, b)
+}
+fn open(k: &str, size: u64) -> WriteOp {
+    WriteOp::OpenKey {
+        volume: "vol1".into(),
+        bucket: "bkt1".into(),
+        key: k.into(),
+        size,
+        replication: None,
+        metadata: Default::default(),
+    }
+}
+fn commit(k: &str) -> WriteOp {
+    WriteOp::CommitKey { volume: "vol1".into(), bucket: "bkt1".into(), key: k.into(), client_id: 7, size: None }
+}
+
+#[test]
+fn volume_bucket_key_lifecycle_and_error_codes() {
+    let mut r = Ring::new();
+    r.write(vol("vol1")).unwrap();
+    assert_eq!(r.code(vol("vol1")), ErrorCode::VolumeAlreadyExists);
+    assert_eq!(r.code(bkt("nope", "bkt1")), ErrorCode::VolumeNotFound);
+    r.write(bkt("vol1", "bkt1")).unwrap();
+    assert_eq!(r.code(bkt("vol1", "bkt1")), ErrorCode::BucketAlreadyExists);
+    assert_eq!(r.code(WriteOp::DeleteVolume { volume: "vol1".into() }), ErrorCode::VolumeNotEmpty);
+    assert_eq!(r.code(commit("k1")), ErrorCode::KeyNotFound);
+    r.write(open("k1", 10)).unwrap();
+    let committed = r.write(commit("k1")).unwrap();
+    assert!(matches!(committed.outcome, WriteOutcome::Key { ref key } if key.size == 10));
+    assert_eq!(
+        r.code(WriteOp::DeleteBucket { volume: "vol1".into(), bucket: "bkt1".into() }),
+        ErrorCode::BucketNotEmpty
+    );
+    let info = query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap();
+    assert!(matches!(info, ReadResponse::Bucket { bucket } if bucket.used_bytes == 10 && bucket.used_namespace == 1));
+    r.write(WriteOp::RenameKey { volume: "vol1".into(), bucket: "bkt1".into(), key: "k1".into(), to_key: "k2".into() })
+        .unwrap();
+    let q = query(&r.tables, &ReadOp::KeyInfo { volume: "vol1".into(), bucket: "bkt1".into(), key: "k1".into() });
+    assert_eq!(q.unwrap_err().code, ErrorCode::KeyNotFound);
+    r.write(WriteOp::DeleteKey { volume: "vol1".into(), bucket: "bkt1".into(), key: "k2".into() }).unwrap();
+    assert_eq!(r.tables.scan(Table::DeletedKeys, b"", b"", 10).unwrap().len(), 1);
+    r.write(WriteOp::DeleteBucket { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap();
+    r.write(WriteOp::DeleteVolume { volume: "vol1".into() }).unwrap();
+    assert_eq!(r.code(WriteOp::DeleteVolume { volume: "vol1".into() }), ErrorCode::VolumeNotFound);
+}
+
+#[test]
+fn quotas_are_enforced() {
+    let mut r = Ring::new();
+    r.write(vol("vol1")).unwrap();
+    r.write(WriteOp::CreateBucket {
+        volume: "vol1".into(),
+        bucket: "bkt1".into(),
+        owner: None,
+        layout: Some(BucketLayout::FileSystemOptimized),
+        versioning: false,
+        quota_in_bytes: Some(15),
+        quota_in_namespace: Some(5),
+        metadata: Default::default(),
+    })
+    .unwrap();
+    r.write(open("a", 10)).unwrap();
+    r.write(commit("a")).unwrap();
+    r.write(open("b", 10)).unwrap();
+    assert_eq!(r.code(commit("b")), ErrorCode::QuotaExceeded);
+    // overwriting `a` with a smaller size fits
+    r.write(open("a", 5)).unwrap();
+    r.write(commit("a")).unwrap();
+    r.write(WriteOp::SetVolumeProperty {
+        volume: "vol1".into(),
+        owner: None,
+        quota_in_bytes: None,
+        quota_in_namespace: Some(1),
+    })
+    .unwrap();
+    assert_eq!(r.code(bkt("vol1", "bkt2")), ErrorCode::QuotaExceeded);
+}
+
+#[test]
+fn open_keys_created_before_the_cutoff_expire_and_committed_ones_stay() {
+    let mut r = Ring::new();
+    r.write(vol("vol1")).unwrap();
+    r.write(bkt("vol1", "bkt1")).unwrap();
+    // Ring::write stamps now_ms = 1000 + index and client id 7: "old" is opened at 1003.
+    r.write(open("dir/old", 1)).unwrap();
+    r.write(open("done", 1)).unwrap();
+    r.write(commit("done")).unwrap();
+    let cutoff = 1_004;
+    let expired = expired_open_keys(&r.tables, cutoff, 10).unwrap();
+    assert_eq!(expired.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(), ["dir/old"]);
+    assert_eq!(expired[0].client_id, 7);
+    r.write(open("fresh", 1)).unwrap();
+    let mut listed = expired.clone();
+    listed.push(OpenKeyId { volume: "vol1".into(), bucket: "bkt1".into(), key: "fresh".into(), client_id: 7 });
+    listed.push(OpenKeyId { volume: "vol1".into(), bucket: "bkt1".into(), key: "gone".into(), client_id: 7 });
+    let res = r.write(LogOp::ExpireOpenKeys { keys: listed, created_before_ms: cutoff }).unwrap();
+    assert_eq!(res.outcome, WriteOutcome::OpenKeysExpired { count: 1 }, "only dir/old was open and old enough");
+    assert_eq!(r.code(commit("dir/old")), ErrorCode::KeyNotFound);
+    r.write(commit("fresh")).unwrap();
+    assert_eq!(r.tables.scan(Table::DeletedKeys, b"", b"", 10).unwrap().len(), 1);
+    assert!(expired_open_keys(&r.tables, u64::MAX, 10).unwrap().is_empty());
+    let future = LogOp::ExpireOpenKeys { keys: Vec::new(), created_before_ms: u64::MAX };
+    assert_eq!(r.code(future), ErrorCode::InvalidRequest);
+}
+
+#[test]
+fn retried_request_is_answered_from_the_retry_cache() {
+    let mut r = Ring::new();
+    let cmd = Command { request_id: "same".into(), op: vol("vol1").into(), now_ms: 5, open_client_id: 0 };
+    let (first, muts) = execute(&r.tables, &cmd, TxnId::single(1));
+    r.tables.apply(&muts);
+    let (second, muts) = execute(&r.tables, &cmd, TxnId::single(2));
+    assert!(muts.is_empty());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(!first.replayed && second.replayed);
+    assert_eq!(first.outcome, second.outcome);
+    assert_eq!(second.log_index, 1);
+    r.index = 2;
+    assert_eq!(r.code(vol("vol1")), ErrorCode::VolumeAlreadyExists);
+}
+
+#[test]
+fn listing_pages_with_prefix_and_start_after() {
+    let mut r = Ring::new();
+    r.write(vol("vol1")).unwrap();
+    r.write(bkt("vol1", "bkt1")).unwrap();
+    for i in 0..25 {
+        r.write(open(&format!("dir/k{i:02}"), 1)).unwrap();
+        r.write(commit(&format!("dir/k{i:02}"))).unwrap();
+    }
+    r.write(open("other", 1)).unwrap();
+    r.write(commit("other")).unwrap();
+    let mut seen = Vec::new();
+    let mut start = String::new();
+    loop {
+        let op = ReadOp::ListKeys {
+            volume: "vol1".into(),
+            bucket: "bkt1".into(),
+            prefix: "dir/".into(),
+            start_after: start.clone(),
+            max: Some(10),
+        };
+        let ReadResponse::Keys { keys } = query(&r.tables, &op).unwrap() else { panic!() };
+        if keys.is_empty() {
+            break;
+        }
+        start = keys.last().unwrap().name.clone();
+        seen.extend(keys.into_iter().map(|k| k.name));
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    let big = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1001) };
+    assert_eq!(query(&r.tables, &big).unwrap_err().code, ErrorCode::InvalidRequest);
+}

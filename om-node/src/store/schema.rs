@@ -1,0 +1,140 @@
+//! How the state database is laid out: its directory, column families and their options, the
+//! applied position it records, and the directory repair after an interrupted installation.
+//!
+//! One column family per [`Table`], plus `meta` with `TRANSACTIONINFO` (the last applied log id)
+//! and the membership. The tables have bloom filters in their SST files and memtables, so the
+//! lookups that miss (a new key, a new request id in the retry cache) skip the skip-list and file
+//! searches.
+//!
+//! The state database writes no WAL: the Raft log is its write-ahead log. Its column families
+//! are flushed atomically, so after a crash every table and `TRANSACTIONINFO` are at the same
+//! earlier point, and openraft replays the log from there. The log is purged only behind a
+//! snapshot, and building one (a checkpoint) flushes the memtables first, so the entries a
+//! replay needs are still there.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
+
+use crate::namespace::{self, MemTables, Table, Value};
+use crate::types::{LogId, StoredMembership};
+
+use super::io_err;
+
+const CF_META: &str = "meta";
+const KEY_TRANSACTION_INFO: &[u8] = b"TRANSACTIONINFO";
+const KEY_MEMBERSHIP: &[u8] = b"MEMBERSHIP";
+/// The state database, under the state directory.
+pub(super) const DB_NAME: &str = "om.db";
+/// The database an installation moved aside, until the new one is in place.
+pub(super) const DB_OLD: &str = "om.db.old";
+/// A snapshot being unpacked, until it replaces the database.
+pub(super) const DB_INCOMING: &str = "om.db.incoming";
+/// Snapshot archives, under the state directory.
+pub(super) const SNAPSHOT_DIR: &str = "snapshots";
+
+/// Applied state as openraft sees it.
+#[derive(Default, Clone)]
+pub(super) struct Applied {
+    pub last_applied: Option<LogId>,
+    pub membership: StoredMembership,
+}
+
+/// Options of a table's column family: bloom filters on SST files (10 bits per key, about 1%
+/// false positives) and on the memtable, so point lookups of absent keys are cheap.
+/// The retry cache's compaction filter removes rows far behind `horizon` (the latest request
+/// time applied here; 0 removes nothing).
+fn table_options(table: Table, horizon: &Arc<AtomicU64>) -> Options {
+    let mut block = BlockBasedOptions::default();
+    block.set_bloom_filter(10.0, false);
+    let mut opts = Options::default();
+    opts.set_block_based_table_factory(&block);
+    opts.set_memtable_prefix_bloom_ratio(0.02);
+    opts.set_memtable_whole_key_filtering(true);
+    if table == Table::RetryCache {
+        let horizon = Arc::clone(horizon);
+        opts.set_compaction_filter("retry-cache-expiry", move |_level, _key: &[u8], row: &[u8]| {
+            if namespace::retry_row_expired(row, horizon.load(Ordering::Relaxed)) {
+                rocksdb::CompactionDecision::Remove
+            } else {
+                rocksdb::CompactionDecision::Keep
+            }
+        });
+    }
+    opts
+}
+
+pub(super) fn open_db(path: &Path, horizon: &Arc<AtomicU64>) -> Result<DB, io::Error> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    // Without a WAL, only atomic flushes keep the tables and TRANSACTIONINFO consistent on disk.
+    opts.set_atomic_flush(true);
+    let mut cfs: Vec<ColumnFamilyDescriptor> =
+        Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options(*t, horizon))).collect();
+    cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
+    // A database with other column families is not ours: RocksDB refuses to open it and says
+    // which it did not expect.
+    DB::open_cf_descriptors(&opts, path, cfs)
+        .map_err(|e| io::Error::other(format!("cannot open state database {}: {e}", path.display())))
+}
+
+pub(super) fn read_applied(db: &DB) -> Result<Applied, io::Error> {
+    let cf = db.cf_handle(CF_META).ok_or_else(|| io_err("meta column family missing"))?;
+    let last_applied = match db.get_cf(cf, KEY_TRANSACTION_INFO).map_err(io_err)? {
+        Some(b) => serde_json::from_slice(&b).map_err(io_err)?,
+        None => None,
+    };
+    let membership = match db.get_cf(cf, KEY_MEMBERSHIP).map_err(io_err)? {
+        Some(b) => serde_json::from_slice(&b).map_err(io_err)?,
+        None => StoredMembership::default(),
+    };
+    Ok(Applied { last_applied, membership })
+}
+
+/// Adds to `batch` what [`read_applied`] reads back: `last_applied`, and the membership if it
+/// changed.
+pub(super) fn write_applied(
+    db: &DB,
+    batch: &mut WriteBatch,
+    last_applied: Option<&LogId>,
+    membership: Option<&StoredMembership>,
+) -> Result<(), io::Error> {
+    let meta = db.cf_handle(CF_META).ok_or_else(|| io_err("meta column family missing"))?;
+    batch.put_cf(meta, KEY_TRANSACTION_INFO, serde_json::to_vec(&last_applied).map_err(io_err)?);
+    if let Some(mem) = membership {
+        batch.put_cf(meta, KEY_MEMBERSHIP, serde_json::to_vec(mem).map_err(io_err)?);
+    }
+    Ok(())
+}
+
+/// Every row of the [`Table::fully_cached`] tables.
+pub(super) fn load_full_tables(db: &DB) -> Result<MemTables, io::Error> {
+    let mut full = MemTables::default();
+    for t in Table::ALL.into_iter().filter(|t| t.fully_cached()) {
+        let cf = db.cf_handle(t.cf_name()).ok_or_else(|| io_err(format!("{} column family missing", t.cf_name())))?;
+        for kv in db.iterator_cf(cf, IteratorMode::Start) {
+            let (k, v) = kv.map_err(io_err)?;
+            full.insert(t, k.to_vec(), Value::from(v));
+        }
+    }
+    Ok(full)
+}
+
+/// Finishes or rolls back a snapshot installation that a crash interrupted.
+pub(super) fn recover_dirs(dir: &Path) -> Result<(), io::Error> {
+    let db = dir.join(DB_NAME);
+    let old = dir.join(DB_OLD);
+    if !db.exists() && old.exists() {
+        std::fs::rename(&old, &db)?;
+    }
+    for leftover in [old, dir.join(DB_INCOMING)] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(&leftover)?;
+        }
+    }
+    Ok(())
+}
