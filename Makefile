@@ -1,14 +1,19 @@
 # The two commands of the README: `make demo` and `make test`.
-# Build output is cached outside the checkout so fresh clones (and CI) reuse it.
-CARGO_TARGET_DIR ?= $(HOME)/.cache/omring/target
+# Each checkout builds in its own ./target. sccache (scripts/sccache.sh, installed once into
+# ~/.cache/omring) caches compiled dependencies, RocksDB's C++ included, across checkouts, so a
+# fresh clone (and CI) does not compile them again. RUSTC_WRAPPER= turns it off.
+CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
+RUSTC_WRAPPER ?= $(shell scripts/sccache.sh)
+export RUSTC_WRAPPER
+SCCACHE_DIR ?= $(HOME)/.cache/omring/sccache
+export SCCACHE_DIR
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
 .PHONY: test-one deps build broken-node fuzz demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke faults
 
 deps:
 	@./scripts/install-deps.sh
-	@./scripts/claim-target.sh
 
 # One build for everything: building a subset of the workspace unifies dependency features
 # differently (e.g. the C compiler crate behind RocksDB) and would compile RocksDB again.

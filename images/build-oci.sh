@@ -11,11 +11,11 @@
 # Usage: images/build-oci.sh [BINARY...]   (default: om-node omring-operator)
 # Output: ${OMRING_IMAGES_DIR:-~/.cache/omring/images}/<binary>-<version>.oci.tar
 # Push one with: crane push ARCHIVE REGISTRY/REPO:TAG   (or docker load -i ARCHIVE)
-# Env: CARGO_TARGET_DIR (default ~/.cache/omring/target), CRANE (default: scripts/tools.sh's).
+# Env: CARGO_TARGET_DIR (default: the checkout's target/), CRANE (default: scripts/tools.sh's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${OMRING_CACHE:-$HOME/.cache/omring}
-TARGET=${CARGO_TARGET_DIR:-$CACHE/target}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT_DIR=${OMRING_IMAGES_DIR:-$CACHE/images}
 TOOLS=$("$ROOT/scripts/tools.sh")
 CRANE=${CRANE:-$TOOLS/crane}

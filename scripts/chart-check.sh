@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CHART=charts/omring-operator
 CACHE=${OMRING_CACHE:-$HOME/.cache/omring}
-TARGET=${CARGO_TARGET_DIR:-$CACHE/target}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 T0=$SECONDS
 
 K8S_BIN=$(e2e/controlplane/build.sh)

@@ -5,8 +5,7 @@
 # resolves dependency features for that subset and compiles RocksDB a second time.
 set -euo pipefail
 # The Makefile's build directory, so running this script by hand reuses that build too.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/omring/target}
-"$(dirname "${BASH_SOURCE[0]}")/claim-target.sh"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target}
 kind=${1:?usage: exe-of.sh test|bench NAME}
 name=${2:?usage: exe-of.sh test|bench NAME}
 cargo build --workspace --all-targets --message-format=json | python3 -c '

@@ -2,6 +2,7 @@
 # Installs the peers of the side-by-side benchmark from the registries into versioned cache
 # directories (nothing is vendored), and prints `KEY=path` lines for run-all.sh:
 #   ETCD_BIN     etcd server + etcd's `benchmark` tool, built from Go modules via etcd-wrapper/
+#                (scripts/go-tool.sh)
 #   OZONE_LIB    Apache Ozone jars (SCM, OM, freon, admin CLI) resolved from Maven Central via ozone/pom.xml
 #   OZONE_DRIVER ozone/OmDriver.java compiled against them (needs javac: openjdk-17-jdk-headless)
 #   PYTHON       a python3 with matplotlib (PyPI, in a venv) for the chart
@@ -12,26 +13,15 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${OMRING_CACHE:-$HOME/.cache/omring}
 ONLY=${ONLY:-"etcd ozone python"}
 log() { echo "setup-peers: $*" >&2; }
-modver() { sed -n "s|^[[:space:]]*$1 v\([^ ]*\).*|\1|p" "$HERE/etcd-wrapper/go.mod" | head -n1; }
+GO_TOOL=$HERE/../../scripts/go-tool.sh
+modver() { "$GO_TOOL" version "$HERE/etcd-wrapper" "$1"; }
 
 if [[ " $ONLY " == *" etcd "* ]]; then
   ETCD_VERSION=$(modver go.etcd.io/etcd/server/v3)
   TOOL_VERSION=$(modver go.etcd.io/etcd/v3)
   ETCD_BIN=$CACHE/bench-etcd-$ETCD_VERSION-benchmark-$TOOL_VERSION/bin
-  if [[ ! -x $ETCD_BIN/etcd || ! -x $ETCD_BIN/benchmark ]]; then
-    GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-    mkdir -p "$ETCD_BIN"
-    exec 9>"$ETCD_BIN/.build.lock"; flock 9
-    export CGO_ENABLED=0 GOTOOLCHAIN=${GOTOOLCHAIN:-local}
-    for pair in etcd:go.etcd.io/etcd/server/v3 benchmark:go.etcd.io/etcd/v3/tools/benchmark; do
-      name=${pair%%:*} pkg=${pair#*:}
-      [[ -x $ETCD_BIN/$name ]] && continue
-      log "building $name ($pkg) with $("$GO" version) ..."
-      (cd "$HERE/etcd-wrapper" && nice -n 10 "$GO" build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w" \
-        -o "$ETCD_BIN/.$name.tmp" "$pkg")
-      mv -f "$ETCD_BIN/.$name.tmp" "$ETCD_BIN/$name"
-    done
-  fi
+  "$GO_TOOL" build "$HERE/etcd-wrapper" "$ETCD_BIN" \
+    etcd=go.etcd.io/etcd/server/v3 benchmark=go.etcd.io/etcd/v3/tools/benchmark >/dev/null
   echo "ETCD_BIN=$ETCD_BIN"
 fi
 

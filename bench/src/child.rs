@@ -1,26 +1,12 @@
 //! Child processes that cannot outlive the harness or hang it: every server and tool is tied
-//! to the harness with PR_SET_PDEATHSIG (a killed or crashed run leaves no cluster behind), and
-//! one-shot tools run under a deadline.
+//! to the harness with PR_SET_PDEATHSIG (a killed or crashed run leaves no cluster behind; the
+//! same [`tie_to_parent`] the other harnesses use), and one-shot tools run under a deadline.
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The child gets SIGKILL when the thread that spawned it exits. The harness spawns from its
-/// main thread (the runtime's `block_on`), which lives until the run ends.
-pub fn tie_to_parent(cmd: &mut Command) -> &mut Command {
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec here.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
-}
+pub use om_localring::child::tie_to_parent;
 
 /// Like `Command::output`, but kills the child after `timeout`.
 pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
@@ -43,8 +29,7 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> std::io::Result<Ou
             break s;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            om_localring::child::kill(&mut child);
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("{:?} did not finish within {timeout:?}", cmd.get_program()),

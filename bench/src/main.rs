@@ -38,7 +38,7 @@ enum Cmd {
         /// Scratch directory for data dirs and logs (default: a fresh temp dir).
         #[arg(long)]
         work: Option<PathBuf>,
-        /// The om-node binary (default: $CARGO_TARGET_DIR/debug/om-node).
+        /// The om-node binary (default: $CARGO_TARGET_DIR/debug/om-node, else the checkout's target/debug/om-node).
         #[arg(long)]
         om_node: Option<PathBuf>,
         /// Directory with etcd and benchmark (bench/scripts/setup-peers.sh prints it).
@@ -70,8 +70,7 @@ enum Cmd {
 fn default_om_node() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/omring/target")))
-        .unwrap_or_else(|| PathBuf::from("target"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     target.join("debug/om-node")
 }
 

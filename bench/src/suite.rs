@@ -501,7 +501,7 @@ impl System {
                 let mut tr = Availability::new(OMRING, "transfer");
                 for t in 0..s.trials {
                     let leader = ring.wait_leader(client, Duration::from_secs(60)).await?;
-                    let target = ring.ids.iter().find(|x| **x != leader).cloned().unwrap_or_default();
+                    let target = ring.ids().find(|x| *x != leader).map(str::to_string).unwrap_or_default();
                     // A node restarted by the kill trials may still be catching up and the leader
                     // refuses lagging targets: retry until it is fit (only fit attempts are timed).
                     let fit_by = Instant::now() + Duration::from_secs(60);

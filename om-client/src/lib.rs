@@ -7,6 +7,7 @@ pub mod wire;
 
 pub mod hosts;
 pub mod ports;
+pub mod shutdown;
 pub use client::{ClientError, FailoverClient};
 pub use config::{ConfigError, NodeAddress, OzoneConfig, RetryPolicy, ServiceConfig};
 pub use wire::*;

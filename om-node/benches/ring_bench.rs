@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use om_client::wire::*;
 use om_client::FailoverClient;
-use om_node::localring::LocalRing;
+use om_localring::LocalRing;
 
 const BIN: &str = env!("CARGO_BIN_EXE_om-node");
 
@@ -76,7 +76,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let set = std::env::var("OMRING_BENCH_SET").unwrap_or_default();
     let extra: Vec<(&str, &str)> = set.split(',').filter_map(|kv| kv.split_once('=')).collect();
     let mut ring = LocalRing::configure(Path::new(&bin), dir.path(), "bench", 3, &extra)?;
-    std::env::set_var("OMRING_LOG", "warn");
+    ring.node_log = Some("warn".into());
     ring.start_all()?;
     let Some(leader) = ring.wait_leader(Duration::from_secs(30)).await else {
         let logs: Vec<String> =
@@ -103,8 +103,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "node cpu us/key",
         "client us/key"
     );
-    let node_pids: Vec<String> =
-        ring.nodes.iter().filter_map(|n| n.child.as_ref().map(|c| c.id().to_string())).collect();
+    let node_pids: Vec<String> = ring.pids().iter().map(u32::to_string).collect();
     let cpu = || (node_pids.iter().map(|p| cpu_secs(p)).sum::<f64>(), cpu_secs("self"));
     for &c in &clients {
         let before = scrape(&leader_http).await;

@@ -411,16 +411,17 @@ pub async fn run_dev_ring(nodes: usize, dir: &std::path::Path, service_id: &str)
     if !(1..=9).contains(&nodes) {
         return Err(CliError::Usage(format!("--nodes must be between 1 and 9, got {nodes}")));
     }
-    let io = |e: std::io::Error| CliError::Usage(format!("cannot start the local ring in {}: {e}", dir.display()));
+    let io =
+        |e: &dyn std::fmt::Display| CliError::Usage(format!("cannot start the local ring in {}: {e}", dir.display()));
     if dir.join("ozone-site.xml").exists() {
         return Err(CliError::Usage(format!(
             "{} already holds a ring; remove it or choose another --dir",
             dir.display()
         )));
     }
-    let bin = std::env::current_exe().map_err(io)?;
-    let mut ring = crate::localring::LocalRing::configure(&bin, dir, service_id, nodes, &[]).map_err(io)?;
-    ring.start_all().map_err(io)?;
+    let bin = std::env::current_exe().map_err(|e| io(&e))?;
+    let mut ring = om_localring::LocalRing::configure(&bin, dir, service_id, nodes, &[]).map_err(|e| io(&e))?;
+    ring.start_all().map_err(|e| io(&e))?;
     let leader = ring.wait_leader(std::time::Duration::from_secs(30)).await;
     let conf = ring.conf_path.display().to_string();
     match leader {

@@ -9,7 +9,6 @@ pub mod admin;
 pub mod breakage;
 pub mod cli;
 pub mod command;
-pub mod localring;
 pub mod metrics;
 pub mod namespace;
 pub mod network;

@@ -52,7 +52,7 @@ pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeEr
         }
     }
     tokio::select! {
-        () = wait_for_stop_signal() => {}
+        () = om_client::shutdown::stop_signal() => {}
         reason = running.raft_failed() => {
             // Exit so the supervisor (kubelet, systemd) restarts the node from its stored state;
             // a node whose Raft stopped answers peers with errors for ever.
@@ -66,22 +66,6 @@ pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeEr
         tracing::info!(%successor, "handed leadership over before stopping");
     }
     running.shutdown().await
-}
-
-/// Resolves on SIGTERM or Ctrl-C (SIGINT).
-pub async fn wait_for_stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 /// A started node and its background tasks.
@@ -306,10 +290,8 @@ async fn clean_up_open_keys(node: Arc<OmNode>) {
         }
         let created_before_ms = crate::server::now_ms().saturating_sub(node.settings.open_key_expire_ms);
         let (view_node, limit) = (Arc::clone(&node), node.settings.open_key_cleanup_limit);
-        let listed = tokio::task::spawn_blocking(move || {
-            crate::namespace::expired_open_keys(view_node.sm.view(), created_before_ms, limit)
-        })
-        .await;
+        let listed =
+            tokio::task::spawn_blocking(move || view_node.sm.expired_open_keys(created_before_ms, limit)).await;
         let keys = match listed {
             Ok(Ok(keys)) if keys.is_empty() => continue,
             Ok(Ok(keys)) => keys,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use om_client::wire::*;
 use om_client::FailoverClient;
-use om_node::localring::LocalRing;
+use om_localring::LocalRing;
 use om_node::{start_node, NodeSettings, RunningNode};
 
 const SID: &str = "inproc";

@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use kube::Client;
+use om_localring::child;
 
 use super::{bins, repo_root, step, HarnessError, Result};
 use crate::agent::control::{self, ContainerRecord};
@@ -160,13 +161,7 @@ impl AgentProcess {
             .stderr(err_file)
             .stdin(Stdio::null());
         // The agent (and through it every pod) dies with the test.
-        // SAFETY: prctl is async-signal-safe.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        child::tie_to_parent(&mut cmd);
         let _ = std::fs::remove_file(AgentInfo::path(dir));
         let mut child = cmd.spawn().map_err(|source| HarnessError::Io { what: bin.display().to_string(), source })?;
         let pid = child.id();
@@ -180,7 +175,7 @@ impl AgentProcess {
                 return Err(HarnessError::Setup(format!("node agent exited ({st}): {tail}")));
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
+                child::kill(&mut child);
                 return Err(HarnessError::Setup("node agent did not start within 60 s".into()));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -228,20 +223,9 @@ impl AgentProcess {
 
     /// SIGTERM (pods get a few seconds), then SIGKILL.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        // SAFETY: signalling our own child.
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGTERM);
+        if let Some(mut c) = self.child.take() {
+            let _ = child::terminate(&mut c, Duration::from_secs(15));
         }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 

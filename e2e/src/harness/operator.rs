@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use om_localring::child;
+
 use super::cluster::Cluster;
 use super::{bins, repo_root, step, wait_for, HarnessError, Result};
 
@@ -46,41 +48,64 @@ impl Operator {
     /// local process), then the operator process with the ServiceAccount's token.
     pub async fn install(cluster: &Cluster, extra_helm_args: &[&str]) -> Result<Operator> {
         let bin = bins::operator()?;
-        let (metrics_port, webhook_port) = (free_port()?, free_port()?);
-        let url = format!("https://127.0.0.1:{webhook_port}{WEBHOOK_PATH}");
-        helm_install(cluster, &url, extra_helm_args).await?;
+        let webhook_port = free_port()?;
+        helm_install(cluster, &webhook_url(webhook_port), extra_helm_args).await?;
         let kubeconfig = service_account_kubeconfig(cluster, NAMESPACE, SERVICE_ACCOUNT).await?;
-        let help = std::process::Command::new(&bin).arg("--help").output().map(|o| o.stdout).unwrap_or_default();
-        let help = String::from_utf8_lossy(&help).to_string();
-        let mut flags = vec![
+        Self::spawn(cluster, &bin, &kubeconfig, webhook_port, "omring-operator-e2e").await
+    }
+
+    /// Two replicas, as the chart's Deployment runs them (leader election on both). The first
+    /// (`omring-operator-a`) starts alone and takes the Lease; the webhook configuration points
+    /// at the second (`omring-operator-b`), so every eviction is reviewed by the replica that
+    /// does not lead. Returns (leader, webhook replica).
+    pub async fn install_two(cluster: &Cluster) -> Result<(Operator, Operator)> {
+        let bin = bins::operator()?;
+        let standby_port = free_port()?;
+        helm_install(cluster, &webhook_url(standby_port), &[]).await?;
+        let kubeconfig = service_account_kubeconfig(cluster, NAMESPACE, SERVICE_ACCOUNT).await?;
+        let leader = Self::spawn(cluster, &bin, &kubeconfig, free_port()?, "omring-operator-a").await?;
+        wait_for("operator-a holds the Lease", Duration::from_secs(60), Duration::from_millis(200), || async {
+            match lease_holder(cluster).await {
+                Some(h) if h == "omring-operator-a" => Ok(Some(())),
+                other => Err(format!("holder {other:?}")),
+            }
+        })
+        .await?;
+        let standby = Self::spawn(cluster, &bin, &kubeconfig, standby_port, "omring-operator-b").await?;
+        Ok((leader, standby))
+    }
+
+    /// Starts one operator process named `identity` (its Lease identity), serving the webhook
+    /// on `webhook_port`, and waits until it is ready.
+    async fn spawn(
+        cluster: &Cluster,
+        bin: &Path,
+        kubeconfig: &Path,
+        webhook_port: u16,
+        identity: &str,
+    ) -> Result<Operator> {
+        let metrics_port = free_port()?;
+        let flags = vec![
             format!("--metrics-addr=127.0.0.1:{metrics_port}"),
             format!("--webhook-addr=127.0.0.1:{webhook_port}"),
             format!("--webhook-config-name={WEBHOOK_CONFIG}"),
             "--cluster-domain=cluster.local".to_string(),
+            format!("--webhook-service-name={WEBHOOK_SERVICE}"),
+            "--webhook-host=127.0.0.1".into(),
+            "--leader-election".into(),
+            format!("--lease-name={LEASE}"),
         ];
-        if help.contains("--webhook-service-name") {
-            flags.push(format!("--webhook-service-name={WEBHOOK_SERVICE}"));
-        }
-        if help.contains("--webhook-host") {
-            flags.push("--webhook-host=127.0.0.1".into());
-        }
-        if help.contains("--leader-election") {
-            flags.push("--leader-election".into());
-        }
-        if help.contains("--lease-name") {
-            flags.push(format!("--lease-name={LEASE}"));
-        }
-        let log = cluster.dir.join("operator.log");
+        let log = cluster.dir.join(format!("{identity}.log"));
         let out = std::fs::File::create(&log)
             .map_err(|source| HarnessError::Io { what: log.display().to_string(), source })?;
         let err = out.try_clone().map_err(|source| HarnessError::Io { what: log.display().to_string(), source })?;
-        let mut cmd = std::process::Command::new(&bin);
+        let mut cmd = std::process::Command::new(bin);
         cmd.args(&flags)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("POD_NAMESPACE", NAMESPACE)
-            .env("POD_NAME", "omring-operator-e2e")
+            .env("POD_NAME", identity)
             .env(
                 "RUST_LOG",
                 std::env::var("OMRING_OPERATOR_LOG").unwrap_or_else(|_| "info,omring_operator=debug".into()),
@@ -89,15 +114,10 @@ impl Operator {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        // SAFETY: prctl is async-signal-safe.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        child::tie_to_parent(&mut cmd);
         let child = cmd.spawn().map_err(|source| HarnessError::Io { what: bin.display().to_string(), source })?;
-        let mut op = Operator { child: Some(child), log, metrics_port, webhook_port, kubeconfig };
+        let mut op =
+            Operator { child: Some(child), log, metrics_port, webhook_port, kubeconfig: kubeconfig.to_path_buf() };
         let http = reqwest::Client::new();
         let ready = format!("http://127.0.0.1:{metrics_port}/readyz");
         let res = wait_for("operator /readyz", Duration::from_secs(60), Duration::from_millis(200), || {
@@ -116,30 +136,32 @@ impl Operator {
         })
         .await;
         if let Err(e) = res {
-            let tail = std::fs::read_to_string(&op.log).unwrap_or_default();
-            let tail: String =
-                tail.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-            return Err(HarnessError::Setup(format!("{e}\noperator log:\n{tail}")));
+            return Err(HarnessError::Setup(format!("{e}\noperator log:\n{}", op.log_tail(30))));
         }
-        step(format!("operator running as ServiceAccount {NAMESPACE}/{SERVICE_ACCOUNT} (log {})", op.log.display()));
+        step(format!(
+            "operator {identity} running as ServiceAccount {NAMESPACE}/{SERVICE_ACCOUNT} (log {})",
+            op.log.display()
+        ));
         Ok(op)
     }
 
+    /// The last `n` lines of the operator's log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then SIGKILL after 10 s.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        // SAFETY: signalling our own child.
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGTERM);
+        if let Some(mut c) = self.child.take() {
+            let _ = child::terminate(&mut c, Duration::from_secs(10));
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 
@@ -147,6 +169,17 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn webhook_url(port: u16) -> String {
+    format!("https://127.0.0.1:{port}{WEBHOOK_PATH}")
+}
+
+/// The holder of the chart's leader-election Lease, if any.
+pub async fn lease_holder(cluster: &Cluster) -> Option<String> {
+    let api: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(cluster.client.clone(), NAMESPACE);
+    api.get_opt(LEASE).await.ok().flatten()?.spec?.holder_identity
 }
 
 /// `helm install` of the chart with the in-cluster operator scaled to 0 and the eviction

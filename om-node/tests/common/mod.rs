@@ -1,4 +1,4 @@
-//! Test helpers over [`om_node::localring::LocalRing`].
+//! Test helpers over [`om_localring::LocalRing`].
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use om_client::wire::*;
 use om_client::FailoverClient;
-use om_node::localring::LocalRing;
+use om_localring::LocalRing;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_om-node");
 pub const SID: &str = "omservice";
