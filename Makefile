@@ -4,7 +4,10 @@
 # fresh clone (and CI) does not compile them again. RUSTC_WRAPPER= turns it off.
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
-RUSTC_WRAPPER ?= $(shell scripts/sccache.sh)
+# Evaluated once, when make reads this file (a plain ?= would run the script for every recipe).
+ifeq ($(origin RUSTC_WRAPPER),undefined)
+RUSTC_WRAPPER := $(shell scripts/sccache.sh)
+endif
 export RUSTC_WRAPPER
 SCCACHE_DIR ?= $(HOME)/.cache/omring/sccache
 export SCCACHE_DIR

@@ -60,32 +60,38 @@ where
     }
 }
 
-/// Patches `omring.io/role` on pods (a null value removes it).
-pub async fn set_role_labels(client: &kube::Client, ns: &str, changes: &[LabelChange]) -> Result<(), Error> {
+/// Merge-patches the metadata of each pod; a pod that is gone needs no change. `what` names
+/// the change in errors ("labelling pod").
+async fn patch_pods(
+    client: &kube::Client,
+    ns: &str,
+    patches: Vec<(&str, serde_json::Value)>,
+    what: &str,
+) -> Result<(), Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    for (pod, value) in changes {
-        let patch = serde_json::json!({"metadata": {"labels": {LABEL_ROLE: value}}});
+    for (pod, metadata) in patches {
+        let patch = serde_json::json!({ "metadata": metadata });
         match api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(kube_err(format!("labelling pod {pod}"))(e)),
+            Err(e) => return Err(kube_err(format!("{what} {pod}"))(e)),
         }
     }
     Ok(())
 }
 
+/// Patches `omring.io/role` on pods (a null value removes it).
+pub async fn set_role_labels(client: &kube::Client, ns: &str, changes: &[LabelChange]) -> Result<(), Error> {
+    let patches =
+        changes.iter().map(|(pod, value)| (pod.as_str(), serde_json::json!({"labels": {LABEL_ROLE: value}}))).collect();
+    patch_pods(client, ns, patches, "labelling pod").await
+}
+
 /// Removes expired eviction records from pods.
 pub async fn clear_eviction_records(client: &kube::Client, ns: &str, pods: &[String]) -> Result<(), Error> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    for pod in pods {
-        let patch = serde_json::json!({"metadata": {"annotations": {ANNOTATION_EVICTION_REQUESTED_AT: null}}});
-        match api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch)).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(kube_err(format!("clearing the eviction record of pod {pod}"))(e)),
-        }
-    }
-    Ok(())
+    let clear = serde_json::json!({"annotations": {ANNOTATION_EVICTION_REQUESTED_AT: null}});
+    let patches = pods.iter().map(|p| (p.as_str(), clear.clone())).collect();
+    patch_pods(client, ns, patches, "clearing the eviction record of pod").await
 }
 
 /// Records on the pod that an eviction of it was just denied (the controller moves leadership

@@ -596,9 +596,7 @@ impl World {
 
     /// The pod-spec hash reconcile wants for this spec.
     pub fn desired_hash(&self) -> String {
-        let m = self.model();
-        let t = statefulset::pod_template(&m, &render(&m, &Membership::first(1)).restart_hash);
-        statefulset::desired_pod_spec_hash(&t)
+        crate::reconcile::desired(&self.model(), &self.ctx.timing).1.pod_hash
     }
 
     pub async fn reconcile(&self) -> Result<Action, Error> {
