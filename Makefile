@@ -3,7 +3,11 @@
 # ~/.cache/omring) caches compiled dependencies, RocksDB's C++ included, across checkouts, so a
 # fresh clone (and CI) does not compile them again. RUSTC_WRAPPER= turns it off.
 CARGO_TARGET_DIR ?= $(CURDIR)/target
+# Exported only when it comes from outside: sccache keys every Rust compile on the CARGO_*
+# variables, so exporting this checkout's own path would make every other checkout miss.
+ifneq ($(origin CARGO_TARGET_DIR),file)
 export CARGO_TARGET_DIR
+endif
 # Evaluated once, when make reads this file (a plain ?= would run the script for every recipe).
 ifeq ($(origin RUSTC_WRAPPER),undefined)
 RUSTC_WRAPPER := $(shell scripts/sccache.sh)
@@ -11,6 +15,10 @@ endif
 export RUSTC_WRAPPER
 SCCACHE_DIR ?= $(HOME)/.cache/omring/sccache
 export SCCACHE_DIR
+# Our own sccache server: a server takes its cache settings from the client that started it, so
+# one started elsewhere (another project, a shell without SCCACHE_DIR) would cache somewhere else.
+SCCACHE_SERVER_PORT ?= 4231
+export SCCACHE_SERVER_PORT
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
 .PHONY: test-one deps build broken-node fuzz demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke faults

@@ -13,8 +13,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${OMRING_DEMO_DIR:-$ROOT/.omring/k8s-demo}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-DEBUG_BIN=$CARGO_TARGET_DIR/debug
+DEBUG_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug # not exported: sccache keys compiles on it
 AGENT=$DEBUG_BIN/omring-node-agent
 OPERATOR=$DEBUG_BIN/omring-operator
 RING=om

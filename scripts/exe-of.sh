@@ -4,8 +4,8 @@
 # so nothing is compiled again: a filtered `cargo test -p X --test Y` or `cargo bench -p X`
 # resolves dependency features for that subset and compiles RocksDB a second time.
 set -euo pipefail
-# The Makefile's build directory, so running this script by hand reuses that build too.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target}
+# Cargo's default build directory is the Makefile's (./target), so running this by hand reuses
+# that build. CARGO_TARGET_DIR is not set here: sccache keys compiles on it (see the Makefile).
 kind=${1:?usage: exe-of.sh test|bench NAME}
 name=${2:?usage: exe-of.sh test|bench NAME}
 cargo build --workspace --all-targets --message-format=json | python3 -c '
