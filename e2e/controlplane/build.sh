@@ -3,15 +3,26 @@
 # files beside this script) into a versioned cache directory, and prints that directory.
 # Cached binaries are reused: a second run returns at once (scripts/go-tool.sh builds them).
 #   kube-apiserver kube-controller-manager kube-scheduler kubectl  <- k8s-wrapper (k8s.io/kubernetes)
+#   kubelet kube-proxy  <- k8s-wrapper as well (the e2e cluster's real Nodes)
 #   etcd <- etcd-wrapper (go.etcd.io/etcd/server/v3)    helm <- helm-wrapper (helm.sh/helm/v3)
+#   bridge host-local loopback <- cni-wrapper          coredns <- coredns-wrapper
+#   local-path-provisioner <- storage-wrapper            pause volume-helper <- node-tools/
+#   (all of the last line's and the line above's into OMRING_NODE_BIN)
+# Prints the control-plane bin dir. With --node-bin it also builds the node binaries (those two
+# lines above) and prints their dir instead.
 # Env: OMRING_CACHE (default ~/.cache/omring), GO (go binary), GOFLAGS (e.g. -p=1), GOMODCACHE.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 HERE=$_cp_dir BIN=$OMRING_K8S_BIN GO_TOOL=$_go_tool
-K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy"
+NODE_BIN=$OMRING_NODE_BIN CNI_BINS="bridge host-local loopback"
+NODE_BINS="$CNI_BINS coredns local-path-provisioner pause volume-helper"
 
 # shellcheck disable=SC2086 # word lists
-"$GO_TOOL" have "$BIN" $K8S_BINS etcd helm && { echo "$BIN"; exit 0; }
+NODES=0 out=$BIN; [[ ${1:-} == --node-bin ]] && NODES=1 out=$NODE_BIN
+((NODES)) || K8S_BINS=${K8S_BINS% kubelet kube-proxy}
+ready() { "$GO_TOOL" have "$BIN" $K8S_BINS etcd helm && { ((!NODES)) || "$GO_TOOL" have "$NODE_BIN" $NODE_BINS; }; }
+ready && { echo "$out"; exit 0; }
 
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 export GO GOTOOLCHAIN=${GOTOOLCHAIN:-local}
@@ -56,7 +67,19 @@ for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
 done
 build helm-wrapper "$helm_ld" helm=helm.sh/helm/v3/cmd/helm
 
-# shellcheck disable=SC2086
-"$GO_TOOL" have "$BIN" $K8S_BINS etcd helm || { log "missing after build in $BIN"; exit 1; }
-log "all binaries ready in $BIN"
-echo "$BIN"
+if ((NODES)); then
+cni_pkgs=(bridge=github.com/containernetworking/plugins/plugins/main/bridge
+  host-local=github.com/containernetworking/plugins/plugins/ipam/host-local
+  loopback=github.com/containernetworking/plugins/plugins/main/loopback)
+"$GO_TOOL" build --ldflags "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=v$CNI_VERSION" \
+  "$HERE/cni-wrapper" "$NODE_BIN" "${cni_pkgs[@]}" >/dev/null
+"$GO_TOOL" build --ldflags "-X github.com/coredns/coredns/coremain.GitCommit=v$COREDNS_VERSION" \
+  "$HERE/coredns-wrapper" "$NODE_BIN" coredns=github.com/coredns/coredns >/dev/null
+"$GO_TOOL" build --ldflags "-X main.VERSION=v$LPP_VERSION" \
+  "$HERE/storage-wrapper" "$NODE_BIN" local-path-provisioner=github.com/rancher/local-path-provisioner >/dev/null
+"$GO_TOOL" build "$HERE/node-tools" "$NODE_BIN" pause=./pause volume-helper=./volume-helper >/dev/null
+fi
+
+ready || { log "missing after build in $BIN or $NODE_BIN"; exit 1; }
+log "all binaries ready in $BIN and $NODE_BIN"
+echo "$out"

@@ -9,6 +9,10 @@
 # addresses, which Endpoints and EndpointSlices refuse; the agent publishes DNS itself.
 # Env: OMRING_UP_TIMEOUT (s, default 120); OMRING_KCM_CONTROLLERS (default: all but the node
 # lifecycle and endpoint controllers, see KCM_CONTROLLERS below).
+# OMRING_CP_ADDRESS=IP (set by e2e/nodes/up.sh, for real kubelets): the API server binds and
+# advertises IP (an address the caller made on this machine, that pods reach), every controller
+# runs, the endpoint reconciler and admission plugins are the defaults, and the API server has a
+# client certificate for the kubelets (logs, exec, port-forward).
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,14 +43,19 @@ cert() { # cert NAME CA SUBJECT EXTS
 CLIENT="extendedKeyUsage=clientAuth"
 ca ca omring-e2e-ca; ca front-proxy-ca omring-e2e-front-proxy-ca
 cert apiserver ca /CN=kube-apiserver "extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:${OMRING_CP_ADDRESS:-127.0.0.1},IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert admin ca "/O=system:masters/CN=omring-e2e-admin" "$CLIENT"
+ADDR=${OMRING_CP_ADDRESS:-127.0.0.1}
+REAL_NODES=(); [[ $ADDR != 127.0.0.1 ]] && {
+  cert apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-client" "$CLIENT"
+  REAL_NODES=(--kubelet-client-certificate="$P/apiserver-kubelet-client.crt"
+    --kubelet-client-key="$P/apiserver-kubelet-client.key"); }
 cert kcm ca /CN=system:kube-controller-manager "$CLIENT"
 cert scheduler ca /CN=system:kube-scheduler "$CLIENT"
 cert front-proxy-client front-proxy-ca /CN=front-proxy-client "$CLIENT"
 ssl genrsa -out "$P/sa.key" 2048; ssl rsa -in "$P/sa.key" -pubout -out "$P/sa.pub"
 
-SERVER=https://127.0.0.1:$API_PORT
+SERVER=https://$ADDR:$API_PORT
 kubeconfig() { # kubeconfig FILE CERTNAME
   cat >"$1" <<EOF
 apiVersion: v1
@@ -80,12 +89,14 @@ start etcd --name=e2e --data-dir="$D/etcd" --unsafe-no-fsync --log-level=warn \
   --initial-cluster="e2e=http://127.0.0.1:$PEER_PORT"
 wait_for etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
+NO_KUBELETS=(--disable-admission-plugins=TaintNodesByCondition --endpoint-reconciler-type=none)
+[[ ${#REAL_NODES[@]} -gt 0 ]] && NO_KUBELETS=()
 start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+  --bind-address="$ADDR" --advertise-address="$ADDR" --secure-port="$API_PORT" "${REAL_NODES[@]}" \
   --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" --client-ca-file="$P/ca.crt" \
   --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true --enable-aggregator-routing=true \
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
-  --disable-admission-plugins=TaintNodesByCondition --endpoint-reconciler-type=none \
+  "${NO_KUBELETS[@]}" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
   --requestheader-client-ca-file="$P/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
@@ -96,7 +107,9 @@ KC=("$BIN/kubectl" --kubeconfig="$D/kubeconfig")
 wait_for kube-apiserver "${KC[@]}" get --raw /readyz
 
 common=(--bind-address=127.0.0.1 --leader-elect=false)
+[[ ${#REAL_NODES[@]} -gt 0 ]] && common+=(--allocate-node-cidrs=false)
 KCM_CONTROLLERS="*,-node-lifecycle-controller,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller"
+[[ ${#REAL_NODES[@]} -gt 0 ]] && KCM_CONTROLLERS="*"
 start kube-controller-manager "${common[@]}" --secure-port="$KCM_PORT" \
   --kubeconfig="$D/kcm.kubeconfig" --authentication-kubeconfig="$D/kcm.kubeconfig" \
   --authorization-kubeconfig="$D/kcm.kubeconfig" --use-service-account-credentials=true \
