@@ -21,7 +21,7 @@ SCCACHE_SERVER_PORT ?= 4231
 export SCCACHE_SERVER_PORT
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: test-one deps build broken-node fuzz demo demo-down demo-status demo-local e2e test chart-check bench bench-compare bench-smoke faults
+.PHONY: test-one deps build broken-node fuzz demo demo-down demo-status demo-local e2e e2e-nodes-smoke go-tools test chart-check bench bench-compare bench-smoke faults
 
 deps:
 	@./scripts/install-deps.sh
@@ -57,15 +57,22 @@ demo-local: build
 	rm -rf .omring/local-ring
 	$(OM_NODE) dev ring --nodes 3 --dir .omring/local-ring
 
-## Everything CI checks. The end-to-end tests need the control-plane binaries (built once from
-## the Go module proxy, about 12 min cold, then cached).
-test: deps broken-node
+## Everything CI checks. The end-to-end tests need the control-plane and node binaries (built once
+## from the Go module proxy, about 25 min cold on 2 cores, then cached), and root for the real
+## nodes' smoke (e2e/nodes/smoke.sh).
+test: deps
 	cargo fmt --all -- --check
-	e2e/controlplane/build.sh >/dev/null
+	$(MAKE) --no-print-directory -j2 go-tools broken-node
 	cargo build --workspace --all-targets
 	cd scripts/tools && go test ./porcupine-check
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory chart-check
+	e2e/nodes/smoke.sh
+
+## Every Go-built binary the tests use (control plane, real nodes), cached in ~/.cache/omring;
+## `make test` builds them beside the Rust build (-j2), as they share nothing.
+go-tools: deps
+	e2e/controlplane/build.sh --node-bin >/dev/null
 
 ## Install paths (charts/, manifests/, images/): generated files fresh (chart CRD and RBAC copies,
 ## values table, manifests/install.yaml), helm lint, kubeconform -strict of the rendered chart and
@@ -88,6 +95,13 @@ e2e: deps
 	e2e/controlplane/build.sh >/dev/null
 	cargo build --workspace --all-targets
 	cargo test -p omring-e2e --no-fail-fast
+
+## A real 3-node Kubernetes cluster on this machine (e2e/nodes/: containerd and a kubelet per
+## Node, kube-proxy, CoreDNS, local-path storage) brought up, checked and torn down, and the host
+## checked to be as before. Needs root. Node binaries built once from the Go module proxy.
+e2e-nodes-smoke: deps
+	e2e/controlplane/build.sh --node-bin >/dev/null
+	e2e/nodes/smoke.sh
 
 ## Key create+commit throughput and latency at 1, 16 and 64 clients. Runs the bench executable
 ## of the workspace build (scripts/exe-of.sh): `cargo bench -p om-node` would resolve dependency

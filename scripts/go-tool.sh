@@ -41,7 +41,7 @@ case $cmd in
     ;;
   build)
     ld=""
-    if [[ ${1:-} == --ldflags ]]; then ld=${2:?--ldflags needs a value}; shift 2; fi
+    if [[ ${1:-} == --ldflags ]]; then ld=${2?--ldflags needs a value}; shift 2; fi
     [[ $# -ge 3 ]] || usage
     mod=$1 bin=$2; shift 2
     declare -A pkg=()

@@ -48,7 +48,7 @@ cert admin ca "/O=system:masters/CN=omring-e2e-admin" "$CLIENT"
 ADDR=${OMRING_CP_ADDRESS:-127.0.0.1}
 REAL_NODES=(); [[ $ADDR != 127.0.0.1 ]] && {
   cert apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-client" "$CLIENT"
-  REAL_NODES=(--kubelet-client-certificate="$P/apiserver-kubelet-client.crt"
+  REAL_NODES=(--kubelet-preferred-address-types=InternalIP --kubelet-client-certificate="$P/apiserver-kubelet-client.crt"
     --kubelet-client-key="$P/apiserver-kubelet-client.key"); }
 cert kcm ca /CN=system:kube-controller-manager "$CLIENT"
 cert scheduler ca /CN=system:kube-scheduler "$CLIENT"
@@ -107,7 +107,6 @@ KC=("$BIN/kubectl" --kubeconfig="$D/kubeconfig")
 wait_for kube-apiserver "${KC[@]}" get --raw /readyz
 
 common=(--bind-address=127.0.0.1 --leader-elect=false)
-[[ ${#REAL_NODES[@]} -gt 0 ]] && common+=(--allocate-node-cidrs=false)
 KCM_CONTROLLERS="*,-node-lifecycle-controller,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller"
 [[ ${#REAL_NODES[@]} -gt 0 ]] && KCM_CONTROLLERS="*"
 start kube-controller-manager "${common[@]}" --secure-port="$KCM_PORT" \

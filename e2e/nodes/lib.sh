@@ -2,7 +2,7 @@
 # Sourced by up.sh and down.sh: the cluster's fixed names and addresses (one such cluster per
 # machine), and the host state it changes. Expects D (the cluster directory) and HERE.
 LOCK_DIR=/run/omring-e2e-nodes
-API_IF=omr-e2e0 API_IP=10.243.0.1 DNS_IP=10.0.0.10
+API_IF=omr-e2e0 API_IP=10.243.0.1 DNS_IP=10.0.0.10 SERVICE_CIDR=10.0.0.0/24 # (controlplane/up.sh)
 CGROUP_CONTROLLERS="cpu cpuacct cpuset memory devices freezer blkio pids systemd"
 # Sysctls the kubelet and the pod network set: saved by up.sh, restored by down.sh.
 SYSCTLS="net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables vm.overcommit_memory kernel.panic kernel.panic_on_oops"
@@ -37,9 +37,10 @@ claim_machine() { # claim_machine DIR
       exit 1
     fi
     echo "nodes: cleaning up after the cluster in $other" >&2
-    flock -u 8; "$HERE/down.sh" "$other" >&2; flock 8
+    exec 8>&-; "$HERE/down.sh" "$other" >&2; exec 8>"$LOCK_DIR/lock"; flock 8
   fi
   echo "$1" >"$LOCK_DIR/owner"
+  exec 8>&- # the owner file marks the machine taken; no process of the cluster holds the lock
 }
 
 save_host_state() {

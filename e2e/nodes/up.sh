@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # up.sh DIR [NODES]: a real Kubernetes cluster on this machine, state and logs under DIR:
-#   - the control plane of ../controlplane/up.sh, its API server on 10.243.0.1 (a dummy
+#   - the control plane of ../controlplane/up.sh, its API server on 10.243.0.1 (a portless bridge
 #     interface made here) so that pods reach it through the `kubernetes` Service;
 #   - NODES (default 3) real Nodes node-1..node-N in zones zone-a, zone-b, ...: for each, its own
 #     containerd (root, state, socket) and kubelet (ports, root dir, cgroup root
@@ -38,7 +38,10 @@ trap 'fail "failed at line $LINENO"' ERR
 
 # --- host: what this cluster changes outside DIR is saved first, so down.sh can restore it
 save_host_state
-ip link add "$API_IF" type dummy && ip addr add "$API_IP/32" dev "$API_IF" && ip link set "$API_IF" up
+ip link add "$API_IF" type bridge && ip addr add "$API_IP/32" dev "$API_IF" && ip link set "$API_IF" up
+# Service IPs from the host go out of the API bridge (kube-proxy's rules take them from
+# there), never towards the default route.
+ip route add "$SERVICE_CIDR" dev "$API_IF" src "$API_IP"
 modprobe br_netfilter 2>/dev/null || true
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
 for n in $(seq "$NODES"); do
@@ -82,8 +85,11 @@ IMAGES=$(dirname "$NODE_BIN")/images
 mkdir -p "$IMAGES"
 image() { # image NAME: the OCI archive of NODE_BIN/NAME as $LOCAL_REGISTRY/NAME:TAG
   local out=$IMAGES/$1.oci.tar
-  [[ -f $out ]] || python3 "$ROOT/images/oci-archive.py" build --binary "$NODE_BIN/$1" --name "$1" \
-    --ref "$(image_ref "$1")" --out "$out.tmp" >/dev/null && mv -f "$out.tmp" "$out"
+  if [[ ! -f $out ]]; then
+    python3 "$ROOT/images/oci-archive.py" build --binary "$NODE_BIN/$1" --name "$1" \
+      --ref "$(image_ref "$1")" --out "$out.tmp" >/dev/null
+    mv -f "$out.tmp" "$out"
+  fi
   echo "$out"; }
 archives=("$(image pause)" "$(image coredns)" "$(image volume-helper)")
 # shellcheck disable=SC2206 # a space-separated list of paths
