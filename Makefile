@@ -67,7 +67,7 @@ test: deps
 	cd scripts/tools && go test ./porcupine-check
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory chart-check
-	e2e/nodes/smoke.sh
+	e2e/nodes/smoke.sh --ring
 
 ## Every Go-built binary the tests use (control plane, real nodes), cached in ~/.cache/omring;
 ## `make test` builds them beside the Rust build (-j2), as they share nothing.
@@ -98,10 +98,11 @@ e2e: deps
 
 ## A real 3-node Kubernetes cluster on this machine (e2e/nodes/: containerd and a kubelet per
 ## Node, kube-proxy, CoreDNS, local-path storage) brought up, checked and torn down, and the host
-## checked to be as before. Needs root. Node binaries built once from the Go module proxy.
-e2e-nodes-smoke: deps
-	e2e/controlplane/build.sh --node-bin >/dev/null
-	e2e/nodes/smoke.sh
+## checked to be as before, with the chart's operator and a 3-member ring running from the project's
+## images on it. Needs root. Node binaries built once from the Go module proxy.
+e2e-nodes-smoke: build go-tools
+	images/build-oci.sh
+	e2e/nodes/smoke.sh --ring
 
 ## Key create+commit throughput and latency at 1, 16 and 64 clients. Runs the bench executable
 ## of the workspace build (scripts/exe-of.sh): `cargo bench -p om-node` would resolve dependency

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# smoke.sh [NODES]: brings a real cluster up (up.sh), checks what the e2e scenarios rely on, tears
-# it down (down.sh) and checks that the host is as before. Exits non-zero naming the first check
-# that failed; the cluster directory (logs) is kept then.
+# smoke.sh [--ring] [NODES]: brings a real cluster up (up.sh), checks what the e2e scenarios rely
+# on, tears it down (down.sh) and checks that the host is as before. Exits non-zero naming the
+# first check that failed; the cluster directory (logs) is kept then.
+# --ring: the om-node and operator images of images/build-oci.sh (in OMRING_IMAGES_DIR, default
+# ~/.cache/omring/images) are imported into every Node, the chart is installed with them (the
+# operator as its 2-replica Deployment), and manifests/examples/ring-3.yaml must become
+# Available with one member per Node and answer `kubectl exec om-0 -- om-node admin om roles`.
 #   - every Node Ready, with its zone label and its bridge address as InternalIP;
 #   - a StatefulSet (pause pods, one per Node by anti-affinity, a claim each) Running, with pod
 #     IPs from each Node's /24 and local PersistentVolumes pinned to the pod's Node;
@@ -13,7 +17,15 @@
 set -euo pipefail
 trap 'echo "smoke: FAILED at line $LINENO (cluster dir ${D:-?})" >&2' ERR
 HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+RING=0; [[ ${1:-} == --ring ]] && { RING=1; shift; }
 NODES=${1:-3}
+if ((RING)); then
+  version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$ROOT/Cargo.toml")
+  images=${OMRING_IMAGES_DIR:-$HOME/.cache/omring/images}
+  export OMRING_NODE_IMAGES="$images/om-node-$version.oci.tar $images/omring-operator-$version.oci.tar"
+  for a in $OMRING_NODE_IMAGES; do [[ -f $a ]] || { echo "smoke: $a missing; build it with images/build-oci.sh" >&2; exit 2; }; done
+fi
 D=$(mktemp -d /tmp/omring-nodes-smoke.XXXXXX)
 source "$HERE/lib.sh"
 host_state() {
@@ -89,9 +101,27 @@ dns_pod=$("${K[@]}" -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.i
   fail "kubectl exec $dns_pod -- coredns -version"
 
 "${K[@]}" delete statefulset smoke --wait=true >/dev/null
+
+if ((RING)); then
+  "$OMRING_CP_BIN/helm" install omring-operator "$ROOT/charts/omring-operator" --namespace omring-system \
+    --create-namespace --wait --timeout 120s >/dev/null || fail "helm install of the operator"
+  ready=$("${K[@]}" -n omring-system get deployment omring-operator -o jsonpath='{.status.readyReplicas}')
+  [[ $ready == 2 ]] || fail "operator Deployment has $ready ready replicas, not 2"
+  sed 's/size: 10Gi/size: 64Mi/' "$ROOT/manifests/examples/ring-3.yaml" | "${K[@]}" apply -f - >/dev/null
+  "${K[@]}" wait --for=condition=Available omr/om --timeout=180s >/dev/null || fail "ring om not Available"
+  members=$("${K[@]}" get pods -l app.kubernetes.io/instance=om -o jsonpath='{.items[*].spec.nodeName}' | tr ' ' '\n' | sort -u | wc -l)
+  [[ $members -eq 3 ]] || fail "ring members on $members Nodes, not 3"
+  leader=$("${K[@]}" get omr om -o jsonpath='{.status.leader}')
+  "${K[@]}" exec om-0 -- om-node admin om roles --table | grep -E "\| $leader +\| LEADER" >/dev/null ||
+    fail "kubectl exec om-0 -- om-node admin om roles --table does not name $leader (status.leader) LEADER"
+  "${K[@]}" exec om-0 -- om-node sh volume create /smokevol >/dev/null || fail "volume create through om-0"
+  "${K[@]}" exec om-2 -- om-node sh volume list | grep -x smokevol >/dev/null || fail "om-2 does not list the volume"
+  "${K[@]}" logs "$leader" | grep "initialized a new ring\|joined" >/dev/null || fail "kubectl logs $leader"
+  "${K[@]}" delete omr om --wait=true >/dev/null
+fi
 "$HERE/down.sh" "$D" || fail "down.sh"
 after=$(host_state)
 [[ $before == "$after" ]] || { echo "smoke: FAILED: the host differs after down.sh:" >&2; diff <(echo "$before") <(echo "$after") >&2; exit 1; }
 awk -v d="$D/" 'index($2, d) == 1' /proc/self/mounts | grep -q . && { echo "smoke: FAILED: mounts left under $D" >&2; exit 1; }
 rm -rf "$D"
-echo "smoke: ok ($NODES real Nodes: pods, local volumes, DNS, Services, logs, exec; host restored)"
+echo "smoke: ok ($NODES real Nodes: pods, local volumes, DNS, Services, logs, exec$( ((RING)) && echo ", the chart's operator and a 3-member ring from the project's images"); host restored)"
