@@ -216,8 +216,19 @@ impl Cluster {
     }
 
     fn spawn(&self, i: usize) -> Result<()> {
+        self.spawn_unless(i, |_| false)
+    }
+
+    /// Starts node `i` unless it already runs or `skip` says so, both checked under the nodes'
+    /// lock: the supervisor and the harness both restart nodes, and two restarts decided from
+    /// the same observation would start a second process, which the first one's database lock
+    /// then keeps failing while the first runs on untracked.
+    fn spawn_unless(&self, i: usize, skip: impl Fn(&NodeProc) -> bool) -> Result<()> {
         let mut nodes = lock(&self.nodes);
         let n = &mut nodes[i];
+        if n.child.is_some() || skip(n) {
+            return Ok(());
+        }
         let log = File::options().create(true).append(true).open(&n.log_path).map_err(io("opening a node log"))?;
         {
             use std::io::Write;
@@ -293,7 +304,7 @@ impl Cluster {
             }
         }
         for i in restart {
-            self.spawn(i)?;
+            self.spawn_unless(i, |n| n.held)?;
         }
         Ok(())
     }
