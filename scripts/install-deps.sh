@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing omring needs on a fresh Debian machine: clang and libclang
 # for RocksDB's bindgen, iproute2 and iptables for the fault suite, containerd, runc and conntrack
-# for the e2e cluster's real nodes (kubelet, kube-proxy). Rust and Go come with the machine. Safe to rerun: it only installs what is missing.
+# for the e2e cluster's real nodes (kubelet, kube-proxy). Rust and Go come with the machine.
+# Safe to rerun: it only installs what is missing.
 set -euo pipefail
 need=()
 command -v clang >/dev/null 2>&1 || need+=(clang)

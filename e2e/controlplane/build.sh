@@ -14,13 +14,13 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 HERE=$_cp_dir BIN=$OMRING_K8S_BIN GO_TOOL=$_go_tool
-K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy"
+K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubectl"
 NODE_BIN=$OMRING_NODE_BIN CNI_BINS="bridge host-local loopback"
 NODE_BINS="$CNI_BINS coredns local-path-provisioner pause volume-helper"
 
 # shellcheck disable=SC2086 # word lists
 NODES=0 out=$BIN; [[ ${1:-} == --node-bin ]] && NODES=1 out=$NODE_BIN
-((NODES)) || K8S_BINS=${K8S_BINS% kubelet kube-proxy}
+((NODES)) && K8S_BINS+=" kubelet kube-proxy"
 ready() { "$GO_TOOL" have "$BIN" $K8S_BINS etcd helm && { ((!NODES)) || "$GO_TOOL" have "$NODE_BIN" $NODE_BINS; }; }
 ready && { echo "$out"; exit 0; }
 

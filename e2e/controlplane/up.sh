@@ -41,14 +41,16 @@ cert() { # cert NAME CA SUBJECT EXTS
     -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n%s\n' "$4")
   rm -f "$P/$1.csr"; }
 CLIENT="extendedKeyUsage=clientAuth"
+ADDR=${OMRING_CP_ADDRESS:-127.0.0.1} REAL_NODES=0; [[ $ADDR != 127.0.0.1 ]] && REAL_NODES=1
 ca ca omring-e2e-ca; ca front-proxy-ca omring-e2e-front-proxy-ca
 cert apiserver ca /CN=kube-apiserver "extendedKeyUsage=serverAuth
-subjectAltName=IP:${OMRING_CP_ADDRESS:-127.0.0.1},IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:$ADDR,IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 cert admin ca "/O=system:masters/CN=omring-e2e-admin" "$CLIENT"
-ADDR=${OMRING_CP_ADDRESS:-127.0.0.1}
-REAL_NODES=(); [[ $ADDR != 127.0.0.1 ]] && {
+# Kubelets or none: the API server's flags for one and the other.
+NODE_FLAGS=(--disable-admission-plugins=TaintNodesByCondition --endpoint-reconciler-type=none)
+((REAL_NODES)) && {
   cert apiserver-kubelet-client ca "/O=system:masters/CN=kube-apiserver-kubelet-client" "$CLIENT"
-  REAL_NODES=(--kubelet-preferred-address-types=InternalIP --kubelet-client-certificate="$P/apiserver-kubelet-client.crt"
+  NODE_FLAGS=(--kubelet-preferred-address-types=InternalIP --kubelet-client-certificate="$P/apiserver-kubelet-client.crt"
     --kubelet-client-key="$P/apiserver-kubelet-client.key"); }
 cert kcm ca /CN=system:kube-controller-manager "$CLIENT"
 cert scheduler ca /CN=system:kube-scheduler "$CLIENT"
@@ -89,14 +91,11 @@ start etcd --name=e2e --data-dir="$D/etcd" --unsafe-no-fsync --log-level=warn \
   --initial-cluster="e2e=http://127.0.0.1:$PEER_PORT"
 wait_for etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
-NO_KUBELETS=(--disable-admission-plugins=TaintNodesByCondition --endpoint-reconciler-type=none)
-[[ ${#REAL_NODES[@]} -gt 0 ]] && NO_KUBELETS=()
 start kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address="$ADDR" --advertise-address="$ADDR" --secure-port="$API_PORT" "${REAL_NODES[@]}" \
+  --bind-address="$ADDR" --advertise-address="$ADDR" --secure-port="$API_PORT" "${NODE_FLAGS[@]}" \
   --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" --client-ca-file="$P/ca.crt" \
   --service-cluster-ip-range=10.0.0.0/24 --allow-privileged=true --enable-aggregator-routing=true \
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
-  "${NO_KUBELETS[@]}" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
   --requestheader-client-ca-file="$P/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
@@ -108,7 +107,7 @@ wait_for kube-apiserver "${KC[@]}" get --raw /readyz
 
 common=(--bind-address=127.0.0.1 --leader-elect=false)
 KCM_CONTROLLERS="*,-node-lifecycle-controller,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller"
-[[ ${#REAL_NODES[@]} -gt 0 ]] && KCM_CONTROLLERS="*"
+((REAL_NODES)) && KCM_CONTROLLERS="*"
 start kube-controller-manager "${common[@]}" --secure-port="$KCM_PORT" \
   --kubeconfig="$D/kcm.kubeconfig" --authentication-kubeconfig="$D/kcm.kubeconfig" \
   --authorization-kubeconfig="$D/kcm.kubeconfig" --use-service-account-credentials=true \
