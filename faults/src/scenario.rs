@@ -3,6 +3,7 @@
 
 use crate::nemesis::{FaultKind, PlannedFault};
 use crate::run::RunConfig;
+use crate::traffic::TrafficSpec;
 
 /// One regression scenario.
 pub struct Scenario {
@@ -12,6 +13,8 @@ pub struct Scenario {
     pub nodes: usize,
     pub secs: u64,
     schedule: fn() -> Vec<PlannedFault>,
+    /// The traffic's shape, when the bug needs one.
+    traffic: fn(&mut TrafficSpec),
 }
 
 impl Scenario {
@@ -24,6 +27,7 @@ impl Scenario {
         let mut cfg = RunConfig::new(seed, self.secs, kinds);
         cfg.nodes = Some(self.nodes);
         cfg.schedule = Some(schedule);
+        (self.traffic)(&mut cfg.traffic);
         cfg
     }
 }
@@ -40,11 +44,20 @@ pub fn all() -> Vec<Scenario> {
                 back as leader of its old term without an election (openraft's leader restore), \
                 and its read index was behind writes whose commit it had not yet persisted, so a \
                 linearizable read returned the value from before an acknowledged write. Fixed by \
-                turning leader restore off (om-node/src/node.rs): every leader now commits a blank \
+                turning leader restore off (om-node/src/settings.rs): every leader now commits a blank \
                 entry of a new term before it reads.",
         nodes: 3,
         secs: 30,
-        schedule: || (0..10).map(|i| fault(FaultKind::KillAll, 300 + 200 * (i % 4), 1200)).collect(),
+        // Gaps long enough for the traffic to flow again before the next crash: only a crash
+        // under load leaves acknowledged writes whose commit no later append carried.
+        schedule: || (0..10).map(|i| fault(FaultKind::KillAll, 300 + 200 * (i % 4), 2500)).collect(),
+        // Few writers, so that the last acknowledged write is often the newest entry; many
+        // readers of it, waiting at the restored leader when its quorum comes back.
+        traffic: |t| {
+            t.clients = 2;
+            t.readers = 12;
+            t.latest_read_share = 0.9;
+        },
     }]
 }
 

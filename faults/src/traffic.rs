@@ -35,6 +35,8 @@ pub struct TrafficSpec {
     pub read_deadline: Duration,
     /// One request to one node.
     pub request_timeout: Duration,
+    /// The share of a reader's calls that look at the latest acknowledged register write.
+    pub latest_read_share: f64,
 }
 
 impl Default for TrafficSpec {
@@ -47,6 +49,7 @@ impl Default for TrafficSpec {
             op_deadline: Duration::from_secs(10),
             read_deadline: Duration::from_millis(500),
             request_timeout: Duration::from_secs(2),
+            latest_read_share: 0.5,
         }
     }
 }
@@ -309,7 +312,7 @@ fn next_op(id: usize, spec: &TrafficSpec, rng: &mut StdRng, seq: &mut u64, keys:
 
 /// The read that looks at what the latest acknowledged register write changed.
 ///
-/// Readers ask for it half of the time: a read right after a write is acknowledged is the one
+/// Readers ask for it [`TrafficSpec::latest_read_share`] of the time: a read right after a write is acknowledged is the one
 /// a ring that lost track of its commit index answers wrongly, and the few objects written just
 /// before a crash are otherwise rarely the ones read just after it.
 #[derive(Default)]
@@ -339,7 +342,7 @@ impl LatestWrite {
 
 /// Picks the next call of a reader.
 fn next_read(spec: &TrafficSpec, rng: &mut StdRng, latest: &LatestWrite) -> Op {
-    if rng.random_bool(0.5) {
+    if rng.random_bool(spec.latest_read_share.clamp(0.0, 1.0)) {
         if let Some(op) = latest.read() {
             return op;
         }
