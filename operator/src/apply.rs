@@ -2,13 +2,13 @@
 //! apply as the operator's field manager, deletes that treat "already gone" as done, pod
 //! label and annotation patches, and the sweep of owned objects the plan no longer wants.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::Resource;
 use serde::Serialize;
 
-use crate::names::{ANNOTATION_EVICTION_REQUESTED_AT, FIELD_MANAGER, LABEL_ROLE};
+use crate::names::{ANNOTATION_EVICTION_REQUESTED_AT, ANNOTATION_REMOVED_MEMBER, FIELD_MANAGER, LABEL_ROLE};
 use crate::observe::ObserveError;
 use crate::plan::LabelChange;
 
@@ -102,6 +102,25 @@ pub async fn record_eviction_request(client: &kube::Client, ns: &str, pod: &str,
     api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(kube_err(format!("recording the eviction request on pod {pod}")))?;
+    Ok(())
+}
+
+/// Marks a data volume as holding a removed member's data (see [`ANNOTATION_REMOVED_MEMBER`]).
+/// The uid in the patch makes the API server refuse it if the name now belongs to another
+/// volume.
+pub async fn mark_removed_member_volume(
+    client: &kube::Client,
+    ns: &str,
+    pvc: &str,
+    uid: &str,
+    at: Timestamp,
+) -> Result<(), Error> {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    let patch =
+        serde_json::json!({"metadata": {"uid": uid, "annotations": {ANNOTATION_REMOVED_MEMBER: at.to_string()}}});
+    api.patch(pvc, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("marking PersistentVolumeClaim {pvc} as a removed member's")))?;
     Ok(())
 }
 

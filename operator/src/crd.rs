@@ -114,6 +114,11 @@ pub struct OzoneManagerRingSpec {
     /// What happens to data volumes of nodes removed by a scale-down or with the resource.
     #[serde(default)]
     pub pvc_retention_policy: PvcRetentionPolicy,
+
+    /// What happens to a node whose data volume is pinned to a Kubernetes Node (a local
+    /// volume) that is drained or down.
+    #[serde(default)]
+    pub node_maintenance: NodeMaintenanceSpec,
 }
 
 fn default_replicas() -> i32 {
@@ -243,6 +248,39 @@ impl Default for PvcRetentionPolicy {
     }
 }
 
+/// Node maintenance: a node whose pod cannot run because the Kubernetes Node its volume is
+/// pinned to (PersistentVolume nodeAffinity, as local volumes have) is cordoned, NotReady or
+/// gone. CloudNativePG's `nodeMaintenanceWindow.reusePVC`, with the same name and default.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeMaintenanceSpec {
+    /// Keep the node's volume and wait for its Kubernetes Node to come back; the other members
+    /// keep the quorum meanwhile. With false, a non-leader member whose pod is not running
+    /// because its volume's Node is cordoned, gone, or NotReady for replaceAfterSeconds is
+    /// removed from the ring, its volume and pod are deleted, and the StatefulSet starts it
+    /// afresh on another Node, where it joins as a new member (a full copy of the data is
+    /// sent to it). One member at a time, and only while the others keep a healthy majority.
+    /// Default: true.
+    #[serde(default = "default_true", rename = "reusePVC")]
+    pub reuse_pvc: bool,
+    /// With reusePVC false: how long the volume's Node must have been NotReady before the
+    /// member is replaced (a cordoned or deleted Node needs no wait). Default: 300, Kubernetes'
+    /// default not-ready toleration.
+    #[serde(default = "default_replace_after_seconds")]
+    #[x_kube(validation = Rule::new("self >= 0").message("nodeMaintenance.replaceAfterSeconds must not be negative"))]
+    pub replace_after_seconds: i32,
+}
+
+fn default_replace_after_seconds() -> i32 {
+    300
+}
+
+impl Default for NodeMaintenanceSpec {
+    fn default() -> Self {
+        Self { reuse_pvc: true, replace_after_seconds: default_replace_after_seconds() }
+    }
+}
+
 /// The observed state of a ring, refreshed from the nodes' live roles.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -363,6 +401,34 @@ mod tests {
         assert!(r.spec.pod_disruption_budget.enabled);
         assert_eq!(r.spec.pvc_retention_policy.when_scaled, RetentionAction::Delete);
         assert_eq!(r.spec.pvc_retention_policy.when_deleted, RetentionAction::Retain);
+        assert_eq!(r.spec.node_maintenance, NodeMaintenanceSpec { reuse_pvc: true, replace_after_seconds: 300 });
+    }
+
+    #[test]
+    fn node_maintenance_is_spelled_like_cloudnativepg_and_defaults_in_the_schema() {
+        let s = schema();
+        let nm = &s["properties"]["spec"]["properties"]["nodeMaintenance"];
+        assert_eq!(nm["default"], serde_json::json!({"reusePVC": true, "replaceAfterSeconds": 300}));
+        assert_eq!(nm["properties"]["reusePVC"]["type"], "boolean");
+        assert_eq!(nm["properties"]["reusePVC"]["default"], true);
+        assert_eq!(nm["properties"]["replaceAfterSeconds"]["default"], 300);
+        let doc = nm["properties"]["reusePVC"]["description"].as_str().unwrap_or_default();
+        assert!(doc.contains("Default: true") && doc.contains("removed from the ring"), "{doc}");
+        // A partial object keeps the other field's default.
+        let r: OzoneManagerRing =
+            serde_json::from_value(ring(serde_json::json!({"nodeMaintenance": {"reusePVC": false}}))).unwrap();
+        assert_eq!(r.spec.node_maintenance, NodeMaintenanceSpec { reuse_pvc: false, replace_after_seconds: 300 });
+        // And serializes back under the same names.
+        let back = serde_json::to_value(&r.spec.node_maintenance).unwrap();
+        assert_eq!(back, serde_json::json!({"reusePVC": false, "replaceAfterSeconds": 300}));
+    }
+
+    #[test]
+    fn cel_rejects_a_negative_replace_delay() {
+        let bad = ring(serde_json::json!({"nodeMaintenance": {"reusePVC": false, "replaceAfterSeconds": -1}}));
+        let err = validate(&bad, None).unwrap_err();
+        assert!(err.contains("replaceAfterSeconds must not be negative"), "{err}");
+        validate(&ring(serde_json::json!({"nodeMaintenance": {"replaceAfterSeconds": 0}})), None).unwrap();
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Carrying out the plan's one ring operation: deleting a stale volume, raising the
-//! StatefulSet, join, decommission, leadership transfer, pod restart.
+//! StatefulSet, join, decommission, leadership transfer, pod restart, and the two steps of
+//! replacing a member stranded by its volume's Node (removal from Raft, then its volume and pod).
 //!
 //! [`execute`] returns what it did (the Progressing report, the events, a member it removed);
 //! the reconcile publishes the events, so every event of a reconcile goes out in one place.
@@ -8,18 +9,20 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod, PodTemplateSpec};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Preconditions};
 use kube::runtime::events::EventType;
 use om_client::wire::JoinRequest;
 use om_client::ServiceConfig;
 
-use crate::apply::{apply, delete_if_present, kube_err, set_role_labels, Error};
+use crate::apply::{apply, delete_if_present, kube_err, mark_removed_member_volume, set_role_labels, Error};
 use crate::builders::statefulset;
 use crate::context::Context;
+use crate::maintenance::REPLACING_MEMBER;
 use crate::metrics::{Outcome, TransferLabels};
 use crate::model::RingModel;
 use crate::names::{RingNames, ROLE_FOLLOWER, ROLE_LEADER};
-use crate::plan::{self, Observed, Plan, RestartReason, Step, TransferReason};
+use crate::plan::{self, Discard, Observed, Plan, Removal, RestartReason, Step, TransferReason};
 use crate::siteconfig::{configured_node, node_address};
 use crate::status::StepReport;
 
@@ -241,6 +244,8 @@ pub async fn execute(
             }
         }
         Step::TransferLeader { from, to, reason } => transfer(ctx, model, o, *from, *to, *reason, &mut events).await?,
+        Step::RemoveMember(r) => remove_member(ctx, model, o, r, &mut events).await,
+        Step::DiscardVolume(d) => discard_volume(ctx, model, d, &mut events).await?,
         Step::DeletePod { name, uid, reason, .. } => {
             let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
             let dp = DeleteParams {
@@ -259,6 +264,98 @@ pub async fn execute(
         }
     };
     Ok(Executed { report, events, removed_member })
+}
+
+/// Removes a stranded member from Raft through the leader, then marks its volume. No
+/// decommissioned listing is asked for (it comes back under the same id); the leader still
+/// refuses a removal that would leave no live majority.
+async fn remove_member(
+    ctx: &Context,
+    model: &RingModel,
+    o: &Observed,
+    r: &Removal,
+    events: &mut Vec<Note>,
+) -> StepReport {
+    let Removal { ordinal, pvc, node, trouble } = r;
+    let ordinal = *ordinal;
+    let names = &model.names;
+    let node_id = names.pod(ordinal);
+    let pod = pod_ref(names, &node_id);
+    let members = reachable_members(o, Some(ordinal));
+    match ctx.ring.decommission(&members, &node_id).await {
+        Ok(change) => {
+            // A failed mark is not fatal: the planner also recognises the volume by its Node.
+            let mark = mark_removed_member_volume(&ctx.client, &names.namespace, &pvc.name, &pvc.uid, Timestamp::now())
+                .await
+                .err()
+                .map(|e| format!(" (marking the volume failed: {e})"))
+                .unwrap_or_default();
+            let note = format!(
+                "{node_id} left the ring ({}) to be replaced: its volume {} is pinned to Node {node}, which {trouble}, \
+                 and spec.nodeMaintenance.reusePVC is false; next its volume and pod are deleted and it rejoins as \
+                 a new member on another Node{mark}",
+                change.message, pvc.name
+            );
+            events.push(Note::about(pod, EventType::Normal, REPLACING_MEMBER, "RemoveMember", note.clone()));
+            StepReport::new(REPLACING_MEMBER, note)
+        }
+        Err(e) => {
+            let note = format!("removing {node_id} from the ring to replace it failed: {e}; will ask again");
+            events.push(Note::about(pod, EventType::Warning, "ReplaceFailed", "RemoveMember", note.clone()));
+            StepReport::new("ReplaceFailed", note)
+        }
+    }
+}
+
+/// Deletes a removed member's volume, then its pod (uid preconditions: never a newer object
+/// of the same name), so the StatefulSet makes both afresh on a schedulable Node.
+async fn discard_volume(
+    ctx: &Context,
+    model: &RingModel,
+    d: &Discard,
+    events: &mut Vec<Note>,
+) -> Result<StepReport, Error> {
+    let (pvc, pod, force) = (d.pvc.as_ref(), d.pod.as_ref(), d.force);
+    let names = &model.names;
+    let ns = names.namespace.as_str();
+    let precondition = |uid: &str| Some(Preconditions { uid: Some(uid.to_string()), resource_version: None });
+    // The volume first: once marked for deletion the StatefulSet does not start a pod on it.
+    if let Some(v) = pvc {
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
+        let dp = DeleteParams { preconditions: precondition(&v.uid), ..Default::default() };
+        delete_if_present(&api, &v.name, &dp)
+            .await
+            .map_err(kube_err(format!("deleting PersistentVolumeClaim {}", v.name)))?;
+    }
+    if let Some(p) = pod {
+        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+        let dp = DeleteParams {
+            preconditions: precondition(&p.uid),
+            grace_period_seconds: force.then_some(0),
+            ..Default::default()
+        };
+        delete_if_present(&api, &p.name, &dp).await.map_err(kube_err(format!("deleting pod {}", p.name)))?;
+    }
+    let what: Vec<String> =
+        pvc.map(|v| format!("volume {}", v.name))
+            .into_iter()
+            .chain(pod.map(|p| {
+                format!("pod {}{}", p.name, if force { " (forced: its Node is NotReady or gone)" } else { "" })
+            }))
+            .collect();
+    let node_id = names.pod(d.ordinal);
+    let note = format!(
+        "deleted {} of {node_id}, removed from the ring{}: the StatefulSet recreates it with a new volume on a \
+         schedulable Node, where it joins as a new member",
+        what.join(" and "),
+        d.node.as_ref().map(|n| format!(" (its old volume is pinned to Node {n})")).unwrap_or_default()
+    );
+    let about = match pvc {
+        Some(v) => related("PersistentVolumeClaim", "v1", ns, &v.name),
+        None => pod_ref(names, &node_id),
+    };
+    events.push(Note::about(about, EventType::Normal, "VolumeDiscarded", "DiscardVolume", note.clone()));
+    Ok(StepReport::new(REPLACING_MEMBER, note))
 }
 
 /// Moves leadership from `from` to `to` and moves the role labels right away, new leader

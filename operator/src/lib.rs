@@ -4,7 +4,8 @@
 //!
 //! Reconcile is a pipeline: read ([`observe`]), validate into a typed model ([`model`]), render
 //! with pure builders ([`builders`]), decide with a pure planner ([`plan`]), then apply in a
-//! fixed order, act on the ring, and write the status ([`reconcile`], [`status`]).
+//! fixed order, act on the ring, and write the status ([`reconcile`], [`status`]). Members
+//! stranded by a drained or down Kubernetes Node are the planner's too ([`maintenance`]).
 
 pub mod apply;
 pub mod builders;
@@ -14,6 +15,7 @@ pub mod context;
 pub mod crd;
 pub mod crdgen;
 pub mod execute;
+pub mod maintenance;
 pub mod metrics;
 pub mod model;
 pub mod names;

@@ -6,6 +6,7 @@
 //! keys it ignores. Builders and the planner never look at the raw resource again.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -31,6 +32,8 @@ pub enum ValidationError {
     StorageSize(String),
     #[error("spec.config has an empty key")]
     EmptyConfigKey,
+    #[error("spec.nodeMaintenance.replaceAfterSeconds is {0}; it must not be negative")]
+    ReplaceAfter(i32),
 }
 
 /// Operator settings that shape every ring.
@@ -43,6 +46,22 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self { cluster_domain: "cluster.local".into() }
+    }
+}
+
+/// What to do with a member whose volume's Kubernetes Node is unavailable (validated
+/// `spec.nodeMaintenance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeMaintenance {
+    /// Wait for the Node (true) or replace the member on another Node (false).
+    pub reuse_pvc: bool,
+    /// With `reuse_pvc` false: how long a NotReady Node is waited for.
+    pub replace_after: Duration,
+}
+
+impl Default for NodeMaintenance {
+    fn default() -> Self {
+        Self { reuse_pvc: true, replace_after: Duration::from_secs(300) }
     }
 }
 
@@ -67,6 +86,7 @@ pub struct RingModel {
     pub affinity: Option<Affinity>,
     pub pdb_enabled: bool,
     pub pvc_retention: PvcRetentionPolicy,
+    pub node_maintenance: NodeMaintenance,
     /// Owner reference pointing at the resource, for every child object.
     pub owner: OwnerReference,
 }
@@ -150,6 +170,10 @@ impl RingModel {
                 user_config.insert(key.to_string(), v.clone());
             }
         }
+        let nm = &spec.node_maintenance;
+        let replace_after = u64::try_from(nm.replace_after_seconds)
+            .map(Duration::from_secs)
+            .map_err(|_| ValidationError::ReplaceAfter(nm.replace_after_seconds))?;
         let owner = ring.controller_owner_ref(&()).ok_or(ValidationError::MissingMetadata("name"))?;
         Ok(Self {
             names: RingNames::new(&name, &namespace, &settings.cluster_domain),
@@ -168,6 +192,7 @@ impl RingModel {
             affinity: spec.affinity.clone(),
             pdb_enabled: spec.pod_disruption_budget.enabled,
             pvc_retention: spec.pvc_retention_policy.clone(),
+            node_maintenance: NodeMaintenance { reuse_pvc: nm.reuse_pvc, replace_after },
             owner,
         })
     }
@@ -203,6 +228,7 @@ pub(crate) mod tests {
         assert_eq!(m.owner.kind, "OzoneManagerRing");
         assert_eq!(m.owner.controller, Some(true));
         assert!(m.pdb_enabled);
+        assert_eq!(m.node_maintenance, NodeMaintenance { reuse_pvc: true, replace_after: Duration::from_secs(300) });
     }
 
     #[test]
@@ -215,6 +241,10 @@ pub(crate) mod tests {
             (serde_json::json!({"image": " "}), "spec.image is empty"),
             (serde_json::json!({"storage": {"size": "lots"}}), "spec.storage.size"),
             (serde_json::json!({"config": {" ": "x"}}), "empty key"),
+            (
+                serde_json::json!({"nodeMaintenance": {"replaceAfterSeconds": -5}}),
+                "spec.nodeMaintenance.replaceAfterSeconds",
+            ),
         ];
         for (spec, want) in cases {
             let err = RingModel::from_resource(&ring("om", spec.clone()), &s).unwrap_err().to_string();

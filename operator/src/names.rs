@@ -23,6 +23,12 @@ pub const ANNOTATION_POD_SPEC_HASH: &str = "omring.io/pod-spec-hash";
 /// On a ring pod: when the eviction webhook last denied an eviction of it (RFC 3339). The
 /// controller reads it to move leadership away; it is the only record of the attempt.
 pub const ANNOTATION_EVICTION_REQUESTED_AT: &str = "omring.io/eviction-requested-at";
+/// On a data volume (PVC): the member whose data it holds was removed from the ring to be
+/// replaced on another Kubernetes Node (RFC 3339 time of the removal). Such a volume is only
+/// ever deleted; the new volume the StatefulSet makes for the ordinal has no mark.
+pub const ANNOTATION_REMOVED_MEMBER: &str = "omring.io/removed-member";
+/// Node label that local PersistentVolumes pin themselves to.
+pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
 /// Field manager of server-side apply.
 pub const FIELD_MANAGER: &str = "omring-operator";
 /// Name of the data volume claim template (PVCs are `data-<pod>`).

@@ -1,18 +1,28 @@
 //! The read step of reconcile: what the API server and the nodes say about one ring, turned
 //! into the planner's [`Observed`]. Reads only; a node that does not answer is recorded as
 //! such, never treated as an error of the reconcile.
+//!
+//! Kubernetes Nodes are read for the pods (cordoned ones move leadership) and for the volumes
+//! of pods that are not ready: a PersistentVolume pinned to one Node (nodeAffinity, as local
+//! volumes have) strands its member when that Node is cordoned, NotReady or gone. Volumes of
+//! ready pods are not looked at, so a healthy ring costs no PersistentVolume reads.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Node, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod,
+};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 
 use crate::model::RingModel;
-use crate::names::{ANNOTATION_EVICTION_REQUESTED_AT, ANNOTATION_POD_SPEC_HASH, CONFIG_FILE, LABEL_ROLE};
-use crate::plan::{NodeView, Observed, PodView, PvcView};
+use crate::names::{
+    ANNOTATION_EVICTION_REQUESTED_AT, ANNOTATION_POD_SPEC_HASH, ANNOTATION_REMOVED_MEMBER, CONFIG_FILE, LABEL_HOSTNAME,
+    LABEL_ROLE,
+};
+use crate::plan::{NodeTrouble, NodeView, Observed, PodView, PvcView};
 use crate::ringclient::RingClient;
 use crate::siteconfig::{node_address, read_membership, Membership};
 
@@ -80,6 +90,105 @@ fn cordoned(node: &Node) -> bool {
             .is_some_and(|ts| ts.iter().any(|t| t.key == "node.kubernetes.io/unschedulable"))
 }
 
+fn elapsed(now: Timestamp, since: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(since)).unwrap_or_default()
+}
+
+/// Why a Node cannot run a pod now (None: it can). `None` for the Node means none exists.
+fn node_trouble(node: Option<&Node>, now: Timestamp) -> Option<NodeTrouble> {
+    let Some(node) = node else { return Some(NodeTrouble::Missing) };
+    if cordoned(node) {
+        return Some(NodeTrouble::Cordoned);
+    }
+    let ready =
+        node.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+    if ready.is_some_and(|c| c.status == "True") {
+        return None;
+    }
+    // Unknown (the kubelet stopped reporting) and False both count; a Node with no Ready
+    // condition yet is NotReady since it registered.
+    let since = ready
+        .and_then(|c| c.last_transition_time.as_ref())
+        .or(node.metadata.creation_timestamp.as_ref())
+        .map(|t| elapsed(now, t.0));
+    Some(NodeTrouble::NotReady { since: since.unwrap_or_default() })
+}
+
+/// Where a PersistentVolume's nodeAffinity pins it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pin {
+    /// `kubernetes.io/hostname In [value]` (local volumes, local-path-provisioner).
+    Hostname(String),
+    /// `metadata.name In [value]` (a field selector term).
+    Name(String),
+}
+
+/// The one Node a PersistentVolume can be used on, if its nodeAffinity names exactly one;
+/// None for volumes usable on several Nodes (zonal disks, network storage).
+fn pinned_to(pv: &PersistentVolume) -> Option<Pin> {
+    let terms = &pv.spec.as_ref()?.node_affinity.as_ref()?.required.as_ref()?.node_selector_terms;
+    // Terms are alternatives: more than one means more than one place.
+    let [term] = terms.as_slice() else { return None };
+    let single = |reqs: &Option<Vec<NodeSelectorRequirement>>, key: &str| {
+        reqs.iter().flatten().find(|r| r.key == key && r.operator == "In").and_then(|r| match r.values.as_deref() {
+            Some([v]) => Some(v.clone()),
+            _ => None,
+        })
+    };
+    single(&term.match_fields, "metadata.name")
+        .map(Pin::Name)
+        .or_else(|| single(&term.match_expressions, LABEL_HOSTNAME).map(Pin::Hostname))
+}
+
+/// A valid label value (so it can go into a label selector).
+fn is_label_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// Kubernetes Nodes read so far, by name (None: no such Node).
+type NodeCache = BTreeMap<String, Option<Node>>;
+
+async fn read_node(api: &Api<Node>, cache: &mut NodeCache, name: &str) -> Result<(), ObserveError> {
+    if !cache.contains_key(name) {
+        let node = api.get_opt(name).await.map_err(err(format!("node {name}")))?;
+        cache.insert(name.to_string(), node);
+    }
+    Ok(())
+}
+
+/// The name of the Node a volume is pinned to (reading that Node into `cache`), if one.
+async fn pinned_node(api: &Api<Node>, cache: &mut NodeCache, pin: Pin) -> Result<Option<String>, ObserveError> {
+    let hostname = match pin {
+        Pin::Name(name) => {
+            read_node(api, cache, &name).await?;
+            return Ok(Some(name));
+        }
+        Pin::Hostname(h) if is_label_value(&h) => h,
+        Pin::Hostname(_) => return Ok(None),
+    };
+    let selector = format!("{LABEL_HOSTNAME}={hostname}");
+    let found =
+        api.list(&ListParams::default().labels(&selector)).await.map_err(err(format!("nodes {selector}")))?.items;
+    match found.as_slice() {
+        // No Node carries it any more: the volume's Node is gone.
+        [] => {
+            cache.insert(hostname.clone(), None);
+            Ok(Some(hostname))
+        }
+        [node] => {
+            let name = node.metadata.name.clone().unwrap_or(hostname);
+            cache.insert(name.clone(), Some(node.clone()));
+            Ok(Some(name))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Reads the ring's objects and asks every relevant node for its status. `removed_members`
 /// are the ordinals the ring's status records as removed.
 pub async fn observe(
@@ -125,30 +234,41 @@ pub async fn observe(
         })
         .collect();
 
-    let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
-    let pvcs: Vec<PvcView> = pvc_api
-        .list(&selector)
-        .await
-        .map_err(err("persistent volume claims"))?
-        .items
-        .iter()
-        .filter_map(|v| {
-            let name = v.metadata.name.clone()?;
-            let ordinal = names.ordinal_of_pvc(&name)?;
-            Some(PvcView { name, ordinal, terminating: v.metadata.deletion_timestamp.is_some() })
-        })
-        .collect();
-
     let node_api: Api<Node> = Api::all(client.clone());
-    let mut cordoned_nodes = BTreeSet::new();
-    let k8s_nodes: BTreeSet<&String> = pods.iter().filter_map(|p| p.node_name.as_ref()).collect();
-    for n in k8s_nodes {
-        if let Some(node) = node_api.get_opt(n).await.map_err(err(format!("node {n}")))? {
-            if cordoned(&node) {
-                cordoned_nodes.insert(n.clone());
+    let mut k8s_nodes = NodeCache::new();
+    let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    let pv_api: Api<PersistentVolume> = Api::all(client.clone());
+    let mut pvcs = Vec::new();
+    for v in pvc_api.list(&selector).await.map_err(err("persistent volume claims"))?.items {
+        let Some(name) = v.metadata.name.clone() else { continue };
+        let Some(ordinal) = names.ordinal_of_pvc(&name) else { continue };
+        let terminating = v.metadata.deletion_timestamp.is_some();
+        let pod_ready = pods.iter().any(|p| p.ordinal == ordinal && p.ready && !p.terminating);
+        let mut node = None;
+        let volume = v.spec.as_ref().and_then(|s| s.volume_name.as_deref()).filter(|n| !n.is_empty());
+        if let (Some(pv_name), false, false) = (volume, pod_ready, terminating) {
+            let pv = pv_api.get_opt(pv_name).await.map_err(err(format!("PersistentVolume {pv_name}")))?;
+            if let Some(pin) = pv.as_ref().and_then(pinned_to) {
+                node = pinned_node(&node_api, &mut k8s_nodes, pin).await?;
             }
         }
+        pvcs.push(PvcView {
+            name,
+            ordinal,
+            uid: v.metadata.uid.clone().unwrap_or_default(),
+            terminating,
+            removed_member: v.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(ANNOTATION_REMOVED_MEMBER)),
+            node,
+        });
     }
+
+    for n in pods.iter().filter_map(|p| p.node_name.as_ref()) {
+        read_node(&node_api, &mut k8s_nodes, n).await?;
+    }
+    let cordoned_nodes: BTreeSet<String> =
+        k8s_nodes.iter().filter(|(_, n)| n.as_ref().is_some_and(cordoned)).map(|(name, _)| name.clone()).collect();
+    let node_trouble: BTreeMap<String, NodeTrouble> =
+        k8s_nodes.iter().filter_map(|(name, n)| node_trouble(n.as_ref(), now).map(|t| (name.clone(), t))).collect();
 
     // Ask every configured node and every pod for its status, concurrently.
     let mut ordinals: BTreeSet<u32> = configured.iter().flat_map(|m| m.nodes.iter().copied()).collect();
@@ -167,6 +287,7 @@ pub async fn observe(
         pvcs,
         nodes,
         cordoned: cordoned_nodes,
+        node_trouble,
         removed_members,
     })
 }
@@ -222,5 +343,60 @@ mod tests {
             {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]}}))
         .unwrap();
         assert!(cordoned(&taint));
+    }
+
+    fn pv(affinity: serde_json::Value) -> PersistentVolume {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "pv"}, "spec": {"nodeAffinity": affinity}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_volume_is_pinned_only_when_its_affinity_names_one_node() {
+        let host = |values: serde_json::Value| {
+            serde_json::json!({"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": values}]}]}})
+        };
+        assert_eq!(pinned_to(&pv(host(serde_json::json!(["n1"])))), Some(Pin::Hostname("n1".into())));
+        assert_eq!(pinned_to(&pv(host(serde_json::json!(["n1", "n2"])))), None);
+        let by_name = serde_json::json!({"required": {"nodeSelectorTerms": [{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": ["n3"]}]}]}});
+        assert_eq!(pinned_to(&pv(by_name)), Some(Pin::Name("n3".into())));
+        let zonal = serde_json::json!({"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["a"]}]}]}});
+        assert_eq!(pinned_to(&pv(zonal)), None);
+        let two_terms = serde_json::json!({"required": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]},
+            {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n2"]}]}]}});
+        assert_eq!(pinned_to(&pv(two_terms)), None);
+        assert_eq!(pinned_to(&pv(serde_json::Value::Null)), None);
+        assert!(is_label_value("ip-10-0-0-1.ec2.internal") && !is_label_value("a b") && !is_label_value("-x"));
+    }
+
+    #[test]
+    fn node_trouble_is_missing_cordoned_or_not_ready_since_the_transition() {
+        let now: Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        assert_eq!(node_trouble(None, now), Some(NodeTrouble::Missing));
+        let node = |spec: serde_json::Value, ready: &str| -> Node {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "n", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": spec,
+                "status": {"conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": "2026-01-01T00:08:00Z"}]}
+            }))
+            .unwrap()
+        };
+        assert_eq!(node_trouble(Some(&node(serde_json::json!({}), "True")), now), None);
+        assert_eq!(
+            node_trouble(Some(&node(serde_json::json!({}), "Unknown")), now),
+            Some(NodeTrouble::NotReady { since: Duration::from_secs(120) })
+        );
+        // Cordoned wins: no delay applies to it.
+        assert_eq!(
+            node_trouble(Some(&node(serde_json::json!({"unschedulable": true}), "False")), now),
+            Some(NodeTrouble::Cordoned)
+        );
+        let fresh: Node = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": "n", "creationTimestamp": "2026-01-01T00:09:00Z"}}),
+        )
+        .unwrap();
+        assert_eq!(node_trouble(Some(&fresh), now), Some(NodeTrouble::NotReady { since: Duration::from_secs(60) }));
     }
 }

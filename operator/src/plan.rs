@@ -14,10 +14,14 @@
 //! 3. Move leadership away from a leader pod that is being deleted, was granted an eviction,
 //!    was asked to be evicted, or runs on a cordoned node.
 //! 4. Scale down: decommission the highest removed member, then shrink StatefulSet and config.
-//! 5. Scale up: clear volumes that hold a removed member's old data, wait until every member's
-//!    configuration lists the new nodes, raise the StatefulSet, join new nodes one at a time.
-//! 6. Replace outdated pods stuck not ready.
-//! 7. Rolling restart: followers one at a time (highest ordinal first), each only when every
+//! 5. Node maintenance ([`crate::maintenance`]): finish a replacement under way (delete the
+//!    removed member's volume and pod), or start one (remove from Raft a member whose volume's
+//!    Node is drained or down, when `spec.nodeMaintenance.reusePVC` is false).
+//! 6. Scale up: clear volumes that hold a removed member's old data, wait until every member's
+//!    configuration lists the new nodes, raise the StatefulSet, join new nodes one at a time
+//!    (a replaced member rejoins this way).
+//! 7. Replace outdated pods stuck not ready; then say which member waits for its Node, if one does.
+//! 8. Rolling restart: followers one at a time (highest ordinal first), each only when every
 //!    member is ready and caught up; then leadership moves and the old leader restarts last.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +29,8 @@ use std::time::Duration;
 
 use om_client::wire::{NodeStatus, Role};
 
+use crate::maintenance;
+use crate::model::NodeMaintenance;
 use crate::names::{RingNames, ROLE_FOLLOWER, ROLE_LEADER};
 use crate::siteconfig::Membership;
 
@@ -60,7 +66,43 @@ pub struct PodView {
 pub struct PvcView {
     pub name: String,
     pub ordinal: u32,
+    pub uid: String,
     pub terminating: bool,
+    /// Marked by the operator after it removed the member whose data this is from the ring
+    /// (a node-maintenance replacement): never reused, only deleted. A new volume of the same
+    /// ordinal is a new object without the mark.
+    pub removed_member: bool,
+    /// The Kubernetes Node the volume is pinned to (its PersistentVolume's nodeAffinity);
+    /// read only for volumes whose pod is not ready. None: not pinned to one Node, or not read.
+    pub node: Option<String>,
+}
+
+/// Why a Kubernetes Node cannot run a pod now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeTrouble {
+    /// No Node of that name exists (any more).
+    Missing,
+    /// Unschedulable (`kubectl cordon`, `kubectl drain`).
+    Cordoned,
+    /// Its Ready condition is not True, for this long.
+    NotReady { since: Duration },
+}
+
+impl std::fmt::Display for NodeTrouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeTrouble::Missing => write!(f, "no longer exists"),
+            NodeTrouble::Cordoned => write!(f, "is cordoned"),
+            NodeTrouble::NotReady { since } => write!(f, "has been NotReady for {}s", since.as_secs()),
+        }
+    }
+}
+
+/// A Kubernetes object to delete: its name, and its uid as a delete precondition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectId {
+    pub name: String,
+    pub uid: String,
 }
 
 /// What one node said about itself, or why it did not answer.
@@ -85,6 +127,9 @@ pub struct Observed {
     pub nodes: Vec<NodeView>,
     /// Kubernetes nodes marked unschedulable.
     pub cordoned: BTreeSet<String>,
+    /// Kubernetes Nodes of pods and pinned volumes that cannot run a pod (a cordoned and
+    /// NotReady Node is Cordoned; a missing one Missing).
+    pub node_trouble: BTreeMap<String, NodeTrouble>,
     /// Ordinals removed from the ring whose volume may hold stale data (from the status).
     pub removed_members: BTreeSet<u32>,
 }
@@ -101,6 +146,8 @@ pub struct Desired {
     pub stuck_after: Duration,
     /// How long a recorded eviction attempt counts as a reason to move leadership.
     pub eviction_memory: Duration,
+    /// `spec.nodeMaintenance`: wait for a member's Node, or replace the member.
+    pub node_maintenance: NodeMaintenance,
 }
 
 impl Desired {
@@ -162,12 +209,45 @@ pub enum Step {
     TransferLeader { from: u32, to: Option<u32>, reason: TransferReason },
     /// Delete a pod so the StatefulSet recreates it from the current template.
     DeletePod { ordinal: u32, name: String, uid: String, reason: RestartReason },
+    /// Remove a member stranded by its volume's Node from Raft (first step of a replacement).
+    RemoveMember(Removal),
+    /// Delete a removed member's volume and pod (second step of a replacement).
+    DiscardVolume(Discard),
+}
+
+/// A member whose volume's Node is unavailable, to remove from Raft without a decommissioned
+/// listing (it rejoins under the same id); its volume is then marked as a removed member's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub ordinal: u32,
+    pub pvc: ObjectId,
+    /// The Node the volume is pinned to, and what is wrong with it.
+    pub node: String,
+    pub trouble: NodeTrouble,
+}
+
+/// What is left of a removed member: its volume and pod to delete (None: already going), so
+/// the StatefulSet starts it afresh with a new volume elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discard {
+    pub ordinal: u32,
+    pub pvc: Option<ObjectId>,
+    pub pod: Option<ObjectId>,
+    /// The Node the old volume is pinned to, if known.
+    pub node: Option<String>,
+    /// Delete the pod with grace period 0: its Node cannot confirm a graceful deletion.
+    pub force: bool,
 }
 
 impl Step {
     /// A bounded label for metrics.
     pub fn kind(&self) -> &'static str {
         self.into()
+    }
+    /// A wait on something outside the operator (a Node coming back): polled at the steady
+    /// period rather than the busy one.
+    pub fn waits_on_the_cluster(&self) -> bool {
+        matches!(self, Step::Wait { reason, .. } if maintenance::LONG_WAITS.contains(reason))
     }
 }
 
@@ -200,10 +280,13 @@ pub fn leader(nodes: &[NodeView]) -> Option<(u32, &NodeStatus)> {
 }
 
 impl Observed {
-    fn pod(&self, ordinal: u32) -> Option<&PodView> {
+    pub(crate) fn pod(&self, ordinal: u32) -> Option<&PodView> {
         self.pods.iter().find(|p| p.ordinal == ordinal)
     }
-    fn node(&self, ordinal: u32) -> Option<&NodeStatus> {
+    pub(crate) fn pvc(&self, ordinal: u32) -> Option<&PvcView> {
+        self.pvcs.iter().find(|v| v.ordinal == ordinal)
+    }
+    pub(crate) fn node(&self, ordinal: u32) -> Option<&NodeStatus> {
         self.nodes.iter().find(|n| n.ordinal == ordinal).and_then(|n| n.status.as_ref().ok())
     }
     fn on_cordoned_node(&self, p: &PodView) -> bool {
@@ -271,7 +354,7 @@ fn transfer_reason(o: &Observed, d: &Desired, leader: u32) -> Option<TransferRea
     }
 }
 
-fn wait(reason: &'static str, message: impl Into<String>) -> Step {
+pub(crate) fn wait(reason: &'static str, message: impl Into<String>) -> Step {
     Step::Wait { reason, message: message.into() }
 }
 
@@ -384,7 +467,14 @@ pub fn plan(o: &Observed, d: &Desired) -> Plan {
         return done(Step::Decommission { ordinal: h }, sts_replicas);
     }
 
-    // 5. Scale up.
+    // 5. Node maintenance: a replacement under way finishes first (before its ordinal is joined
+    //    again); a new one starts only when every desired node is a voter.
+    let maintenance = maintenance::assess(o, d, leader_ord, &members, &target);
+    if let Some(step) = maintenance.step {
+        return done(step, sts_replicas);
+    }
+
+    // 6. Scale up.
     let adding: Vec<u32> = target.iter().copied().filter(|t| !members.contains_key(t)).collect();
     if let Some(&first_new) = adding.first() {
         // A pod still running with a removed member's data must go before its ordinal rejoins.
@@ -443,7 +533,7 @@ pub fn plan(o: &Observed, d: &Desired) -> Plan {
         return done(Step::Join { ordinal: learner }, sts_replicas);
     }
 
-    // 6. Outdated pods stuck not ready go first (they serve nothing anyway).
+    // 7. Outdated pods stuck not ready go first (they serve nothing anyway).
     if let Some(p) = stuck_outdated(o, d) {
         return done(delete_pod(p, RestartReason::Stuck), sts_replicas);
     }
@@ -462,7 +552,12 @@ pub fn plan(o: &Observed, d: &Desired) -> Plan {
         );
     }
 
-    // 7. Rolling restart.
+    // A member down with its Node: say which, and why it is not replaced (yet).
+    if let Some(w) = maintenance.waiting {
+        return done(w, sts_replicas);
+    }
+
+    // 8. Rolling restart.
     let outdated: Vec<&PodView> =
         o.pods.iter().filter(|p| members.contains_key(&p.ordinal) && d.outdated(p) && !p.terminating).collect();
     if outdated.is_empty() {
@@ -576,6 +671,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// The data volume of an ordinal, bound, unmarked, not pinned to a Node.
+    pub(crate) fn pvc(ord: u32) -> PvcView {
+        PvcView {
+            name: names().pvc(ord),
+            ordinal: ord,
+            uid: format!("pvc-uid-{ord}"),
+            terminating: false,
+            removed_member: false,
+            node: None,
+        }
+    }
+
     /// A healthy ring of `n` voters, leader om-0, everything up to date.
     pub(crate) fn healthy(n: u32) -> Observed {
         let members: Vec<(u32, bool)> = (0..n).map(|o| (o, true)).collect();
@@ -584,7 +691,7 @@ pub(crate) mod tests {
             configured: Some(Membership::first(n)),
             sts_replicas: Some(n),
             pods: (0..n).map(pod).collect(),
-            pvcs: (0..n).map(|o| PvcView { name: names().pvc(o), ordinal: o, terminating: false }).collect(),
+            pvcs: (0..n).map(pvc).collect(),
             nodes: (0..n)
                 .map(|o| NodeView {
                     ordinal: o,
@@ -592,6 +699,7 @@ pub(crate) mod tests {
                 })
                 .collect(),
             cordoned: BTreeSet::new(),
+            node_trouble: BTreeMap::new(),
             removed_members: BTreeSet::new(),
         }
     }
@@ -603,15 +711,16 @@ pub(crate) mod tests {
             pod_hash: HASH.into(),
             stuck_after: Duration::from_secs(120),
             eviction_memory: Duration::from_secs(60),
+            node_maintenance: NodeMaintenance::default(),
         }
     }
 
-    fn set_node(o: &mut Observed, ord: u32, status: Result<NodeStatus, String>) {
+    pub(crate) fn set_node(o: &mut Observed, ord: u32, status: Result<NodeStatus, String>) {
         o.nodes.retain(|n| n.ordinal != ord);
         o.nodes.push(NodeView { ordinal: ord, status });
     }
 
-    fn pod_mut(o: &mut Observed, ord: u32) -> &mut PodView {
+    pub(crate) fn pod_mut(o: &mut Observed, ord: u32) -> &mut PodView {
         o.pods.iter_mut().find(|p| p.ordinal == ord).unwrap()
     }
 
@@ -732,7 +841,7 @@ pub(crate) mod tests {
         let mut o = healthy(3);
         let mut d = desired(3);
         d.replicas = 4;
-        o.pvcs.push(PvcView { name: names().pvc(3), ordinal: 3, terminating: false });
+        o.pvcs.push(pvc(3));
         let p = plan(&o, &d);
         assert_eq!(p.step, Step::DeletePvc { ordinal: 3, name: "data-om-3".into() });
         assert_eq!(p.sts_replicas, 3);
@@ -749,7 +858,7 @@ pub(crate) mod tests {
         o.sts_replicas = Some(4);
         o.configured = Some(Membership { nodes: vec![0, 1, 2, 3], decommissioned: vec![3] });
         o.pods.push(pod(3));
-        o.pvcs.push(PvcView { name: names().pvc(3), ordinal: 3, terminating: false });
+        o.pvcs.push(pvc(3));
         o.removed_members.insert(3);
         let p = plan(&o, &d);
         assert_eq!(p.sts_replicas, 3);
@@ -762,7 +871,7 @@ pub(crate) mod tests {
         let mut o = healthy(3);
         let d = desired(3);
         o.removed_members = BTreeSet::from([3, 4]);
-        o.pvcs.push(PvcView { name: names().pvc(4), ordinal: 4, terminating: false });
+        o.pvcs.push(pvc(4));
         assert_eq!(plan(&o, &d).removed_members, BTreeSet::from([4]));
     }
 

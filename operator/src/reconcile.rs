@@ -48,6 +48,7 @@ pub fn desired(model: &RingModel, timing: &Timing) -> (PodTemplateSpec, Desired)
         pod_hash: statefulset::desired_pod_spec_hash(&template),
         stuck_after: timing.stuck_after,
         eviction_memory: timing.eviction_memory,
+        node_maintenance: model.node_maintenance,
     };
     (template, desired)
 }
@@ -224,8 +225,10 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     publish(ctx, &reference, &events).await;
     write_status(ctx, ring, &status).await?;
 
+    // Waiting for a Node can take hours: the Node watch wakes the ring when it changes.
     Ok(match plan.step {
         Step::Idle => Action::requeue(ctx.timing.steady_requeue),
+        ref s if s.waits_on_the_cluster() => Action::requeue(ctx.timing.steady_requeue),
         _ => Action::requeue(ctx.timing.busy_requeue),
     })
 }

@@ -457,3 +457,136 @@ async fn owned_objects_the_plan_no_longer_wants_are_swept() {
     assert!(w.api.get("/api/v1/namespaces/ns/services/om-mine").is_some());
     assert!(w.api.get("/api/v1/namespaces/ns/services/om").is_some());
 }
+
+// --- Node maintenance -----------------------------------------------------------------------
+
+const PVC1: &str = "/api/v1/namespaces/ns/persistentvolumeclaims/data-om-1";
+const POD1: &str = "/api/v1/namespaces/ns/pods/om-1";
+
+/// A 3-ring on local volumes pinned to node-0..2; node-1 is cordoned, or else NotReady since
+/// 2020, and om-1 does not answer.
+fn stranded_world(spec: serde_json::Value, cordoned: bool) -> crate::testing::World {
+    let w = world_with(spec);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    for o in 0..3 {
+        let stranded = o == 1;
+        w.k8s_node(&format!("node-{o}"), stranded && cordoned, !stranded || cordoned, "2020-01-01T00:00:00Z");
+        w.local_volume(o, &format!("pvc-uid-{o}"), &format!("node-{o}"));
+    }
+    w.ring.set("om-1", Err("connection refused".into()));
+    w
+}
+
+fn delete_requests(w: &crate::testing::World) -> Vec<(String, serde_json::Value)> {
+    w.api
+        .log()
+        .into_iter()
+        .filter(|l| l.method == Method::DELETE)
+        .map(|l| (l.path, l.body.unwrap_or_default()))
+        .collect()
+}
+
+fn event_notes(w: &crate::testing::World, reason: &str) -> Vec<String> {
+    w.api
+        .log()
+        .iter()
+        .filter(|l| l.method == Method::POST && l.path.ends_with("/events"))
+        .filter_map(|l| l.body.as_ref())
+        .filter(|b| b["reason"] == reason)
+        .map(|b| b["note"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn by_default_a_member_on_a_drained_node_waits_for_it() {
+    let w = stranded_world(json!({"replicas": 3}), true);
+    w.pending_pod(1, &w.desired_hash());
+    let action = w.reconcile().await.unwrap();
+    assert!(w.ring.calls().is_empty(), "{:?}", w.ring.calls());
+    assert!(delete_requests(&w).is_empty());
+    let p = w.condition("Progressing");
+    assert_eq!((p["status"].as_str(), p["reason"].as_str()), (Some("True"), Some("WaitingForNode")));
+    let msg = p["message"].as_str().unwrap();
+    for part in ["om-1 waits for Node node-1", "volume data-om-1", "is cordoned", "reusePVC=false"] {
+        assert!(msg.contains(part), "{part}: {msg}");
+    }
+    assert_eq!(action, Action::requeue(Timing::default().steady_requeue), "a long wait is polled slowly");
+    // Only the volume of the pod that is not ready was looked at.
+    let pv_reads: Vec<String> =
+        w.api.log().into_iter().filter(|l| l.path.contains("/persistentvolumes/")).map(|l| l.path).collect();
+    assert_eq!(pv_reads, ["/api/v1/persistentvolumes/pv-pvc-uid-1"]);
+}
+
+#[tokio::test]
+async fn without_reuse_a_member_on_a_drained_node_is_removed_dropped_and_joined_again() {
+    let w = stranded_world(json!({"replicas": 3, "nodeMaintenance": {"reusePVC": false}}), true);
+    let hash = w.desired_hash();
+    w.pending_pod(1, &hash);
+
+    // 1. The leader removes om-1 from Raft; its volume is marked as a removed member's.
+    w.reconcile().await.unwrap();
+    assert_eq!(w.ring.calls(), ["decommission om-1 via om-0,om-2"], "no decommissioned listing is awaited");
+    assert!(w.api.get(PVC1).unwrap()["metadata"]["annotations"]["omring.io/removed-member"].is_string());
+    assert_eq!(w.condition("Progressing")["reason"], "ReplacingMember");
+    assert!(event_notes(&w, "ReplacingMember")[0].contains("pinned to Node node-1, which is cordoned"));
+    assert_eq!(w.configured(), Membership::first(3), "om-1 keeps its id: never listed as decommissioned");
+    assert_eq!(w.status().get("removedMembers"), None);
+    assert!(delete_requests(&w).is_empty(), "one step per reconcile");
+
+    // 2. The ring lets om-1 go: its volume, then its pod, are deleted, each by uid.
+    w.ring.healthy("om", &[0, 2], 0, 42);
+    w.ring.clear_calls();
+    w.api.clear_log();
+    w.reconcile().await.unwrap();
+    let deletes = delete_requests(&w);
+    assert_eq!(deletes.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), [PVC1, POD1]);
+    assert_eq!(deletes[0].1["preconditions"]["uid"], "pvc-uid-1");
+    assert_eq!(deletes[1].1["preconditions"]["uid"], "pod-uid-1-pending");
+    assert_eq!(deletes[1].1.get("gracePeriodSeconds"), None, "a cordoned Node's kubelet confirms deletions");
+    assert!(event_notes(&w, "VolumeDiscarded")[0].contains("pinned to Node node-1"));
+    assert!(w.ring.calls().is_empty());
+
+    // 3. The StatefulSet recreated both on node-3; om-1 starts empty and is joined.
+    w.k8s_node("node-3", false, true, "2026-01-01T00:00:00Z");
+    w.local_volume(1, "pvc-uid-1b", "node-3");
+    w.pod(1, false, &hash);
+    let mut pod = w.api.get(POD1).unwrap();
+    pod["spec"]["nodeName"] = json!("node-3");
+    w.api.insert(POD1, pod);
+    w.ring.set("om-1", Ok(node_status("om", 1, Role::Unknown, 0, &[], 0)));
+    w.ring.clear_calls();
+    w.api.clear_log();
+    w.reconcile().await.unwrap();
+    let joins: Vec<String> = w.ring.calls().into_iter().filter(|c| c.starts_with("join")).collect();
+    assert_eq!(joins, ["join om-1 via om-0,om-2"]);
+    assert!(delete_requests(&w).is_empty(), "the new volume is not stale data");
+
+    // 4. A voter again: stable, with node-1 still cordoned.
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.pod(1, true, &hash);
+    let mut pod = w.api.get(POD1).unwrap();
+    pod["spec"]["nodeName"] = json!("node-3");
+    w.api.insert(POD1, pod);
+    w.reconcile().await.unwrap();
+    assert_eq!(w.condition("Progressing")["reason"], "Stable");
+}
+
+#[tokio::test]
+async fn a_member_on_a_node_not_ready_past_the_delay_is_replaced_with_a_forced_pod_deletion() {
+    let w = stranded_world(
+        json!({"replicas": 3, "nodeMaintenance": {"reusePVC": false, "replaceAfterSeconds": 60}}),
+        false,
+    );
+    // The pod still says Running on node-1, but not ready: the kubelet stopped reporting.
+    w.pod(1, false, &w.desired_hash());
+    w.reconcile().await.unwrap();
+    assert_eq!(w.ring.calls(), ["decommission om-1 via om-0,om-2"]);
+    assert!(event_notes(&w, "ReplacingMember")[0].contains("has been NotReady for"));
+    w.ring.healthy("om", &[0, 2], 0, 42);
+    w.api.clear_log();
+    w.reconcile().await.unwrap();
+    let deletes = delete_requests(&w);
+    assert_eq!(deletes.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), [PVC1, POD1]);
+    assert_eq!(deletes[1].1["gracePeriodSeconds"], 0, "a NotReady Node cannot confirm a graceful deletion");
+}

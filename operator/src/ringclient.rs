@@ -90,7 +90,6 @@ impl Default for RingTimeouts {
 }
 
 /// The real ring client: om-client's failover client, built per call for the nodes asked.
-/// Host names resolve through `OMRING_HOSTS_FILE` when set (the end-to-end suite sets it).
 #[derive(Debug, Clone, Default)]
 pub struct HttpRingClient {
     pub timeouts: RingTimeouts,

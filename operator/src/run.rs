@@ -273,6 +273,24 @@ fn ring_of(obj: &impl kube::Resource) -> Option<ObjectRef<Ring>> {
     Some(ObjectRef::new(name).within(obj.meta().namespace.as_deref()?))
 }
 
+/// What of a Node matters to rings: cordon, taints, and the status of its Ready condition.
+fn node_change_hash(n: &Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let spec = n.spec.as_ref();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    spec.and_then(|s| s.unschedulable).hash(&mut h);
+    spec.and_then(|s| s.taints.as_ref())
+        .map(|ts| ts.iter().map(|t| (t.key.clone(), t.effect.clone())).collect::<Vec<_>>())
+        .hash(&mut h);
+    n.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.status.clone())
+        .hash(&mut h);
+    h.finish()
+}
+
 /// Runs the controller until `shutdown` resolves.
 pub async fn run_controller(
     ctx: Arc<Context>,
@@ -301,24 +319,14 @@ pub async fn run_controller(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
 
-    // Nodes: only cordon changes matter; map them to every ring (a few per cluster).
+    // Nodes: cordons (leadership moves, stranded members) and Ready changes (a Node going
+    // NotReady strands the members whose volumes it holds); heartbeats are not changes. Map
+    // them to every ring (a few per cluster).
     let node_reader = reader.clone();
     let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .applied_objects()
-        .predicate_filter(
-            |n: &Node| {
-                use std::hash::{Hash, Hasher};
-                let spec = n.spec.as_ref();
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                spec.and_then(|s| s.unschedulable).hash(&mut h);
-                spec.and_then(|s| s.taints.as_ref())
-                    .map(|ts| ts.iter().map(|t| (t.key.clone(), t.effect.clone())).collect::<Vec<_>>())
-                    .hash(&mut h);
-                Some(h.finish())
-            },
-            Default::default(),
-        );
+        .predicate_filter(|n: &Node| Some(node_change_hash(n)), Default::default());
 
     Controller::for_stream(rings, reader)
         .with_config(ControllerConfig::default().concurrency(8))
@@ -338,4 +346,25 @@ pub async fn run_controller(
             }
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(unschedulable: bool, ready: &str, heartbeat: &str) -> Node {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n"}, "spec": {"unschedulable": unschedulable},
+            "status": {"conditions": [{"type": "Ready", "status": ready, "lastHeartbeatTime": heartbeat}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn cordons_and_ready_changes_wake_the_rings_but_heartbeats_do_not() {
+        let base = node_change_hash(&node(false, "True", "2026-01-01T00:00:00Z"));
+        assert_eq!(base, node_change_hash(&node(false, "True", "2026-01-01T00:00:40Z")));
+        assert_ne!(base, node_change_hash(&node(false, "Unknown", "2026-01-01T00:00:00Z")));
+        assert_ne!(base, node_change_hash(&node(true, "True", "2026-01-01T00:00:00Z")));
+    }
 }

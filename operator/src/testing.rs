@@ -40,6 +40,7 @@ const COLLECTIONS: &[&str] = &[
     "poddisruptionbudgets",
     "events",
     "nodes",
+    "persistentvolumes",
     "ozonemanagerrings",
     "leases",
     "validatingwebhookconfigurations",
@@ -654,6 +655,50 @@ impl World {
                    "metadata": {"name": format!("data-om-{ordinal}"), "namespace": "ns",
                                 "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"}},
                    "spec": {}}),
+        );
+    }
+
+    /// A Kubernetes Node labelled with its hostname, Ready or NotReady (since `since`), cordoned or not.
+    pub fn k8s_node(&self, name: &str, cordoned: bool, ready: bool, since: &str) {
+        self.api.insert(
+            &format!("/api/v1/nodes/{name}"),
+            json!({"apiVersion": "v1", "kind": "Node",
+                   "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+                   "spec": {"unschedulable": cordoned},
+                   "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "Unknown" },
+                                              "lastTransitionTime": since}]}}),
+        );
+    }
+
+    /// Volume `data-om-<ordinal>` (uid `uid`) bound to a local PersistentVolume pinned to `node`.
+    pub fn local_volume(&self, ordinal: u32, uid: &str, node: &str) {
+        let pv = format!("pv-{uid}");
+        self.api.insert(
+            &format!("/api/v1/namespaces/ns/persistentvolumeclaims/data-om-{ordinal}"),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": format!("data-om-{ordinal}"), "namespace": "ns", "uid": uid,
+                                "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"}},
+                   "spec": {"volumeName": pv}}),
+        );
+        self.api.insert(
+            &format!("/api/v1/persistentvolumes/{pv}"),
+            json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+                   "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                       {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}}),
+        );
+    }
+
+    /// Pod `om-<ordinal>` as the StatefulSet makes it and the scheduler cannot place it.
+    pub fn pending_pod(&self, ordinal: u32, hash: &str) {
+        self.api.insert(
+            &format!("/api/v1/namespaces/ns/pods/om-{ordinal}"),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": format!("om-{ordinal}"), "namespace": "ns", "uid": format!("pod-uid-{ordinal}-pending"),
+                                "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"},
+                                "annotations": {ANNOTATION_POD_SPEC_HASH: hash}},
+                   "spec": {"containers": []},
+                   "status": {"phase": "Pending", "conditions": [
+                       {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}}),
         );
     }
 

@@ -59,6 +59,9 @@ const PATHS: &[&[&str]] = &[
     &["spec", "podDisruptionBudget"],
     &["spec", "pvcRetentionPolicy"],
     &["spec", "nodeSelector"],
+    &["spec", "nodeMaintenance"],
+    &["spec", "nodeMaintenance", "reusePVC"],
+    &["spec", "nodeMaintenance", "replaceAfterSeconds"],
 ];
 
 fn set(v: &mut Value, path: &[&str], to: Value) {
