@@ -39,10 +39,12 @@ broken-node: deps
 	cargo build --workspace --all-targets --features om-node/broken-for-tests
 	cp -f $(OM_NODE) $(OM_NODE)-broken
 
-## omring on a local Kubernetes control plane (the README's first command): builds, starts a
-## real control plane and the node agent, installs the operator with helm, applies
+## omring on a local Kubernetes cluster (the README's first command): builds, starts a control
+## plane and 3 real Nodes (containerd + kubelet each, kube-proxy, CoreDNS, local volumes),
+## imports the project's images, installs the operator with helm, applies
 ## manifests/examples/ring-3.yaml, waits until it is Available and prints how to use it.
-## Everything keeps running; `make demo-down` stops it (e2e/demo.sh).
+## Everything keeps running; `make demo-down` stops it and restores the host (e2e/demo.sh).
+## Needs root.
 demo: deps
 	e2e/demo.sh up
 
@@ -57,9 +59,10 @@ demo-local: build
 	rm -rf .omring/local-ring
 	$(OM_NODE) dev ring --nodes 3 --dir .omring/local-ring
 
-## Everything CI checks. The end-to-end tests need the control-plane and node binaries (built once
-## from the Go module proxy, about 25 min cold on 2 cores, then cached), and root for the real
-## nodes' smoke (e2e/nodes/smoke.sh).
+## Everything CI checks. Needs root: the fault suite makes network namespaces, and the end-to-end
+## tests, e2e/nodes/smoke.sh and e2e/demo-check.sh (make demo, every command it prints, make
+## demo-down, the host compared) run real Kubernetes Nodes. The control-plane and node binaries
+## are built once from the Go module proxy beside the Rust build, then cached.
 test: deps
 	cargo fmt --all -- --check
 	$(MAKE) --no-print-directory -j2 go-tools broken-node
@@ -67,7 +70,8 @@ test: deps
 	cd scripts/tools && go test ./porcupine-check
 	cargo test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory chart-check
-	e2e/nodes/smoke.sh --ring
+	e2e/nodes/smoke.sh
+	e2e/demo-check.sh
 
 ## Every Go-built binary the tests use (control plane, real nodes), cached in ~/.cache/omring;
 ## `make test` builds them beside the Rust build (-j2), as they share nothing.
@@ -90,9 +94,9 @@ chart-check: deps
 test-one: build
 	"$$(scripts/exe-of.sh test $(T))" $(ARGS)
 
-## Only the end-to-end scenarios (real control plane, node agent, chart, operator).
+## Only the end-to-end scenarios (real Nodes, the project's images, chart, operator). Needs root.
 e2e: deps
-	e2e/controlplane/build.sh >/dev/null
+	e2e/controlplane/build.sh --node-bin >/dev/null
 	cargo build --workspace --all-targets
 	cargo test -p omring-e2e --no-fail-fast
 

@@ -53,12 +53,13 @@ for _ in 1 2 3; do
   while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done <<<"$mounts"
 done
 
-# Rules: kube-proxy removes its own; then any KUBE-/CNI- chain left (kubelet, CNI plugins).
+# Rules: kube-proxy removes its own; then any KUBE-/CNI- chain left (kubelet, CNI plugins) and
+# the OMRING-E2E- chains of the tests' faults (e2e/src/harness/cluster.rs).
 BIN=$(sed -n 's/^OMRING_CP_BIN=//p' "$D/cp/env" 2>/dev/null)
 [[ -x $BIN/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >"$D/logs/kube-proxy-cleanup.log" 2>&1
 for ipt in iptables ip6tables; do
-  if "$ipt-save" 2>/dev/null | grep -qE '^:(KUBE|CNI)-|-j (KUBE|CNI)-'; then
-    "$ipt-save" | grep -vE '^:(KUBE|CNI)-|^-A (KUBE|CNI)-|-j (KUBE|CNI)-' | "$ipt-restore"
+  if "$ipt-save" 2>/dev/null | grep -qE '^:(KUBE|CNI|OMRING-E2E)-|-j (KUBE|CNI|OMRING-E2E)-'; then
+    "$ipt-save" | grep -vE '^:(KUBE|CNI|OMRING-E2E)-|^-A (KUBE|CNI|OMRING-E2E)-|-j (KUBE|CNI|OMRING-E2E)-' | "$ipt-restore"
   fi
 done
 for t in "ip kube-proxy" "ip6 kube-proxy"; do nft list table $t >/dev/null 2>&1 && nft delete table $t; done

@@ -49,3 +49,20 @@ save_host_state() {
   for s in $SYSCTLS; do echo "$s=$(sysctl -n "$s" 2>/dev/null || echo '')" >>"$D/host/sysctl"; done
   for p in $HOST_PATHS; do [[ -e $p ]] || echo "$p" >>"$D/host/absent"; done
 }
+
+start() { # start NAME CMD...: a process in its own session, outliving this script; logs appended
+  local name=$1; shift; setsid "$@" >>"$D/logs/$name.log" 2>&1 </dev/null & echo $! >"$D/pids/$name.pid"; }
+save_cmd() { # save_cmd FILE CMD...: the command line, one argument per line, for start_saved
+  printf '%s\n' "${@:2}" >"$1"; }
+start_saved() { # start_saved NAME FILE: starts what save_cmd wrote (node.sh restarts a Node with it)
+  local args; mapfile -t args <"$2"; start "$1" "${args[@]}"; }
+
+host_state() { # what a cluster changes on the host, to compare before up.sh and after down.sh
+  ip -br link | awk '{print $1}' | grep -E '^omr-e2e' || true
+  iptables-save 2>/dev/null | grep -cE '(KUBE|CNI|OMRING-E2E)-' || true
+  nft list tables 2>/dev/null | grep -c kube-proxy || true
+  for s in $SYSCTLS; do echo "$s=$(sysctl -n "$s" 2>/dev/null)"; done
+  ls -d /sys/fs/cgroup/*/omring-e2e-* 2>/dev/null || true
+  for p in $HOST_PATHS; do [[ -e $p ]] && echo "$p"; done
+  return 0
+}

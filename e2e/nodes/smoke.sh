@@ -28,12 +28,6 @@ if ((RING)); then
 fi
 D=$(mktemp -d /tmp/omring-nodes-smoke.XXXXXX)
 source "$HERE/lib.sh"
-host_state() {
-  ip -br link | awk '{print $1}' | grep -E '^omr-e2e' || true
-  iptables-save 2>/dev/null | grep -cE '(KUBE|CNI)-' || true
-  for s in $SYSCTLS; do echo "$s=$(sysctl -n "$s" 2>/dev/null)"; done
-  ls -d /sys/fs/cgroup/*/omring-e2e-* 2>/dev/null || true
-}
 before=$(host_state)
 fail() { echo "smoke: FAILED: $*  (cluster dir $D)" >&2; "$HERE/down.sh" "$D" >/dev/null 2>&1; exit 1; }
 

@@ -74,8 +74,6 @@ current-context: omring-e2e
 EOF
   chmod 600 "$D/$1.kubeconfig"; }
 
-start() { # start NAME CMD...: a process in its own session, outliving this script
-  local name=$1; shift; setsid "$@" >"$D/logs/$name.log" 2>&1 </dev/null & echo $! >"$D/pids/$name.pid"; }
 alive() { local f; for f in "$D"/pids/*.pid; do kill -0 "$(cat "$f")" 2>/dev/null || fail "${f##*/} died"; done; }
 wait_for() { # wait_for WHAT CMD...
   until "${@:2}" >/dev/null 2>&1; do alive; ((SECONDS < DEADLINE)) || fail "timed out waiting for $1"; sleep 0.3; done; }
@@ -107,7 +105,8 @@ for n in $(seq "$NODES"); do
     -e "s|@PAUSE@|$(image_ref pause)|g" "$HERE/containerd.toml" >"$ND/containerd.toml"
   sed -e "s|@NAME@|omring-e2e|; s|@BRIDGE@|$(bridge_of "$n")|; s|@SUBNET@|$(node_subnet "$n")|" \
     -e "s|@GATEWAY@|$(node_ip "$n")|; s|@IPAM@|$ND/cni/ipam|" "$HERE/cni.conflist" >"$ND/cni/net.d/10-omring-e2e.conflist"
-  start "containerd-$node" containerd --config "$ND/containerd.toml"
+  save_cmd "$ND/containerd.cmd" containerd --config "$ND/containerd.toml"
+  start_saved "containerd-$node" "$ND/containerd.cmd"
   wait_for "containerd of $node" ctr -a "$sock" version
   for a in "${archives[@]}"; do
     ctr -a "$sock" -n k8s.io images import "$a" >>"$D/logs/images-$node.log" 2>&1 ||
@@ -125,9 +124,10 @@ for n in $(seq "$NODES"); do
   sed -e "s|@ND@|$ND|g; s|@SOCK@|$sock|; s|@NODE_IP@|$(node_ip "$n")|" \
     -e "s|@PORT@|$(port)|; s|@HEALTHZ@|$(port)|; s|@CGROUP@|/$(cgroup_of "$n")|" \
     -e "s|@CA@|$P/ca.crt|; s|@DNS_IP@|$DNS_IP|" "$HERE/kubelet.yaml" >"$ND/kubelet.yaml"
-  start "kubelet-$node" "$BIN/kubelet" --config="$ND/kubelet.yaml" --kubeconfig="$D/kubelet-$node.kubeconfig" \
+  save_cmd "$ND/kubelet.cmd" "$BIN/kubelet" --config="$ND/kubelet.yaml" --kubeconfig="$D/kubelet-$node.kubeconfig" \
     --root-dir="$ND/kubelet" --cert-dir="$ND/kubelet/pki" --hostname-override="$node" \
     --node-ip="$(node_ip "$n")" --node-labels="topology.kubernetes.io/zone=$(zone_of "$n")" --v=1
+  start_saved "kubelet-$node" "$ND/kubelet.cmd"
 done
 
 # --- kube-proxy for the host

@@ -107,8 +107,6 @@ impl FailoverClientBuilder {
             .tcp_nodelay(true);
         if let Some(r) = self.resolver {
             http = http.dns_resolver(Arc::new(SharedResolver(r)));
-        } else if crate::hosts::hosts_file_from_env().is_some() {
-            http = http.dns_resolver(Arc::new(crate::hosts::HostsFileResolver));
         }
         let http = http.build().map_err(|e| ClientError::Http(e.to_string()))?;
         let nodes: Vec<NodeAddress> = self.service.active_nodes().cloned().collect();

@@ -550,8 +550,8 @@ fn split_host_port(key: &str, v: &str, default_port: u16) -> Result<(String, u16
 
 /// True when `host` resolves to an address that can be bound on this machine.
 pub fn is_local_host(host: &str) -> bool {
-    let addrs: Vec<IpAddr> = match crate::hosts::resolve(host, 0) {
-        Ok(it) => it.into_iter().map(|a| a.ip()).collect(),
+    let addrs: Vec<IpAddr> = match std::net::ToSocketAddrs::to_socket_addrs(&(host, 0)) {
+        Ok(it) => it.map(|a| a.ip()).collect(),
         Err(_) => return false,
     };
     addrs.into_iter().any(|ip| UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok())

@@ -5,7 +5,6 @@ pub mod client;
 pub mod config;
 pub mod wire;
 
-pub mod hosts;
 pub mod ports;
 pub mod shutdown;
 pub use client::{ClientError, FailoverClient};

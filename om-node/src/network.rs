@@ -42,12 +42,8 @@ impl PeerNetwork {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30));
-        let http = match om_client::hosts::hosts_file_from_env() {
-            Some(_) => http.dns_resolver(std::sync::Arc::new(om_client::hosts::HostsFileResolver)),
-            None => http,
-        }
-        .build()?;
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
         Ok(Self { http })
     }
 }

@@ -116,8 +116,7 @@ impl RunningNode {
 }
 
 fn bind_addr(host: &str, port: u16) -> Result<SocketAddr, std::io::Error> {
-    om_client::hosts::resolve(host, port)?
-        .into_iter()
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
         .next()
         .ok_or_else(|| std::io::Error::other(format!("{host} resolves to no address")))
 }

@@ -1,4 +1,4 @@
-//! The locally built binaries that stand in for images, and the control-plane binaries.
+//! The locally built binaries, the images made from them, and the control-plane binaries.
 //!
 //! Tests run from `<target>/debug/deps/`, so the workspace's binaries are in `<target>/debug/`.
 //! `make test` builds them all before the tests run; when one is missing (e.g. only
@@ -55,8 +55,41 @@ pub fn operator() -> Result<PathBuf> {
     workspace_binary("omring-operator", "omring-operator")
 }
 
-pub fn node_agent() -> Result<PathBuf> {
-    workspace_binary("omring-e2e", "omring-node-agent")
+static IMAGES_LOCK: Mutex<()> = Mutex::new(());
+
+/// The om-node and operator images (OCI archives of `images/build-oci.sh`) of the binaries this
+/// test build made, in `<target>/images`; rebuilt when a binary is newer than its archive.
+pub fn images() -> Result<Vec<PathBuf>> {
+    let bins = [om_node()?, operator()?];
+    let dir = target_debug_dir()?.parent().map(Path::to_path_buf).unwrap_or_default().join("images");
+    let archive = |bin: &Path| {
+        let name = bin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        dir.join(format!("{name}-{}.oci.tar", env!("CARGO_PKG_VERSION")))
+    };
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let _guard = IMAGES_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let stale = bins.iter().any(|b| match (modified(b), modified(&archive(b))) {
+        (Some(bin), Some(img)) => img < bin,
+        _ => true,
+    });
+    if stale {
+        super::step(format!("building the om-node and operator images into {}", dir.display()));
+        let script = repo_root().join("images/build-oci.sh");
+        let out = Command::new(&script)
+            .env("OMRING_IMAGES_DIR", &dir)
+            .env("CARGO_TARGET_DIR", target_debug_dir()?.parent().unwrap_or(Path::new(".")))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .map_err(|source| HarnessError::Io { what: script.display().to_string(), source })?;
+        if !out.status.success() {
+            return Err(HarnessError::Command {
+                cmd: script.display().to_string(),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+    }
+    Ok(bins.iter().map(|b| archive(b)).collect())
 }
 
 /// Builds (or finds cached) the control-plane binaries; returns their directory.

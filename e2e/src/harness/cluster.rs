@@ -1,63 +1,223 @@
-//! A throw-away cluster: the control plane from `e2e/controlplane/` in a temp directory, and
-//! the node agent as a process playing the kubelet for a few Nodes. Dropping it stops both;
-//! when the test is failing the directory (logs of every component and pod) is kept.
+//! A throw-away real cluster: `e2e/nodes/up.sh` in a temp directory (control plane, a containerd
+//! and a kubelet per Node, kube-proxy, CoreDNS, local-path storage), with the om-node and
+//! operator images of this build imported into every Node. Dropping it runs `down.sh`, which
+//! also restores the host; when the test is failing the directory (every log) is kept.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use kube::Client;
-use om_localring::child;
+use k8s_openapi::api::core::v1::Pod;
+use kube::{Api, Client};
 
 use super::{bins, repo_root, step, HarnessError, Result};
-use crate::agent::control::{self, ContainerRecord};
-use crate::agent::AgentInfo;
 
-/// A running control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler).
-pub struct ControlPlane {
+/// How many Nodes (node-1..node-N, in zones zone-a, zone-b, ...).
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub nodes: usize,
+}
+
+impl ClusterSpec {
+    pub fn new(name: &str, nodes: usize) -> Self {
+        Self { name: name.into(), nodes }
+    }
+}
+
+/// Where a running cluster lives: enough to attach to it from another test or runtime.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub bin: PathBuf,
+    pub nodes: usize,
+}
+
+/// Stops the cluster of `info` (down.sh, which restores the host) and removes its directory
+/// unless `keep`.
+pub fn teardown(info: &ClusterInfo, keep: bool) {
+    let script = repo_root().join("e2e/nodes/down.sh");
+    match std::process::Command::new(&script).arg(&info.dir).stderr(Stdio::null()).status() {
+        Ok(st) if st.success() => {}
+        other => eprintln!("down.sh {}: {other:?}", info.dir.display()),
+    }
+    if keep {
+        eprintln!("kept {} (logs in logs/, cp/logs/, nodes/*/pod-logs/)", info.dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&info.dir);
+    }
+}
+
+/// A running cluster, or a handle attached to one (which leaves it running when dropped).
+pub struct Cluster {
+    /// up.sh's directory: `cp/` (control plane), `nodes/node-N/`, `logs/`.
     pub dir: PathBuf,
     pub kubeconfig: PathBuf,
     /// kubectl, helm, ... of the pinned versions.
     pub bin: PathBuf,
+    pub client: Client,
+    pub nodes: usize,
+    /// This handle started the cluster and stops it when dropped.
+    owned: bool,
     up: bool,
+    keep: bool,
 }
 
-impl ControlPlane {
-    /// Builds (cached) and starts a control plane with state and logs under `dir`.
-    pub async fn start(dir: &Path) -> Result<Self> {
-        let bin = tokio::task::spawn_blocking(bins::control_plane_bin)
+/// The chain that holds the rules tests add on the host (down.sh removes it).
+pub const FAULT_CHAIN: &str = "OMRING-E2E-FAULTS";
+
+impl Cluster {
+    pub async fn start(spec: ClusterSpec) -> Result<Self> {
+        let images = tokio::task::spawn_blocking(bins::images)
             .await
-            .map_err(|e| HarnessError::Setup(format!("build task: {e}")))??;
-        let script = repo_root().join("e2e/controlplane/up.sh");
+            .map_err(|e| HarnessError::Setup(format!("image build task: {e}")))??;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("omring-e2e-{}-", spec.name))
+            .tempdir()
+            .map_err(|source| HarnessError::Io { what: "temp dir".into(), source })?
+            .keep();
+        step(format!("cluster {} ({} Nodes) in {}", spec.name, spec.nodes, dir.display()));
+        let script = repo_root().join("e2e/nodes/up.sh");
+        let list: Vec<String> = images.iter().map(|p| p.display().to_string()).collect();
         let t0 = Instant::now();
         let out = tokio::process::Command::new(&script)
-            .arg(dir)
+            .arg(&dir)
+            .arg(spec.nodes.to_string())
+            .env("OMRING_NODE_IMAGES", list.join(" "))
+            .stdin(Stdio::null())
             .stderr(Stdio::piped())
             .output()
             .await
             .map_err(|source| HarnessError::Io { what: script.display().to_string(), source })?;
         if !out.status.success() {
             return Err(HarnessError::Command {
-                cmd: format!("{} {}", script.display(), dir.display()),
+                cmd: format!("{} {} {}", script.display(), dir.display(), spec.nodes),
                 status: out.status.to_string(),
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             });
         }
         let kubeconfig = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        step(format!("control plane up in {:.1}s ({})", t0.elapsed().as_secs_f64(), dir.display()));
-        Ok(Self { dir: dir.to_path_buf(), kubeconfig, bin, up: true })
+        let env = std::fs::read_to_string(dir.join("env"))
+            .map_err(|source| HarnessError::Io { what: format!("{}/env", dir.display()), source })?;
+        let bin = env
+            .lines()
+            .find_map(|l| l.strip_prefix("OMRING_CP_BIN="))
+            .map(PathBuf::from)
+            .ok_or_else(|| HarnessError::Setup(format!("{}/env names no OMRING_CP_BIN", dir.display())))?;
+        let client = admin_client(&kubeconfig).await?;
+        step(format!("cluster up in {:.1}s", t0.elapsed().as_secs_f64()));
+        Ok(Self { dir, kubeconfig, bin, client, nodes: spec.nodes, owned: true, up: true, keep: false })
     }
 
-    pub async fn client(&self) -> Result<Client> {
-        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| HarnessError::Setup(format!("kubeconfig {}: {e}", self.kubeconfig.display())))?;
-        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+    /// A handle to the running cluster of `info`, with a client of the calling runtime.
+    pub async fn attach(info: &ClusterInfo) -> Result<Self> {
+        let client = admin_client(&info.kubeconfig).await?;
+        Ok(Self {
+            dir: info.dir.clone(),
+            kubeconfig: info.kubeconfig.clone(),
+            bin: info.bin.clone(),
+            client,
+            nodes: info.nodes,
+            owned: false,
+            up: true,
+            keep: true,
+        })
+    }
+
+    pub fn info(&self) -> ClusterInfo {
+        ClusterInfo {
+            dir: self.dir.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            bin: self.bin.clone(),
+            nodes: self.nodes,
+        }
+    }
+
+    /// Keeps the cluster running past this handle; the caller stops it with [`teardown`].
+    pub fn disown(mut self) -> ClusterInfo {
+        self.owned = false;
+        self.info()
+    }
+
+    /// Puts a shared cluster back as a scenario found it: every namespace but the cluster's own
+    /// and the operator's deleted (rings, pods, volumes), every Node running, uncordoned and
+    /// Ready, and the tests' fault rules gone.
+    pub async fn reset(&self, keep_namespaces: &[&str]) -> Result<()> {
+        use k8s_openapi::api::core::v1::{Namespace, Node};
+        let base = ["default", "kube-system", "kube-public", "kube-node-lease"];
+        let namespaces = Api::<Namespace>::all(self.client.clone());
+        let list = namespaces
+            .list(&Default::default())
             .await
-            .map_err(|e| HarnessError::Setup(format!("kubeconfig: {e}")))?;
-        // kube's client retries 429 answers on its own; tests must see them (evictions refused
-        // by a disruption budget or the operator's webhook answer 429).
-        cfg.default_retry = false;
-        Client::try_from(cfg).map_err(|source| HarnessError::Kube { what: "client".into(), source })
+            .map_err(|source| HarnessError::Kube { what: "list namespaces".into(), source })?;
+        let doomed: Vec<String> = list
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .filter(|n| !base.contains(&n.as_str()) && !keep_namespaces.contains(&n.as_str()))
+            .collect();
+        for n in 1..=self.nodes {
+            let node = format!("node-{n}");
+            self.node_script("start", &node).await?;
+            self.kubectl(&["uncordon", &node]).await?;
+        }
+        let _ = run_command("iptables", &["-F", FAULT_CHAIN], None, None).await;
+        for ns in &doomed {
+            self.kubectl(&["delete", "namespace", ns, "--wait=false"]).await?;
+        }
+        super::wait_for(
+            "scenario namespaces deleted",
+            std::time::Duration::from_secs(240),
+            std::time::Duration::from_millis(500),
+            || async {
+                let left: Vec<String> = match namespaces.list(&Default::default()).await {
+                    Ok(l) => {
+                        l.items.into_iter().filter_map(|n| n.metadata.name).filter(|n| doomed.contains(n)).collect()
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
+                if left.is_empty() {
+                    Ok(Some(()))
+                } else {
+                    Err(format!("still there: {left:?}"))
+                }
+            },
+        )
+        .await?;
+        let nodes = Api::<Node>::all(self.client.clone());
+        super::wait_for(
+            "every Node Ready",
+            std::time::Duration::from_secs(180),
+            std::time::Duration::from_millis(500),
+            || async {
+                let list = nodes.list(&Default::default()).await.map_err(|e| e.to_string())?;
+                let not_ready: Vec<String> = list
+                    .items
+                    .into_iter()
+                    .filter(|n| {
+                        !n.status
+                            .as_ref()
+                            .and_then(|s| s.conditions.as_ref())
+                            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                    })
+                    .filter_map(|n| n.metadata.name)
+                    .collect();
+                if not_ready.is_empty() {
+                    Ok(Some(()))
+                } else {
+                    Err(format!("not Ready: {not_ready:?}"))
+                }
+            },
+        )
+        .await?;
+        step(format!("cluster reset: deleted namespaces {doomed:?}; every Node running, uncordoned and Ready"));
+        Ok(())
+    }
+
+    /// Keep the directory after the test (it is kept anyway when the test panics).
+    pub fn keep_dir(&mut self) {
+        self.keep = true;
     }
 
     /// Runs a binary of the control plane's bin dir (kubectl, helm) with the admin kubeconfig.
@@ -74,12 +234,131 @@ impl ControlPlane {
         self.run("kubectl", &["apply", "-f", "-"], Some(yaml)).await
     }
 
+    pub async fn helm(&self, args: &[&str]) -> Result<String> {
+        self.run("helm", args, None).await
+    }
+
+    /// `kubectl exec POD -c CONTAINER -- argv`: Ok(stdout).
+    pub async fn exec(&self, ns: &str, pod: &str, container: &str, argv: &[&str]) -> Result<String> {
+        let mut args = vec!["-n", ns, "exec", pod, "-c", container, "--"];
+        args.extend_from_slice(argv);
+        self.kubectl(&args).await
+    }
+
+    /// The Node and containerd id of a pod's container.
+    pub async fn container(&self, ns: &str, pod: &str, container: &str) -> Result<(String, String)> {
+        let p = Api::<Pod>::namespaced(self.client.clone(), ns)
+            .get(pod)
+            .await
+            .map_err(|source| HarnessError::Kube { what: format!("get pod {ns}/{pod}"), source })?;
+        let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+        let id = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.name == container))
+            .and_then(|c| c.container_id.clone());
+        match (node, id.as_deref().and_then(|i| i.strip_prefix("containerd://"))) {
+            (Some(node), Some(id)) => Ok((node, id.to_string())),
+            (node, _) => Err(HarnessError::Check(format!(
+                "{ns}/{pod} has no running container {container} (node {node:?}, id {id:?})"
+            ))),
+        }
+    }
+
+    /// A file of a pod's ConfigMap volume as its kubelet wrote it on the Node (what the
+    /// container sees at the volume's mount; the images have no `cat` to show it).
+    pub async fn configmap_file(&self, ns: &str, pod: &str, volume: &str, file: &str) -> Result<String> {
+        let p = Api::<Pod>::namespaced(self.client.clone(), ns)
+            .get(pod)
+            .await
+            .map_err(|source| HarnessError::Kube { what: format!("get pod {ns}/{pod}"), source })?;
+        let node = p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+        let uid = p.metadata.uid.clone().unwrap_or_default();
+        let path = self
+            .dir
+            .join("nodes")
+            .join(&node)
+            .join("kubelet/pods")
+            .join(&uid)
+            .join("volumes/kubernetes.io~configmap")
+            .join(volume)
+            .join(file);
+        std::fs::read_to_string(&path).map_err(|source| HarnessError::Io { what: path.display().to_string(), source })
+    }
+
+    /// `ctr` against one Node's containerd, in the kubelet's namespace.
+    pub async fn ctr(&self, node: &str, args: &[&str]) -> Result<String> {
+        let sock = self.dir.join("nodes").join(node).join("containerd.sock");
+        let sock = sock.display().to_string();
+        let mut all = vec!["-a", sock.as_str(), "-n", "k8s.io"];
+        all.extend_from_slice(args);
+        run_command("ctr", &all, None, None).await
+    }
+
+    /// SIGKILL to a container's process through its Node's containerd (a crash, as the kubelet
+    /// sees one).
+    pub async fn kill_container(&self, ns: &str, pod: &str, container: &str) -> Result<()> {
+        let (node, id) = self.container(ns, pod, container).await?;
+        self.ctr(&node, &["tasks", "kill", "--signal", "SIGKILL", &id]).await?;
+        step(format!("kill -9 of {ns}/{pod} container {container} ({id:.12} on {node})"));
+        Ok(())
+    }
+
+    /// Drops (or, with `cut = false`, lets through again) the TCP traffic to `port` of `ip`
+    /// and from `ip` to `port` anywhere: the pod is cut off from its peers on that port while
+    /// the kubelet still probes it. The rules live in [`FAULT_CHAIN`], which down.sh removes.
+    pub async fn cut_port(&self, ip: &str, port: u16, cut: bool) -> Result<()> {
+        if cut {
+            let _ = run_command("iptables", &["-N", FAULT_CHAIN], None, None).await;
+            // Pod to pod traffic between Nodes is routed by the host, and within a Node's
+            // bridge it passes FORWARD too (br_netfilter).
+            if run_command("iptables", &["-C", "FORWARD", "-j", FAULT_CHAIN], None, None).await.is_err() {
+                run_command("iptables", &["-I", "FORWARD", "-j", FAULT_CHAIN], None, None).await?;
+            }
+        }
+        let port = port.to_string();
+        let op = if cut { "-A" } else { "-D" };
+        for dir in ["-s", "-d"] {
+            run_command(
+                "iptables",
+                &[op, FAULT_CHAIN, dir, ip, "-p", "tcp", "--dport", &port, "-j", "DROP"],
+                None,
+                None,
+            )
+            .await?;
+        }
+        step(format!("{} TCP port {port} of {ip}", if cut { "cut" } else { "restored" }));
+        Ok(())
+    }
+
+    /// A Node's power loss (`e2e/nodes/node.sh DIR stop NODE`): its kubelet, containerd and
+    /// every process of its pods are killed; the API server learns of it only by the missing
+    /// heartbeats.
+    pub async fn stop_node(&self, node: &str) -> Result<()> {
+        self.node_script("stop", node).await
+    }
+
+    /// The Node's containerd and kubelet start again (`node.sh DIR start NODE`).
+    pub async fn start_node(&self, node: &str) -> Result<()> {
+        self.node_script("start", node).await
+    }
+
+    async fn node_script(&self, action: &str, node: &str) -> Result<()> {
+        let script = repo_root().join("e2e/nodes/node.sh");
+        let dir = self.dir.display().to_string();
+        run_command(&script.display().to_string(), &[&dir, action, node], None, None).await?;
+        step(format!("{node}: {action}"));
+        Ok(())
+    }
+
+    /// Stops the cluster this handle started (an attached handle never stops it).
     pub fn stop(&mut self) {
-        if !self.up {
+        if !self.up || !self.owned {
             return;
         }
         self.up = false;
-        let script = repo_root().join("e2e/controlplane/down.sh");
+        let script = repo_root().join("e2e/nodes/down.sh");
         match std::process::Command::new(&script).arg(&self.dir).stderr(Stdio::null()).status() {
             Ok(st) if st.success() => {}
             other => eprintln!("down.sh {}: {other:?}", self.dir.display()),
@@ -87,25 +366,51 @@ impl ControlPlane {
     }
 }
 
-impl Drop for ControlPlane {
+impl Drop for Cluster {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         self.stop();
+        if std::thread::panicking() || self.keep {
+            eprintln!("kept {} (logs in logs/, cp/logs/, nodes/*/pod-logs/)", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
+}
+
+/// A client with the admin kubeconfig. kube's client retries 429 answers on its own; tests
+/// must see them (evictions refused by a disruption budget or the operator's webhook).
+pub async fn admin_client(kubeconfig: &Path) -> Result<Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| HarnessError::Setup(format!("kubeconfig {}: {e}", kubeconfig.display())))?;
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| HarnessError::Setup(format!("kubeconfig: {e}")))?;
+    cfg.default_retry = false;
+    Client::try_from(cfg).map_err(|source| HarnessError::Kube { what: "client".into(), source })
 }
 
 /// Runs `program args` with `KUBECONFIG`, feeding `stdin`; Ok(stdout) on success.
 pub async fn run_tool(program: &Path, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    run_command(&program.display().to_string(), args, stdin, Some(kubeconfig)).await
+}
+
+async fn run_command(program: &str, args: &[&str], stdin: Option<&str>, kubeconfig: Option<&Path>) -> Result<String> {
     use tokio::io::AsyncWriteExt;
-    let shown = format!("{} {}", program.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(), args.join(" "));
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
+    let name = Path::new(program).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let shown = format!("{name} {}", args.join(" "));
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| HarnessError::Io { what: shown.clone(), source })?;
+        .kill_on_drop(true);
+    if let Some(kc) = kubeconfig {
+        cmd.env("KUBECONFIG", kc);
+    }
+    let mut child = cmd.spawn().map_err(|source| HarnessError::Io { what: shown.clone(), source })?;
     if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
         w.write_all(input.as_bytes()).await.map_err(|source| HarnessError::Io { what: shown.clone(), source })?;
     }
@@ -118,220 +423,5 @@ pub async fn run_tool(program: &Path, kubeconfig: &Path, args: &[&str], stdin: O
             status: out.status.to_string(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         })
-    }
-}
-
-/// The node agent running as its own process.
-pub struct AgentProcess {
-    child: Option<std::process::Child>,
-    pub dir: PathBuf,
-    pub info: AgentInfo,
-    pub log: PathBuf,
-}
-
-impl AgentProcess {
-    /// Starts `omring-node-agent run` for `nodes` (name, zone) and waits until it is serving.
-    pub async fn start(
-        kubeconfig: &Path,
-        dir: &Path,
-        nodes: &[(String, Option<String>)],
-        backoff_ms: u64,
-    ) -> Result<Self> {
-        let bin = bins::node_agent()?;
-        let om_node = bins::om_node()?;
-        let bin_dir = om_node.parent().map(Path::to_path_buf).unwrap_or_default();
-        std::fs::create_dir_all(dir).map_err(|source| HarnessError::Io { what: dir.display().to_string(), source })?;
-        let log = dir.join("agent.log");
-        let log_file = std::fs::File::create(&log)
-            .map_err(|source| HarnessError::Io { what: log.display().to_string(), source })?;
-        let err_file =
-            log_file.try_clone().map_err(|source| HarnessError::Io { what: log.display().to_string(), source })?;
-        let mut cmd = std::process::Command::new(&bin);
-        cmd.arg("--dir").arg(dir).arg("run").arg("--kubeconfig").arg(kubeconfig);
-        cmd.arg("--bin-dir").arg(&bin_dir).arg("--backoff-initial-ms").arg(backoff_ms.to_string());
-        cmd.arg("--agent-id").arg(dir.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default());
-        for (name, zone) in nodes {
-            cmd.arg("--node").arg(match zone {
-                Some(z) => format!("{name}:{z}"),
-                None => name.clone(),
-            });
-        }
-        cmd.env("RUST_LOG", std::env::var("OMRING_AGENT_LOG").unwrap_or_else(|_| "info,kube=warn".into()))
-            .stdout(log_file)
-            .stderr(err_file)
-            .stdin(Stdio::null());
-        // The agent (and through it every pod) dies with the test.
-        child::tie_to_parent(&mut cmd);
-        let _ = std::fs::remove_file(AgentInfo::path(dir));
-        let mut child = cmd.spawn().map_err(|source| HarnessError::Io { what: bin.display().to_string(), source })?;
-        let pid = child.id();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let info = loop {
-            if let Some(info) = AgentInfo::read(dir).filter(|i| i.pid == pid) {
-                break info;
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(HarnessError::Setup(format!("node agent exited ({st}): {tail}")));
-            }
-            if Instant::now() > deadline {
-                child::kill(&mut child);
-                return Err(HarnessError::Setup("node agent did not start within 60 s".into()));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        step(format!("node agent up: nodes {:?}, pods on 127.{}.0.0/16", info.nodes, info.loopback_octet));
-        Ok(Self { child: Some(child), dir: dir.to_path_buf(), info, log })
-    }
-
-    /// The cluster DNS as a hosts file (for `OMRING_HOSTS_FILE`).
-    pub fn hosts_file(&self) -> &Path {
-        &self.info.hosts_file
-    }
-
-    /// Sends `signal` to a pod's container (SIGKILL: a crash).
-    pub fn signal(&self, ns: &str, pod: &str, container: Option<&str>, signal: i32) -> Result<ContainerRecord> {
-        control::signal_container(&self.dir, ns, pod, container, signal).map_err(|e| HarnessError::Check(e.to_string()))
-    }
-
-    /// Keeps a container from restarting after it exits (or lets it restart again).
-    pub fn hold(&self, ns: &str, pod: &str, container: &str, hold: bool) -> Result<()> {
-        control::set_hold(&self.dir, ns, pod, container, hold).map_err(|e| HarnessError::Check(e.to_string()))
-    }
-
-    /// Runs `argv` in a pod container's environment (like `kubectl exec`); Ok(stdout).
-    pub async fn exec(&self, ns: &str, pod: &str, container: Option<&str>, argv: &[&str]) -> Result<String> {
-        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-        let cmd = control::exec_command(&self.dir, ns, pod, container, &argv)
-            .map_err(|e| HarnessError::Check(e.to_string()))?;
-        let mut cmd = tokio::process::Command::from(cmd);
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|source| HarnessError::Io { what: format!("exec in {ns}/{pod}"), source })?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(HarnessError::Command {
-                cmd: format!("exec {ns}/{pod} -- {}", argv.join(" ")),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            })
-        }
-    }
-
-    /// SIGTERM (pods get a few seconds), then SIGKILL.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = child::terminate(&mut c, Duration::from_secs(15));
-        }
-    }
-}
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A control plane plus a node agent, in one temp directory.
-pub struct Cluster {
-    pub dir: PathBuf,
-    pub agent: AgentProcess,
-    pub cp: ControlPlane,
-    pub client: Client,
-    keep: bool,
-}
-
-/// How many Nodes and in which zones.
-#[derive(Debug, Clone)]
-pub struct ClusterSpec {
-    pub name: String,
-    /// (node name, zone)
-    pub nodes: Vec<(String, Option<String>)>,
-    pub backoff_ms: u64,
-}
-
-impl ClusterSpec {
-    /// `n` Nodes `node-1..n`, each in its own zone `zone-a`, `zone-b`, ...
-    pub fn new(name: &str, n: usize) -> Self {
-        let nodes = (1..=n)
-            .map(|i| (format!("node-{i}"), Some(format!("zone-{}", (b'a' + ((i - 1) % 26) as u8) as char))))
-            .collect();
-        Self { name: name.into(), nodes, backoff_ms: 2000 }
-    }
-}
-
-impl Cluster {
-    pub async fn start(spec: ClusterSpec) -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("omring-e2e-{}-", spec.name))
-            .tempdir()
-            .map_err(|source| HarnessError::Io { what: "temp dir".into(), source })?
-            .keep();
-        step(format!("cluster {} in {}", spec.name, dir.display()));
-        reap_orphans(&dir);
-        let _ = std::fs::write(dir.join("owner.pid"), std::process::id().to_string());
-        let cp = ControlPlane::start(&dir.join("cp")).await?;
-        let agent = AgentProcess::start(&cp.kubeconfig, &dir.join("agent"), &spec.nodes, spec.backoff_ms).await?;
-        let client = cp.client().await?;
-        Ok(Self { dir, agent, cp, client, keep: false })
-    }
-
-    /// Keep the directory after the test (it is kept anyway when the test panics).
-    pub fn keep_dir(&mut self) {
-        self.keep = true;
-    }
-
-    pub async fn kubectl(&self, args: &[&str]) -> Result<String> {
-        self.cp.kubectl(args).await
-    }
-
-    pub async fn apply(&self, yaml: &str) -> Result<String> {
-        self.cp.apply(yaml).await
-    }
-
-    pub async fn helm(&self, args: &[&str]) -> Result<String> {
-        self.cp.run("helm", args, None).await
-    }
-}
-
-/// Stops control planes left running by test processes that died without cleaning up (a killed
-/// CI job), found through the `owner.pid` of their directories next to `dir`.
-fn reap_orphans(dir: &Path) {
-    let Some(parent) = dir.parent() else { return };
-    let Ok(rd) = std::fs::read_dir(parent) else { return };
-    for e in rd.flatten() {
-        let d = e.path();
-        if d == dir || !e.file_name().to_string_lossy().starts_with("omring-e2e-") {
-            continue;
-        }
-        let Some(owner) = std::fs::read_to_string(d.join("owner.pid")).ok().and_then(|s| s.trim().parse::<i32>().ok())
-        else {
-            continue;
-        };
-        // SAFETY: kill with signal 0 only checks whether the process exists.
-        let owner_alive = unsafe { libc::kill(owner, 0) } == 0;
-        if !owner_alive && d.join("cp/pids").is_dir() {
-            eprintln!("stopping the control plane of a dead test run in {}", d.display());
-            let _ = std::process::Command::new(repo_root().join("e2e/controlplane/down.sh"))
-                .arg(d.join("cp"))
-                .stderr(Stdio::null())
-                .status();
-            let _ = std::fs::remove_file(d.join("owner.pid"));
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.agent.stop();
-        self.cp.stop();
-        if std::thread::panicking() || self.keep {
-            eprintln!("kept {} (control plane logs in cp/logs, agent and pod logs in agent/)", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }

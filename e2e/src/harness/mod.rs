@@ -1,10 +1,11 @@
-//! What the scenario tests are written with: a real control plane ([`cluster`]), the node agent
-//! as a process, the operator installed from the chart and run with its ServiceAccount's token
-//! ([`operator`]), ring helpers that read what a user would read ([`ring`]) and a client load
+//! What the scenario tests are written with: a real cluster of `e2e/nodes/` ([`cluster`]), the
+//! operator installed with helm from the chart ([`operator`]), names resolved at the cluster's
+//! CoreDNS ([`dns`]), ring helpers that read what a user would read ([`ring`]) and a client load
 //! that counts acknowledged and failed writes ([`load`]).
 
 pub mod bins;
 pub mod cluster;
+pub mod dns;
 pub mod load;
 pub mod operator;
 pub mod ring;
@@ -13,7 +14,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use cluster::{AgentProcess, Cluster, ControlPlane};
+pub use cluster::{Cluster, ClusterInfo, ClusterSpec};
 pub use load::{Load, LoadReport};
 
 /// Errors of the harness (setup, commands, waits).

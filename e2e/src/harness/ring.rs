@@ -1,9 +1,8 @@
 //! Reading a ring the way a user does: the OzoneManagerRing's status and conditions, the ring's
-//! ozone-site.xml from its ConfigMap, a failover client resolving pod names through the agent's
-//! DNS file, and the nodes' own view (roles, digests).
+//! ozone-site.xml from its ConfigMap, a failover client resolving pod names at the cluster DNS,
+//! and the nodes' own view (roles, digests).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,25 +86,6 @@ async fn wait_status(
     .await
 }
 
-/// Resolves names through a hosts file only (the agent's cluster DNS).
-#[derive(Debug, Clone)]
-pub struct FileResolver(pub PathBuf);
-
-impl reqwest::dns::Resolve for FileResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let path = self.0.clone();
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let ips = om_client::hosts::lookup_in_file(&path, &host);
-            if ips.is_empty() {
-                return Err(format!("{host} is not in {}", path.display()).into());
-            }
-            let addrs: Vec<std::net::SocketAddr> = ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0)).collect();
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 /// The `ozone-site.xml` a ConfigMap holds.
 pub async fn config_from_configmap(client: &Client, ns: &str, name: &str) -> Result<OzoneConfig> {
     let cm = Api::<ConfigMap>::namespaced(client.clone(), ns)
@@ -120,15 +100,15 @@ pub async fn config_from_configmap(client: &Client, ns: &str, name: &str) -> Res
     OzoneConfig::parse_xml(xml).map_err(|e| HarnessError::Check(format!("configmap {ns}/{name}: {e}")))
 }
 
-/// A failover client for the service in `conf`, resolving through `hosts_file`, patient enough
-/// to ride out elections and restarts (it gives up after about a minute).
-pub fn failover_client(conf: &OzoneConfig, hosts_file: &Path) -> Result<Arc<FailoverClient>> {
+/// A failover client for the service in `conf`, resolving through the cluster DNS, patient
+/// enough to ride out elections and restarts (it gives up after about a minute).
+pub fn failover_client(conf: &OzoneConfig) -> Result<Arc<FailoverClient>> {
     let service = conf.service(None).map_err(|e| HarnessError::Check(e.to_string()))?;
     let client = FailoverClient::builder(service)
         .retry_policy(RetryPolicy { max_attempts: 600, wait_between_rounds: Duration::from_millis(100) })
         .request_timeout(Duration::from_secs(5))
         .connect_timeout(Duration::from_secs(1))
-        .resolver(Arc::new(FileResolver(hosts_file.to_path_buf())))
+        .resolver(Arc::new(super::dns::ClusterDns::new()))
         .build()
         .map_err(|e| HarnessError::Check(e.to_string()))?;
     Ok(Arc::new(client))
@@ -188,8 +168,14 @@ pub async fn pods(client: &Client, ns: &str, selector: &str) -> Result<Vec<Pod>>
         .map_err(|source| HarnessError::Kube { what: format!("list pods {selector}"), source })
 }
 
+/// Ready (its Ready condition True) and not being deleted.
 pub fn pod_ready(p: &Pod) -> bool {
-    crate::agent::dns::is_pod_ready(p) && p.metadata.deletion_timestamp.is_none()
+    let ready = p
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    ready && p.metadata.deletion_timestamp.is_none()
 }
 
 pub fn restart_count(p: &Pod) -> i32 {

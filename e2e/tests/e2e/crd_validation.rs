@@ -2,12 +2,10 @@
 //! server itself (schema and CEL rules) with a message a user can act on, before any operator
 //! sees them; valid ones get the printer columns and the scale subresource.
 
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
-use omring_e2e::harness::cluster::ClusterSpec;
-use omring_e2e::harness::{operator, step, Cluster, HarnessError};
+use omring_e2e::harness::{step, Cluster, HarnessError};
 
 const NS: &str = "crd";
 
@@ -27,11 +25,9 @@ async fn refused(cluster: &Cluster, what: &str, yaml: &str, expect: &str) {
     }
 }
 
-#[test]
-fn invalid_rings_are_refused_with_readable_messages() {
+pub fn invalid_rings_are_refused_with_readable_messages() {
     common::run("invalid CRs", Duration::from_secs(300), async {
-        let cluster = Cluster::start(ClusterSpec::new("crd", 1)).await.expect("cluster");
-        operator::helm_install(&cluster, "https://127.0.0.1:1/validate-eviction", &[]).await.expect("helm install");
+        let (cluster, _op) = common::shared(1).await;
         cluster.kubectl(&["create", "namespace", NS]).await.expect("namespace");
 
         refused(&cluster, "replicas 0", &ring("zero", "  replicas: 0\n"), "replicas must be at least 1").await;
@@ -92,4 +88,11 @@ fn invalid_rings_are_refused_with_readable_messages() {
         }
         step(format!("kubectl get omr:\n{table}"));
     });
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    vec![common::trial(
+        "crd_validation::invalid_rings_are_refused_with_readable_messages",
+        invalid_rings_are_refused_with_readable_messages,
+    )]
 }

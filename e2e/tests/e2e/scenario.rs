@@ -1,0 +1,169 @@
+//! What the operator scenarios share: the ring's namespace and names, its manifest, creating it
+//! and a client for it, reading its status, and the load's final checks.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use om_client::FailoverClient;
+use omring_e2e::harness::operator::Operator;
+use omring_e2e::harness::{ring, step, Cluster, Load};
+use serde_json::Value;
+
+pub const NS: &str = "rings";
+pub const RING: &str = "om";
+pub const SELECTOR: &str = "app.kubernetes.io/instance=om";
+/// The om-node container of a ring pod (operator/src/names.rs).
+pub const CONTAINER: &str = "om";
+/// The ring's peer (Raft) port.
+pub const RAFT_PORT: u16 = om_client::config::DEFAULT_RATIS_PORT;
+/// The webhook's record of a refused eviction (operator/src/names.rs).
+pub const EVICTION_RECORD: &str = "omring.io/eviction-requested-at";
+
+/// The shared cluster (at least `nodes` Nodes) with the operator, and the scenario's namespace
+/// for its ring; `name` labels the scenario's client load.
+pub async fn setup(name: &str, nodes: usize) -> (Cluster, Operator) {
+    let (cluster, op) = crate::common::shared(nodes).await;
+    cluster.kubectl(&["create", "namespace", NS]).await.expect("namespace");
+    step(format!("scenario {name}: namespace {NS}"));
+    (cluster, op)
+}
+
+/// The ring's manifest; `extra_spec` is more of its spec as YAML lines indented by two spaces.
+pub fn ring_yaml(replicas: u32, config: &[(&str, &str)], extra_spec: &str) -> String {
+    let mut conf = String::new();
+    for (k, v) in config {
+        conf.push_str(&format!("    {k}: \"{v}\"\n"));
+    }
+    format!(
+        "apiVersion: omring.io/v1alpha1\nkind: OzoneManagerRing\nmetadata: {{name: {RING}, namespace: {NS}}}\n\
+         spec:\n  replicas: {replicas}\n  image: omring/om-node:0.1.0\n  storage: {{size: 1Gi}}\n{extra_spec}  config:\n{}",
+        if conf.is_empty() { "    {}\n".to_string() } else { conf }
+    )
+}
+
+/// Creates the ring and waits until it is Available; returns a client built from its ConfigMap.
+pub async fn create_ring(cluster: &Cluster, replicas: u32, config: &[(&str, &str)]) -> Arc<FailoverClient> {
+    create_ring_with(cluster, replicas, config, "").await
+}
+
+/// [`create_ring`] with more of the spec (see [`ring_yaml`]).
+pub async fn create_ring_with(
+    cluster: &Cluster,
+    replicas: u32,
+    config: &[(&str, &str)],
+    extra_spec: &str,
+) -> Arc<FailoverClient> {
+    let t0 = Instant::now();
+    cluster.apply(&ring_yaml(replicas, config, extra_spec)).await.expect("apply ring");
+    ring::wait_available(&cluster.client, NS, RING, replicas as i64, Duration::from_secs(240))
+        .await
+        .expect("Available");
+    step(format!("ring of {replicas} Available {:.1}s after kubectl apply", t0.elapsed().as_secs_f64()));
+    client_for(cluster).await
+}
+
+pub async fn client_for(cluster: &Cluster) -> Arc<FailoverClient> {
+    let conf = ring::config_from_configmap(&cluster.client, NS, &format!("{RING}-config")).await.expect("config");
+    ring::failover_client(&conf).expect("client")
+}
+
+pub fn status_nodes(status: &Value) -> Vec<(String, String, bool)> {
+    status["nodes"]
+        .as_array()
+        .map(|ns| {
+            ns.iter()
+                .map(|n| {
+                    (
+                        n["nodeId"].as_str().unwrap_or_default().to_string(),
+                        n["role"].as_str().unwrap_or_default().to_ascii_uppercase(),
+                        n["ready"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn pod(cluster: &Cluster, name: &str) -> Option<Pod> {
+    Api::<Pod>::namespaced(cluster.client.clone(), NS).get_opt(name).await.ok().flatten()
+}
+
+/// A sample's value from a ring pod's `/metrics` page (0 when the page lacks it).
+pub async fn node_metric(http: &reqwest::Client, pod: &str, name: &str) -> Result<f64, String> {
+    let url = format!("http://{pod}.{RING}-headless.{NS}.svc.cluster.local:9874/metrics");
+    let text = http.get(url).send().await.map_err(|e| e.to_string())?.text().await.map_err(|e| e.to_string())?;
+    Ok(text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// Stops the load and checks: no failure (when `no_failures`), every acknowledged key readable.
+pub async fn finish_load(load: Load, client: &FailoverClient, no_failures: bool) {
+    let report = load.stop().await;
+    step(format!("load: {}", report.summary()));
+    if no_failures {
+        report.expect_no_failures().expect("no failed client writes");
+    }
+    report.verify_readable(client).await.expect("every acknowledged write is readable");
+}
+
+/// Polls the ring's leader and `pod`'s deletion in the background; reports when the leader
+/// first was someone other than `old_leader` and when the pod first was terminating or gone.
+pub struct Watch {
+    moved: Arc<Mutex<Option<Instant>>>,
+    terminating: Arc<Mutex<Option<Instant>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watch {
+    pub fn start(cluster: &Cluster, client: Arc<FailoverClient>, old_leader: &str) -> Watch {
+        let (moved, terminating) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
+        let (m, t) = (moved.clone(), terminating.clone());
+        let api = Api::<Pod>::namespaced(cluster.client.clone(), NS);
+        let old = old_leader.to_string();
+        let uid = Arc::new(Mutex::new(None::<String>));
+        let task = tokio::spawn(async move {
+            loop {
+                let now = Instant::now();
+                if m.lock().unwrap().is_none() {
+                    if let Some(l) = ring::leader(&client).await {
+                        if l != old {
+                            *m.lock().unwrap() = Some(now);
+                        }
+                    }
+                }
+                if t.lock().unwrap().is_none() {
+                    match api.get_opt(&old).await {
+                        Ok(Some(p)) => {
+                            let mut u = uid.lock().unwrap();
+                            let same = u.get_or_insert_with(|| p.metadata.uid.clone().unwrap_or_default()).as_str()
+                                == p.metadata.uid.as_deref().unwrap_or_default();
+                            if p.metadata.deletion_timestamp.is_some() || !same {
+                                *t.lock().unwrap() = Some(now);
+                            }
+                        }
+                        Ok(None) => *t.lock().unwrap() = Some(now),
+                        Err(_) => {}
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Watch { moved, terminating, task }
+    }
+
+    pub fn times(&self) -> (Option<Instant>, Option<Instant>) {
+        (*self.moved.lock().unwrap(), *self.terminating.lock().unwrap())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
