@@ -32,6 +32,17 @@ mapfile -t cmds < <(sed -n '/^# --- demo commands ---$/,/^# --- end ---$/p' "$OU
 for c in "${cmds[@]}"; do
   echo "demo-check: \$ $c" >&2
   bash -c "source '$OMRING_DEMO_DIR/env'; $c" >>"$OUT.cmds" 2>&1 || { tail -20 "$OUT.cmds" >&2; fail "pasted command failed: $c"; }
+  # After a scale, the `ozone` the demo hands out must follow the ring (the pods' ozone-site.xml
+  # comes from the ConfigMap the operator updates; the kubelet syncs it within a minute or so).
+  if [[ $c =~ readyReplicas\}\'=([0-9]+) ]]; then
+    want=${BASH_REMATCH[1]} n=0
+    for _ in $(seq 120); do
+      n=$(bash -c "source '$OMRING_DEMO_DIR/env'; ozone admin om roles" 2>/dev/null | grep -cE ' : (LEADER|FOLLOWER) ') || true
+      [[ $n -eq $want ]] && break; sleep 1
+    done
+    [[ $n -eq $want ]] || fail "after scaling to $want, 'ozone admin om roles' lists $n nodes"
+    echo "demo-check:   ozone admin om roles lists $want nodes" >&2
+  fi
 done
 
 "$ROOT/e2e/demo.sh" down >/dev/null 2>&1 || fail "demo.sh down"
