@@ -135,6 +135,26 @@ pub async fn leader(client: &FailoverClient) -> Option<String> {
         .map(|(_, id)| id)
 }
 
+/// Waits until some node reports itself leader: right after a ring turns Available a
+/// just-ready pod's DNS record or the first election can still be in flight.
+pub async fn wait_leader(client: &FailoverClient, timeout: Duration) -> Result<String> {
+    wait_for("a leader", timeout, Duration::from_millis(200), || async {
+        let (mut seen, mut leaders) = (Vec::new(), Vec::new());
+        for (node, answer) in client.ring_status().await {
+            match answer {
+                Ok(s) if s.role == Role::Leader => leaders.push((s.term, node.node_id.clone())),
+                Ok(s) => seen.push(format!("{}: {:?}", node.node_id, s.role)),
+                Err(e) => seen.push(format!("{}: {e}", node.node_id)),
+            }
+        }
+        match leaders.into_iter().max() {
+            Some((_, id)) => Ok(Some(id)),
+            None => Err(seen.join("; ")),
+        }
+    })
+    .await
+}
+
 /// Waits until every configured node answers with the same applied index and the same
 /// namespace digest (replicas hold identical state); returns (digest, index).
 pub async fn wait_replicas_identical(client: &FailoverClient, timeout: Duration) -> Result<(String, u64)> {

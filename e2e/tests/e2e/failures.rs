@@ -31,7 +31,7 @@ pub fn kubectl_delete_pod_of_the_leader_under_load() {
         let client = create_ring(&cluster, 3, &[]).await;
         let load = Load::start(client.clone(), "e2e", "delpod", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let old = pod(&cluster, &leader).await.expect("leader pod");
         let watch = Watch::start(&cluster, client.clone(), &leader);
         let t0 = Instant::now();
@@ -71,7 +71,7 @@ pub fn a_node_failure_and_its_return() {
         let client = create_ring(&cluster, 3, &[]).await;
         let load = Load::start(client.clone(), "e2e", "nodefail", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let node = pod(&cluster, &leader).await.and_then(|p| p.spec?.node_name).expect("leader's Node");
         let t0 = Instant::now();
         cluster.stop_node(&node).await.expect("stop the Node");

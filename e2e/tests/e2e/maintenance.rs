@@ -24,7 +24,7 @@ pub fn drained_member_is_replaced_on_another_node_when_volumes_are_not_reused() 
         let client = create_ring_with(&cluster, 3, &[], spec).await;
         let load = Load::start(client.clone(), "e2e", "maintenance", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let member = ["om-0", "om-1", "om-2"].into_iter().find(|m| *m != leader).expect("a follower").to_string();
         let old_pod = pod(&cluster, &member).await.expect("member pod");
         let node = old_pod.spec.as_ref().and_then(|s| s.node_name.clone()).expect("member's Node");

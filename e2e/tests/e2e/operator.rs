@@ -91,7 +91,7 @@ pub fn drain_of_the_leaders_node_moves_leadership_first() {
         let client = create_ring(&cluster, 3, &[]).await;
         let load = Load::start(client.clone(), "e2e", "drain", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let node = pod(&cluster, &leader).await.and_then(|p| p.spec?.node_name).expect("leader's node");
         let watch = Watch::start(&cluster, client.clone(), &leader);
         let t0 = Instant::now();
@@ -143,7 +143,7 @@ pub fn eviction_of_the_leader_is_refused_until_leadership_moved() {
         let client = create_ring(&cluster, 3, &[]).await;
         let load = Load::start(client.clone(), "e2e", "evict", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let pods = Api::<Pod>::namespaced(cluster.client.clone(), NS);
         let old_uid = pod(&cluster, &leader).await.and_then(|p| p.metadata.uid);
         let first = pods.evict(&leader, &EvictParams::default()).await;
@@ -206,7 +206,7 @@ pub fn config_change_restarts_followers_first_and_the_leader_last() {
         let client = create_ring(&cluster, 3, &[]).await;
         let load = Load::start(client.clone(), "e2e", "roll", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let before: Vec<(String, String)> = ring::pods(&cluster.client, NS, SELECTOR)
             .await
             .expect("pods")
@@ -270,7 +270,7 @@ pub fn kill_9_of_the_leader_process() {
         let client = create_ring(&cluster, 3, &[]).await;
         let load = Load::start(client.clone(), "e2e", "kill", 4).await.expect("load");
         load.wait_progress(50, Duration::from_secs(30)).await.expect("writes");
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let before = pod(&cluster, &leader).await.expect("pod");
         let t0 = Instant::now();
         cluster.kill_container(NS, &leader, CONTAINER).await.expect("kill -9 through containerd");
@@ -301,7 +301,7 @@ pub fn follower_behind_the_purged_log_catches_up_by_snapshot() {
         let config =
             [("ozone.om.ratis.snapshot.auto.trigger.threshold", "200"), ("ozone.om.ratis.log.purge.gap", "100")];
         let client = create_ring(&cluster, 3, &config).await;
-        let leader = ring::leader(&client).await.expect("leader");
+        let leader = ring::wait_leader(&client, Duration::from_secs(60)).await.expect("leader");
         let follower = ["om-0", "om-1", "om-2"].into_iter().find(|n| *n != leader).expect("follower").to_string();
         let ip = pod(&cluster, &follower).await.and_then(|p| p.status?.pod_ip).expect("follower's pod IP");
         cluster.cut_port(&ip, RAFT_PORT, true).await.expect("cut the follower off");
