@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::{ConfigError, NodeAddress, OzoneConfig, RetryPolicy, ServiceConfig};
+use crate::tls::{ClientTlsOverrides, ReloadingCredentials, TlsError, TlsFiles};
 use crate::wire::*;
 
 /// Errors of the failover client.
@@ -37,6 +38,9 @@ pub enum ClientError {
     Unreachable { node_id: String, address: String, reason: String },
     #[error("cannot build HTTP client: {0}")]
     Http(String),
+    /// The TLS credentials or the token could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl ClientError {
@@ -54,6 +58,8 @@ enum Attempt<T> {
     Ok(T),
     Api(ApiError),
     Transport(String),
+    /// The TLS handshake failed (certificate not trusted, or ours refused).
+    Handshake(String),
 }
 
 /// Lets a shared trait object serve as reqwest's resolver.
@@ -72,9 +78,49 @@ pub struct FailoverClientBuilder {
     request_timeout: Duration,
     connect_timeout: Duration,
     resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+    tls: Option<Arc<ReloadingCredentials>>,
+    token: Option<String>,
 }
 
 impl FailoverClientBuilder {
+    /// Speak TLS (https) with these credentials: the CA bundle checks the servers, the
+    /// identity (if any) is the client certificate. They may follow their files.
+    pub fn tls(mut self, creds: Option<Arc<ReloadingCredentials>>) -> Self {
+        self.tls = creds;
+        self
+    }
+    /// Send `Authorization: Bearer <token>` with every request.
+    pub fn bearer_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+    /// TLS and token from `ozone-site.xml` (`omring.client.*`, falling back to the node's
+    /// `omring.tls.*`), with CLI overrides; TLS only when `ozone.security.enabled` is true.
+    pub fn security_from_config(
+        mut self,
+        conf: &OzoneConfig,
+        overrides: &ClientTlsOverrides,
+        token_file: Option<&std::path::Path>,
+    ) -> Result<Self, ClientError> {
+        if crate::tls::security_enabled(conf)? {
+            let files = TlsFiles::client(conf, overrides)?.ok_or_else(|| {
+                crate::tls::TlsError::Incomplete(format!(
+                    "{} is true but no CA bundle is configured to check the servers with: set {} or {} (or --ca-file)",
+                    crate::tls::OZONE_SECURITY_ENABLED,
+                    crate::tls::CLIENT_TLS_CA_FILE,
+                    crate::tls::TLS_CA_FILE
+                ))
+            })?;
+            self.tls = Some(ReloadingCredentials::from_files(files)?);
+        }
+        let token_file = token_file.map(std::path::Path::to_path_buf).or_else(|| {
+            conf.get_trimmed(crate::tls::CLIENT_TOKEN_FILE).filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
+        });
+        if let Some(f) = token_file {
+            self.token = Some(crate::tls::read_token(&f)?);
+        }
+        Ok(self)
+    }
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
@@ -108,6 +154,22 @@ impl FailoverClientBuilder {
         if let Some(r) = self.resolver {
             http = http.dns_resolver(Arc::new(SharedResolver(r)));
         }
+        let scheme = match &self.tls {
+            Some(creds) => {
+                http = http.use_preconfigured_tls(crate::tls::client_config(Arc::clone(creds))?);
+                "https"
+            }
+            None => "http",
+        };
+        if let Some(token) = &self.token {
+            let mut headers = reqwest::header::HeaderMap::new();
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                ClientError::Http("the bearer token holds characters an HTTP header cannot carry".into())
+            })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            http = http.default_headers(headers);
+        }
         let http = http.build().map_err(|e| ClientError::Http(e.to_string()))?;
         let nodes: Vec<NodeAddress> = self.service.active_nodes().cloned().collect();
         let start = rand::rng().random_range(0..nodes.len());
@@ -115,6 +177,7 @@ impl FailoverClientBuilder {
             service_id: self.service.service_id,
             nodes,
             http,
+            scheme,
             policy: self.policy,
             current: AtomicUsize::new(start),
             client_uuid: format!("{:032x}", rand::rng().random::<u128>()),
@@ -128,6 +191,8 @@ pub struct FailoverClient {
     service_id: String,
     nodes: Vec<NodeAddress>,
     http: reqwest::Client,
+    /// "https" with TLS.
+    scheme: &'static str,
     policy: RetryPolicy,
     current: AtomicUsize,
     client_uuid: String,
@@ -142,13 +207,19 @@ impl FailoverClient {
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(3),
             resolver: None,
+            tls: None,
+            token: None,
         }
     }
 
-    /// A client for `service_id` (or the configured default) with the config's retry policy.
+    /// A client for `service_id` (or the configured default) with the config's retry policy,
+    /// TLS and token (see [`FailoverClientBuilder::security_from_config`]).
     pub fn from_config(conf: &OzoneConfig, service_id: Option<&str>) -> Result<Self, ClientError> {
         let service = conf.service(service_id)?;
-        Self::builder(service).retry_policy(conf.retry_policy()?).build()
+        Self::builder(service)
+            .retry_policy(conf.retry_policy()?)
+            .security_from_config(conf, &ClientTlsOverrides::default(), None)?
+            .build()
     }
 
     pub fn service_id(&self) -> &str {
@@ -306,6 +377,11 @@ impl FailoverClient {
             Attempt::Transport(reason) => {
                 Err(ClientError::Unreachable { node_id: node.node_id.clone(), address: node.rpc_address(), reason })
             }
+            Attempt::Handshake(reason) => Err(ClientError::Tls(TlsError::Handshake {
+                node: node.node_id.clone(),
+                address: node.rpc_address(),
+                reason,
+            })),
         }
     }
 
@@ -319,6 +395,8 @@ impl FailoverClient {
         let mut not_ready_backoff = Duration::from_millis(20);
         let mut election_backoff = Duration::from_millis(20);
         let mut last;
+        // Handshakes refused in a row: once every node refused one, retrying cannot help.
+        let mut handshakes_refused = 0usize;
         // A leader this client's configuration does not list (added or being removed), reached
         // once through the address in a NOT_LEADER hint.
         let mut detour: Option<NodeAddress> = None;
@@ -371,8 +449,24 @@ impl FailoverClient {
                     last = format!("{} ({}): {reason}", node.node_id, node.rpc_address());
                     round_tries += 1;
                     idx = (idx + 1) % n;
+                    handshakes_refused = 0;
+                }
+                Attempt::Handshake(reason) => {
+                    tracing::debug!(node = %node.node_id, %reason, "TLS handshake failed, failing over");
+                    handshakes_refused += 1;
+                    if handshakes_refused >= n {
+                        return Err(ClientError::Tls(TlsError::Handshake {
+                            node: node.node_id.clone(),
+                            address: node.rpc_address(),
+                            reason,
+                        }));
+                    }
+                    last = format!("{} ({}): TLS handshake: {reason}", node.node_id, node.rpc_address());
+                    round_tries += 1;
+                    idx = (idx + 1) % n;
                 }
             }
+
             if attempts >= self.policy.max_attempts {
                 return Err(ClientError::GaveUp { service_id: self.service_id.clone(), attempts, last });
             }
@@ -397,13 +491,14 @@ impl FailoverClient {
         path: &str,
         body: Option<&B>,
     ) -> Attempt<R> {
-        let url = format!("http://{}{}", node.rpc_address(), path);
+        let url = format!("{}://{}{}", self.scheme, node.rpc_address(), path);
         let req = match body {
             Some(b) => self.http.post(&url).json(b),
             None => self.http.get(&url),
         };
         let resp = match req.send().await {
             Ok(r) => r,
+            Err(e) if is_tls_failure(&e) => return Attempt::Handshake(describe_reqwest(&e)),
             Err(e) => return Attempt::Transport(describe_reqwest(&e)),
         };
         let status = resp.status();
@@ -434,6 +529,24 @@ impl FailoverClient {
             )),
         }
     }
+}
+
+/// A TLS failure anywhere in the error's chain (rustls reports certificate problems).
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    use std::error::Error;
+    let mut src = e.source();
+    while let Some(s) = src {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) {
+                return true;
+            }
+        }
+        src = s.source();
+    }
+    false
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> String {

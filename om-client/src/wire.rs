@@ -62,6 +62,11 @@ pub enum ErrorCode {
     /// The request timed out inside the ring.
     Timeout,
     InternalError,
+    /// The caller lacks the ACL right or administrator role the operation needs.
+    PermissionDenied,
+    /// Security is on and the request carries no principal (no client certificate, no valid
+    /// bearer token).
+    Unauthenticated,
 }
 
 impl ErrorCode {
@@ -78,6 +83,8 @@ impl ErrorCode {
             LeaderNotReady => 503,
             Timeout => 504,
             InternalError => 500,
+            PermissionDenied => 403,
+            Unauthenticated => 401,
         }
     }
 

@@ -245,6 +245,8 @@ impl LocalRing {
                 .retry_policy(RetryPolicy { max_attempts: 400, wait_between_rounds: Duration::from_millis(100) })
                 .request_timeout(Duration::from_secs(10))
                 .connect_timeout(Duration::from_millis(300))
+                // With security on: the nodes' own certificate (the ring's files).
+                .security_from_config(&self.conf, &Default::default(), None)?
                 .build()?,
         ))
     }

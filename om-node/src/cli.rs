@@ -25,8 +25,35 @@ pub struct Cli {
     /// Print JSON instead of human-readable output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// CA bundle to check the ring's certificates with [default: omring.client.tls.ca.file, else omring.tls.ca.file].
+    #[arg(long = "ca-file", global = true, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate [default: omring.client.certificate.file, else omring.tls.certificate.file].
+    #[arg(long = "cert-file", global = true, value_name = "PEM")]
+    pub cert_file: Option<PathBuf>,
+    /// Key of the client certificate [default: omring.client.private.key.file, else omring.tls.private.key.file].
+    #[arg(long = "key-file", global = true, value_name = "PEM")]
+    pub key_file: Option<PathBuf>,
+    /// File holding a bearer token, e.g. a Kubernetes ServiceAccount token [default: omring.client.token.file].
+    #[arg(long = "token-file", global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The failover client the flags and `conf` describe (service, retries, TLS, token).
+    pub fn client(&self, conf: &OzoneConfig) -> Result<FailoverClient, ClientError> {
+        let overrides = om_client::tls::ClientTlsOverrides {
+            ca: self.ca_file.clone(),
+            cert: self.cert_file.clone(),
+            key: self.key_file.clone(),
+        };
+        FailoverClient::builder(conf.service(self.service_id.as_deref())?)
+            .retry_policy(conf.retry_policy()?)
+            .security_from_config(conf, &overrides, self.token_file.as_deref())?
+            .build()
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -444,7 +471,7 @@ pub async fn run_dev_ring(nodes: usize, dir: &std::path::Path, service_id: &str)
 /// Runs `sh` and `admin` commands (everything but `om` and `dev`).
 pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
     let conf = load_config(cli)?;
-    let client = FailoverClient::from_config(&conf, cli.service_id.as_deref())?;
+    let client = cli.client(&conf)?;
     let json = cli.json;
     match &cli.command {
         Command::Om(_) | Command::Dev { .. } => Err(CliError::Usage("not a client command".into())),

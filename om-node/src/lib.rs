@@ -2,19 +2,24 @@
 //! HTTP client API, peer RPC, health and metrics, and the Ozone-style CLI.
 //!
 //! Modules depend on each other in one direction only:
-//! `types`, `command` → `store`, `namespace` → `settings` → `state` (the shared [`OmNode`]) →
-//! `propose`, `admin`, `network`, `server` → `run` ([`start_node`], [`run`]) → `cli` → the binary.
+//! `types`, `command` → `store`, `namespace` → `security` → `settings` → `state` (the shared
+//! [`OmNode`]) → `propose`, `admin`, `network`, `listener`, `server` → `run` ([`start_node`],
+//! [`run`]) → `cli` → the binary.
 
 pub mod admin;
+pub mod audit;
+pub mod authz;
 pub mod breakage;
 pub mod cli;
 pub mod command;
+pub mod listener;
 pub mod metrics;
 pub mod namespace;
 pub mod network;
 pub mod propose;
 pub mod roles;
 pub mod run;
+pub mod security;
 pub mod server;
 pub mod settings;
 pub mod state;

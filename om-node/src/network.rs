@@ -4,7 +4,10 @@
 //! both ways. The server side is [`crate::server::peer_router`]; the paths below are shared by both.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use om_client::tls::ReloadingCredentials;
 
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
@@ -31,20 +34,29 @@ pub const HEADER_SNAPSHOT_META: &str = "x-omring-snapshot-meta";
 /// Header carrying the snapshot archive's size in bytes, so the receiver can check its disk first.
 pub const HEADER_SNAPSHOT_SIZE: &str = "x-omring-snapshot-size";
 
-/// Creates one HTTP client per peer; connections are pooled by reqwest.
+/// Creates one HTTP client per peer; connections are pooled by reqwest. With peer TLS
+/// (`hdds.grpc.tls.enabled`) it speaks https and presents the node's certificate, both
+/// following their files.
 #[derive(Clone)]
 pub struct PeerNetwork {
     http: reqwest::Client,
+    scheme: &'static str,
 }
 
 impl PeerNetwork {
-    pub fn new() -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    pub fn new(tls: Option<Arc<ReloadingCredentials>>) -> Result<Self, String> {
+        let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()?;
-        Ok(Self { http })
+            .pool_idle_timeout(Duration::from_secs(30));
+        let scheme = match tls {
+            Some(creds) => {
+                http = http.use_preconfigured_tls(om_client::tls::client_config(creds).map_err(|e| e.to_string())?);
+                "https"
+            }
+            None => "http",
+        };
+        Ok(Self { http: http.build().map_err(|e| e.to_string())?, scheme })
     }
 }
 
@@ -52,7 +64,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &Node) -> Self::Network {
-        PeerClient { http: self.http.clone(), target, base: format!("http://{}", node.ratis_addr) }
+        PeerClient { http: self.http.clone(), target, base: format!("{}://{}", self.scheme, node.ratis_addr) }
     }
 }
 

@@ -16,14 +16,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::listener::PortSecurity;
 use crate::metrics::NodeMetrics;
 use crate::network::PeerNetwork;
 use crate::propose::run_proposer;
+use crate::security::authn::Authenticator;
+use crate::security::server_tls::{server_config, ClientAuth};
 use crate::server;
 use crate::settings::{NodeError, NodeSettings, StartMode};
 use crate::state::{fatal_reason, OmNode, Raft, WriteQueue};
 use crate::store::{LogStore, StateMachineStore};
 use crate::types::{LogOp, NodeId};
+use om_client::tls::ReloadingCredentials;
 
 /// How the `om` command starts a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +131,42 @@ async fn listen(host: &str, port: u16, purpose: &'static str) -> Result<TcpListe
     TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr: shown, purpose, source })
 }
 
+/// The node's TLS credentials (certificate, key, CA bundle), following their files; None
+/// when no listener speaks TLS.
+pub fn node_credentials(settings: &NodeSettings) -> Result<Option<Arc<ReloadingCredentials>>, NodeError> {
+    let sec = &settings.security;
+    match (&sec.tls_files, sec.any_tls()) {
+        (Some(files), true) => ReloadingCredentials::from_files(files.clone())
+            .map(Some)
+            .map_err(|e| NodeError::Setting { key: om_client::tls::TLS_CERTIFICATE_FILE, reason: e.to_string() }),
+        _ => Ok(None),
+    }
+}
+
+/// A client of the ring's client ports as this node: TLS with its own certificate when the
+/// client port speaks TLS.
+fn ring_client(
+    settings: &NodeSettings,
+    creds: &Option<Arc<ReloadingCredentials>>,
+) -> om_client::client::FailoverClientBuilder {
+    let tls = if settings.security.enabled { creds.clone() } else { None };
+    FailoverClient::builder(settings.service.clone()).tls(tls)
+}
+
+fn tls_port(
+    creds: &Option<Arc<ReloadingCredentials>>,
+    auth: ClientAuth,
+    require_group: Option<String>,
+) -> Result<PortSecurity, NodeError> {
+    let creds = creds.as_ref().ok_or_else(|| NodeError::Setting {
+        key: om_client::tls::TLS_CERTIFICATE_FILE,
+        reason: "a TLS listener has no certificate".into(),
+    })?;
+    let config = server_config(creds, auth)
+        .map_err(|e| NodeError::Setting { key: om_client::tls::TLS_CERTIFICATE_FILE, reason: e.to_string() })?;
+    Ok(PortSecurity::Tls { config, require_group })
+}
+
 /// Opens storage, starts Raft and the three listeners, and forms the ring if it is new.
 pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError> {
     let io = |what: &str| {
@@ -150,11 +190,34 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     let log_store = LogStore::open(&settings.db_dir.join("raft-log")).map_err(io("opening the Raft log"))?;
     let sm = StateMachineStore::open(&settings.db_dir.join("om-state"), settings.max_unflushed, Arc::clone(&metrics))
         .map_err(io("opening the state database"))?;
+    let creds = node_credentials(&settings)?;
+    if let Some(c) = &creds {
+        c.watch(settings.security.reload_interval);
+    }
+    let sec = settings.security.clone();
+    let client_security = if sec.enabled { tls_port(&creds, ClientAuth::Optional, None)? } else { PortSecurity::Plain };
+    let peer_security = if sec.peer_tls {
+        tls_port(&creds, ClientAuth::Required, Some(sec.node_group.clone()))?
+    } else {
+        PortSecurity::Plain
+    };
     // Listen before Raft starts so peers' first RPCs find us.
     let client_l = listen(&me.host, me.rpc_port, "client API").await?;
     let peer_l = listen(&me.host, me.ratis_port, "peer Raft").await?;
-    let http_l = listen(&me.http_host, me.http_port, "health/metrics").await?;
-    let network = PeerNetwork::new().map_err(|e| NodeError::Raft(e.to_string()))?;
+    let http_l = match sec.http_policy.http() {
+        true => Some(listen(&me.http_host, me.http_port, "health/metrics").await?),
+        false => None,
+    };
+    let https_l = match &sec.https_address {
+        Some((host, port)) => Some(listen(host, *port, "health/metrics (HTTPS)").await?),
+        None => None,
+    };
+    let network = PeerNetwork::new(if sec.peer_tls { creds.clone() } else { None }).map_err(NodeError::Raft)?;
+    let audit = match &sec.audit_file {
+        Some(path) => crate::audit::AuditLog::open(path)
+            .map_err(|source| NodeError::Io { what: format!("opening the audit log {}", path.display()), source })?,
+        None => crate::audit::AuditLog::off(),
+    };
     let raft =
         Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
             .await
@@ -169,28 +232,36 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         metrics,
         writes,
         membership_lock: tokio::sync::Mutex::new(()),
+        authn: Authenticator::new(&sec),
+        credentials: creds.clone(),
+        audit,
     });
     let (stop, stop_rx) = watch::channel(false);
+    let http_addr = match (&http_l, &https_l) {
+        (Some(l), _) | (None, Some(l)) => l.local_addr().map_err(io("http listener"))?,
+        (None, None) => {
+            return Err(NodeError::Setting { key: crate::security::KEY_HTTP_POLICY, reason: "no HTTP listener".into() })
+        }
+    };
     let addrs = (
         client_l.local_addr().map_err(io("client listener"))?,
         peer_l.local_addr().map_err(io("peer listener"))?,
-        http_l.local_addr().map_err(io("http listener"))?,
+        http_addr,
     );
+    let mut listeners = vec![
+        (client_l, client_security, server::client_router(Arc::clone(&node)), "client API"),
+        (peer_l, peer_security, server::peer_router(Arc::clone(&node)), "peer Raft"),
+    ];
+    if let Some(l) = http_l {
+        listeners.push((l, PortSecurity::Plain, server::http_router(Arc::clone(&node)), "health/metrics"));
+    }
+    if let Some(l) = https_l {
+        let tls = tls_port(&creds, ClientAuth::None, None)?;
+        listeners.push((l, tls, server::http_router(Arc::clone(&node)), "health/metrics (HTTPS)"));
+    }
     let mut tasks = Vec::new();
-    for (listener, router) in [
-        (client_l, server::client_router(Arc::clone(&node))),
-        (peer_l, server::peer_router(Arc::clone(&node))),
-        (http_l, server::http_router(Arc::clone(&node))),
-    ] {
-        let mut rx = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
-                tracing::error!(error = %e, "listener stopped");
-            }
-        }));
+    for (listener, security, router, purpose) in listeners {
+        tasks.push(tokio::spawn(crate::listener::serve(listener, security, router, stop_rx.clone(), purpose)));
     }
     tasks.push(tokio::spawn(run_proposer(Arc::downgrade(&node), proposals, in_flight)));
     tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
@@ -207,7 +278,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
 async fn form_ring_if_new(node: Arc<OmNode>) {
     let peers: Vec<_> =
         node.settings.service.active_nodes().filter(|n| n.node_id != node.node_id.as_str()).cloned().collect();
-    let client = match FailoverClient::builder(node.settings.service.clone())
+    let client = match ring_client(&node.settings, &node.credentials)
         .request_timeout(Duration::from_millis(800))
         .connect_timeout(Duration::from_millis(800))
         .build()
@@ -334,7 +405,7 @@ async fn check_bootstrap_config(settings: &NodeSettings) -> Result<(), NodeError
             reason: format!("{} is not configured", settings.node_id),
         })?
         .configured();
-    let client = FailoverClient::builder(settings.service.clone())
+    let client = ring_client(settings, &node_credentials(settings)?)
         .request_timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(2))
         .build()?;
@@ -388,7 +459,7 @@ async fn join_ring(running: &RunningNode) -> Result<(), NodeError> {
         key: "ozone.om.node.id",
         reason: format!("{} is not configured", settings.node_id),
     })?;
-    let client = FailoverClient::builder(settings.service.clone())
+    let client = ring_client(settings, &running.node.credentials)
         .request_timeout(Duration::from_millis(settings.join_timeout_ms + 30_000))
         .connect_timeout(Duration::from_secs(2))
         .build()?;

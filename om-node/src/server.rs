@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures::StreamExt;
 use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
 use openraft::ReadPolicy;
@@ -18,7 +18,9 @@ use tokio::io::AsyncWriteExt;
 
 use om_client::wire::*;
 
+use crate::listener::ConnInfo;
 use crate::network::*;
+use crate::security::Principal;
 use crate::state::OmNode;
 use crate::store::SnapshotFile;
 use crate::types::{decode_bin, encode_bin, Command, SnapshotMeta, TypeConfig, Vote};
@@ -47,7 +49,7 @@ pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Routes of the client API.
+/// Routes of the client API; every request is authenticated first.
 pub fn client_router(node: Arc<OmNode>) -> Router {
     Router::new()
         .route(PATH_WRITE, post(write))
@@ -58,7 +60,32 @@ pub fn client_router(node: Arc<OmNode>) -> Router {
         .route(PATH_ADMIN_TRANSFER, post(transfer))
         .route(PATH_ADMIN_DECOMMISSION, post(decommission))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&node), authenticate))
         .with_state(node)
+}
+
+/// Puts the request's [`Principal`] into its extensions, or answers 401 UNAUTHENTICATED
+/// saying what is missing.
+async fn authenticate(State(node): State<Arc<OmNode>>, mut req: Request, next: axum::middleware::Next) -> Response {
+    let certificate = req.extensions().get::<ConnInfo>().and_then(|c| c.certificate.clone());
+    let authorization =
+        req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    match node.authn.authenticate(certificate.as_ref(), authorization.as_deref()).await {
+        Ok(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => {
+            let remote = req.extensions().get::<ConnInfo>().map(|c| c.remote.to_string()).unwrap_or_default();
+            tracing::info!(%remote, path = %req.uri().path(), error = %e, "unauthenticated request refused");
+            node.metrics.observe_request(
+                "Unauthenticated",
+                ErrorCode::Unauthenticated.as_str(),
+                std::time::Duration::ZERO,
+            );
+            ApiFailure(ApiError::new(ErrorCode::Unauthenticated, e.to_string())).into_response()
+        }
+    }
 }
 
 /// Routes of peer Raft RPC.
@@ -92,14 +119,41 @@ async fn not_found(req: Request) -> ApiFailure {
     ))
 }
 
-async fn write(State(node): State<Arc<OmNode>>, body: Result<Json<WriteRequest>, JsonRejection>) -> Response {
+/// Who asked, from where: what the audit log records.
+fn caller(who: &Principal, conn: &Option<Extension<ConnInfo>>) -> (String, String) {
+    (who.user.clone(), conn.as_ref().map(|c| c.remote.ip().to_string()).unwrap_or_default())
+}
+
+fn audit<T>(
+    node: &OmNode,
+    (user, ip): (String, String),
+    (op, params): (&'static str, serde_json::Map<String, serde_json::Value>),
+    result: &Result<T, ApiError>,
+) {
+    node.audit.record(crate::audit::Record {
+        user,
+        ip,
+        op,
+        params,
+        result: result.as_ref().map(|_| ()).map_err(|e| (e.code.as_str().to_string(), e.message.clone())),
+    });
+}
+
+async fn write(
+    State(node): State<Arc<OmNode>>,
+    Extension(who): Extension<Principal>,
+    conn: Option<Extension<ConnInfo>>,
+    body: Result<Json<WriteRequest>, JsonRejection>,
+) -> Response {
     let started = Instant::now();
     let req = match body {
         Ok(Json(r)) => r,
         Err(rej) => return bad_json(rej).into_response(),
     };
     let op_kind = req.op.kind();
+    let action = crate::audit::of_write(&req.op);
     let result = submit(&node, req).await;
+    audit(&node, caller(&who, &conn), action, &result);
     answer(&node, op_kind, started, result)
 }
 
@@ -130,14 +184,21 @@ async fn submit(node: &OmNode, req: WriteRequest) -> Result<WriteResponse, ApiEr
     node.writes.write(Command { request_id: req.request_id, op: req.op.into(), now_ms: now_ms(), open_client_id }).await
 }
 
-async fn read(State(node): State<Arc<OmNode>>, body: Result<Json<ReadRequest>, JsonRejection>) -> Response {
+async fn read(
+    State(node): State<Arc<OmNode>>,
+    Extension(who): Extension<Principal>,
+    conn: Option<Extension<ConnInfo>>,
+    body: Result<Json<ReadRequest>, JsonRejection>,
+) -> Response {
     let started = Instant::now();
     let req = match body {
         Ok(Json(r)) => r,
         Err(rej) => return bad_json(rej).into_response(),
     };
     let op_kind = req.op.kind();
+    let action = crate::audit::of_read(&req.op);
     let result = run_read(&node, req).await;
+    audit(&node, caller(&who, &conn), action, &result);
     answer(&node, op_kind, started, result)
 }
 
@@ -152,39 +213,63 @@ async fn run_read(node: &Arc<OmNode>, req: ReadRequest) -> Result<ReadResponse, 
         .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?
 }
 
-async fn reload_config(State(node): State<Arc<OmNode>>) -> Response {
+async fn reload_config(State(node): State<Arc<OmNode>>, Extension(who): Extension<Principal>) -> Response {
     let started = Instant::now();
-    let result = crate::admin::reload_config(&node);
+    let result = node.require_admin(&who, "reload-config").and_then(|()| crate::admin::reload_config(&node));
     answer(&node, "ReloadConfig", started, result)
 }
 
-async fn join(State(node): State<Arc<OmNode>>, body: Result<Json<JoinRequest>, JsonRejection>) -> Response {
+async fn join(
+    State(node): State<Arc<OmNode>>,
+    Extension(who): Extension<Principal>,
+    body: Result<Json<JoinRequest>, JsonRejection>,
+) -> Response {
     let started = Instant::now();
-    let result = match body {
-        Ok(Json(req)) => crate::admin::join(&node, req).await,
-        Err(rej) => Err(bad_json(rej).0),
+    let result = match (node.require_admin(&who, "join"), body) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Ok(Json(req))) => crate::admin::join(&node, req).await,
+        (Ok(()), Err(rej)) => Err(bad_json(rej).0),
     };
     answer(&node, "Join", started, result)
 }
 
-async fn transfer(State(node): State<Arc<OmNode>>, body: Result<Json<TransferRequest>, JsonRejection>) -> Response {
+async fn transfer(
+    State(node): State<Arc<OmNode>>,
+    Extension(who): Extension<Principal>,
+    conn: Option<Extension<ConnInfo>>,
+    body: Result<Json<TransferRequest>, JsonRejection>,
+) -> Response {
     let started = Instant::now();
-    let result = match body {
-        Ok(Json(req)) => crate::admin::transfer(&node, req).await,
-        Err(rej) => Err(bad_json(rej).0),
+    let params = crate::audit::params(&[(
+        "newLeaderId",
+        body.as_ref().ok().and_then(|b| b.target.clone()).map(serde_json::Value::String).unwrap_or_default(),
+    )]);
+    let result = match (node.require_admin(&who, "transfer"), body) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Ok(Json(req))) => crate::admin::transfer(&node, req).await,
+        (Ok(()), Err(rej)) => Err(bad_json(rej).0),
     };
+    audit(&node, caller(&who, &conn), ("TRANSFER_LEADERSHIP", params), &result);
     answer(&node, "TransferLeader", started, result)
 }
 
 async fn decommission(
     State(node): State<Arc<OmNode>>,
+    Extension(who): Extension<Principal>,
+    conn: Option<Extension<ConnInfo>>,
     body: Result<Json<DecommissionRequest>, JsonRejection>,
 ) -> Response {
     let started = Instant::now();
-    let result = match body {
-        Ok(Json(req)) => crate::admin::decommission(&node, req).await,
-        Err(rej) => Err(bad_json(rej).0),
+    let params = crate::audit::params(&[(
+        "nodeId",
+        body.as_ref().map(|b| serde_json::Value::String(b.node_id.clone())).unwrap_or_default(),
+    )]);
+    let result = match (node.require_admin(&who, "decommission"), body) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Ok(Json(req))) => crate::admin::decommission(&node, req).await,
+        (Ok(()), Err(rej)) => Err(bad_json(rej).0),
     };
+    audit(&node, caller(&who, &conn), ("DECOMMISSION", params), &result);
     answer(&node, "Decommission", started, result)
 }
 

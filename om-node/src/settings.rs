@@ -7,6 +7,7 @@ use om_client::config::{ConfigError, OzoneConfig, ServiceConfig};
 use om_client::ClientError;
 use openraft::SnapshotPolicy;
 
+use crate::security::{SecurityError, SecuritySettings};
 use crate::store::DEFAULT_MAX_UNFLUSHED;
 use crate::types::Node;
 
@@ -98,6 +99,8 @@ pub struct NodeSettings {
     pub proposals_in_flight: usize,
     pub reload_source: Option<ReloadSource>,
     pub start_mode: StartMode,
+    /// TLS, authentication, ACLs and the audit log.
+    pub security: SecuritySettings,
 }
 
 impl NodeSettings {
@@ -108,8 +111,19 @@ impl NodeSettings {
         let heartbeat_ms = conf.get_u64(KEY_HEARTBEAT_MS, 100)?;
         let election_min_ms = conf.get_u64(KEY_ELECTION_MIN_MS, 300)?;
         let election_max_ms = conf.get_u64(KEY_ELECTION_MAX_MS, election_min_ms * 2)?;
+        let db_dir = conf.db_dir()?;
+        let http_host = service.node(&node_id).map(|n| n.http_host.clone()).unwrap_or_default();
+        let security = SecuritySettings::from_config(conf, &service.service_id, &node_id, &http_host, &db_dir)
+            .map_err(|e| match e {
+                SecurityError::Config(c) => NodeError::Config(c),
+                SecurityError::Setting { key, reason } => NodeError::Setting { key, reason },
+                SecurityError::Tls(t) => {
+                    NodeError::Setting { key: om_client::tls::TLS_CERTIFICATE_FILE, reason: t.to_string() }
+                }
+            })?;
         let settings = Self {
-            db_dir: conf.db_dir()?,
+            db_dir,
+            security,
             service,
             node_id,
             heartbeat_ms,

@@ -15,9 +15,12 @@ use openraft::{RaftMetrics, ServerState};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::NodeMetrics;
+use crate::security::authn::Authenticator;
+use crate::security::Principal;
 use crate::settings::NodeSettings;
 use crate::store::StateMachineStore;
 use crate::types::{Command, CommandResult, NodeId, TypeConfig, MAX_BATCH_COMMANDS};
+use om_client::tls::ReloadingCredentials;
 
 /// The node's Raft instance.
 pub type Raft = openraft::Raft<TypeConfig, StateMachineStore>;
@@ -94,9 +97,36 @@ pub struct OmNode {
     pub writes: WriteQueue,
     /// Held by whoever changes membership: one change at a time.
     pub membership_lock: tokio::sync::Mutex<()>,
+    /// Who a client request comes from.
+    pub authn: Arc<Authenticator>,
+    /// The node's certificate and CA bundle when any listener speaks TLS; also its identity
+    /// when it calls other nodes.
+    pub credentials: Option<Arc<ReloadingCredentials>>,
+    /// One line per client request (off unless configured or security is on).
+    pub audit: crate::audit::AuditLog,
 }
 
 impl OmNode {
+    /// Administrators: ring members (the node group), `ozone.administrators` users (`*`: all)
+    /// and `ozone.administrators.groups` members.
+    pub fn is_admin(&self, p: &Principal) -> bool {
+        let sec = &self.settings.security;
+        p.in_group(&sec.node_group)
+            || sec.administrators.iter().any(|a| a == "*" || *a == p.user)
+            || sec.administrator_groups.iter().any(|g| p.in_group(g))
+    }
+
+    /// Admin-only operations: with security on, only administrators may run them.
+    pub fn require_admin(&self, p: &Principal, what: &str) -> Result<(), ApiError> {
+        if !self.settings.security.enabled || self.is_admin(p) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorCode::PermissionDenied,
+            format!("User {} doesn't have the administrator role needed for {what} (ozone.administrators, ozone.administrators.groups)", p.user),
+        ))
+    }
+
     fn hostname(&self) -> String {
         self.settings.service.node(self.node_id.as_str()).map(|n| n.host.clone()).unwrap_or_default()
     }

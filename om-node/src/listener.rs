@@ -1,0 +1,146 @@
+//! The node's accept loops: plain TCP or TLS, one HTTP/1.1 connection per socket, served by an
+//! axum router with the connection's facts ([`ConnInfo`]) as a request extension.
+//!
+//! A TLS listener logs every refused handshake (no certificate, another CA's certificate) with
+//! the remote address; the peer listener also refuses ring certificates outside the node group.
+//! Stopping waits for requests in flight, up to a deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::security::identity::{self, Principal};
+
+/// What the handlers may know about a request's connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub remote: SocketAddr,
+    /// The verified client certificate's subject.
+    pub certificate: Option<Principal>,
+}
+
+/// How a listener secures its connections.
+#[derive(Clone)]
+pub enum PortSecurity {
+    Plain,
+    Tls {
+        config: Arc<rustls::ServerConfig>,
+        /// Only certificates carrying this group (O) may talk (the peer port's node group).
+        require_group: Option<String>,
+    },
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `router` on `listener` until `stop` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    security: PortSecurity,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+    purpose: &'static str,
+) {
+    let graceful = GracefulShutdown::new();
+    let acceptor = match &security {
+        PortSecurity::Tls { config, .. } => Some(TlsAcceptor::from(Arc::clone(config))),
+        PortSecurity::Plain => None,
+    };
+    let require_group = match &security {
+        PortSecurity::Tls { require_group, .. } => require_group.clone(),
+        PortSecurity::Plain => None,
+    };
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopped);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(purpose, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopped => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let router = router.clone();
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
+        let require_group = require_group.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                None => {
+                    let info = ConnInfo { remote, certificate: None };
+                    serve_connection(TokioIo::new(tcp), router, info, watcher).await;
+                }
+                Some(acceptor) => {
+                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::warn!(purpose, %remote, error = %e, "refused a TLS connection");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(purpose, %remote, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let certificate = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .and_then(identity::from_certificate);
+                    if let Some(group) = &require_group {
+                        if !certificate.as_ref().is_some_and(|p| p.in_group(group)) {
+                            tracing::warn!(
+                                purpose,
+                                %remote,
+                                subject = ?certificate.as_ref().map(|p| (&p.user, &p.groups)),
+                                required_group = %group,
+                                "refused a connection: the certificate is not a ring member's"
+                            );
+                            return;
+                        }
+                    }
+                    let info = ConnInfo { remote, certificate };
+                    serve_connection(TokioIo::new(tls), router, info, watcher).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::debug!(purpose, "requests still in flight at shutdown were dropped");
+    }
+}
+
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    router: Router,
+    info: ConnInfo,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(router.layer(axum::Extension(info)));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .serve_connection(io, service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
