@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod client;
+mod client_acl;
 pub mod config;
 pub mod wire;
 
@@ -10,5 +11,6 @@ pub mod ports;
 pub mod shutdown;
 pub mod tls;
 pub use client::{ClientError, FailoverClient};
+pub use client_acl::AclChange;
 pub use config::{ConfigError, NodeAddress, OzoneConfig, RetryPolicy, ServiceConfig};
 pub use wire::*;

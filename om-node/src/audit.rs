@@ -186,7 +186,29 @@ pub fn of_write(op: &om_client::wire::WriteOp) -> (&'static str, Map<String, Val
             "RENAME_KEY",
             params(&[("volume", s(volume)), ("bucket", s(bucket)), ("key", s(key)), ("toKeyName", s(to_key))]),
         ),
+        AddAcl { target, acl } => ("ADD_ACL", acl_params(target, std::slice::from_ref(acl))),
+        RemoveAcl { target, acl } => ("REMOVE_ACL", acl_params(target, std::slice::from_ref(acl))),
+        SetAcl { target, acls } => ("SET_ACL", acl_params(target, acls)),
     }
+}
+
+/// The names of an ACL request's object (`volume`, `bucket`, `key`, as Ozone's `OzoneObj`
+/// gives them) and, when given, its ACLs in their string form.
+fn acl_params(target: &om_client::wire::AclTarget, acls: &[om_client::acl::OzoneAcl]) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("resourceType".into(), Value::String(target.resource_type().into()));
+    map.insert("volume".into(), Value::String(target.volume().into()));
+    if let Some(b) = target.bucket() {
+        map.insert("bucket".into(), Value::String(b.into()));
+    }
+    if let Some(k) = target.name_in_bucket() {
+        map.insert("key".into(), Value::String(k.into()));
+    }
+    if !acls.is_empty() {
+        let text: Vec<String> = acls.iter().map(ToString::to_string).collect();
+        map.insert("acls".into(), Value::String(text.join(",")));
+    }
+    map
 }
 
 /// Ozone's audit action and parameters of a read.
@@ -215,6 +237,7 @@ pub fn of_read(op: &om_client::wire::ReadOp) -> (&'static str, Map<String, Value
             ]),
         ),
         Digest => ("GET_DIGEST", Map::new()),
+        GetAcl { target } => ("GET_ACL", acl_params(target, &[])),
     }
 }
 

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use om_client::wire::{BucketLayout, WriteOp};
+use om_client::acl::OzoneAcl;
+use om_client::wire::{AclTarget, BucketLayout, WriteOp};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// An open key: the key's path and the client id its open returned.
@@ -31,6 +32,8 @@ pub enum LogOp {
         quota_in_bytes: Option<i64>,
         quota_in_namespace: Option<i64>,
         metadata: BTreeMap<String, String>,
+        /// The owner's default ACLs, fixed by the leader (see [`LogOp::from_client`]).
+        acls: Vec<OzoneAcl>,
     },
     SetVolumeProperty {
         volume: String,
@@ -50,6 +53,8 @@ pub enum LogOp {
         quota_in_bytes: Option<i64>,
         quota_in_namespace: Option<i64>,
         metadata: BTreeMap<String, String>,
+        /// The creator's default ACLs; apply adds the volume's DEFAULT ACLs.
+        acls: Vec<OzoneAcl>,
     },
     DeleteBucket {
         volume: String,
@@ -62,6 +67,9 @@ pub enum LogOp {
         size: u64,
         replication: Option<String>,
         metadata: BTreeMap<String, String>,
+        /// The creator's default ACLs; apply adds the DEFAULT ACLs of the deepest prefix entry
+        /// or the bucket (an existing key keeps its own ACLs instead).
+        acls: Vec<OzoneAcl>,
     },
     CommitKey {
         volume: String,
@@ -88,6 +96,18 @@ pub enum LogOp {
         keys: Vec<OpenKeyId>,
         created_before_ms: u64,
     },
+    AddAcl {
+        target: AclTarget,
+        acl: OzoneAcl,
+    },
+    RemoveAcl {
+        target: AclTarget,
+        acl: OzoneAcl,
+    },
+    SetAcl {
+        target: AclTarget,
+        acls: Vec<OzoneAcl>,
+    },
 }
 
 impl LogOp {
@@ -97,13 +117,23 @@ impl LogOp {
     }
 }
 
-/// Field for field; exhaustive, so a new client operation or field fails to compile here
-/// instead of being dropped.
+/// Field for field, with no creator ACLs (objects then get only what their parents hand down):
+/// for tests and tools; the leader uses [`LogOp::from_client`].
 impl From<WriteOp> for LogOp {
     fn from(op: WriteOp) -> Self {
+        LogOp::from_client(op, Vec::new())
+    }
+}
+
+impl LogOp {
+    /// The log form of a client's write. `creator_acls` are the default ACLs the leader fixed
+    /// for what the write creates (a volume's owner, a bucket's or key's creator); other
+    /// operations ignore them. Exhaustive, so a new client operation or field fails to compile
+    /// here instead of being dropped.
+    pub fn from_client(op: WriteOp, creator_acls: Vec<OzoneAcl>) -> Self {
         match op {
             WriteOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
-                LogOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata }
+                LogOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata, acls: creator_acls }
             }
             WriteOp::SetVolumeProperty { volume, owner, quota_in_bytes, quota_in_namespace } => {
                 LogOp::SetVolumeProperty { volume, owner, quota_in_bytes, quota_in_namespace }
@@ -127,16 +157,20 @@ impl From<WriteOp> for LogOp {
                 quota_in_bytes,
                 quota_in_namespace,
                 metadata,
+                acls: creator_acls,
             },
             WriteOp::DeleteBucket { volume, bucket } => LogOp::DeleteBucket { volume, bucket },
             WriteOp::OpenKey { volume, bucket, key, size, replication, metadata } => {
-                LogOp::OpenKey { volume, bucket, key, size, replication, metadata }
+                LogOp::OpenKey { volume, bucket, key, size, replication, metadata, acls: creator_acls }
             }
             WriteOp::CommitKey { volume, bucket, key, client_id, size } => {
                 LogOp::CommitKey { volume, bucket, key, client_id, size }
             }
             WriteOp::DeleteKey { volume, bucket, key } => LogOp::DeleteKey { volume, bucket, key },
             WriteOp::RenameKey { volume, bucket, key, to_key } => LogOp::RenameKey { volume, bucket, key, to_key },
+            WriteOp::AddAcl { target, acl } => LogOp::AddAcl { target, acl },
+            WriteOp::RemoveAcl { target, acl } => LogOp::RemoveAcl { target, acl },
+            WriteOp::SetAcl { target, acls } => LogOp::SetAcl { target, acls },
         }
     }
 }

@@ -235,6 +235,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         authn: Authenticator::new(&sec),
         credentials: creds.clone(),
         audit,
+        admins: sec.admins(),
     });
     let (stop, stop_rx) = watch::channel(false);
     let http_addr = match (&http_l, &https_l) {

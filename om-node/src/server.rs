@@ -152,7 +152,7 @@ async fn write(
     };
     let op_kind = req.op.kind();
     let action = crate::audit::of_write(&req.op);
-    let result = submit(&node, req).await;
+    let result = submit(&node, &who, req).await;
     audit(&node, caller(&who, &conn), action, &result);
     answer(&node, op_kind, started, result)
 }
@@ -172,16 +172,26 @@ fn answer<T: serde::Serialize>(
     }
 }
 
-async fn submit(node: &OmNode, req: WriteRequest) -> Result<WriteResponse, ApiError> {
+/// Proposes a client's write on the leader: authorized first (with security on), then turned
+/// into its log form with everything non-deterministic fixed.
+async fn submit(node: &Arc<OmNode>, who: &Principal, req: WriteRequest) -> Result<WriteResponse, ApiError> {
     if req.request_id.is_empty() || req.request_id.len() > 256 {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "request_id must have 1 to 256 characters"));
     }
     node.check_leader()?;
+    if node.settings.security.enabled {
+        // Like Ozone's preExecute: decided on the leader's state before the write is proposed.
+        let (n, p, op) = (Arc::clone(node), who.clone(), req.op.clone());
+        tokio::task::spawn_blocking(move || crate::authz::check_write(&n.authz_context(&p), &n.sm.lookup(), &op))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))??;
+    }
     let open_client_id = match req.op {
         WriteOp::OpenKey { .. } => rand::random::<u64>() >> 1 | 1,
         _ => 0,
     };
-    node.writes.write(Command { request_id: req.request_id, op: req.op.into(), now_ms: now_ms(), open_client_id }).await
+    let op = node.log_op(who, req.op);
+    node.writes.write(Command { request_id: req.request_id, op, now_ms: now_ms(), open_client_id }).await
 }
 
 async fn read(
@@ -197,20 +207,27 @@ async fn read(
     };
     let op_kind = req.op.kind();
     let action = crate::audit::of_read(&req.op);
-    let result = run_read(&node, req).await;
+    let result = run_read(&node, who.clone(), req).await;
     audit(&node, caller(&who, &conn), action, &result);
     answer(&node, op_kind, started, result)
 }
 
-async fn run_read(node: &Arc<OmNode>, req: ReadRequest) -> Result<ReadResponse, ApiError> {
+/// Answers a read once it is linearizable (unless stale), authorized on the same state it is
+/// answered from (with security on).
+async fn run_read(node: &Arc<OmNode>, who: Principal, req: ReadRequest) -> Result<ReadResponse, ApiError> {
     if !req.stale && !crate::breakage::stale_reads() {
         node.check_leader()?;
         node.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|e| node.raft_error("read", e))?;
     }
     let node = Arc::clone(node);
-    tokio::task::spawn_blocking(move || node.sm.read(&req.op))
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?
+    tokio::task::spawn_blocking(move || {
+        if node.settings.security.enabled {
+            crate::authz::check_read(&node.authz_context(&who), &node.sm.lookup(), &req.op)?;
+        }
+        node.sm.read(&req.op)
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?
 }
 
 async fn reload_config(State(node): State<Arc<OmNode>>, Extension(who): Extension<Principal>) -> Response {

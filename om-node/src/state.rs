@@ -104,16 +104,35 @@ pub struct OmNode {
     pub credentials: Option<Arc<ReloadingCredentials>>,
     /// One line per client request (off unless configured or security is on).
     pub audit: crate::audit::AuditLog,
+    /// The administrators (`ozone.administrators[.groups]` and the node group).
+    pub admins: crate::authz::Admins,
 }
 
 impl OmNode {
     /// Administrators: ring members (the node group), `ozone.administrators` users (`*`: all)
     /// and `ozone.administrators.groups` members.
     pub fn is_admin(&self, p: &Principal) -> bool {
+        self.admins.is_admin(&Self::caller(p))
+    }
+
+    fn caller(p: &Principal) -> crate::authz::Caller<'_> {
+        crate::authz::Caller { user: &p.user, groups: &p.groups }
+    }
+
+    /// What the authorization of `p`'s requests is decided with.
+    pub fn authz_context<'a>(&'a self, p: &'a Principal) -> crate::authz::Context<'a> {
+        crate::authz::Context {
+            caller: Self::caller(p),
+            admins: &self.admins,
+            acl_enabled: self.settings.security.acl_enabled,
+        }
+    }
+
+    /// The log form of `p`'s write: the owner and creator ACLs of what it creates, fixed here
+    /// on the leader.
+    pub fn log_op(&self, p: &Principal, op: WriteOp) -> crate::command::LogOp {
         let sec = &self.settings.security;
-        p.in_group(&sec.node_group)
-            || sec.administrators.iter().any(|a| a == "*" || *a == p.user)
-            || sec.administrator_groups.iter().any(|g| p.in_group(g))
+        crate::authz::log_op(op, &Self::caller(p), &sec.creator_rights, sec.enabled)
     }
 
     /// Admin-only operations: with security on, only administrators may run them.

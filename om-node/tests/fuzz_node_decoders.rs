@@ -31,6 +31,7 @@ fn op() -> impl Strategy<Value = LogOp> {
                 quota_in_bytes: q,
                 quota_in_namespace: None,
                 metadata: Default::default(),
+                acls: Vec::new(),
             }
         }),
         (name(), name()).prop_map(|(v, b)| LogOp::from(WriteOp::create_bucket(v, b))),
@@ -41,6 +42,17 @@ fn op() -> impl Strategy<Value = LogOp> {
             size,
             replication: None,
             metadata: [("k".to_string(), "v".to_string())].into(),
+            acls: om_client::acl::OzoneAcl::parse_list("user:u:a,group:g:rl").unwrap(),
+        }),
+        (name(), name(), "[a-z]{1,10}/", 0u16..512).prop_map(|(volume, bucket, prefix, bits)| LogOp::AddAcl {
+            target: om_client::wire::AclTarget::Prefix { volume, bucket, prefix },
+            acl: om_client::acl::OzoneAcl::new(
+                om_client::acl::AclIdentityType::User,
+                "bob",
+                om_client::acl::AclRights::from_bits(bits).unwrap(),
+                om_client::acl::AclScope::Default,
+            )
+            .unwrap(),
         }),
         (name(), name(), "\\PC{0,30}", any::<u64>()).prop_map(|(volume, bucket, key, client_id)| LogOp::CommitKey {
             volume,

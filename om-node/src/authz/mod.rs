@@ -25,6 +25,8 @@
 //! `ozone.om.volume.listall.allowed=false` (listing volumes is open to every caller, Ozone's
 //! default). Call [`authorize`] only with security on: with it off Ozone checks nothing.
 
+mod creation;
+mod request;
 mod table;
 
 #[cfg(test)]
@@ -35,6 +37,8 @@ use std::collections::BTreeSet;
 use om_client::acl::{grants, AclRight, OzoneAcl};
 use om_client::wire::{ApiError, ErrorCode};
 
+pub use creation::log_op;
+pub use request::{check_read, check_write, Context};
 pub use table::{bucket_right_for_key, rights_table_markdown, volume_right_for_bucket, Op, Resource, Rule};
 
 /// The group ring members' certificates carry (`omring.security.node.group`).

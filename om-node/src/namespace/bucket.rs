@@ -1,8 +1,10 @@
 //! Bucket operations: create within a volume's quotas, delete when empty. A volume counts its
-//! buckets in `used_namespace`.
+//! buckets in `used_namespace`. A new bucket's ACLs are its creator's defaults and the volume's
+//! DEFAULT ACLs (as ACCESS entries).
 
 use std::collections::BTreeMap;
 
+use om_client::acl::{acls_for_bucket, OzoneAcl};
 use om_client::wire::{ApiError, BucketInfo, BucketLayout, ErrorCode, WriteOutcome};
 
 use super::validate::{validate_quota, validate_resource_name};
@@ -18,10 +20,13 @@ pub(super) struct NewBucket<'a> {
     pub quota_in_bytes: Option<i64>,
     pub quota_in_namespace: Option<i64>,
     pub metadata: &'a BTreeMap<String, String>,
+    /// The creator's default ACLs.
+    pub acls: &'a [OzoneAcl],
 }
 
 pub(super) fn create(tx: &mut Tx<'_>, new: NewBucket<'_>) -> Result<WriteOutcome, ApiError> {
-    let NewBucket { volume, bucket, owner, layout, versioning, quota_in_bytes, quota_in_namespace, metadata } = new;
+    let NewBucket { volume, bucket, owner, layout, versioning, quota_in_bytes, quota_in_namespace, metadata, acls } =
+        new;
     validate_resource_name("bucket", bucket)?;
     let qb = validate_quota("quota_in_bytes", quota_in_bytes)?;
     let qn = validate_quota("quota_in_namespace", quota_in_namespace)?;
@@ -57,6 +62,7 @@ pub(super) fn create(tx: &mut Tx<'_>, new: NewBucket<'_>) -> Result<WriteOutcome
         modification_time: tx.now,
         object_id: tx.txn.object_id,
         update_id: tx.txn.log_index,
+        acls: acls_for_bucket(acls.to_vec(), &[], &vol.acls),
     };
     vol.used_namespace += 1;
     vol.update_id = tx.txn.log_index;
@@ -75,5 +81,6 @@ pub(super) fn delete(tx: &mut Tx<'_>, volume: &str, bucket: &str) -> Result<Writ
     vol.update_id = tx.txn.log_index;
     tx.put(Table::Volumes, volume_key(volume), &vol);
     tx.delete(Table::Buckets, bucket_key(volume, bucket));
+    super::acl::delete_bucket_prefixes(tx, volume, bucket)?;
     Ok(WriteOutcome::Deleted)
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use om_client::acl::{acls_for_key, OzoneAcl};
 use om_client::wire::{ApiError, ErrorCode, KeyInfo, WriteOutcome};
 
 use crate::types::OpenKeyId;
@@ -12,17 +13,34 @@ use super::tables::{deleted_key_key, open_key_key};
 use super::validate::validate_key_name;
 use super::{bucket_key, get_typed, key_key, volume_key, Table, Tx};
 
-pub(super) fn open(
-    tx: &mut Tx<'_>,
-    volume: &str,
-    bucket: &str,
-    key: &str,
-    size: u64,
-    replication: &Option<String>,
-    metadata: &BTreeMap<String, String>,
-) -> Result<WriteOutcome, ApiError> {
+/// The fields of [`crate::types::LogOp::OpenKey`].
+pub(super) struct NewKey<'a> {
+    pub volume: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub size: u64,
+    pub replication: &'a Option<String>,
+    pub metadata: &'a BTreeMap<String, String>,
+    /// The creator's default ACLs.
+    pub acls: &'a [OzoneAcl],
+}
+
+/// Opens a key for writing. A key that exists keeps its ACLs when it is written again; a new
+/// one gets its creator's defaults and the DEFAULT ACLs of the deepest prefix entry above it
+/// that has any, else of the bucket (as ACCESS entries).
+pub(super) fn open(tx: &mut Tx<'_>, new: NewKey<'_>) -> Result<WriteOutcome, ApiError> {
+    let NewKey { volume, bucket, key, size, replication, metadata, acls } = new;
     validate_key_name(key)?;
-    tx.read.bucket(volume, bucket)?;
+    let bkt = tx.read.bucket(volume, bucket)?;
+    let acls = match tx.read.key(volume, bucket, key)? {
+        Some(existing) => existing.acls,
+        None => {
+            let prefix = tx.read.deepest_prefix(volume, bucket, key)?;
+            let parents: Vec<&[OzoneAcl]> =
+                prefix.iter().map(|p| p.acls.as_slice()).chain([bkt.acls.as_slice()]).collect();
+            acls_for_key(acls.to_vec(), &[], &parents)
+        }
+    };
     let info = KeyInfo {
         volume: volume.to_string(),
         bucket: bucket.to_string(),
@@ -34,6 +52,7 @@ pub(super) fn open(
         modification_time: tx.now,
         object_id: tx.txn.object_id,
         update_id: tx.txn.log_index,
+        acls,
     };
     let open_k = open_key_key(volume, bucket, key, tx.open_client_id);
     // Client ids are random, so the row is new unless two opens drew the same id.

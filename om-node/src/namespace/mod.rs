@@ -5,17 +5,21 @@
 //! that varies between replicas (time, ids) comes from the command or the log index.
 //!
 //! [`execute`] answers retries from the retry cache ([`retry`]) and dispatches every other
-//! command to one function per operation: [`volume`], [`bucket`], [`key`]. Reads are in
+//! command to one function per operation: [`volume`], [`bucket`], [`key`], [`acl`]. Reads are in
 //! [`query`]; the tables, their rows and read errors in [`tables`].
 
+mod acl;
 mod bucket;
 mod key;
+mod lookup;
 mod query;
 mod retry;
 mod tables;
 mod validate;
 mod volume;
 
+#[cfg(test)]
+mod acl_tests;
 #[cfg(test)]
 mod tests;
 
@@ -24,12 +28,15 @@ use serde::Serialize;
 
 use crate::types::{Command, CommandResult, LogOp, MAX_BATCH_COMMANDS};
 
+pub use acl::PrefixInfo;
+pub use lookup::Lookup;
 pub use query::{digest, expired_open_keys, query};
 pub use retry::{retry_row_expired, RETRY_CACHE_TTL_MS};
 pub use tables::{
-    bucket_key, key_key, volume_key, MemTables, Mutation, Table, TableAccess, TableError, TableRead, Value,
+    bucket_key, key_key, prefix_key, volume_key, MemTables, Mutation, Table, TableAccess, TableError, TableRead, Value,
 };
 pub use validate::{page_size, validate_key_name, validate_resource_name};
+pub use volume::DEFAULT_VOLUME_OWNER;
 
 use retry::{live_retry_result, retry_row};
 use tables::{encode, get_typed};
@@ -87,6 +94,20 @@ impl Rows<'_> {
     }
     fn key(&self, v: &str, b: &str, k: &str) -> Result<Option<KeyInfo>, ApiError> {
         Ok(get_typed(self.view, Table::Keys, &key_key(v, b, k))?)
+    }
+    /// The prefix entry at exactly `path` (`dir/`), if there is one.
+    fn prefix(&self, v: &str, b: &str, path: &str) -> Result<Option<PrefixInfo>, ApiError> {
+        Ok(get_typed(self.view, Table::Prefixes, &prefix_key(v, b, path))?)
+    }
+    /// The deepest prefix entry above `path`: of `a/`, `a/b/` for `a/b/c`.
+    fn deepest_prefix(&self, v: &str, b: &str, path: &str) -> Result<Option<PrefixInfo>, ApiError> {
+        let mut deepest = None;
+        for (i, _) in path.match_indices('/') {
+            if let Some(p) = self.prefix(v, b, &path[..=i])? {
+                deepest = Some(p);
+            }
+        }
+        Ok(deepest)
     }
     /// Whether a row exists, without decoding it.
     fn exists(&self, t: Table, key: &[u8]) -> Result<bool, ApiError> {
@@ -153,8 +174,8 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, txn: TxnId) -> (CommandResul
 /// One operation, one function.
 fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
     match op {
-        LogOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
-            volume::create(tx, volume, owner, *quota_in_bytes, *quota_in_namespace, metadata)
+        LogOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata, acls } => {
+            volume::create(tx, volume, owner, (*quota_in_bytes, *quota_in_namespace), metadata, acls)
         }
         LogOp::SetVolumeProperty { volume, owner, quota_in_bytes, quota_in_namespace } => {
             volume::set_property(tx, volume, owner, *quota_in_bytes, *quota_in_namespace)
@@ -169,6 +190,7 @@ fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
             quota_in_bytes,
             quota_in_namespace,
             metadata,
+            acls,
         } => bucket::create(
             tx,
             bucket::NewBucket {
@@ -180,11 +202,12 @@ fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
                 quota_in_bytes: *quota_in_bytes,
                 quota_in_namespace: *quota_in_namespace,
                 metadata,
+                acls,
             },
         ),
         LogOp::DeleteBucket { volume, bucket } => bucket::delete(tx, volume, bucket),
-        LogOp::OpenKey { volume, bucket, key, size, replication, metadata } => {
-            key::open(tx, volume, bucket, key, *size, replication, metadata)
+        LogOp::OpenKey { volume, bucket, key, size, replication, metadata, acls } => {
+            key::open(tx, key::NewKey { volume, bucket, key, size: *size, replication, metadata, acls })
         }
         LogOp::CommitKey { volume, bucket, key, client_id, size } => {
             key::commit(tx, volume, bucket, key, *client_id, *size)
@@ -192,5 +215,8 @@ fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
         LogOp::DeleteKey { volume, bucket, key } => key::delete(tx, volume, bucket, key),
         LogOp::ExpireOpenKeys { keys, created_before_ms } => key::expire_open(tx, keys, *created_before_ms),
         LogOp::RenameKey { volume, bucket, key, to_key } => key::rename(tx, volume, bucket, key, to_key),
+        LogOp::AddAcl { target, acl } => acl::change(tx, target, acl::Edit::Add(acl)),
+        LogOp::RemoveAcl { target, acl } => acl::change(tx, target, acl::Edit::Remove(acl)),
+        LogOp::SetAcl { target, acls } => acl::change(tx, target, acl::Edit::Set(acls)),
     }
 }

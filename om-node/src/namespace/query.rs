@@ -41,6 +41,7 @@ pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError
             let keys = list(view, Table::Keys, &format!("/{volume}/{bucket}/"), prefix, start_after, n)?;
             Ok(ReadResponse::Keys { keys })
         }
+        ReadOp::GetAcl { target } => Ok(ReadResponse::Acls { acls: super::acl::get(rows, target)? }),
         ReadOp::Digest => Err(ApiError::new(ErrorCode::InternalError, "digest is computed by the store")),
     }
 }

@@ -16,17 +16,26 @@ pub enum Table {
     Keys,
     OpenKeys,
     DeletedKeys,
+    /// Prefix ACLs (Ozone's prefix table): `/volume/bucket/dir/` -> [`super::PrefixInfo`].
+    Prefixes,
     /// request id -> (leader's time of the request, applied result), so a retried write is
     /// answered, not re-applied. See [`super::retry_row_expired`] for how rows go away.
     RetryCache,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] =
-        [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys, Table::RetryCache];
+    pub const ALL: [Table; 7] = [
+        Table::Volumes,
+        Table::Buckets,
+        Table::Keys,
+        Table::OpenKeys,
+        Table::DeletedKeys,
+        Table::Prefixes,
+        Table::RetryCache,
+    ];
     /// The tables that make up the namespace (what the digest covers).
-    pub const NAMESPACE: [Table; 5] =
-        [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys];
+    pub const NAMESPACE: [Table; 6] =
+        [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys, Table::Prefixes];
 
     /// Tables held whole in memory as well as in RocksDB (Ozone's *full table cache* for the
     /// volume and bucket tables): few rows, read by nearly every write, so apply never searches
@@ -42,6 +51,7 @@ impl Table {
             Table::Keys => "keyTable",
             Table::OpenKeys => "openKeyTable",
             Table::DeletedKeys => "deletedTable",
+            Table::Prefixes => "prefixTable",
             Table::RetryCache => "retryCache",
         }
     }
@@ -172,6 +182,10 @@ pub fn bucket_key(v: &str, b: &str) -> Vec<u8> {
 }
 pub fn key_key(v: &str, b: &str, k: &str) -> Vec<u8> {
     format!("/{v}/{b}/{k}").into_bytes()
+}
+/// A prefix entry's row key; `prefix` ends with `/`.
+pub fn prefix_key(v: &str, b: &str, prefix: &str) -> Vec<u8> {
+    format!("/{v}/{b}/{prefix}").into_bytes()
 }
 pub(super) fn open_key_key(v: &str, b: &str, k: &str, client_id: u64) -> Vec<u8> {
     format!("/{v}/{b}/{k}/{client_id}").into_bytes()

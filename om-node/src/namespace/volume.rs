@@ -2,18 +2,23 @@
 
 use std::collections::BTreeMap;
 
+use om_client::acl::{acls_for_volume, OzoneAcl};
 use om_client::wire::{ApiError, ErrorCode, VolumeInfo, WriteOutcome};
 
 use super::validate::{validate_quota, validate_resource_name};
 use super::{volume_key, Table, Tx};
 
+/// The owner of a volume created without one (the leader names the caller instead when
+/// security is on).
+pub const DEFAULT_VOLUME_OWNER: &str = "hadoop";
+
 pub(super) fn create(
     tx: &mut Tx<'_>,
     volume: &str,
     owner: &Option<String>,
-    quota_in_bytes: Option<i64>,
-    quota_in_namespace: Option<i64>,
+    (quota_in_bytes, quota_in_namespace): (Option<i64>, Option<i64>),
     metadata: &BTreeMap<String, String>,
+    owner_acls: &[OzoneAcl],
 ) -> Result<WriteOutcome, ApiError> {
     validate_resource_name("volume", volume)?;
     let qb = validate_quota("quota_in_bytes", quota_in_bytes)?;
@@ -21,7 +26,7 @@ pub(super) fn create(
     if tx.read.exists(Table::Volumes, &volume_key(volume))? {
         return Err(ApiError::new(ErrorCode::VolumeAlreadyExists, format!("volume {volume} already exists")));
     }
-    let owner = owner.clone().unwrap_or_else(|| "hadoop".to_string());
+    let owner = owner.clone().unwrap_or_else(|| DEFAULT_VOLUME_OWNER.to_string());
     let info = VolumeInfo {
         name: volume.to_string(),
         admin: owner.clone(),
@@ -35,6 +40,7 @@ pub(super) fn create(
         modification_time: tx.now,
         object_id: tx.txn.object_id,
         update_id: tx.txn.log_index,
+        acls: acls_for_volume(owner_acls.to_vec(), &[]),
     };
     tx.put(Table::Volumes, volume_key(volume), &info);
     Ok(WriteOutcome::Volume { volume: info })

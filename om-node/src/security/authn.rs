@@ -319,8 +319,7 @@ mod tests {
             acl_enabled: false,
             administrators: vec![],
             administrator_groups: vec![],
-            user_rights: "ALL".into(),
-            group_rights: "READ,LIST".into(),
+            creator_rights: Default::default(),
             audit_file: None,
         }
     }

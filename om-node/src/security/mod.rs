@@ -12,6 +12,7 @@ pub mod server_tls;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use om_client::acl::CreatorRights;
 use om_client::config::{ConfigError, OzoneConfig};
 use om_client::tls::{self, TlsFiles};
 
@@ -68,8 +69,9 @@ pub struct SecuritySettings {
     pub acl_enabled: bool,
     pub administrators: Vec<String>,
     pub administrator_groups: Vec<String>,
-    pub user_rights: String,
-    pub group_rights: String,
+    /// What the creator of an object (and its first group) get on it: `ozone.om.user.rights`,
+    /// `ozone.om.group.rights`.
+    pub creator_rights: CreatorRights,
     /// The audit log; None turns it off.
     pub audit_file: Option<PathBuf>,
 }
@@ -142,12 +144,23 @@ impl SecuritySettings {
             acl_enabled: conf.get_bool(KEY_ACL_ENABLED, false)?,
             administrators: conf.get_list(KEY_ADMINISTRATORS),
             administrator_groups: conf.get_list(KEY_ADMINISTRATOR_GROUPS),
-            user_rights: conf.get_trimmed(KEY_USER_RIGHTS).filter(|v| !v.is_empty()).unwrap_or("ALL").into(),
-            group_rights: conf.get_trimmed(KEY_GROUP_RIGHTS).filter(|v| !v.is_empty()).unwrap_or("READ,LIST").into(),
+            creator_rights: creator_rights(conf)?,
             audit_file,
         };
         s.validate()?;
         Ok(s)
+    }
+
+    /// The administrators, as the authorizer takes them.
+    pub fn admins(&self) -> crate::authz::Admins {
+        let mut users: std::collections::BTreeSet<String> = self.administrators.iter().cloned().collect();
+        let everyone = users.remove("*");
+        crate::authz::Admins {
+            users,
+            groups: self.administrator_groups.iter().cloned().collect(),
+            everyone,
+            node_group: Some(self.node_group.clone()).filter(|g| !g.is_empty()),
+        }
     }
 
     /// Any listener speaks TLS.
@@ -179,6 +192,15 @@ impl SecuritySettings {
             }),
         }
     }
+}
+
+/// `ozone.om.user.rights` and `ozone.om.group.rights` (right names, comma-separated).
+fn creator_rights(conf: &OzoneConfig) -> Result<CreatorRights, SecurityError> {
+    let value = |key: &str| conf.get_trimmed(key).filter(|v| !v.is_empty());
+    CreatorRights::from_config(value(KEY_USER_RIGHTS), value(KEY_GROUP_RIGHTS)).map_err(|e| match e {
+        om_client::acl::AclError::Config { key, source } => SecurityError::Setting { key, reason: source.to_string() },
+        other => SecurityError::Setting { key: KEY_USER_RIGHTS, reason: other.to_string() },
+    })
 }
 
 fn split_host_port(v: &str, default_host: &str) -> Option<(String, u16)> {
@@ -242,5 +264,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(bad.contains("SOMETIMES") && bad.contains("HTTP_AND_HTTPS"), "{bad}");
+    }
+
+    #[test]
+    fn creator_rights_come_from_ozones_keys() {
+        let d = std::path::Path::new("/db");
+        let s = SecuritySettings::from_config(&conf(&[]), "s", "n1", "h", d).unwrap();
+        assert_eq!(s.creator_rights, CreatorRights::default());
+        let pairs = [("ozone.om.user.rights", "READ, WRITE"), ("ozone.om.group.rights", "read")];
+        let s = SecuritySettings::from_config(&conf(&pairs), "s", "n1", "h", d).unwrap();
+        assert_eq!(s.creator_rights.user.letters(), "rw");
+        assert_eq!(s.creator_rights.group.letters(), "r");
+        let bad = SecuritySettings::from_config(&conf(&[("ozone.om.group.rights", "READ,FLY")]), "s", "n1", "h", d)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("ozone.om.group.rights") && bad.contains("FLY"), "{bad}");
     }
 }

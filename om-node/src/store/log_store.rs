@@ -34,8 +34,9 @@ const KEY_LAST_PURGED: &[u8] = b"last_purged";
 /// How the entries of this database are encoded; written when the first log is created.
 const KEY_FORMAT: &[u8] = b"log_format";
 /// The log's encoding: postcard of [`crate::command::Proposal`] entries. Any change to the
-/// encoded types needs a new value here (and an upgrade path).
-const FORMAT: &[u8] = b"postcard-2";
+/// encoded types needs a new value here (and an upgrade path). `postcard-3`: creates carry the
+/// creator's ACLs, and the ACL operations exist.
+const FORMAT: &[u8] = b"postcard-3";
 
 /// Bounds of the in-memory suffix of the log.
 const CACHE_MAX_ENTRIES: usize = 8192;

@@ -27,6 +27,12 @@ use super::io_err;
 const CF_META: &str = "meta";
 const KEY_TRANSACTION_INFO: &[u8] = b"TRANSACTIONINFO";
 const KEY_MEMBERSHIP: &[u8] = b"MEMBERSHIP";
+/// How the rows of this database are encoded; written when the database is created.
+const KEY_FORMAT: &[u8] = b"STATE_FORMAT";
+/// The rows' encoding: postcard of the `om_client::wire` records and the node's own rows.
+/// Postcard encodes fields by position, so any change to a stored type needs a new value here.
+/// `rows-2`: volume, bucket and key rows carry ACLs, and prefix ACLs have their table.
+const FORMAT: &[u8] = b"rows-2";
 /// The state database, under the state directory.
 pub(super) const DB_NAME: &str = "om.db";
 /// The database an installation moved aside, until the new one is in place.
@@ -78,8 +84,46 @@ pub(super) fn open_db(path: &Path, horizon: &Arc<AtomicU64>) -> Result<DB, io::E
     cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
     // A database with other column families is not ours: RocksDB refuses to open it and says
     // which it did not expect.
-    DB::open_cf_descriptors(&opts, path, cfs)
-        .map_err(|e| io::Error::other(format!("cannot open state database {}: {e}", path.display())))
+    let db = DB::open_cf_descriptors(&opts, path, cfs)
+        .map_err(|e| io::Error::other(format!("cannot open state database {}: {e}", path.display())))?;
+    check_format(&db, path)?;
+    Ok(db)
+}
+
+/// Refuses a database whose rows are in another encoding (an older om-node's, whose rows have
+/// no ACLs: postcard would misread them) with a message saying so, and marks a new database
+/// with the current one.
+fn check_format(db: &DB, path: &Path) -> Result<(), io::Error> {
+    let meta = db.cf_handle(CF_META).ok_or_else(|| io_err("meta column family missing"))?;
+    match db.get_cf(meta, KEY_FORMAT).map_err(io_err)? {
+        Some(f) if f == FORMAT => Ok(()),
+        Some(f) => Err(io_err(format!(
+            "state database {} is in format {:?}; this om-node reads {:?}",
+            path.display(),
+            String::from_utf8_lossy(&f),
+            String::from_utf8_lossy(FORMAT)
+        ))),
+        None => {
+            let used = db.get_cf(meta, KEY_TRANSACTION_INFO).map_err(io_err)?.is_some()
+                || Table::ALL.iter().any(|t| {
+                    db.cf_handle(t.cf_name()).is_some_and(|cf| db.iterator_cf(cf, IteratorMode::Start).next().is_some())
+                });
+            if used {
+                return Err(io_err(format!(
+                    "state database {} was written by an older om-node (rows without ACLs, format \
+                     before {:?}) and cannot be read: remove the node's data directory and let the \
+                     node rejoin the ring",
+                    path.display(),
+                    String::from_utf8_lossy(FORMAT)
+                )));
+            }
+            // The database writes no WAL of its own otherwise: this one write is synced so the
+            // mark survives a crash before the first flush.
+            let mut wo = rocksdb::WriteOptions::default();
+            wo.set_sync(true);
+            db.put_cf_opt(meta, KEY_FORMAT, FORMAT, &wo).map_err(io_err)
+        }
+    }
 }
 
 pub(super) fn read_applied(db: &DB) -> Result<Applied, io::Error> {

@@ -61,6 +61,12 @@ impl StateMachineStore {
         }
     }
 
+    /// Typed lookups of single rows in the current state: what the authorization of a request
+    /// reads (the same state [`Self::read`] answers from).
+    pub fn lookup(&self) -> namespace::Lookup<'_> {
+        namespace::Lookup::new(&*self.buffer)
+    }
+
     /// Open keys created before `created_before_ms`, at most `limit`: what the leader's
     /// open-key cleanup proposes to expire (see [`namespace::expired_open_keys`]).
     pub fn expired_open_keys(&self, created_before_ms: u64, limit: usize) -> Result<Vec<OpenKeyId>, ApiError> {

@@ -10,6 +10,16 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use strum::{EnumIter, IntoStaticStr};
 
+use crate::acl::OzoneAcl;
+
+mod acl;
+mod ring;
+#[cfg(test)]
+mod tests;
+
+pub use acl::AclTarget;
+pub use ring::*;
+
 /// `POST`: body [`WriteRequest`], answer [`WriteResponse`].
 pub const PATH_WRITE: &str = "/v1/om/write";
 /// `POST`: body [`ReadRequest`], answer [`ReadResponse`].
@@ -235,6 +245,23 @@ pub enum WriteOp {
         key: String,
         to_key: String,
     },
+    /// Ozone's `addacl`: merges the entry into the one of the same type, name and scope, or
+    /// appends it.
+    AddAcl {
+        target: AclTarget,
+        acl: OzoneAcl,
+    },
+    /// Ozone's `removeacl`: clears the entry's rights from the one of the same type, name and
+    /// scope (dropping it once empty).
+    RemoveAcl {
+        target: AclTarget,
+        acl: OzoneAcl,
+    },
+    /// Ozone's `setacl`: the object's ACLs become exactly these.
+    SetAcl {
+        target: AclTarget,
+        acls: Vec<OzoneAcl>,
+    },
 }
 
 impl WriteOp {
@@ -275,6 +302,9 @@ impl WriteOp {
             WriteOp::CommitKey { .. } => "CommitKey",
             WriteOp::DeleteKey { .. } => "DeleteKey",
             WriteOp::RenameKey { .. } => "RenameKey",
+            WriteOp::AddAcl { .. } => "AddAcl",
+            WriteOp::RemoveAcl { .. } => "RemoveAcl",
+            WriteOp::SetAcl { .. } => "SetAcl",
         }
     }
 }
@@ -313,6 +343,12 @@ pub enum WriteOutcome {
     /// Open keys moved to the deleted-keys table by the leader's open-key cleanup.
     OpenKeysExpired {
         count: u64,
+    },
+    /// An ACL change: whether it changed anything (Ozone's `addacl` prints `already exists`,
+    /// `removeacl` `doesn't exist` when not), and the object's ACLs after it.
+    Acl {
+        changed: bool,
+        acls: Vec<OzoneAcl>,
     },
 }
 
@@ -370,9 +406,13 @@ pub enum ReadOp {
         #[serde(default)]
         max: Option<u32>,
     },
-    /// A digest of the whole namespace (volumes, buckets, keys, open and deleted keys) at the
-    /// applied index: replicas with equal digests hold identical state.
+    /// A digest of the whole namespace (volumes, buckets, keys, open and deleted keys, prefix
+    /// ACLs) at the applied index: replicas with equal digests hold identical state.
     Digest,
+    /// Ozone's `getacl`: the object's ACLs (a prefix without an entry has none).
+    GetAcl {
+        target: AclTarget,
+    },
 }
 
 impl ReadOp {
@@ -385,6 +425,7 @@ impl ReadOp {
             ReadOp::KeyInfo { .. } => "KeyInfo",
             ReadOp::ListKeys { .. } => "ListKeys",
             ReadOp::Digest => "Digest",
+            ReadOp::GetAcl { .. } => "GetAcl",
         }
     }
 }
@@ -408,6 +449,7 @@ pub enum ReadResponse {
     Key { key: KeyInfo },
     Keys { keys: Vec<KeyInfo> },
     Digest { digest: String, applied_index: u64, entries: u64 },
+    Acls { acls: Vec<OzoneAcl> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -428,6 +470,9 @@ pub struct VolumeInfo {
     pub modification_time: u64,
     pub object_id: u64,
     pub update_id: u64,
+    /// Ozone's native ACLs of the volume.
+    #[serde(default)]
+    pub acls: Vec<OzoneAcl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -449,6 +494,9 @@ pub struct BucketInfo {
     pub modification_time: u64,
     pub object_id: u64,
     pub update_id: u64,
+    /// Ozone's native ACLs of the bucket.
+    #[serde(default)]
+    pub acls: Vec<OzoneAcl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,204 +511,7 @@ pub struct KeyInfo {
     pub modification_time: u64,
     pub object_id: u64,
     pub update_id: u64,
-}
-
-/// A node's Raft role, with Ozone's spelling (`serverRole`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum Role {
-    Leader,
-    Follower,
-    Candidate,
-    Learner,
-    /// Did not answer (reported by whoever asked, never by the node itself).
-    Unreachable,
-    /// Not (yet) a member of the ring.
-    Unknown,
-}
-
-impl Role {
-    /// Ozone's spelling, as on the wire.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A member of the Raft group as the node sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberInfo {
-    pub node_id: String,
-    pub hostname: String,
-    pub rpc_address: String,
-    pub voter: bool,
-    /// Leader only: highest log index known replicated to this member.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matched_index: Option<u64>,
-}
-
-/// `GET /v1/om/status`: what one node knows about itself and the ring.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeStatus {
-    pub service_id: String,
-    pub node_id: String,
-    pub hostname: String,
-    pub role: Role,
-    pub term: u64,
-    pub leader_id: Option<String>,
-    pub last_log_index: u64,
-    pub commit_index: u64,
-    pub applied_index: u64,
-    /// Highest index the double buffer has written to RocksDB.
-    pub flushed_index: u64,
-    /// Part of a ring with a known leader and caught up with it.
-    pub ready: bool,
-    pub members: Vec<MemberInfo>,
-}
-
-/// One node's addresses as a configuration file states them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfiguredNode {
-    pub node_id: String,
-    /// `host:port` of the client API (`ozone.om.address.<sid>.<nid>`).
-    pub rpc_address: String,
-    /// `host:port` of peer Raft traffic (`ozone.om.ratis.port.<sid>.<nid>`).
-    pub ratis_address: String,
-    /// `host:port` of health and metrics (`ozone.om.http-address.<sid>.<nid>`).
-    pub http_address: String,
-}
-
-/// `POST /v1/om/admin/reload-config`: the service as the node's freshly re-read file states it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigView {
-    /// The node that answered.
-    pub node_id: String,
-    pub service_id: String,
-    /// Every node of `ozone.om.nodes.<sid>`, decommissioned ones included.
-    pub nodes: Vec<ConfiguredNode>,
-    /// `ozone.om.decommissioned.nodes.<sid>`.
-    pub decommissioned: Vec<String>,
-}
-
-impl ConfigView {
-    /// Why this view does not accept `node` as an active member, if it does not.
-    pub fn disagreement_about(&self, node: &ConfiguredNode) -> Option<String> {
-        match self.nodes.iter().find(|n| n.node_id == node.node_id) {
-            None => {
-                Some(format!("{} does not list {} in ozone.om.nodes.{}", self.node_id, node.node_id, self.service_id))
-            }
-            Some(_) if self.decommissioned.contains(&node.node_id) => Some(format!(
-                "{} lists {} in ozone.om.decommissioned.nodes.{}",
-                self.node_id, node.node_id, self.service_id
-            )),
-            Some(n) if n != node => Some(format!(
-                "{} has other addresses for {} (rpc {}, ratis {}, http {}; expected rpc {}, ratis {}, http {})",
-                self.node_id,
-                node.node_id,
-                n.rpc_address,
-                n.ratis_address,
-                n.http_address,
-                node.rpc_address,
-                node.ratis_address,
-                node.http_address
-            )),
-            Some(_) => None,
-        }
-    }
-}
-
-/// Body of `POST /v1/om/admin/join`: the node to add, with its addresses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JoinRequest {
-    pub node: ConfiguredNode,
-    /// Host name shown in roles; defaults to the host of `rpc_address`.
+    /// Ozone's native ACLs of the key.
     #[serde(default)]
-    pub hostname: Option<String>,
-}
-
-/// Body of `POST /v1/om/admin/transfer`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransferRequest {
-    /// The voter to hand leadership to; `None` picks a caught-up follower at random.
-    #[serde(default)]
-    pub target: Option<String>,
-}
-
-/// Answer of `POST /v1/om/admin/transfer`, sent once the new leader is known.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransferResponse {
-    pub previous_leader: String,
-    pub new_leader: String,
-    /// From receiving the request to seeing the new leader's term.
-    pub elapsed_ms: u64,
-}
-
-/// Body of `POST /v1/om/admin/decommission`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecommissionRequest {
-    pub node_id: String,
-}
-
-/// Answer of membership changes (join, decommission).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MembershipChange {
-    /// False when the ring already was as requested (the call is idempotent).
-    pub changed: bool,
-    /// The membership after the change.
-    pub members: Vec<MemberInfo>,
-    pub message: String,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The API, the CLI and metrics all print `as_str`: it must be what serde sends.
-    #[test]
-    fn every_wire_string_is_the_serde_form() {
-        use strum::IntoEnumIterator;
-        fn check<T: Serialize + IntoEnumIterator + Copy>(name: impl Fn(T) -> &'static str) {
-            for v in T::iter() {
-                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::from(name(v)));
-            }
-        }
-        check(ErrorCode::as_str);
-        check(BucketLayout::as_str);
-        check(Role::as_str);
-        assert_eq!(ErrorCode::InternalError.as_str(), "INTERNAL_ERROR", "Ozone's name");
-    }
-
-    #[test]
-    fn error_codes_use_ozone_spelling() {
-        let e = ApiError::new(ErrorCode::VolumeNotFound, "x");
-        let json = serde_json::to_string(&e).unwrap();
-        assert_eq!(json, r#"{"code":"VOLUME_NOT_FOUND","message":"x"}"#);
-        let back: ApiError = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, e);
-        assert_eq!(ErrorCode::NotLeader.as_str(), serde_json::to_value(ErrorCode::NotLeader).unwrap());
-    }
-
-    #[test]
-    fn write_ops_are_tagged_and_strict() {
-        let op: WriteOp = serde_json::from_str(r#"{"type":"CreateVolume","volume":"v1"}"#).unwrap();
-        assert_eq!(op.kind(), "CreateVolume");
-        assert!(serde_json::from_str::<WriteOp>(r#"{"type":"CreateVolume","volume":"v","bogus":1}"#).is_err());
-        assert!(serde_json::from_str::<WriteOp>(r#"{"type":"Nope"}"#).is_err());
-    }
-
-    #[test]
-    fn layouts_parse_from_cli_spellings() {
-        assert_eq!("fso".parse::<BucketLayout>().unwrap(), BucketLayout::FileSystemOptimized);
-        assert_eq!("object-store".parse::<BucketLayout>().unwrap(), BucketLayout::ObjectStore);
-        assert!("x".parse::<BucketLayout>().is_err());
-    }
+    pub acls: Vec<OzoneAcl>,
 }
