@@ -2,9 +2,6 @@
 //! group), users from a static token file, clients and CLI runs as each of them. Copied in
 //! shape from tests/security.rs.
 
-// The CLI helpers are used by the CLI test that follows.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use om_client::wire::*;
 use om_client::{ClientError, FailoverClient, OzoneConfig};
-use serde::Serialize;
+
+mod acl;
+mod dev;
+mod print;
+
+pub use acl::{AclOp, ObjectKind};
+pub use dev::run_dev_ring;
+use print::{human_key, list_all, print, print_outcome, print_read};
 
 /// omring: a Raft-replicated Ozone Manager metadata ring.
 #[derive(Parser, Debug)]
@@ -60,7 +67,7 @@ impl Cli {
 pub enum Command {
     /// Run an Ozone Manager node.
     Om(OmArgs),
-    /// Namespace operations (volumes, buckets, keys).
+    /// Namespace operations (volumes, buckets, keys, prefix ACLs).
     Sh {
         #[command(subcommand)]
         what: ShCommand,
@@ -120,6 +127,11 @@ pub enum ShCommand {
         #[command(subcommand)]
         op: KeyOp,
     },
+    /// Prefix ACLs (a prefix path ends with '/': /volume/bucket/dir/).
+    Prefix {
+        #[command(subcommand)]
+        op: AclOp,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -178,6 +190,8 @@ pub enum VolumeOp {
         #[command(flatten)]
         quota: QuotaArgs,
     },
+    #[command(flatten)]
+    Acl(AclOp),
 }
 
 #[derive(Subcommand, Debug)]
@@ -206,6 +220,8 @@ pub enum BucketOp {
     Delete {
         path: String,
     },
+    #[command(flatten)]
+    Acl(AclOp),
 }
 
 #[derive(Subcommand, Debug)]
@@ -236,6 +252,8 @@ pub enum KeyOp {
         path: String,
         to: String,
     },
+    #[command(flatten)]
+    Acl(AclOp),
 }
 
 #[derive(Subcommand, Debug)]
@@ -388,86 +406,6 @@ fn quota_bytes(q: &QuotaArgs) -> Result<Option<i64>, CliError> {
     q.quota.as_deref().map(parse_size).transpose()
 }
 
-fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
-    } else {
-        println!("{}", human());
-    }
-}
-
-fn human_volume(v: &VolumeInfo) -> String {
-    format!(
-        "volume {}\n  owner: {}\n  quota: {} bytes, {} buckets\n  used: {} bytes, {} buckets\n  created: {} (object id {})",
-        v.name, v.owner, quota_str(v.quota_in_bytes), quota_str(v.quota_in_namespace), v.used_bytes, v.used_namespace, v.creation_time, v.object_id
-    )
-}
-
-fn human_bucket(b: &BucketInfo) -> String {
-    format!(
-        "bucket /{}/{}\n  owner: {}\n  layout: {}\n  versioning: {}\n  quota: {} bytes, {} keys\n  used: {} bytes, {} keys\n  created: {} (object id {})",
-        b.volume, b.name, b.owner, b.layout.as_str(), b.versioning, quota_str(b.quota_in_bytes), quota_str(b.quota_in_namespace), b.used_bytes, b.used_namespace, b.creation_time, b.object_id
-    )
-}
-
-fn human_key(k: &KeyInfo) -> String {
-    let meta: Vec<String> = k.metadata.iter().map(|(a, b)| format!("{a}={b}")).collect();
-    format!(
-        "key /{}/{}/{}\n  size: {}\n  replication: {}\n  metadata: {}\n  modified: {} (object id {})",
-        k.volume,
-        k.bucket,
-        k.name,
-        k.size,
-        k.replication,
-        meta.join(","),
-        k.modification_time,
-        k.object_id
-    )
-}
-
-fn quota_str(q: i64) -> String {
-    if q < 0 {
-        "unlimited".into()
-    } else {
-        q.to_string()
-    }
-}
-
-/// `dev ring`: starts `nodes` local processes of this binary and waits for Ctrl-C.
-pub async fn run_dev_ring(nodes: usize, dir: &std::path::Path, service_id: &str) -> Result<(), CliError> {
-    if !(1..=9).contains(&nodes) {
-        return Err(CliError::Usage(format!("--nodes must be between 1 and 9, got {nodes}")));
-    }
-    let io =
-        |e: &dyn std::fmt::Display| CliError::Usage(format!("cannot start the local ring in {}: {e}", dir.display()));
-    if dir.join("ozone-site.xml").exists() {
-        return Err(CliError::Usage(format!(
-            "{} already holds a ring; remove it or choose another --dir",
-            dir.display()
-        )));
-    }
-    let bin = std::env::current_exe().map_err(|e| io(&e))?;
-    let mut ring = om_localring::LocalRing::configure(&bin, dir, service_id, nodes, &[]).map_err(|e| io(&e))?;
-    ring.start_all().map_err(|e| io(&e))?;
-    let leader = ring.wait_leader(std::time::Duration::from_secs(30)).await;
-    let conf = ring.conf_path.display().to_string();
-    match leader {
-        Some(l) => eprintln!("ring {service_id} is up with {nodes} nodes; leader {l}"),
-        None => eprintln!("ring {service_id} started but no leader yet; see the logs in {}", dir.display()),
-    }
-    let client = FailoverClient::from_config(&ring.conf, Some(service_id))?;
-    print!("{}", crate::roles::format_table(&crate::roles::collect(&client).await));
-    eprintln!(
-        "\nTry:\n  om-node --conf {conf} sh volume create /vol1\n  om-node --conf {conf} sh bucket create /vol1/bucket1\n  om-node --conf {conf} sh key create /vol1/bucket1/key1 --size 1024\n  om-node --conf {conf} sh key list /vol1/bucket1\n  om-node --conf {conf} admin om roles --table\nLogs and data: {}\nCtrl-C stops the ring.",
-        dir.display()
-    );
-    let _ = tokio::signal::ctrl_c().await;
-    for i in 0..ring.nodes.len() {
-        let _ = ring.terminate(i, std::time::Duration::from_secs(20));
-    }
-    Ok(())
-}
-
 /// Runs `sh` and `admin` commands (everything but `om` and `dev`).
 pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
     let conf = load_config(cli)?;
@@ -572,6 +510,7 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
                 };
                 list_all(client, list, json, page).await?;
             }
+            VolumeOp::Acl(op) => acl::run(client, ObjectKind::Volume, op, json).await?,
         },
         ShCommand::Bucket { op } => match op {
             BucketOp::Create { path, layout, user, versioning, quota } => {
@@ -615,6 +554,7 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
                 };
                 list_all(client, list, json, page).await?;
             }
+            BucketOp::Acl(op) => acl::run(client, ObjectKind::Bucket, op, json).await?,
         },
         ShCommand::Key { op } => match op {
             KeyOp::Create { path, size, replication, meta } => {
@@ -658,68 +598,9 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
                 };
                 list_all(client, list, json, page).await?;
             }
+            KeyOp::Acl(op) => acl::run(client, ObjectKind::Key, op, json).await?,
         },
+        ShCommand::Prefix { op } => acl::run(client, ObjectKind::Prefix, op, json).await?,
     }
     Ok(())
-}
-
-async fn list_all(
-    client: &FailoverClient,
-    list: &ListArgs,
-    json: bool,
-    page: impl Fn(String) -> ReadOp,
-) -> Result<(), CliError> {
-    let mut start = list.start.clone();
-    let mut all: Vec<serde_json::Value> = Vec::new();
-    let mut lines: Vec<String> = Vec::new();
-    loop {
-        let (names, values): (Vec<String>, Vec<serde_json::Value>) = match client.read(page(start.clone())).await? {
-            ReadResponse::Volumes { volumes } => {
-                volumes.iter().map(|v| (v.name.clone(), serde_json::to_value(v).unwrap_or_default())).unzip()
-            }
-            ReadResponse::Buckets { buckets } => {
-                buckets.iter().map(|b| (b.name.clone(), serde_json::to_value(b).unwrap_or_default())).unzip()
-            }
-            ReadResponse::Keys { keys } => {
-                keys.iter().map(|k| (k.name.clone(), serde_json::to_value(k).unwrap_or_default())).unzip()
-            }
-            other => {
-                return Err(CliError::Client(ClientError::Api(ApiError::new(
-                    ErrorCode::InternalError,
-                    format!("unexpected answer {other:?}"),
-                ))))
-            }
-        };
-        let n = names.len();
-        if let Some(last) = names.last() {
-            start = last.clone();
-        }
-        lines.extend(names);
-        all.extend(values);
-        if !list.all || n < list.length as usize || n == 0 {
-            break;
-        }
-    }
-    print(json, &all, || lines.join("\n"));
-    Ok(())
-}
-
-/// Prints the record a write produced, as JSON or for humans.
-fn print_outcome(json: bool, r: &WriteResponse) {
-    match &r.outcome {
-        WriteOutcome::Volume { volume } => print(json, volume, || human_volume(volume)),
-        WriteOutcome::Bucket { bucket } => print(json, bucket, || human_bucket(bucket)),
-        WriteOutcome::Key { key } | WriteOutcome::Renamed { key } => print(json, key, || human_key(key)),
-        other => print(json, r, || format!("{other:?}")),
-    }
-}
-
-/// Prints the record itself (not the tagged envelope), as JSON or for humans.
-fn print_read(json: bool, r: &ReadResponse) {
-    match r {
-        ReadResponse::Volume { volume } => print(json, volume, || human_volume(volume)),
-        ReadResponse::Bucket { bucket } => print(json, bucket, || human_bucket(bucket)),
-        ReadResponse::Key { key } => print(json, key, || human_key(key)),
-        other => print(json, other, || format!("{other:?}")),
-    }
 }
