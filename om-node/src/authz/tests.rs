@@ -513,3 +513,11 @@ fn acls_are_compact_in_postcard() {
     let unnamed_user = [1, 0, 0, 1, 0];
     assert!(postcard::from_bytes::<Vec<OzoneAcl>>(&unnamed_user).is_err(), "checked on the way in");
 }
+
+/// docs/security.md shows the table the code enforces.
+#[test]
+fn the_docs_show_the_rights_table() {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md")).unwrap();
+    let table = rights_table_markdown();
+    assert!(docs.contains(&table), "docs/security.md should hold the rights table as the code has it:\n{table}");
+}

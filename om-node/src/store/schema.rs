@@ -182,3 +182,33 @@ pub(super) fn recover_dirs(dir: &Path) -> Result<(), io::Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_of_another_format_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        // An older om-node's database: its tables (no prefix table) and a row, no format mark.
+        let old = dir.path().join("old.db");
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let names = Table::ALL.iter().filter(|t| **t != Table::Prefixes).map(|t| t.cf_name()).chain([CF_META]);
+            let db = DB::open_cf(&opts, &old, names).unwrap();
+            db.put_cf(db.cf_handle(Table::Volumes.cf_name()).unwrap(), b"/vol", b"\x01row").unwrap();
+        }
+        let err = open_db(&old, &Arc::default()).unwrap_err().to_string();
+        assert!(err.contains("written by an older om-node") && err.contains("\"rows-2\""), "{err}");
+        // A new database is marked and opens again; another mark is refused, naming both.
+        let new = dir.path().join("new.db");
+        drop(open_db(&new, &Arc::default()).unwrap());
+        let db = open_db(&new, &Arc::default()).unwrap();
+        db.put_cf(db.cf_handle(CF_META).unwrap(), KEY_FORMAT, b"rows-9").unwrap();
+        drop(db);
+        let err = open_db(&new, &Arc::default()).unwrap_err().to_string();
+        assert!(err.contains("in format \"rows-9\"; this om-node reads \"rows-2\""), "{err}");
+    }
+}
