@@ -6,6 +6,7 @@
 mod common;
 mod setup;
 mod shell;
+mod snapshot;
 mod table;
 
 use setup::SecureRing;
@@ -21,4 +22,9 @@ async fn a_secure_ring_enforces_the_rights_table_on_every_endpoint() {
 async fn the_cli_adds_removes_sets_and_gets_acls_and_defaults_are_handed_down() {
     let ring = SecureRing::start(3).await;
     shell::acl_commands_and_inheritance(&ring).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_carries_acls_and_prefix_entries() {
+    snapshot::a_snapshot_carries_acls_and_prefix_entries().await;
 }

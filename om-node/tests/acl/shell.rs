@@ -1,5 +1,6 @@
 //! `om-node sh volume|bucket|key|prefix addacl|removeacl|setacl|getacl` through the binary, as
-//! the administrator and as users, and DEFAULT ACLs handed down one level on create.
+//! the administrator and as users, DEFAULT ACLs handed down one level on create, and the
+//! replicas agreeing on all of it.
 
 use serde_json::Value;
 
@@ -105,4 +106,8 @@ pub async fn acl_commands_and_inheritance(ring: &SecureRing) {
     assert!(out(&o).contains("\"user:eve:rq\"") && out(&o).contains("[q] ACL right is not recognized"), "{}", out(&o));
     let o = admin(&["sh", "prefix", "getacl", "/vol/bkt/dir"]);
     assert_eq!(o.status.code(), Some(2), "a prefix path ends with '/': {}", out(&o));
+
+    // Every replica holds the same ACLs, prefix entries included (the digest covers them).
+    let client = ring.ring.client();
+    crate::common::assert_digests_equal(client.nodes(), &client).await;
 }
