@@ -5,8 +5,10 @@
 //!
 //! A volume's defaults are its owner's, not the caller's (Ozone builds them for the owner); the
 //! owner's group is known only when the owner is the caller. With security on, a volume or bucket
-//! without a requested owner is owned by its creator (Ozone's client sends the current user);
-//! with security off the node keeps its earlier defaults.
+//! without a requested owner is owned by its creator (Ozone's client sends the current user).
+//! With security off the node keeps its earlier owners, and since nobody is authenticated then,
+//! buckets and keys get no creator entries (only what their parents hand down); volumes still
+//! get their owner's.
 
 use om_client::acl::{CreatorRights, OzoneAcl};
 use om_client::wire::WriteOp;
@@ -19,7 +21,8 @@ use super::Caller;
 /// The log form of a client's write, with the owner and creator ACLs of what it creates.
 pub fn log_op(op: WriteOp, caller: &Caller<'_>, rights: &CreatorRights, security: bool) -> LogOp {
     let defaults = |user: &str, groups: &[String]| rights.default_acls(user, groups).unwrap_or_default();
-    let creator = || defaults(caller.user, caller.groups);
+    // With security off the caller is a stand-in, not a user: it gets no entries.
+    let creator = || if security { defaults(caller.user, caller.groups) } else { Vec::new() };
     match op {
         WriteOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata } => {
             let owner = match owner {
@@ -28,7 +31,8 @@ pub fn log_op(op: WriteOp, caller: &Caller<'_>, rights: &CreatorRights, security
                 None => None,
             };
             let owner_name = owner.as_deref().unwrap_or(DEFAULT_VOLUME_OWNER);
-            let acls: Vec<OzoneAcl> = if owner_name == caller.user { creator() } else { defaults(owner_name, &[]) };
+            let acls: Vec<OzoneAcl> =
+                if security && owner_name == caller.user { creator() } else { defaults(owner_name, &[]) };
             LogOp::from_client(
                 WriteOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata },
                 acls,
@@ -92,10 +96,14 @@ mod tests {
             metadata: Default::default(),
         };
         assert_eq!(acls_of(&log_op(for_alice, &bob, &rights, true)), ["user:alice:a[ACCESS]"]);
-        // Security off: the owner stays as asked (the node's default), and its defaults are used.
+        // Security off: the owner stays as asked (the node's default), and its defaults are used;
+        // the unauthenticated caller gets nothing.
         let op = log_op(WriteOp::create_volume("v"), &bob, &rights, false);
         assert!(matches!(&op, LogOp::CreateVolume { owner: None, .. }));
         assert_eq!(acls_of(&op), ["user:hadoop:a[ACCESS]"]);
+        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rights, false);
+        assert!(matches!(&op, LogOp::CreateBucket { owner: None, .. }));
+        assert!(acls_of(&op).is_empty());
         let rw = CreatorRights::from_config(Some("READ,WRITE"), Some("READ")).unwrap();
         let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rw, true);
         assert_eq!(acls_of(&op), ["user:bob:rw[ACCESS]", "group:dev:r[ACCESS]"]);

@@ -460,7 +460,7 @@ pub async fn every_endpoint_allows_and_refuses_as_the_rights_table_says(ring: &S
 }
 
 /// A refusal is HTTP 403 with `{"code":"PERMISSION_DENIED"}` and Ozone's message; no principal
-/// is 401.
+/// is 401; a malformed ACL is 400 INVALID_REQUEST.
 pub async fn refusals_are_403_with_ozones_message(ring: &SecureRing) {
     let admin = ring.client(Some("admin"));
     admin.write(WriteOp::create_volume("raw")).await.unwrap();
@@ -479,4 +479,13 @@ pub async fn refusals_are_403_with_ozones_message(ring: &SecureRing) {
     assert_eq!(resp.status().as_u16(), 401);
     let resp = http.post(&url).header("authorization", SecureRing::bearer("admin")).json(&body).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+    // A malformed ACL in the API is a 400 naming what is wrong, before anything is decided.
+    let write = url.replace(PATH_READ, PATH_WRITE);
+    let bad = serde_json::json!({"request_id": "bad-acl", "op": {"type": "AddAcl", "target": {"VOLUME": {"volume": "raw"}},
+        "acl": {"type": "USER", "name": "bob", "rights": "rq", "scope": "ACCESS"}}});
+    let resp = http.post(&write).header("authorization", SecureRing::bearer("admin")).json(&bad).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let e: ApiError = resp.json().await.unwrap();
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert!(e.message.contains("[q] ACL right is not recognized"), "{}", e.message);
 }
