@@ -47,6 +47,7 @@ pub struct NodeMetrics {
     pub raft_purged_index: Gauge,
     pub flushed_index: Gauge,
     pub ready: Gauge,
+    pub tls_certificate_not_after: Gauge,
     /// Snapshots received and installed from a leader.
     pub snapshots_installed: Counter,
     pub snapshot_received_bytes: Counter,
@@ -122,6 +123,11 @@ impl NodeMetrics {
         );
         let flushed_index = gauge(&mut registry, "double_buffer_flushed_index", "Last log index written to RocksDB");
         let ready = gauge(&mut registry, "ready", "1 if the node is ready");
+        let tls_certificate_not_after = gauge(
+            &mut registry,
+            "tls_certificate_not_after_seconds",
+            "Expiry (seconds since the epoch) of the TLS certificate this node serves now; 0 without TLS",
+        );
         Arc::new(Self {
             registry,
             requests,
@@ -143,6 +149,7 @@ impl NodeMetrics {
             snapshot_receive_seconds,
             open_keys_expired,
             ready,
+            tls_certificate_not_after,
         })
     }
 

@@ -282,6 +282,12 @@ impl OmNode {
         g.raft_purged_index.set(purged as i64);
         g.flushed_index.set(s.flushed_index as i64);
         g.ready.set(i64::from(s.ready));
+        let not_after = self
+            .credentials
+            .as_ref()
+            .and_then(|c| c.current().identity.as_ref().and_then(|id| id.cert.first().cloned()))
+            .and_then(|cert| crate::security::identity::not_after(&cert));
+        g.tls_certificate_not_after.set(not_after.unwrap_or(0));
     }
 }
 

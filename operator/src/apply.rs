@@ -18,6 +18,8 @@ use crate::plan::LabelChange;
 pub enum Error {
     #[error(transparent)]
     Observe(#[from] ObserveError),
+    #[error("certificates: {0}")]
+    Certificates(#[from] crate::certs::CertError),
     #[error("{action}: {source}")]
     Kube {
         action: String,

@@ -1,10 +1,33 @@
 //! Command-line flags of the operator binary; every flag can also come from an environment
 //! variable (shown in `--help`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+
+use crate::model::Settings;
+
+/// `k=v,k=v` label lists.
+fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| format!("{pair:?} is not key=value"))?;
+        if k.trim().is_empty() {
+            return Err(format!("{pair:?} has an empty key"));
+        }
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if out.is_empty() {
+        return Err("no labels: the NetworkPolicies would admit every pod of the namespace".into());
+    }
+    Ok(out)
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s).map_err(|e| e.to_string())
+}
 
 /// The OzoneManagerRing operator.
 #[derive(Parser, Debug, Clone)]
@@ -63,6 +86,21 @@ pub struct Cli {
     /// Timeout of one node status request, in milliseconds.
     #[arg(long, env = "OMRING_NODE_TIMEOUT_MS", default_value_t = 2000)]
     pub node_timeout_ms: u64,
+
+    /// Labels of the operator's own pods (k=v,...): the rings' NetworkPolicies let pods with
+    /// these labels in --namespace reach every port.
+    #[arg(
+        long,
+        env = "OMRING_OPERATOR_POD_LABELS",
+        default_value = "app.kubernetes.io/name=omring-operator",
+        value_parser = parse_labels
+    )]
+    pub operator_pod_labels: BTreeMap<String, String>,
+
+    /// How long pods get to load a changed trust bundle (the kubelet's Secret sync, about a
+    /// minute, plus the node's reload) before a CA rotation takes its next step (Go duration).
+    #[arg(long, env = "OMRING_TLS_PROPAGATION_DELAY", default_value = "5m", value_parser = parse_duration)]
+    pub tls_propagation_delay: Duration,
 }
 
 impl Cli {
@@ -71,6 +109,15 @@ impl Cli {
     }
     pub fn node_timeout(&self) -> Duration {
         Duration::from_millis(self.node_timeout_ms.max(100))
+    }
+    /// The settings every ring is rendered with.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            cluster_domain: self.cluster_domain.clone(),
+            operator_namespace: self.namespace.clone(),
+            operator_pod_labels: self.operator_pod_labels.clone(),
+            tls_propagation: self.tls_propagation_delay,
+        }
     }
 }
 
@@ -85,6 +132,7 @@ mod tests {
         assert_eq!(cli.webhook_addr.to_string(), "0.0.0.0:8443");
         assert_eq!(cli.cluster_domain, "cluster.local");
         assert!(!cli.leader_election);
+        assert_eq!(cli.settings(), Settings::default(), "the defaults agree");
         let cli = Cli::try_parse_from([
             "omring-operator",
             "--metrics-addr=0.0.0.0:9090",
@@ -96,8 +144,19 @@ mod tests {
             "--watch-namespace=rings",
             "--namespace=ops",
             "--webhook-host=127.0.0.1,localhost",
+            "--operator-pod-labels=app.kubernetes.io/name=omring-operator, app.kubernetes.io/instance=ops",
+            "--tls-propagation-delay=90s",
         ])
         .unwrap();
+        let settings = cli.settings();
+        assert_eq!(settings.operator_namespace, "ops");
+        assert_eq!(settings.operator_pod_labels["app.kubernetes.io/instance"], "ops");
+        assert_eq!(settings.operator_pod_labels.len(), 2);
+        assert_eq!(settings.tls_propagation, Duration::from_secs(90));
+        assert_eq!(settings.cluster_domain, "k8s.example");
+        for bad in ["--operator-pod-labels=", "--operator-pod-labels=novalue", "--tls-propagation-delay=5"] {
+            assert!(Cli::try_parse_from(["omring-operator", bad]).is_err(), "{bad}");
+        }
         assert!(cli.leader_election);
         assert_eq!(cli.watch_namespace.as_deref(), Some("rings"));
         assert_eq!(cli.webhook_hosts, ["127.0.0.1", "localhost"]);

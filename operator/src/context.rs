@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::metrics::Metrics;
@@ -39,6 +40,21 @@ impl Default for Timing {
     }
 }
 
+/// The time certificates are judged by: the system clock, or a test's.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
 /// Consecutive failures per ring, for the error backoff (kube-runtime has none per object).
 #[derive(Debug, Default)]
 pub struct FailureCounts {
@@ -68,6 +84,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub failures: FailureCounts,
     pub timing: Timing,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Context {
@@ -88,7 +105,14 @@ impl Context {
             metrics,
             failures: FailureCounts::default(),
             timing,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same context judging time by `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Backoff after `n` consecutive failures: 1 s doubling up to the maximum.

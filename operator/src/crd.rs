@@ -14,6 +14,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+mod security;
+pub use security::{
+    CaRotationStatus, NetworkPolicySpec, TlsSpec, TlsStatus, DEFAULT_CERTIFICATE_DURATION, DEFAULT_RENEW_BEFORE,
+};
+
 /// API group of the resource.
 pub const GROUP: &str = "omring.io";
 /// API version of the resource.
@@ -49,6 +54,13 @@ pub const MAX_NAME_LEN: usize = 52;
         description = "A leader is elected and a quorum of voters is ready"
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Cert-Expires",
+        type_ = "string",
+        json_path = ".status.tls.nodeCertificateNotAfter",
+        description = "When the node certificate expires (renewed spec.tls.renewBefore earlier)",
+        priority = "1"
+    ),
     validation = Rule::new("size(self.metadata.name) <= 52")
         .message("metadata.name must be at most 52 characters (pod names and StatefulSet revision labels derive from it)")
 )]
@@ -119,6 +131,14 @@ pub struct OzoneManagerRingSpec {
     /// volume) that is drained or down.
     #[serde(default)]
     pub node_maintenance: NodeMaintenanceSpec,
+
+    /// TLS with certificates the operator manages (on by default).
+    #[serde(default)]
+    pub tls: TlsSpec,
+
+    /// A NetworkPolicy limiting who reaches the ring's ports (on by default).
+    #[serde(default)]
+    pub network_policy: NetworkPolicySpec,
 }
 
 fn default_replicas() -> i32 {
@@ -311,6 +331,9 @@ pub struct OzoneManagerRingStatus {
     /// is deleted before the ordinal is used again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_members: Vec<String>,
+    /// The ring's certificates (absent while TLS is off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsStatus>,
 }
 
 /// One node of the ring, as it reports itself.
@@ -340,17 +363,17 @@ pub struct RingNodeStatus {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kube::CustomResourceExt;
 
-    fn schema() -> serde_json::Value {
+    pub(crate) fn schema() -> serde_json::Value {
         let crd = OzoneManagerRing::crd();
         serde_json::to_value(crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap())
             .unwrap()
     }
 
-    fn ring(spec: serde_json::Value) -> serde_json::Value {
+    pub(crate) fn ring(spec: serde_json::Value) -> serde_json::Value {
         serde_json::json!({
             "apiVersion": "omring.io/v1alpha1", "kind": "OzoneManagerRing",
             "metadata": {"name": "om", "namespace": "ns"},
@@ -358,7 +381,7 @@ mod tests {
         })
     }
 
-    fn validate(obj: &serde_json::Value, old: Option<&serde_json::Value>) -> Result<(), String> {
+    pub(crate) fn validate(obj: &serde_json::Value, old: Option<&serde_json::Value>) -> Result<(), String> {
         kube::core::cel::Validator::new().validate(&schema(), obj, old).map_err(|e| e.to_string())
     }
 
@@ -389,7 +412,9 @@ mod tests {
         assert_eq!(scale.status_replicas_path, ".status.replicas");
         assert_eq!(scale.label_selector_path.as_deref(), Some(".status.selector"));
         let cols: Vec<&str> = v.additional_printer_columns.as_ref().unwrap().iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(cols, ["Replicas", "Ready", "Leader", "Available", "Age"]);
+        assert_eq!(cols, ["Replicas", "Ready", "Leader", "Available", "Age", "Cert-Expires"]);
+        let expiry = v.additional_printer_columns.as_ref().unwrap().last().unwrap();
+        assert_eq!((expiry.priority, expiry.json_path.as_str()), (Some(1), ".status.tls.nodeCertificateNotAfter"));
     }
 
     #[test]

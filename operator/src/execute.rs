@@ -1,6 +1,10 @@
 //! Carrying out the plan's one ring operation: deleting a stale volume, raising the
-//! StatefulSet, join, decommission, leadership transfer, pod restart, and the two steps of
-//! replacing a member stranded by its volume's Node (removal from Raft, then its volume and pod).
+//! StatefulSet, join, decommission, leadership transfer, pod restart (one, or every pod at once
+//! when TLS is switched), and the two steps of replacing a member stranded by its volume's
+//! Node (removal from Raft, then its volume and pod).
+//!
+//! Ring calls go through the ring client the reconcile hands in, which carries the operator's
+//! credentials for this ring when it runs with TLS.
 //!
 //! [`execute`] returns what it did (the Progressing report, the events, a member it removed);
 //! the reconcile publishes the events, so every event of a reconcile goes out in one place.
@@ -23,6 +27,7 @@ use crate::metrics::{Outcome, TransferLabels};
 use crate::model::RingModel;
 use crate::names::{RingNames, ROLE_FOLLOWER, ROLE_LEADER};
 use crate::plan::{self, Discard, Observed, Plan, Removal, RestartReason, Step, TransferReason};
+use crate::ringclient::RingClient;
 use crate::siteconfig::{configured_node, node_address};
 use crate::status::StepReport;
 
@@ -117,6 +122,7 @@ fn pod_ref(names: &RingNames, pod: &str) -> Option<ObjectReference> {
 /// Carries out the plan's step and says what it did; publishes nothing itself.
 pub async fn execute(
     ctx: &Context,
+    ring: &dyn RingClient,
     model: &RingModel,
     o: &Observed,
     plan: &Plan,
@@ -152,7 +158,7 @@ pub async fn execute(
             let members = reachable_members(o, None);
             let mut disagreements = Vec::new();
             for c in candidates {
-                disagreements.extend(ctx.ring.config_disagreements(&members, &configured_node(names, *c)).await);
+                disagreements.extend(ring.config_disagreements(&members, &configured_node(names, *c)).await);
             }
             if disagreements.is_empty() {
                 apply(&ctx.client, ns, &statefulset::build(model, *to, template.clone())).await?;
@@ -173,7 +179,7 @@ pub async fn execute(
         Step::Join { ordinal } => {
             let node = configured_node(names, *ordinal);
             let members = reachable_members(o, Some(*ordinal));
-            let disagreements = ctx.ring.config_disagreements(&members, &node).await;
+            let disagreements = ring.config_disagreements(&members, &node).await;
             if !disagreements.is_empty() {
                 StepReport::new(
                     "WaitingForConfig",
@@ -181,7 +187,7 @@ pub async fn execute(
                 )
             } else {
                 let req = JoinRequest { node: node.clone(), hostname: Some(names.host(*ordinal)) };
-                match ctx.ring.join(&members, &req).await {
+                match ring.join(&members, &req).await {
                     Ok(change) => {
                         let note = format!(
                             "{} joined the ring ({}); members: {}",
@@ -206,7 +212,7 @@ pub async fn execute(
             let node_id = names.pod(*ordinal);
             let members = reachable_members(o, None);
             let others = reachable_members(o, Some(*ordinal));
-            let disagreements = ctx.ring.decommission_disagreements(&others, &node_id).await;
+            let disagreements = ring.decommission_disagreements(&others, &node_id).await;
             if !disagreements.is_empty() {
                 StepReport::new(
                     "WaitingForConfig",
@@ -216,7 +222,7 @@ pub async fn execute(
                     ),
                 )
             } else {
-                match ctx.ring.decommission(&members, &node_id).await {
+                match ring.decommission(&members, &node_id).await {
                     Ok(change) => {
                         let note = format!(
                             "{node_id} left the ring ({}); members: {}",
@@ -243,8 +249,28 @@ pub async fn execute(
                 }
             }
         }
-        Step::TransferLeader { from, to, reason } => transfer(ctx, model, o, *from, *to, *reason, &mut events).await?,
-        Step::RemoveMember(r) => remove_member(ctx, model, o, r, &mut events).await,
+        Step::TransferLeader { from, to, reason } => {
+            transfer(ctx, ring, model, o, *from, *to, *reason, &mut events).await?
+        }
+        Step::RemoveMember(r) => remove_member(ctx, ring, model, o, r, &mut events).await,
+        Step::RestartAll { pods, tls } => {
+            let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+            for p in pods {
+                let dp = DeleteParams {
+                    preconditions: Some(Preconditions { uid: Some(p.uid.clone()), resource_version: None }),
+                    ..Default::default()
+                };
+                delete_if_present(&api, &p.name, &dp).await.map_err(kube_err(format!("deleting pod {}", p.name)))?;
+            }
+            let note = format!(
+                "switching the ring {}: restarting {} at once (nodes with and without TLS cannot talk to each \
+                 other, so the ring re-forms from its volumes in a few seconds)",
+                if *tls { "to TLS" } else { "to plaintext" },
+                pods.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            events.push(Note::ring(EventType::Normal, "TransportSwitch", "RestartPods", note.clone()));
+            StepReport::new("SwitchingTransport", note)
+        }
         Step::DiscardVolume(d) => discard_volume(ctx, model, d, &mut events).await?,
         Step::DeletePod { name, uid, reason, .. } => {
             let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
@@ -271,6 +297,7 @@ pub async fn execute(
 /// refuses a removal that would leave no live majority.
 async fn remove_member(
     ctx: &Context,
+    ring: &dyn RingClient,
     model: &RingModel,
     o: &Observed,
     r: &Removal,
@@ -282,7 +309,7 @@ async fn remove_member(
     let node_id = names.pod(ordinal);
     let pod = pod_ref(names, &node_id);
     let members = reachable_members(o, Some(ordinal));
-    match ctx.ring.decommission(&members, &node_id).await {
+    match ring.decommission(&members, &node_id).await {
         Ok(change) => {
             // A failed mark is not fatal: the planner also recognises the volume by its Node.
             let mark = mark_removed_member_volume(&ctx.client, &names.namespace, &pvc.name, &pvc.uid, Timestamp::now())
@@ -361,8 +388,10 @@ async fn discard_volume(
 /// Moves leadership from `from` to `to` and moves the role labels right away, new leader
 /// first, so the budgets follow. Only the controller transfers, and it never reconciles one
 /// ring twice at once, so two transfers of a ring never overlap.
+#[allow(clippy::too_many_arguments)]
 async fn transfer(
     ctx: &Context,
+    ring: &dyn RingClient,
     model: &RingModel,
     o: &Observed,
     from: u32,
@@ -374,7 +403,7 @@ async fn transfer(
     let members = reachable_members(o, None);
     let target = to.map(|t| names.pod(t));
     let started = Instant::now();
-    let result = ctx.ring.transfer_leader(&members, target.as_deref()).await;
+    let result = ring.transfer_leader(&members, target.as_deref()).await;
     let outcome = if result.is_ok() { Outcome::Ok } else { Outcome::Error };
     ctx.metrics.leader_transfers.get_or_create(&TransferLabels { reason: reason.as_str(), result: outcome }).inc();
     match result {

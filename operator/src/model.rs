@@ -4,16 +4,23 @@
 //! depends on (so an object stored before the rules existed cannot drive it into a bad state),
 //! fills defaults, and splits `spec.config` into the keys it accepts and the operator-owned
 //! keys it ignores. Builders and the planner never look at the raw resource again.
+//!
+//! Security is decided here once: TLS is on when `spec.tls.enabled` is true and the user's
+//! `spec.config` does not say `ozone.security.enabled=false` (docs/security.md); everything
+//! downstream (configuration, pod volumes, certificates) follows `RingModel::tls`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 
-use crate::crd::{OzoneManagerRing, PvcRetentionPolicy, StorageSpec, MAX_NAME_LEN};
+use crate::crd::{OzoneManagerRing, PvcRetentionPolicy, StorageSpec, TlsSpec, MAX_NAME_LEN};
+use crate::duration::{self, DurationError};
 use crate::names::RingNames;
+use crate::siteconfig::{OZONE_SECURITY_ENABLED, TLS_FILE_KEYS};
 
 /// Why a resource cannot be turned into a model. Each names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +41,12 @@ pub enum ValidationError {
     EmptyConfigKey,
     #[error("spec.nodeMaintenance.replaceAfterSeconds is {0}; it must not be negative")]
     ReplaceAfter(i32),
+    #[error("spec.tls.{field} {value:?} is not a duration such as 2160h or 90m: {why}")]
+    Duration { field: &'static str, value: String, why: DurationError },
+    #[error("spec.tls.{field} {value:?} is out of range: it must be {range}")]
+    DurationRange { field: &'static str, value: String, range: &'static str },
+    #[error("spec.tls.renewBefore ({renew_before}) must be shorter than spec.tls.certificateDuration ({certificate_duration})")]
+    RenewBefore { renew_before: String, certificate_duration: String },
 }
 
 /// Operator settings that shape every ring.
@@ -41,12 +54,82 @@ pub enum ValidationError {
 pub struct Settings {
     /// DNS suffix of the cluster (`cluster.local`).
     pub cluster_domain: String,
+    /// The operator's own namespace and pod labels: the rings' NetworkPolicies let these pods
+    /// reach every port.
+    pub operator_namespace: String,
+    pub operator_pod_labels: BTreeMap<String, String>,
+    /// How long pods are given to load a changed trust bundle (kubelet Secret sync plus the
+    /// node's file reload) before a CA rotation takes its next step.
+    pub tls_propagation: Duration,
+}
+
+/// Labels of the operator's pods when none are configured (the chart's selector labels).
+pub fn default_operator_pod_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([("app.kubernetes.io/name".to_string(), "omring-operator".to_string())])
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { cluster_domain: "cluster.local".into() }
+        Self {
+            cluster_domain: "cluster.local".into(),
+            operator_namespace: "default".into(),
+            operator_pod_labels: default_operator_pod_labels(),
+            tls_propagation: Duration::from_secs(300),
+        }
     }
+}
+
+/// Validated `spec.tls` of a ring that runs with TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsModel {
+    /// Lifetime of the node and operator certificates (the CA lasts ten times as long).
+    pub certificate_duration: Duration,
+    /// A certificate is renewed when less than this is left.
+    pub renew_before: Duration,
+}
+
+/// Shortest certificate lifetime and renewal margin (the CRD's CEL rules say the same).
+const MIN_CERTIFICATE_DURATION: Duration = Duration::from_secs(120);
+const MAX_CERTIFICATE_DURATION: Duration = Duration::from_secs(87_600 * 3600);
+const MIN_RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+impl TlsModel {
+    /// Checks `spec.tls`'s durations (whether or not TLS is on, as the CRD does).
+    pub fn from_spec(spec: &TlsSpec) -> Result<Self, ValidationError> {
+        let parse = |field: &'static str, value: &str| {
+            duration::parse(value).map_err(|why| ValidationError::Duration { field, value: value.into(), why })
+        };
+        let certificate_duration = parse("certificateDuration", &spec.certificate_duration)?;
+        let renew_before = parse("renewBefore", &spec.renew_before)?;
+        if !(MIN_CERTIFICATE_DURATION..=MAX_CERTIFICATE_DURATION).contains(&certificate_duration) {
+            return Err(ValidationError::DurationRange {
+                field: "certificateDuration",
+                value: spec.certificate_duration.clone(),
+                range: "between 2m and 87600h",
+            });
+        }
+        if renew_before < MIN_RENEW_BEFORE {
+            return Err(ValidationError::DurationRange {
+                field: "renewBefore",
+                value: spec.renew_before.clone(),
+                range: "at least 1m",
+            });
+        }
+        if renew_before >= certificate_duration {
+            return Err(ValidationError::RenewBefore {
+                renew_before: spec.renew_before.clone(),
+                certificate_duration: spec.certificate_duration.clone(),
+            });
+        }
+        Ok(Self { certificate_duration, renew_before })
+    }
+}
+
+/// Validated `spec.networkPolicy` of a ring that gets a NetworkPolicy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkPolicyModel {
+    /// Who else may reach the client port: None is anyone, an empty list nobody else.
+    pub client_from: Option<Vec<NetworkPolicyPeer>>,
 }
 
 /// What to do with a member whose volume's Kubernetes Node is unavailable (validated
@@ -87,6 +170,10 @@ pub struct RingModel {
     pub pdb_enabled: bool,
     pub pvc_retention: PvcRetentionPolicy,
     pub node_maintenance: NodeMaintenance,
+    /// TLS settings when the ring runs with TLS; None: plaintext.
+    pub tls: Option<TlsModel>,
+    /// The NetworkPolicy's settings when the ring gets one.
+    pub network_policy: Option<NetworkPolicyModel>,
     /// Owner reference pointing at the resource, for every child object.
     pub owner: OwnerReference,
 }
@@ -109,10 +196,17 @@ const OWNED_PREFIXES: &[&str] = &[
     "ozone.om.listener.nodes",
 ];
 
-/// True for keys the operator computes and a user may not override.
-pub fn is_operator_owned_key(key: &str) -> bool {
+/// True for keys the operator computes and a user may not override; with TLS on, the
+/// certificate files are the operator's too (they name the files of the Secret it mounts).
+pub fn is_operator_owned_key(key: &str, tls: bool) -> bool {
     OWNED_KEYS.contains(&key)
+        || (tls && TLS_FILE_KEYS.contains(&key))
         || OWNED_PREFIXES.iter().any(|p| key == *p || key.strip_prefix(p).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// Whether the user's configuration turns security off (`ozone.security.enabled=false`).
+fn config_turns_security_off(config: &BTreeMap<String, String>) -> bool {
+    config.iter().any(|(k, v)| k.trim() == OZONE_SECURITY_ENABLED && v.trim().eq_ignore_ascii_case("false"))
 }
 
 /// True for DNS labels (RFC 1123): what service ids and names must be.
@@ -157,6 +251,8 @@ impl RingModel {
         if !is_quantity(&spec.storage.size.0) {
             return Err(ValidationError::StorageSize(spec.storage.size.0.clone()));
         }
+        let tls_settings = TlsModel::from_spec(&spec.tls)?;
+        let tls = (spec.tls.enabled && !config_turns_security_off(&spec.config)).then_some(tls_settings);
         let mut user_config = BTreeMap::new();
         let mut ignored_config_keys = Vec::new();
         for (k, v) in &spec.config {
@@ -164,7 +260,7 @@ impl RingModel {
             if key.is_empty() {
                 return Err(ValidationError::EmptyConfigKey);
             }
-            if is_operator_owned_key(key) {
+            if is_operator_owned_key(key, tls.is_some()) {
                 ignored_config_keys.push(key.to_string());
             } else {
                 user_config.insert(key.to_string(), v.clone());
@@ -193,6 +289,11 @@ impl RingModel {
             pdb_enabled: spec.pod_disruption_budget.enabled,
             pvc_retention: spec.pvc_retention_policy.clone(),
             node_maintenance: NodeMaintenance { reuse_pvc: nm.reuse_pvc, replace_after },
+            tls,
+            network_policy: spec
+                .network_policy
+                .enabled
+                .then(|| NetworkPolicyModel { client_from: spec.network_policy.client_from.clone() }),
             owner,
         })
     }
@@ -229,6 +330,43 @@ pub(crate) mod tests {
         assert_eq!(m.owner.controller, Some(true));
         assert!(m.pdb_enabled);
         assert_eq!(m.node_maintenance, NodeMaintenance { reuse_pvc: true, replace_after: Duration::from_secs(300) });
+        let day = 24 * 3600;
+        assert_eq!(
+            m.tls,
+            Some(TlsModel {
+                certificate_duration: Duration::from_secs(90 * day),
+                renew_before: Duration::from_secs(7 * day)
+            })
+        );
+        assert_eq!(m.network_policy, Some(NetworkPolicyModel { client_from: None }));
+    }
+
+    #[test]
+    fn tls_is_off_with_the_spec_switch_or_the_users_security_key() {
+        let s = Settings::default();
+        let off = RingModel::from_resource(&ring("om", serde_json::json!({"tls": {"enabled": false}})), &s).unwrap();
+        assert_eq!(off.tls, None);
+        let by_config = serde_json::json!({"config": {"ozone.security.enabled": " False "}});
+        let off = RingModel::from_resource(&ring("om", by_config), &s).unwrap();
+        assert_eq!(off.tls, None);
+        assert_eq!(off.user_config.get("ozone.security.enabled").map(String::as_str), Some(" False "));
+        let on = serde_json::json!({"config": {"ozone.security.enabled": "true"}});
+        assert!(RingModel::from_resource(&ring("om", on), &s).unwrap().tls.is_some());
+        let no_policy = serde_json::json!({"networkPolicy": {"enabled": false, "clientFrom": []}});
+        assert_eq!(RingModel::from_resource(&ring("om", no_policy), &s).unwrap().network_policy, None);
+    }
+
+    #[test]
+    fn the_certificate_files_belong_to_the_operator_only_with_tls() {
+        let spec =
+            serde_json::json!({"config": {"omring.tls.ca.file": "/mine", "omring.tls.reload.interval.ms": "100"}});
+        let m = RingModel::from_resource(&ring("om", spec.clone()), &Settings::default()).unwrap();
+        assert_eq!(m.ignored_config_keys, ["omring.tls.ca.file"]);
+        assert_eq!(m.user_config.keys().collect::<Vec<_>>(), ["omring.tls.reload.interval.ms"]);
+        let mut plain = spec;
+        plain["tls"] = serde_json::json!({"enabled": false});
+        let m = RingModel::from_resource(&ring("om", plain), &Settings::default()).unwrap();
+        assert!(m.ignored_config_keys.is_empty());
     }
 
     #[test]
@@ -245,6 +383,17 @@ pub(crate) mod tests {
                 serde_json::json!({"nodeMaintenance": {"replaceAfterSeconds": -5}}),
                 "spec.nodeMaintenance.replaceAfterSeconds",
             ),
+            (serde_json::json!({"tls": {"certificateDuration": "90d"}}), "spec.tls.certificateDuration \"90d\""),
+            (serde_json::json!({"tls": {"renewBefore": "soon"}}), "spec.tls.renewBefore \"soon\""),
+            (serde_json::json!({"tls": {"certificateDuration": "1m", "renewBefore": "1m"}}), "between 2m and 87600h"),
+            (serde_json::json!({"tls": {"certificateDuration": "87601h"}}), "between 2m and 87600h"),
+            (serde_json::json!({"tls": {"renewBefore": "59s"}}), "at least 1m"),
+            (
+                serde_json::json!({"tls": {"certificateDuration": "1h", "renewBefore": "60m"}}),
+                "spec.tls.renewBefore (60m) must be shorter than spec.tls.certificateDuration (1h)",
+            ),
+            // The durations are checked even with TLS off, as the CRD does.
+            (serde_json::json!({"tls": {"enabled": false, "renewBefore": "1d"}}), "spec.tls.renewBefore"),
         ];
         for (spec, want) in cases {
             let err = RingModel::from_resource(&ring("om", spec.clone()), &s).unwrap_err().to_string();

@@ -27,6 +27,16 @@ pub const ANNOTATION_EVICTION_REQUESTED_AT: &str = "omring.io/eviction-requested
 /// replaced on another Kubernetes Node (RFC 3339 time of the removal). Such a volume is only
 /// ever deleted; the new volume the StatefulSet makes for the ordinal has no mark.
 pub const ANNOTATION_REMOVED_MEMBER: &str = "omring.io/removed-member";
+/// On the ring's CA Secret: the step of a CA rotation under way (`TrustNewCA`, then
+/// `SignWithNewCA`); absent when none is. With [`ANNOTATION_CA_ROTATION_SINCE`] it is the whole
+/// state of a rotation, so a restarted operator resumes it.
+pub const ANNOTATION_CA_ROTATION: &str = "omring.io/ca-rotation";
+/// On the ring's CA Secret: when the current rotation step started (RFC 3339).
+pub const ANNOTATION_CA_ROTATION_SINCE: &str = "omring.io/ca-rotation-since";
+/// On the pod template and so on every pod of a ring with TLS: `true` (absent: plaintext). A
+/// pod whose transport differs from the template's cannot talk to the others at all, so such
+/// a change restarts every pod at once instead of one at a time.
+pub const ANNOTATION_TLS: &str = "omring.io/tls";
 /// Node label that local PersistentVolumes pin themselves to.
 pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
 /// Field manager of server-side apply.
@@ -41,6 +51,15 @@ pub const CONFIG_MOUNT: &str = "/etc/ozone";
 pub const CONFIG_FILE: &str = "ozone-site.xml";
 /// The node's container name.
 pub const CONTAINER: &str = "om";
+/// Where the node's TLS Secret is mounted (docs/security.md).
+pub const TLS_MOUNT: &str = "/etc/omring/tls";
+/// Keys of the TLS Secrets (the `kubernetes.io/tls` layout plus the trust bundle).
+pub const TLS_CRT: &str = "tls.crt";
+pub const TLS_KEY: &str = "tls.key";
+pub const CA_CRT: &str = "ca.crt";
+/// Keys of the CA Secret: the CA, and during a rotation the CA it replaces.
+pub const CA_KEY: &str = "ca.key";
+pub const PREVIOUS_CRT: &str = "previous.crt";
 
 /// Names of one ring's objects, derived from the resource name and namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +96,36 @@ impl RingNames {
     }
     pub fn followers_pdb(&self) -> String {
         format!("{}-followers", self.name)
+    }
+    /// The NetworkPolicy of the ring's pods.
+    pub fn network_policy(&self) -> String {
+        self.name.clone()
+    }
+    /// The ring's own CA (`ca.crt`, `ca.key`).
+    pub fn ca_secret(&self) -> String {
+        format!("{}-ca", self.name)
+    }
+    /// The node certificate every pod mounts (`tls.crt`, `tls.key`, `ca.crt`).
+    pub fn tls_secret(&self) -> String {
+        format!("{}-tls", self.name)
+    }
+    /// The operator's client certificate for this ring.
+    pub fn admin_tls_secret(&self) -> String {
+        format!("{}-admin-tls", self.name)
+    }
+    /// DNS names the node certificate carries: every name the pods are reached by
+    /// (docs/security.md).
+    pub fn certificate_dns_names(&self) -> Vec<String> {
+        let (name, ns, domain, headless) = (&self.name, &self.namespace, &self.cluster_domain, self.headless_service());
+        vec![
+            format!("*.{headless}.{ns}.svc.{domain}"),
+            format!("*.{headless}.{ns}.svc"),
+            format!("{headless}.{ns}.svc.{domain}"),
+            format!("{name}.{ns}.svc.{domain}"),
+            format!("{name}.{ns}.svc"),
+            format!("{name}.{ns}"),
+            name.clone(),
+        ]
     }
 
     /// Pod name of an ordinal; also the node id.
@@ -148,5 +197,27 @@ mod tests {
         assert_eq!(n2.ordinal_of("om-1-0"), Some(0));
         assert_eq!(n.ordinal_of("om-1-0"), None);
         assert_eq!(n.selector_string(), "app.kubernetes.io/instance=om,app.kubernetes.io/name=omring");
+    }
+
+    #[test]
+    fn certificate_names_cover_every_address_of_the_pods() {
+        let n = RingNames::new("om", "ns", "example.org");
+        assert_eq!(
+            n.certificate_dns_names(),
+            [
+                "*.om-headless.ns.svc.example.org",
+                "*.om-headless.ns.svc",
+                "om-headless.ns.svc.example.org",
+                "om.ns.svc.example.org",
+                "om.ns.svc",
+                "om.ns",
+                "om",
+            ]
+        );
+        // The wildcard covers each pod's stable name.
+        let host = n.host(4);
+        let wildcard = &n.certificate_dns_names()[0];
+        assert_eq!(host.split_once('.').unwrap().1, &wildcard[2..]);
+        assert_eq!([n.ca_secret(), n.tls_secret(), n.admin_tls_secret()], ["om-ca", "om-tls", "om-admin-tls"]);
     }
 }

@@ -12,16 +12,17 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Node, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod,
+    ConfigMap, Node, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
 };
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 
 use crate::model::RingModel;
 use crate::names::{
-    ANNOTATION_EVICTION_REQUESTED_AT, ANNOTATION_POD_SPEC_HASH, ANNOTATION_REMOVED_MEMBER, CONFIG_FILE, LABEL_HOSTNAME,
-    LABEL_ROLE,
+    RingNames, ANNOTATION_EVICTION_REQUESTED_AT, ANNOTATION_POD_SPEC_HASH, ANNOTATION_REMOVED_MEMBER, ANNOTATION_TLS,
+    CONFIG_FILE, LABEL_HOSTNAME, LABEL_ROLE,
 };
+use crate::pki::{Stored, StoredSecrets};
 use crate::plan::{NodeTrouble, NodeView, Observed, PodView, PvcView};
 use crate::ringclient::RingClient;
 use crate::siteconfig::{node_address, read_membership, Membership};
@@ -79,7 +80,34 @@ pub fn pod_view(pod: &Pod, ordinal: u32, now: Timestamp) -> PodView {
         spec_hash: annotation(ANNOTATION_POD_SPEC_HASH).cloned(),
         role_label: meta.labels.as_ref().and_then(|l| l.get(LABEL_ROLE).cloned()),
         eviction_requested_ago,
+        tls: annotation(ANNOTATION_TLS).map(|v| v == "true"),
     }
+}
+
+/// A Secret as the certificate logic reads it.
+pub fn stored_secret(secret: &Secret) -> Stored {
+    Stored {
+        resource_version: secret.metadata.resource_version.clone(),
+        data: secret.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+        annotations: secret.metadata.annotations.clone().unwrap_or_default(),
+    }
+}
+
+/// Reads the ring's three TLS Secrets (a missing one is None).
+pub async fn tls_secrets(client: &kube::Client, names: &RingNames) -> Result<StoredSecrets, ObserveError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &names.namespace);
+    let read = |name: String| {
+        let api = api.clone();
+        async move {
+            let secret = api.get_opt(&name).await.map_err(err(format!("Secret {name}")))?;
+            Ok::<_, ObserveError>(secret.as_ref().map(stored_secret))
+        }
+    };
+    Ok(StoredSecrets {
+        ca: read(names.ca_secret()).await?,
+        tls: read(names.tls_secret()).await?,
+        admin: read(names.admin_tls_secret()).await?,
+    })
 }
 
 fn cordoned(node: &Node) -> bool {
@@ -321,6 +349,7 @@ mod tests {
         assert_eq!(v.spec_hash.as_deref(), Some("h1"));
         assert_eq!(v.role_label.as_deref(), Some("leader"));
         assert_eq!(v.eviction_requested_ago, Some(Duration::from_secs(30)));
+        assert_eq!(v.tls, None, "a pod from before the annotation");
         let mut unreadable = pod.clone();
         unreadable
             .metadata

@@ -8,7 +8,9 @@
 //! volumes), so an operator that restarts halfway through resumes where it stopped.
 //!
 //! Order of priorities:
-//! 1. No ConfigMap or StatefulSet yet: form the ring from all nodes at once.
+//! 1. No ConfigMap or StatefulSet yet: form the ring from all nodes at once. Pods on the other
+//!    transport (TLS switched on or off) restart all at once: plaintext and TLS nodes cannot
+//!    talk to each other, so a rolling restart would stall half way.
 //! 2. No leader: change nothing about membership (a ring is forming or lost quorum); only
 //!    replace outdated pods that are stuck not ready (a bad image must be fixable).
 //! 3. Move leadership away from a leader pod that is being deleted, was granted an eviction,
@@ -59,6 +61,9 @@ pub struct PodView {
     /// How long ago the eviction webhook recorded a denied attempt to evict this pod (its
     /// `omring.io/eviction-requested-at` annotation); None without one.
     pub eviction_requested_ago: Option<Duration>,
+    /// The pod's `omring.io/tls` annotation: whether its node speaks TLS (None: no
+    /// annotation, a plaintext pod).
+    pub tls: Option<bool>,
 }
 
 /// A data volume of the ring.
@@ -148,9 +153,15 @@ pub struct Desired {
     pub eviction_memory: Duration,
     /// `spec.nodeMaintenance`: wait for a member's Node, or replace the member.
     pub node_maintenance: NodeMaintenance,
+    /// Whether the nodes speak TLS.
+    pub tls: bool,
 }
 
 impl Desired {
+    /// The pod's node speaks the other transport: it cannot talk to nodes of this template.
+    fn other_transport(&self, p: &PodView) -> bool {
+        p.tls.unwrap_or(false) != self.tls
+    }
     fn outdated(&self, p: &PodView) -> bool {
         p.spec_hash.as_deref() != Some(self.pod_hash.as_str())
     }
@@ -209,6 +220,8 @@ pub enum Step {
     TransferLeader { from: u32, to: Option<u32>, reason: TransferReason },
     /// Delete a pod so the StatefulSet recreates it from the current template.
     DeletePod { ordinal: u32, name: String, uid: String, reason: RestartReason },
+    /// Delete every pod on the other transport at once (TLS switched on or off).
+    RestartAll { pods: Vec<ObjectId>, tls: bool },
     /// Remove a member stranded by its volume's Node from Raft (first step of a replacement).
     RemoveMember(Removal),
     /// Delete a removed member's volume and pod (second step of a replacement).
@@ -407,6 +420,25 @@ pub fn plan(o: &Observed, d: &Desired) -> Plan {
             expired_eviction_records,
         };
     };
+
+    // TLS switched on or off: every pod on the other transport restarts at once, leader or not
+    // (a half-switched ring may have none).
+    let other: Vec<ObjectId> = o
+        .pods
+        .iter()
+        .filter(|p| !p.terminating && d.other_transport(p))
+        .map(|p| ObjectId { name: p.name.clone(), uid: p.uid.clone() })
+        .collect();
+    if !other.is_empty() {
+        return Plan {
+            membership: configured.clone(),
+            sts_replicas: sts_now,
+            step: Step::RestartAll { pods: other, tls: d.tls },
+            labels,
+            removed_members,
+            expired_eviction_records,
+        };
+    }
 
     // 2. No leader: a ring still forming, or one that lost its quorum.
     let Some((leader_ord, leader_status)) = leader_view else {
@@ -668,6 +700,7 @@ pub(crate) mod tests {
             spec_hash: Some(HASH.into()),
             role_label: Some(if ord == 0 { ROLE_LEADER } else { ROLE_FOLLOWER }.into()),
             eviction_requested_ago: None,
+            tls: Some(true),
         }
     }
 
@@ -712,6 +745,7 @@ pub(crate) mod tests {
             stuck_after: Duration::from_secs(120),
             eviction_memory: Duration::from_secs(60),
             node_maintenance: NodeMaintenance::default(),
+            tls: true,
         }
     }
 
@@ -1076,6 +1110,38 @@ pub(crate) mod tests {
         assert!(matches!(plan(&o, &d).step, Step::DeletePod { ordinal: 0, .. }));
         pod_mut(&mut o, 0).spec_hash = Some("next".into());
         assert_eq!(plan(&o, &d).step, Step::Idle);
+    }
+
+    #[test]
+    fn switching_tls_restarts_every_pod_of_the_other_transport_at_once() {
+        // Pods from before the annotation are plaintext; the template now wants TLS.
+        let mut o = healthy(3);
+        for p in &mut o.pods {
+            p.tls = None;
+        }
+        let mut d = desired(3);
+        d.pod_hash = "with-tls".into();
+        let p = plan(&o, &d);
+        let Step::RestartAll { pods, tls: true } = &p.step else { panic!("{:?}", p.step) };
+        assert_eq!(pods.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["om-0", "om-1", "om-2"]);
+        assert_eq!(pods[1].uid, "uid-1", "deleted with uid preconditions");
+        assert_eq!((p.membership.clone(), p.sts_replicas), (Membership::first(3), 3), "nothing else changes");
+        // Half switched (a pod recreated by a Node failure) and no leader: still all the others.
+        let mut half = healthy(3);
+        pod_mut(&mut half, 2).tls = Some(false);
+        pod_mut(&mut half, 1).tls = Some(false);
+        pod_mut(&mut half, 1).terminating = true;
+        half.nodes.clear();
+        let step = plan(&half, &desired(3)).step;
+        assert_eq!(
+            step,
+            Step::RestartAll { pods: vec![ObjectId { name: "om-2".into(), uid: "uid-2".into() }], tls: true }
+        );
+        // Switching off works the same way; pods that match wait for nothing.
+        let mut off = desired(3);
+        off.tls = false;
+        assert!(matches!(plan(&healthy(3), &off).step, Step::RestartAll { tls: false, ref pods } if pods.len() == 3));
+        assert_eq!(plan(&healthy(3), &desired(3)).step, Step::Idle);
     }
 
     #[test]

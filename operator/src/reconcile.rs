@@ -4,16 +4,21 @@
 //!
 //! The decisions live in [`crate::plan`] and the ring operations in [`crate::execute`].
 //! Kubernetes objects are applied with server-side apply in one fixed order (ServiceAccount,
-//! ConfigMap, headless Service, client Service, StatefulSet, PodDisruptionBudgets), so the
-//! configuration always reaches the API server before the pods that read it; owned objects the
-//! plan no longer wants are swept afterwards. Every event of a reconcile is published by
-//! [`publish`], here.
+//! the TLS Secrets, ConfigMap, headless Service, client Service, StatefulSet,
+//! PodDisruptionBudgets, NetworkPolicy), so certificates and configuration always reach the
+//! API server before the pods that read them; owned objects the plan no longer wants are
+//! swept afterwards. Every event of a reconcile is published by [`publish`], here.
+//!
+//! A ring with TLS first has its certificates checked ([`crate::pki`], from the Secrets as
+//! read): the operator talks to the ring with its own client certificate from them, and the
+//! reconcile comes back before the next renewal or CA rotation step is due.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, PodTemplateSpec, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, PodTemplateSpec, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -25,14 +30,15 @@ use kube::{Resource, ResourceExt};
 
 pub use crate::apply::Error;
 use crate::apply::{apply, clear_eviction_records, kube_err, set_role_labels, sweep};
-use crate::builders::{configmap, pdbs, serviceaccount, services, statefulset};
+use crate::builders::{configmap, networkpolicy, pdbs, secrets, serviceaccount, services, statefulset};
 use crate::context::{Context, Timing};
 use crate::crd::{OzoneManagerRing, OzoneManagerRingStatus};
 use crate::execute::{execute, Note};
 use crate::metrics::{Outcome, ResultLabels, StepLabels};
 use crate::model::RingModel;
 use crate::names::{RingNames, FIELD_MANAGER};
-use crate::observe::observe;
+use crate::observe::{observe, tls_secrets};
+use crate::pki::{self, Pki};
 use crate::plan::{self, Desired, Step};
 use crate::siteconfig::{self, Membership};
 use crate::status;
@@ -49,6 +55,7 @@ pub fn desired(model: &RingModel, timing: &Timing) -> (PodTemplateSpec, Desired)
         stuck_after: timing.stuck_after,
         eviction_memory: timing.eviction_memory,
         node_maintenance: model.node_maintenance,
+        tls: model.tls.is_some(),
     };
     (template, desired)
 }
@@ -135,6 +142,35 @@ async fn publish(ctx: &Context, reference: &ObjectReference, notes: &[Note]) {
     }
 }
 
+/// The ring's certificates checked at `now` (None while TLS is off).
+async fn certificates(ctx: &Context, model: &RingModel, now: Timestamp) -> Result<Option<Pki>, Error> {
+    let Some(tls) = &model.tls else { return Ok(None) };
+    let stored = tls_secrets(&ctx.client, &model.names).await?;
+    let policy = pki::Policy::new(tls, ctx.settings.tls_propagation);
+    Ok(Some(pki::reconcile(&stored, &model.names, &policy, now)?))
+}
+
+/// Writes the Secrets a certificate pass changed: the CA first, so a certificate is never
+/// stored before the CA that signed it.
+async fn write_certificates(ctx: &Context, model: &RingModel, pki: &Pki) -> Result<(), Error> {
+    let ns = &model.names.namespace;
+    if pki.ca.write {
+        apply(&ctx.client, ns, &secrets::ca(model, &pki.ca)).await?;
+    }
+    if pki.tls.write {
+        apply(&ctx.client, ns, &secrets::tls(model, &pki.tls)).await?;
+    }
+    if pki.admin.write {
+        apply(&ctx.client, ns, &secrets::admin(model, &pki.admin)).await?;
+    }
+    Ok(())
+}
+
+/// How long until `due`, at least a second.
+fn until(now: Timestamp, due: Timestamp) -> Duration {
+    Duration::try_from(now.duration_until(due)).unwrap_or_default().max(Duration::from_secs(1))
+}
+
 async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action, Error> {
     if ring.meta().deletion_timestamp.is_some() {
         // Children go with their owner reference; volumes follow pvcRetentionPolicy.whenDeleted.
@@ -162,9 +198,14 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     let names = model.names.clone();
     let ns = names.namespace.clone();
 
+    // Certificates first: the pods mount them, and the operator talks to the ring with its own.
+    let now = ctx.clock.now();
+    let pki = certificates(ctx, &model, now).await?;
+    let ring_client = ctx.ring.with_credentials(pki.as_ref().map(Pki::admin_credentials));
+
     // Render, read and decide.
     let (template, desired) = desired(&model, &ctx.timing);
-    let observed = observe(&ctx.client, ctx.ring.as_ref(), &model, removed_ordinals(ring, &names)).await?;
+    let observed = observe(&ctx.client, ring_client.as_ref(), &model, removed_ordinals(ring, &names)).await?;
     let plan = plan::plan(&observed, &desired);
     tracing::debug!(ring = %format!("{ns}/{}", names.name), step = ?plan.step, sts = plan.sts_replicas, "planned");
 
@@ -174,6 +215,9 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     let headless = services::headless(&model);
     let client_service = services::client(&model);
     apply(&ctx.client, &ns, &serviceaccount::build(&model)).await?;
+    if let Some(p) = &pki {
+        write_certificates(ctx, &model, p).await?;
+    }
     apply(&ctx.client, &ns, &configmap).await?;
     apply(&ctx.client, &ns, &headless).await?;
     apply(&ctx.client, &ns, &client_service).await?;
@@ -186,6 +230,10 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     for pdb in &budgets {
         apply(&ctx.client, &ns, pdb).await?;
     }
+    let policy = model.network_policy.as_ref().map(|np| networkpolicy::build(&model, np, &ctx.settings));
+    if let Some(np) = &policy {
+        apply(&ctx.client, &ns, np).await?;
+    }
     let uid = ring.meta().uid.clone().unwrap_or_default();
     let selector = names.selector_string();
     let wanted = |objs: &[&kube::api::ObjectMeta]| objs.iter().filter_map(|m| m.name.clone()).collect::<Vec<_>>();
@@ -194,6 +242,11 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
         .await?;
     let budget_meta: Vec<&kube::api::ObjectMeta> = budgets.iter().map(|b| &b.metadata).collect();
     sweep::<PodDisruptionBudget>(&ctx.client, &ns, &selector, &uid, &wanted(&budget_meta)).await?;
+    let policy_meta: Vec<&kube::api::ObjectMeta> = policy.iter().map(|p| &p.metadata).collect();
+    sweep::<NetworkPolicy>(&ctx.client, &ns, &selector, &uid, &wanted(&policy_meta)).await?;
+    // The certificate Secrets stay while TLS is off, so turning it on again keeps the CA.
+    let certificate_secrets = [names.ca_secret(), names.tls_secret(), names.admin_tls_secret()];
+    sweep::<Secret>(&ctx.client, &ns, &selector, &uid, &certificate_secrets).await?;
 
     // Pod metadata follows the plan: role labels after the nodes' live roles (leader first),
     // and expired eviction records cleared.
@@ -201,7 +254,7 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     clear_eviction_records(&ctx.client, &ns, &plan.expired_eviction_records).await?;
 
     // Act on the ring.
-    let executed = execute(ctx, &model, &observed, &plan, &template).await?;
+    let executed = execute(ctx, ring_client.as_ref(), &model, &observed, &plan, &template).await?;
     let step_outcome = if executed.report.reason.ends_with("Failed") { Outcome::Error } else { Outcome::Ok };
     if !matches!(plan.step, Step::Idle | Step::Wait { .. }) {
         ctx.metrics.steps.get_or_create(&StepLabels { step: plan.step.kind(), result: step_outcome }).inc();
@@ -212,7 +265,7 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     if let Some(r) = executed.removed_member {
         plan_for_status.removed_members.insert(r);
     }
-    let status = status::compute(
+    let mut status = status::compute(
         &model,
         &observed,
         &plan_for_status,
@@ -220,17 +273,24 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
         ring.status.as_ref(),
         Time(Timestamp::now()),
     );
-    let mut events = executed.events;
+    status.tls = pki.as_ref().map(|p| p.status.clone());
+    let mut events: Vec<Note> = pki.as_ref().map(|p| p.events.clone()).unwrap_or_default();
+    events.extend(executed.events);
     events.extend(leader_event(ring.status.as_ref(), &status));
     publish(ctx, &reference, &events).await;
     write_status(ctx, ring, &status).await?;
 
-    // Waiting for a Node can take hours: the Node watch wakes the ring when it changes.
-    Ok(match plan.step {
-        Step::Idle => Action::requeue(ctx.timing.steady_requeue),
-        ref s if s.waits_on_the_cluster() => Action::requeue(ctx.timing.steady_requeue),
-        _ => Action::requeue(ctx.timing.busy_requeue),
-    })
+    // Waiting for a Node can take hours: the Node watch wakes the ring when it changes. A
+    // renewal or CA rotation step brings the ring back on time even when nothing else does.
+    let after = match plan.step {
+        Step::Idle => ctx.timing.steady_requeue,
+        ref s if s.waits_on_the_cluster() => ctx.timing.steady_requeue,
+        _ => ctx.timing.busy_requeue,
+    };
+    Ok(Action::requeue(match &pki {
+        Some(p) => after.min(until(now, p.next_due)),
+        None => after,
+    }))
 }
 
 fn transferred_last_time(old: Option<&OzoneManagerRingStatus>) -> bool {

@@ -27,12 +27,16 @@ async fn new_ring_applies_every_object_in_order_and_reports_forming() {
         writes,
         [
             "PATCH /api/v1/namespaces/ns/serviceaccounts/om",
+            "PATCH /api/v1/namespaces/ns/secrets/om-ca",
+            "PATCH /api/v1/namespaces/ns/secrets/om-tls",
+            "PATCH /api/v1/namespaces/ns/secrets/om-admin-tls",
             "PATCH /api/v1/namespaces/ns/configmaps/om-config",
             "PATCH /api/v1/namespaces/ns/services/om-headless",
             "PATCH /api/v1/namespaces/ns/services/om",
             "PATCH /apis/apps/v1/namespaces/ns/statefulsets/om",
             "PATCH /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-leader",
             "PATCH /apis/policy/v1/namespaces/ns/poddisruptionbudgets/om-followers",
+            "PATCH /apis/networking.k8s.io/v1/namespaces/ns/networkpolicies/om",
             "PATCH /apis/omring.io/v1alpha1/namespaces/ns/ozonemanagerrings/om/status",
         ]
     );

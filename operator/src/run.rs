@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use kube::core::error_boundary::DeserializeGuard;
@@ -24,7 +25,6 @@ use crate::cli::Cli;
 use crate::context::{Context, Timing};
 use crate::crd::OzoneManagerRing;
 use crate::metrics::Metrics;
-use crate::model::Settings;
 use crate::names::{APP_NAME, LABEL_INSTANCE, LABEL_NAME};
 use crate::reconcile::{error_policy, reconcile};
 use crate::ringclient::{HttpRingClient, RingTimeouts};
@@ -95,7 +95,7 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
     let ctx = Arc::new(Context::new(
         client.clone(),
         Arc::new(ring_client),
-        Settings { cluster_domain: cli.cluster_domain.clone() },
+        cli.settings(),
         metrics.clone(),
         cli.identity.clone(),
         timing,
@@ -333,6 +333,9 @@ pub async fn run_controller(
         .owns(api::<StatefulSet>(&client, &watch_namespace), children.clone())
         .owns(api::<ConfigMap>(&client, &watch_namespace), children.clone())
         .owns(api::<PodDisruptionBudget>(&client, &watch_namespace), children.clone())
+        // A certificate Secret deleted or edited by hand is put right at once.
+        .owns(api::<Secret>(&client, &watch_namespace), children.clone())
+        .owns(api::<NetworkPolicy>(&client, &watch_namespace), children.clone())
         .watches(api::<Pod>(&client, &watch_namespace), children, |pod| ring_of(&pod))
         .watches_stream(nodes, move |_node| {
             node_reader.state().iter().map(|r| ObjectRef::from_obj(r.as_ref())).collect::<Vec<_>>()

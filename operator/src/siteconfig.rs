@@ -5,6 +5,11 @@
 //! model has already removed from the user's layer. The membership written here is decided by
 //! the planner; the file is read back from the live ConfigMap to learn what the nodes were last
 //! told, which is what makes scale-up and scale-down resumable after an operator restart.
+//!
+//! With TLS on (docs/security.md) the computed layer turns security on, points the node at
+//! the certificate files of the mounted Secret and lists the operator among the
+//! administrators; the user may still override every key but the certificate files, and
+//! `ozone.administrators` keeps the operator whatever the user lists.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +22,48 @@ use om_client::wire::ConfiguredNode;
 use om_client::NodeAddress;
 
 use crate::model::RingModel;
-use crate::names::{short_hash, RingNames, DB_DIR};
+use crate::names::{short_hash, RingNames, DB_DIR, TLS_MOUNT};
+use crate::pki::OPERATOR_USER;
+
+/// Security keys of docs/security.md, spelled once here.
+pub const OZONE_SECURITY_ENABLED: &str = "ozone.security.enabled";
+pub const HDDS_GRPC_TLS_ENABLED: &str = "hdds.grpc.tls.enabled";
+pub const OZONE_HTTP_POLICY: &str = "ozone.http.policy";
+pub const OZONE_ACL_ENABLED: &str = "ozone.acl.enabled";
+pub const OZONE_ADMINISTRATORS: &str = "ozone.administrators";
+pub const TLS_CERTIFICATE_FILE: &str = "omring.tls.certificate.file";
+pub const TLS_PRIVATE_KEY_FILE: &str = "omring.tls.private.key.file";
+pub const TLS_CA_FILE: &str = "omring.tls.ca.file";
+pub const TOKENREVIEW_ENABLED: &str = "omring.security.tokenreview.enabled";
+/// The keys naming the certificate files: the operator's while it mounts the Secret.
+pub const TLS_FILE_KEYS: &[&str] = &[TLS_CERTIFICATE_FILE, TLS_PRIVATE_KEY_FILE, TLS_CA_FILE];
+
+/// The computed security layer of a ring with TLS. The HTTP port stays plain HTTP so the
+/// kubelet's probes keep working. The pods mount no ServiceAccount token, so bearer tokens
+/// cannot be checked with TokenReview: client certificates (and a static token file the user
+/// configures) authenticate.
+fn security_layer() -> Vec<(&'static str, String)> {
+    vec![
+        (OZONE_SECURITY_ENABLED, "true".into()),
+        (HDDS_GRPC_TLS_ENABLED, "true".into()),
+        (OZONE_HTTP_POLICY, "HTTP_ONLY".into()),
+        (OZONE_ACL_ENABLED, "true".into()),
+        (OZONE_ADMINISTRATORS, OPERATOR_USER.into()),
+        (TOKENREVIEW_ENABLED, "false".into()),
+        (TLS_CERTIFICATE_FILE, format!("{TLS_MOUNT}/tls.crt")),
+        (TLS_PRIVATE_KEY_FILE, format!("{TLS_MOUNT}/tls.key")),
+        (TLS_CA_FILE, format!("{TLS_MOUNT}/ca.crt")),
+    ]
+}
+
+/// The user's administrators with the operator added (unless everyone is one already).
+fn with_operator_admin(users: &str) -> String {
+    let mut list: Vec<&str> = users.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+    if !list.iter().any(|u| *u == OPERATOR_USER || *u == "*") {
+        list.push(OPERATOR_USER);
+    }
+    list.join(",")
+}
 
 /// Defaults the operator writes unless the user overrides them (Ozone's own values, spelled out
 /// so `kubectl get cm` shows what the ring runs with).
@@ -132,9 +178,20 @@ pub fn render(model: &RingModel, membership: &Membership) -> SiteConfig {
         props.insert(format!("{OZONE_OM_RATIS_PORT}.{sid}.{}", a.node_id), a.ratis_port.to_string());
         props.insert(format!("{OZONE_OM_HTTP_ADDRESS}.{sid}.{}", a.node_id), a.http_address());
     }
+    if model.tls.is_some() {
+        for (k, v) in security_layer() {
+            props.insert(k.into(), v);
+        }
+    }
     // The user's layer wins over defaults and computed values (owned keys were removed from it).
     for (k, v) in &model.user_config {
         props.insert(k.clone(), v.clone());
+    }
+    // ...except that the operator stays an administrator of a ring it manages with TLS.
+    if model.tls.is_some() {
+        if let Some(admins) = props.get_mut(OZONE_ADMINISTRATORS) {
+            *admins = with_operator_admin(admins);
+        }
     }
     let mut conf = OzoneConfig::new();
     let mut hashed = String::new();
@@ -214,6 +271,51 @@ mod tests {
         assert_eq!(three.restart_hash, leaving.restart_hash);
         let tuned = render(&model(serde_json::json!({"config": {"a.b": "c"}})), &Membership::first(3));
         assert_ne!(tuned.restart_hash, three.restart_hash);
+    }
+
+    #[test]
+    fn tls_turns_security_on_with_the_mounted_files_and_the_operator_as_administrator() {
+        let conf = |spec| OzoneConfig::parse_xml(&render(&model(spec), &Membership::first(3)).xml).unwrap();
+        let on = conf(serde_json::json!({}));
+        for (k, v) in [
+            ("ozone.security.enabled", "true"),
+            ("hdds.grpc.tls.enabled", "true"),
+            ("ozone.http.policy", "HTTP_ONLY"),
+            ("ozone.acl.enabled", "true"),
+            ("ozone.administrators", "omring-operator"),
+            ("omring.security.tokenreview.enabled", "false"),
+            ("omring.tls.certificate.file", "/etc/omring/tls/tls.crt"),
+            ("omring.tls.private.key.file", "/etc/omring/tls/tls.key"),
+            ("omring.tls.ca.file", "/etc/omring/tls/ca.crt"),
+        ] {
+            assert_eq!(on.get(k), Some(v), "{k}");
+        }
+        // The user's keys win, but the operator stays an administrator and owns the files.
+        let tuned = conf(serde_json::json!({"config": {
+            "ozone.acl.enabled": "false",
+            "ozone.administrators": "alice, bob",
+            "omring.tls.ca.file": "/elsewhere",
+        }}));
+        assert_eq!(tuned.get("ozone.acl.enabled"), Some("false"));
+        assert_eq!(tuned.get("ozone.administrators"), Some("alice,bob,omring-operator"));
+        assert_eq!(tuned.get("omring.tls.ca.file"), Some("/etc/omring/tls/ca.crt"));
+        let everyone = conf(serde_json::json!({"config": {"ozone.administrators": "*"}}));
+        assert_eq!(everyone.get("ozone.administrators"), Some("*"));
+        // Off: none of it, and the user's own value of the switch is passed on.
+        let off = conf(serde_json::json!({"tls": {"enabled": false}}));
+        assert_eq!(off.get("ozone.security.enabled"), None);
+        assert_eq!(off.get("omring.tls.certificate.file"), None);
+        let off = conf(serde_json::json!({"config": {"ozone.security.enabled": "false"}}));
+        assert_eq!(off.get("ozone.security.enabled"), Some("false"));
+        assert_eq!(off.get("hdds.grpc.tls.enabled"), None);
+        assert_eq!(off.get("ozone.administrators"), None);
+    }
+
+    #[test]
+    fn turning_tls_on_or_off_changes_the_restart_hash() {
+        let on = render(&model(serde_json::json!({})), &Membership::first(3));
+        let off = render(&model(serde_json::json!({"tls": {"enabled": false}})), &Membership::first(3));
+        assert_ne!(on.restart_hash, off.restart_hash);
     }
 
     #[test]

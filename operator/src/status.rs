@@ -80,13 +80,14 @@ pub fn compute(
     let gen = model.generation;
     let leader = leader(&o.nodes);
     let leader_applied = leader.map(|(_, s)| s.applied_index);
-    // A pod this reconcile just deleted was observed ready, but is not any more.
-    let deleted_now = match &plan.step {
-        crate::plan::Step::DeletePod { ordinal, .. } => Some(*ordinal),
-        _ => None,
+    // Pods this reconcile just deleted were observed ready, but are not any more.
+    let deleted_now: Vec<u32> = match &plan.step {
+        crate::plan::Step::DeletePod { ordinal, .. } => vec![*ordinal],
+        crate::plan::Step::RestartAll { pods, .. } => pods.iter().filter_map(|p| names.ordinal_of(&p.name)).collect(),
+        _ => Vec::new(),
     };
     let pod_ready =
-        |ord: u32| deleted_now != Some(ord) && o.pods.iter().any(|p| p.ordinal == ord && p.ready && !p.terminating);
+        |ord: u32| !deleted_now.contains(&ord) && o.pods.iter().any(|p| p.ordinal == ord && p.ready && !p.terminating);
 
     let mut nodes = Vec::new();
     let mut ready_replicas = 0;
@@ -191,6 +192,8 @@ pub fn compute(
         conditions,
         observed_generation: gen,
         removed_members: plan.removed_members.iter().map(|r| names.pod(*r)).collect(),
+        // The reconcile fills in the certificates' status (crate::pki).
+        tls: None,
     }
 }
 

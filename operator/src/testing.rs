@@ -18,14 +18,14 @@ use om_client::wire::{ConfiguredNode, JoinRequest, MemberInfo, MembershipChange,
 use om_client::{NodeAddress, ServiceConfig};
 use serde_json::{json, Value};
 
-use crate::builders::{configmap, statefulset};
-use crate::context::{Context, Timing};
+use crate::builders::{configmap, secrets, statefulset};
+use crate::context::{Clock, Context, Timing};
 use crate::crd::OzoneManagerRing;
 use crate::metrics::Metrics;
 use crate::model::{RingModel, Settings};
-use crate::names::{ANNOTATION_POD_SPEC_HASH, LABEL_ROLE};
+use crate::names::{ANNOTATION_POD_SPEC_HASH, ANNOTATION_TLS, LABEL_ROLE};
 use crate::reconcile::{reconcile, Error};
-use crate::ringclient::{Disagreements, RingClient, RingError};
+use crate::ringclient::{Disagreements, RingClient, RingCredentials, RingError};
 use crate::siteconfig::{render, Membership};
 use kube::core::error_boundary::DeserializeGuard;
 use kube::runtime::controller::Action;
@@ -44,6 +44,8 @@ const COLLECTIONS: &[&str] = &[
     "ozonemanagerrings",
     "leases",
     "validatingwebhookconfigurations",
+    "secrets",
+    "networkpolicies",
 ];
 
 /// One request as the fake API server saw it.
@@ -244,6 +246,15 @@ impl FakeApi {
             Method::PATCH => {
                 let patch = body.unwrap_or(json!({}));
                 let apply = content_type.starts_with("application/apply-patch");
+                // A resourceVersion in an apply is a precondition, as in the API server.
+                if let Some(want) =
+                    patch["metadata"]["resourceVersion"].as_str().filter(|_| apply && subresource.is_none())
+                {
+                    let have = s.objects.get(&object_path).and_then(|o| o["metadata"]["resourceVersion"].as_str());
+                    if have != Some(want) {
+                        return (409, status_body(409, "Conflict", "the object has been modified"));
+                    }
+                }
                 match (s.objects.get_mut(&object_path), subresource) {
                     (None, Some(_)) | (None, None) if !apply => {
                         (404, status_body(404, "NotFound", &format!("{object_path} not found")))
@@ -350,12 +361,18 @@ struct RingState {
     transfer_error: Option<String>,
     decommission_error: Option<String>,
     calls: Vec<String>,
+    /// What the last client handed out was given (None: none was asked for yet).
+    credentials: Option<Option<RingCredentials>>,
+    /// Refuse calls without a client certificate, as a ring with TLS does.
+    require_credentials: bool,
 }
 
-/// A ring that answers from a table the test fills in, and records every call.
-#[derive(Debug, Default)]
+/// A ring that answers from a table the test fills in, and records every call. Clones share
+/// the table (what [`RingClient::with_credentials`] hands out).
+#[derive(Debug, Default, Clone)]
 pub struct FakeRing {
-    state: Mutex<RingState>,
+    state: Arc<Mutex<RingState>>,
+    credentials: Option<RingCredentials>,
 }
 
 fn ids(service: &ServiceConfig) -> String {
@@ -419,6 +436,21 @@ impl FakeRing {
         self.state.lock().unwrap().calls.clear();
     }
 
+    /// The credentials the operator last asked for a client with.
+    pub fn last_credentials(&self) -> Option<Option<RingCredentials>> {
+        self.state.lock().unwrap().credentials.clone()
+    }
+
+    /// Make every call without a client certificate fail, as a ring with TLS does.
+    pub fn require_credentials(&self, on: bool) {
+        self.state.lock().unwrap().require_credentials = on;
+    }
+
+    fn refused(&self) -> Option<RingError> {
+        (self.state.lock().unwrap().require_credentials && self.credentials.is_none())
+            .then(|| RingError::Unreachable("TLS handshake failed: no client certificate".into()))
+    }
+
     fn leader_of(&self) -> Option<NodeStatus> {
         self.state
             .lock()
@@ -457,13 +489,22 @@ pub fn node_status(
 }
 
 impl RingClient for FakeRing {
+    fn with_credentials(&self, credentials: Option<RingCredentials>) -> Arc<dyn RingClient> {
+        self.state.lock().unwrap().credentials = Some(credentials.clone());
+        Arc::new(FakeRing { state: self.state.clone(), credentials })
+    }
+
     fn node_status<'a>(
         &'a self,
         _service_id: &'a str,
         node: &'a NodeAddress,
     ) -> BoxFuture<'a, Result<NodeStatus, RingError>> {
+        let refused = self.refused();
         let answer = self.state.lock().unwrap().statuses.get(&node.node_id).cloned();
         Box::pin(async move {
+            if let Some(e) = refused {
+                return Err(e);
+            }
             match answer {
                 Some(Ok(s)) => Ok(s),
                 Some(Err(e)) => Err(RingError::Unreachable(e)),
@@ -548,11 +589,35 @@ pub const RING: &str = "/apis/omring.io/v1alpha1/namespaces/ns/ozonemanagerrings
 pub const CM: &str = "/api/v1/namespaces/ns/configmaps/om-config";
 pub const STS: &str = "/apis/apps/v1/namespaces/ns/statefulsets/om";
 
+/// A clock a test moves by hand.
+#[derive(Debug)]
+pub struct FakeClock {
+    now: Mutex<k8s_openapi::jiff::Timestamp>,
+}
+
+impl FakeClock {
+    pub fn new(now: k8s_openapi::jiff::Timestamp) -> Arc<Self> {
+        Arc::new(Self { now: Mutex::new(now) })
+    }
+    pub fn advance(&self, by: std::time::Duration) {
+        let mut now = self.now.lock().unwrap();
+        *now = now.checked_add(by).unwrap();
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> k8s_openapi::jiff::Timestamp {
+        *self.now.lock().unwrap()
+    }
+}
+
 /// A ring resource in a fake API server, a fake ring and a context over both.
 pub struct World {
     pub api: FakeApi,
     pub ring: Arc<FakeRing>,
     pub ctx: Arc<Context>,
+    /// The time certificates are judged by; starts at the real time.
+    pub clock: Arc<FakeClock>,
 }
 
 pub fn world(replicas: u32) -> World {
@@ -562,21 +627,33 @@ pub fn world(replicas: u32) -> World {
 pub fn world_with(spec: Value) -> World {
     let api = FakeApi::new();
     let ring = FakeRing::new();
-    let ctx = Arc::new(Context::new(
-        api.client(),
-        ring.clone(),
-        Settings::default(),
-        Arc::new(Metrics::new()),
-        Some("test".into()),
-        Timing::default(),
-    ));
+    // A whole second: certificates keep whole seconds, so times compare exactly.
+    let clock = FakeClock::new(
+        k8s_openapi::jiff::Timestamp::from_second(k8s_openapi::jiff::Timestamp::now().as_second()).unwrap(),
+    );
+    let ctx = Arc::new(
+        Context::new(
+            api.client(),
+            ring.clone(),
+            Settings::default(),
+            Arc::new(Metrics::new()),
+            Some("test".into()),
+            Timing::default(),
+        )
+        .with_clock(clock.clone()),
+    );
     api.insert(
         RING,
         json!({"apiVersion": "omring.io/v1alpha1", "kind": "OzoneManagerRing",
                "metadata": {"name": "om", "namespace": "ns", "uid": "ring-uid", "generation": 1},
                "spec": spec}),
     );
-    World { api, ring, ctx }
+    World { api, ring, ctx, clock }
+}
+
+/// Path of a Secret of the test namespace.
+pub fn secret_path(name: &str) -> String {
+    format!("/api/v1/namespaces/ns/secrets/{name}")
 }
 
 impl World {
@@ -605,8 +682,40 @@ impl World {
         reconcile(Arc::new(guard), self.ctx.clone()).await
     }
 
-    /// ConfigMap, StatefulSet with `sts` pods, and pods 0..sts (ready, current template).
+    /// The time certificates are judged by now.
+    pub fn clock_now(&self) -> k8s_openapi::jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// The TLS Secrets as a first reconcile leaves them (nothing without TLS).
+    pub fn certificates(&self) {
+        let m = self.model();
+        let Some(tls) = &m.tls else { return };
+        let policy = crate::pki::Policy::new(tls, self.ctx.settings.tls_propagation);
+        let pki = crate::pki::reconcile(&Default::default(), &m.names, &policy, self.clock.now()).unwrap();
+        for (path, secret) in [
+            (secret_path(&m.names.ca_secret()), secrets::ca(&m, &pki.ca)),
+            (secret_path(&m.names.tls_secret()), secrets::tls(&m, &pki.tls)),
+            (secret_path(&m.names.admin_tls_secret()), secrets::admin(&m, &pki.admin)),
+        ] {
+            let mut v = serde_json::to_value(secret).unwrap();
+            v["apiVersion"] = json!("v1");
+            v["kind"] = json!("Secret");
+            self.api.insert(&path, v);
+        }
+    }
+
+    /// The data of a Secret, decoded.
+    pub fn secret_data(&self, name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let v = self.api.get(&secret_path(name))?;
+        let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(v).unwrap();
+        Some(secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect())
+    }
+
+    /// ConfigMap, StatefulSet with `sts` pods, pods 0..sts (ready, current template), and the
+    /// TLS Secrets.
     pub fn running(&self, configured: Membership, sts: u32) {
+        self.certificates();
         let m = self.model();
         let cm = configmap::build(&m, &render(&m, &configured));
         self.api.insert(CM, serde_json::to_value(cm).unwrap());
@@ -618,13 +727,18 @@ impl World {
         }
     }
 
+    /// The `omring.io/tls` value pods of the current template carry.
+    fn tls_annotation(&self) -> String {
+        self.model().tls.is_some().to_string()
+    }
+
     pub fn pod(&self, ordinal: u32, ready: bool, hash: &str) {
         self.api.insert(
             &format!("/api/v1/namespaces/ns/pods/om-{ordinal}"),
             json!({"apiVersion": "v1", "kind": "Pod",
                    "metadata": {"name": format!("om-{ordinal}"), "namespace": "ns", "uid": format!("pod-uid-{ordinal}"),
                                 "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"},
-                                "annotations": {ANNOTATION_POD_SPEC_HASH: hash}},
+                                "annotations": {ANNOTATION_POD_SPEC_HASH: hash, ANNOTATION_TLS: self.tls_annotation()}},
                    "spec": {"nodeName": format!("node-{ordinal}"), "containers": []},
                    "status": {"phase": "Running", "conditions": [
                        {"type": "Ready", "status": if ready { "True" } else { "False" },
@@ -695,7 +809,7 @@ impl World {
             json!({"apiVersion": "v1", "kind": "Pod",
                    "metadata": {"name": format!("om-{ordinal}"), "namespace": "ns", "uid": format!("pod-uid-{ordinal}-pending"),
                                 "labels": {"app.kubernetes.io/name": "omring", "app.kubernetes.io/instance": "om"},
-                                "annotations": {ANNOTATION_POD_SPEC_HASH: hash}},
+                                "annotations": {ANNOTATION_POD_SPEC_HASH: hash, ANNOTATION_TLS: self.tls_annotation()}},
                    "spec": {"containers": []},
                    "status": {"phase": "Pending", "conditions": [
                        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}}),

@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
@@ -30,6 +30,7 @@ use crate::crd::OzoneManagerRing;
 use crate::metrics::{Decision, DecisionLabels};
 use crate::model::RingModel;
 use crate::names::{APP_NAME, LABEL_INSTANCE, LABEL_NAME};
+use crate::ringclient::RingCredentials;
 use crate::siteconfig::node_address;
 
 /// Path the webhook is served on.
@@ -74,7 +75,23 @@ pub async fn judge(ctx: &Context, namespace: &str, pod_name: &str) -> Verdict {
     let Some(ordinal) = model.names.ordinal_of(pod_name) else {
         return Verdict::Allow("not one of the ring's ordinals".into());
     };
-    match ctx.ring.node_status(&model.service_id, &node_address(&model.names, ordinal)).await {
+    // A ring with TLS is asked with the operator's client certificate for it.
+    let credentials = if model.tls.is_some() {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+        let name = model.names.admin_tls_secret();
+        match secrets.get_opt(&name).await {
+            Ok(Some(s)) => match RingCredentials::from_secret(&s) {
+                Ok(c) => Some(c),
+                Err(e) => return Verdict::Allow(format!("cannot ask {pod_name}: {e}")),
+            },
+            Ok(None) => return Verdict::Allow(format!("cannot ask {pod_name}: Secret {name} does not exist yet")),
+            Err(e) => return Verdict::Allow(format!("cannot read Secret {name}: {e}")),
+        }
+    } else {
+        None
+    };
+    let ring_client = ctx.ring.with_credentials(credentials);
+    match ring_client.node_status(&model.service_id, &node_address(&model.names, ordinal)).await {
         Ok(s) if s.role == Role::Leader && model.replicas > 1 => Verdict::RetryLater {
             message: format!(
                 "{pod_name} is the leader of ring {namespace}/{ring_name}; the operator is moving leadership to \
@@ -234,6 +251,19 @@ mod tests {
         assert!(handle(&state, &request("om-0", false)).await.allowed);
         assert!(ring.calls().is_empty());
         assert!((0..3).all(|o| w.eviction_record(&format!("om-{o}")).is_none()), "allowed evictions record nothing");
+    }
+
+    #[tokio::test]
+    async fn a_ring_with_tls_is_asked_with_the_operators_certificate() {
+        let (w, state) = setup();
+        w.ring.require_credentials(true);
+        assert!(!handle(&state, &request("om-0", false)).await.allowed, "the leader answers the operator");
+        let creds = w.ring.last_credentials().flatten().expect("credentials were handed to the client");
+        assert_eq!(creds.cert_pem, w.secret_data("om-admin-tls").unwrap()["tls.crt"]);
+        // Without its Secret the operator cannot ask, and a drain is never blocked on that.
+        w.api.remove(&crate::testing::secret_path("om-admin-tls"));
+        let resp = handle(&state, &request("om-0", false)).await;
+        assert!(resp.allowed);
     }
 
     #[tokio::test]

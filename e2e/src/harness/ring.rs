@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::Client;
+use om_client::tls::{security_enabled, Credentials, Pem, ReloadingCredentials};
 use om_client::wire::{ReadOp, ReadResponse, Role};
 use om_client::{FailoverClient, OzoneConfig, RetryPolicy};
 use serde_json::Value;
@@ -101,10 +102,12 @@ pub async fn config_from_configmap(client: &Client, ns: &str, name: &str) -> Res
 }
 
 /// A failover client for the service in `conf`, resolving through the cluster DNS, patient
-/// enough to ride out elections and restarts (it gives up after about a minute).
-pub fn failover_client(conf: &OzoneConfig) -> Result<Arc<FailoverClient>> {
+/// enough to ride out elections and restarts (it gives up after about a minute). `tls` is
+/// what it presents when the ring has `ozone.security.enabled` (see [`admin_credentials`]).
+pub fn failover_client(conf: &OzoneConfig, tls: Option<Arc<ReloadingCredentials>>) -> Result<Arc<FailoverClient>> {
     let service = conf.service(None).map_err(|e| HarnessError::Check(e.to_string()))?;
     let client = FailoverClient::builder(service)
+        .tls(tls)
         .retry_policy(RetryPolicy { max_attempts: 600, wait_between_rounds: Duration::from_millis(100) })
         .request_timeout(Duration::from_secs(5))
         .connect_timeout(Duration::from_secs(1))
@@ -112,6 +115,43 @@ pub fn failover_client(conf: &OzoneConfig) -> Result<Arc<FailoverClient>> {
         .build()
         .map_err(|e| HarnessError::Check(e.to_string()))?;
     Ok(Arc::new(client))
+}
+
+/// The credentials in a `kubernetes.io/tls` Secret with a `ca.crt` (the operator's
+/// `<ring>-admin-tls` gives an administrator of the ring).
+pub async fn secret_credentials(client: &Client, ns: &str, name: &str) -> Result<Arc<ReloadingCredentials>> {
+    let secret = Api::<Secret>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .map_err(|source| HarnessError::Kube { what: format!("get secret {ns}/{name}"), source })?;
+    let key = |k: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(k))
+            .map(|b| b.0.clone())
+            .ok_or_else(|| HarnessError::Check(format!("secret {ns}/{name} has no {k}")))
+    };
+    let (cert, private, ca) = (key("tls.crt")?, key("tls.key")?, key("ca.crt")?);
+    let origin = std::path::Path::new(name);
+    let creds = Credentials::from_pem(
+        Some((Pem { bytes: &cert, origin }, Pem { bytes: &private, origin })),
+        Pem { bytes: &ca, origin },
+    )
+    .map_err(|e| HarnessError::Check(format!("secret {ns}/{name}: {e}")))?;
+    Ok(ReloadingCredentials::fixed(creds))
+}
+
+/// A client for the operator-managed ring `name` in `ns`: its ConfigMap's service, and the
+/// operator's admin certificate when the ring runs with security on.
+pub async fn operator_ring_client(client: &Client, ns: &str, name: &str) -> Result<Arc<FailoverClient>> {
+    let conf = config_from_configmap(client, ns, &format!("{name}-config")).await?;
+    let tls = if security_enabled(&conf).map_err(|e| HarnessError::Check(e.to_string()))? {
+        Some(secret_credentials(client, ns, &format!("{name}-admin-tls")).await?)
+    } else {
+        None
+    };
+    failover_client(&conf, tls)
 }
 
 /// node id -> role, as every node reports itself.

@@ -12,6 +12,7 @@ mod maintenance;
 mod operator;
 mod scaling;
 mod scenario;
+mod security;
 mod statefulset_ring;
 
 fn main() -> std::process::ExitCode {
@@ -24,6 +25,7 @@ fn main() -> std::process::ExitCode {
         failures::trials(),
         maintenance::trials(),
         scaling::trials(),
+        security::trials(),
     ]
     .into_iter()
     .flatten()

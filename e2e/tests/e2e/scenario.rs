@@ -26,7 +26,13 @@ pub const EVICTION_RECORD: &str = "omring.io/eviction-requested-at";
 pub async fn setup(name: &str, nodes: usize) -> (Cluster, Operator) {
     let (cluster, op) = crate::common::shared(nodes).await;
     cluster.kubectl(&["create", "namespace", NS]).await.expect("namespace");
-    step(format!("scenario {name}: namespace {NS}"));
+    // The API server refuses pods that break the restricted Pod Security Standard here: the
+    // operator's pods must pass it.
+    cluster
+        .kubectl(&["label", "namespace", NS, "pod-security.kubernetes.io/enforce=restricted"])
+        .await
+        .expect("label the namespace restricted");
+    step(format!("scenario {name}: namespace {NS} (Pod Security Standard restricted, enforced)"));
     (cluster, op)
 }
 
@@ -65,8 +71,7 @@ pub async fn create_ring_with(
 }
 
 pub async fn client_for(cluster: &Cluster) -> Arc<FailoverClient> {
-    let conf = ring::config_from_configmap(&cluster.client, NS, &format!("{RING}-config")).await.expect("config");
-    ring::failover_client(&conf).expect("client")
+    ring::operator_ring_client(&cluster.client, NS, RING).await.expect("client")
 }
 
 pub fn status_nodes(status: &Value) -> Vec<(String, String, bool)> {

@@ -123,7 +123,7 @@ pub fn statefulset_ring_forms_survives_kill_and_pod_deletion() {
 
         // The CLI inside a pod and the nodes' own status agree on one leader.
         let conf = ring::config_from_configmap(&cluster.client, NS, "om-config").await.expect("config");
-        let client = ring::failover_client(&conf).expect("client");
+        let client = ring::failover_client(&conf, None).expect("client");
         // A pod's name resolves once CoreDNS has its endpoint (and a miss before that is cached
         // for a few seconds), so the CLI may briefly find a peer unreachable.
         let in_pod = omring_e2e::harness::wait_for(

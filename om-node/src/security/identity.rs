@@ -63,3 +63,9 @@ mod tests {
         assert!(from_certificate(&CertificateDer::from(vec![1u8, 2, 3])).is_none());
     }
 }
+
+/// When a certificate expires, in seconds since the epoch; None when it cannot be parsed.
+pub fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
+    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).ok()?;
+    Some(parsed.validity().not_after.timestamp())
+}

@@ -5,7 +5,9 @@
 //! The reconciler applies their output with server-side apply in a fixed order.
 
 pub mod configmap;
+pub mod networkpolicy;
 pub mod pdbs;
+pub mod secrets;
 pub mod serviceaccount;
 pub mod services;
 pub mod statefulset;

@@ -4,6 +4,15 @@
 //! OnDelete update strategy (the operator decides which pod restarts when). The pod template
 //! carries two hashes: the configuration's (membership keys excluded, since nodes reload those
 //! without a restart) and the template's own, which the planner compares with each pod's.
+//!
+//! With TLS the pods mount the `<name>-tls` Secret at `/etc/omring/tls` as a whole directory
+//! (never with subPath, which the kubelet does not update): a renewed certificate reaches the
+//! running node as changed files, and the template, so the hash, does not change with it.
+//! Switching TLS on or off changes the template (volume, configuration, `omring.io/tls`).
+//!
+//! The pods pass the `restricted` Pod Security Standard: non-root (the image's user 65532),
+//! no privilege escalation, every capability dropped, the RuntimeDefault seccomp profile, a
+//! read-only root filesystem with writable `/data` (the volume, group 65532) and `/tmp`.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +23,7 @@ use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, HTTPGetAction, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
-    SecurityContext, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -24,12 +33,14 @@ use om_client::wire::{PATH_LIVE, PATH_READY};
 use super::child_meta;
 use crate::model::RingModel;
 use crate::names::{
-    short_hash, ANNOTATION_CONFIG_HASH, ANNOTATION_POD_SPEC_HASH, CONFIG_FILE, CONFIG_MOUNT, CONTAINER, DATA_MOUNT,
-    DATA_VOLUME,
+    short_hash, ANNOTATION_CONFIG_HASH, ANNOTATION_POD_SPEC_HASH, ANNOTATION_TLS, CONFIG_FILE, CONFIG_MOUNT, CONTAINER,
+    DATA_MOUNT, DATA_VOLUME, TLS_MOUNT,
 };
 
-/// User and group the node runs as (the om-node image's non-root user).
-const RUN_AS: i64 = 65532;
+/// User and group the node runs as (the om-node image's non-root user, `USER 65532:65532`).
+pub const RUN_AS: i64 = 65532;
+/// Mode of the mounted certificate files: readable by the owner (root) and the pod's group.
+const TLS_FILE_MODE: i32 = 0o440;
 /// Time a leader gets to hand off leadership on SIGTERM before it is killed.
 const TERMINATION_GRACE_SECONDS: i64 = 60;
 
@@ -88,8 +99,64 @@ fn default_affinity(model: &RingModel) -> Affinity {
     }
 }
 
+/// The pod and container security contexts of the `restricted` Pod Security Standard.
+pub fn restricted_security() -> (PodSecurityContext, SecurityContext) {
+    let pod = PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        run_as_group: Some(RUN_AS),
+        fs_group: Some(RUN_AS),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    };
+    // runAsNonRoot and the seccomp profile hold for every container from the pod's context.
+    let container = SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        ..Default::default()
+    };
+    (pod, container)
+}
+
 /// The pod template, with both hash annotations.
 pub fn pod_template(model: &RingModel, config_hash: &str) -> PodTemplateSpec {
+    let (pod_security, container_security) = restricted_security();
+    let mut mounts = vec![
+        VolumeMount {
+            name: "config".into(),
+            mount_path: CONFIG_MOUNT.into(),
+            read_only: Some(true),
+            ..Default::default()
+        },
+        VolumeMount { name: DATA_VOLUME.into(), mount_path: DATA_MOUNT.into(), ..Default::default() },
+        VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() },
+    ];
+    let mut volumes = vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource { name: model.names.configmap(), ..Default::default() }),
+            ..Default::default()
+        },
+        Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+    ];
+    if model.tls.is_some() {
+        mounts.push(VolumeMount {
+            name: "tls".into(),
+            mount_path: TLS_MOUNT.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: "tls".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(model.names.tls_secret()),
+                default_mode: Some(TLS_FILE_MODE),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
     let container = Container {
         name: CONTAINER.into(),
         image: Some(model.image.clone()),
@@ -110,54 +177,32 @@ pub fn pod_template(model: &RingModel, config_hash: &str) -> PodTemplateSpec {
         readiness_probe: Some(http_probe(PATH_READY, 5, 3)),
         liveness_probe: Some(http_probe(PATH_LIVE, 10, 6)),
         resources: model.resources.clone(),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
-            ..Default::default()
-        }),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: "config".into(),
-                mount_path: CONFIG_MOUNT.into(),
-                read_only: Some(true),
-                ..Default::default()
-            },
-            VolumeMount { name: DATA_VOLUME.into(), mount_path: DATA_MOUNT.into(), ..Default::default() },
-            VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() },
-        ]),
+        security_context: Some(container_security),
+        volume_mounts: Some(mounts),
         ..Default::default()
     };
     let spec = PodSpec {
         service_account_name: Some(model.names.service_account()),
         automount_service_account_token: Some(false),
         termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
-        security_context: Some(PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(RUN_AS),
-            run_as_group: Some(RUN_AS),
-            fs_group: Some(RUN_AS),
-            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
-            ..Default::default()
-        }),
+        security_context: Some(pod_security),
         containers: vec![container],
-        volumes: Some(vec![
-            Volume {
-                name: "config".into(),
-                config_map: Some(ConfigMapVolumeSource { name: model.names.configmap(), ..Default::default() }),
-                ..Default::default()
-            },
-            Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
-        ]),
+        volumes: Some(volumes),
         node_selector: model.node_selector.clone(),
         tolerations: model.tolerations.clone(),
         affinity: Some(model.affinity.clone().unwrap_or_else(|| default_affinity(model))),
         ..Default::default()
     };
+    // Only TLS pods carry the transport annotation: a plaintext ring's template stays what it
+    // was before TLS existed, so upgrading the operator does not restart it.
+    let mut annotations = BTreeMap::from([(ANNOTATION_CONFIG_HASH.to_string(), config_hash.to_string())]);
+    if model.tls.is_some() {
+        annotations.insert(ANNOTATION_TLS.to_string(), "true".to_string());
+    }
     let mut template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(model.names.labels()),
-            annotations: Some(BTreeMap::from([(ANNOTATION_CONFIG_HASH.to_string(), config_hash.to_string())])),
+            annotations: Some(annotations),
             ..Default::default()
         }),
         spec: Some(spec),
@@ -238,6 +283,16 @@ mod tests {
         golden::check("statefulset", &build(&m, 3, pod_template(&m, "cfghash")));
     }
 
+    /// A ring without TLS renders exactly what the operator rendered before TLS existed
+    /// (`statefulset.yaml` of that version, kept as `statefulset-plaintext.yaml`): upgrading
+    /// the operator restarts no plaintext ring.
+    #[test]
+    fn golden_plaintext_is_the_template_from_before_tls() {
+        let mut m = golden::model();
+        m.tls = None;
+        golden::check("statefulset-plaintext", &build(&m, 3, pod_template(&m, "cfghash")));
+    }
+
     #[test]
     fn template_hash_follows_image_and_config_but_not_replicas() {
         let m = golden::model();
@@ -249,6 +304,82 @@ mod tests {
         assert_ne!(base, desired_pod_spec_hash(&pod_template(&other, "a")));
         let five = build(&m, 5, pod_template(&m, "a"));
         assert_eq!(desired_pod_spec_hash(&five.spec.unwrap().template), base);
+    }
+
+    #[test]
+    fn enabling_tls_mounts_the_secret_and_changes_the_hash_but_renewal_does_not() {
+        let m = golden::model();
+        let site = |m: &RingModel| crate::siteconfig::render(m, &crate::siteconfig::Membership::first(3)).restart_hash;
+        let with_tls = pod_template(&m, &site(&m));
+        let spec = with_tls.spec.clone().unwrap();
+        let tls_volume = spec.volumes.as_ref().unwrap().iter().find(|v| v.name == "tls").unwrap();
+        let secret = tls_volume.secret.as_ref().unwrap();
+        assert_eq!(secret.secret_name.as_deref(), Some("om-tls"));
+        assert_eq!(secret.default_mode, Some(0o440));
+        let mount = spec.containers[0].volume_mounts.as_ref().unwrap().iter().find(|v| v.name == "tls").unwrap();
+        assert_eq!(
+            (mount.mount_path.as_str(), mount.read_only, mount.sub_path.as_deref()),
+            ("/etc/omring/tls", Some(true), None)
+        );
+        assert_eq!(with_tls.metadata.as_ref().unwrap().annotations.as_ref().unwrap()[ANNOTATION_TLS], "true");
+
+        let mut plain = m.clone();
+        plain.tls = None;
+        let without = pod_template(&plain, &site(&plain));
+        let spec = without.spec.clone().unwrap();
+        assert!(spec.volumes.as_ref().unwrap().iter().all(|v| v.name != "tls"));
+        assert!(spec.containers[0].volume_mounts.as_ref().unwrap().iter().all(|v| v.name != "tls"));
+        assert!(!without.metadata.as_ref().unwrap().annotations.as_ref().unwrap().contains_key(ANNOTATION_TLS));
+        assert_ne!(desired_pod_spec_hash(&with_tls), desired_pod_spec_hash(&without));
+        // Even with the same configuration hash, the mount alone changes the template.
+        assert_ne!(desired_pod_spec_hash(&pod_template(&m, "x")), desired_pod_spec_hash(&pod_template(&plain, "x")));
+
+        // Certificates are not part of the template: the same model renders the same hash
+        // before and after any renewal, and other durations change nothing either.
+        let mut renewed_policy = m.clone();
+        renewed_policy.tls = Some(crate::model::TlsModel {
+            certificate_duration: std::time::Duration::from_secs(3600),
+            renew_before: std::time::Duration::from_secs(600),
+        });
+        assert_eq!(
+            desired_pod_spec_hash(&pod_template(&renewed_policy, &site(&renewed_policy))),
+            desired_pod_spec_hash(&with_tls)
+        );
+    }
+
+    #[test]
+    fn pods_pass_the_restricted_pod_security_standard() {
+        for tls in [true, false] {
+            let mut m = golden::model();
+            if !tls {
+                m.tls = None;
+            }
+            let spec = pod_template(&m, "a").spec.unwrap();
+            let pod = spec.security_context.as_ref().unwrap();
+            assert_eq!(pod.run_as_non_root, Some(true));
+            assert!(pod.run_as_user.is_some_and(|u| u != 0));
+            assert_eq!(pod.fs_group, Some(RUN_AS));
+            assert_eq!(pod.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+            assert!(spec.host_network.is_none() && spec.host_pid.is_none() && spec.host_ipc.is_none());
+            for c in &spec.containers {
+                let sc = c.security_context.as_ref().unwrap();
+                assert_eq!(sc.allow_privilege_escalation, Some(false));
+                assert_eq!(sc.read_only_root_filesystem, Some(true));
+                assert_ne!(sc.privileged, Some(true));
+                assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_string()][..]));
+                assert!(sc.capabilities.as_ref().unwrap().add.is_none());
+                assert!(c.ports.iter().flatten().all(|p| p.host_port.is_none()));
+            }
+            // Only volume types the restricted profile allows.
+            for v in spec.volumes.as_ref().unwrap() {
+                assert!(v.config_map.is_some() || v.secret.is_some() || v.empty_dir.is_some(), "{}", v.name);
+            }
+            // The root filesystem is read-only: /data and /tmp are the writable places.
+            let mounts = spec.containers[0].volume_mounts.as_ref().unwrap();
+            for path in ["/data", "/tmp"] {
+                assert!(mounts.iter().any(|m| m.mount_path == path && m.read_only != Some(true)), "{path}");
+            }
+        }
     }
 
     #[test]
