@@ -11,8 +11,9 @@ use crate::common;
 use crate::scenario::*;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
+use om_client::acl::OzoneAcl;
 use om_client::tls::{Credentials, Pem, ReloadingCredentials};
-use om_client::wire::{ErrorCode, ReadOp};
+use om_client::wire::{AclTarget, ErrorCode, ReadOp, WriteOp};
 use om_client::{FailoverClient, RetryPolicy};
 use omring_e2e::harness::{dns, ring, step, wait_for, Cluster, Load};
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair};
@@ -182,6 +183,21 @@ pub fn certificates_are_renewed_under_load_and_outsiders_are_refused() {
         let err = alice.transfer_leader(None).await.expect_err("alice is no administrator");
         assert_eq!(err.code(), Some(ErrorCode::PermissionDenied), "{err}");
         step(format!("alice's leadership transfer: {err}"));
+
+        // Ozone's native ACLs (ozone.acl.enabled, set by the operator): alice may not create a
+        // volume, nor a bucket in the admin's volume until the admin grants her the right.
+        let err = alice.write(WriteOp::create_volume("alices")).await.expect_err("only admins create volumes");
+        assert_eq!(err.code(), Some(ErrorCode::PermissionDenied), "{err}");
+        step(format!("alice creates a volume: {err}"));
+        client.write(WriteOp::create_volume("shared")).await.expect("the admin creates volume shared");
+        let err = alice.write(WriteOp::create_bucket("shared", "alices")).await.expect_err("no right on shared yet");
+        assert_eq!(err.code(), Some(ErrorCode::PermissionDenied), "{err}");
+        step(format!("alice creates a bucket in shared: {err}"));
+        let target = AclTarget::Volume { volume: "shared".into() };
+        client.add_acl(target.clone(), OzoneAcl::parse("user:alice:rwc").expect("ACL")).await.expect("addacl");
+        alice.write(WriteOp::create_bucket("shared", "alices")).await.expect("alice's bucket after the grant");
+        let acls = client.get_acl(AclTarget::Bucket { volume: "shared".into(), bucket: "alices".into() }).await;
+        step(format!("shared/alices after user:alice:rwc on shared: ACLs {:?}", acls.expect("getacl")));
 
         finish_load(load, &client, true).await;
     });
