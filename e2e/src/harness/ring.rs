@@ -117,29 +117,35 @@ pub fn failover_client(conf: &OzoneConfig, tls: Option<Arc<ReloadingCredentials>
     Ok(Arc::new(client))
 }
 
-/// The credentials in a `kubernetes.io/tls` Secret with a `ca.crt` (the operator's
-/// `<ring>-admin-tls` gives an administrator of the ring).
-pub async fn secret_credentials(client: &Client, ns: &str, name: &str) -> Result<Arc<ReloadingCredentials>> {
+/// The value of `key` in Secret `ns/name`.
+pub async fn secret_data(client: &Client, ns: &str, name: &str, key: &str) -> Result<Vec<u8>> {
     let secret = Api::<Secret>::namespaced(client.clone(), ns)
         .get(name)
         .await
         .map_err(|source| HarnessError::Kube { what: format!("get secret {ns}/{name}"), source })?;
-    let key = |k: &str| {
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(k))
-            .map(|b| b.0.clone())
-            .ok_or_else(|| HarnessError::Check(format!("secret {ns}/{name} has no {k}")))
-    };
-    let (cert, private, ca) = (key("tls.crt")?, key("tls.key")?, key("ca.crt")?);
-    let origin = std::path::Path::new(name);
-    let creds = Credentials::from_pem(
-        Some((Pem { bytes: &cert, origin }, Pem { bytes: &private, origin })),
-        Pem { bytes: &ca, origin },
-    )
-    .map_err(|e| HarnessError::Check(format!("secret {ns}/{name}: {e}")))?;
+    secret
+        .data
+        .and_then(|d| d.get(key).map(|b| b.0.clone()))
+        .ok_or_else(|| HarnessError::Check(format!("secret {ns}/{name} has no {key}")))
+}
+
+/// Fixed client credentials from PEM: an optional (certificate, key) and the CA bundle;
+/// `origin` names where they came from in errors.
+pub fn pem_credentials(identity: Option<(&[u8], &[u8])>, ca: &[u8], origin: &str) -> Result<Arc<ReloadingCredentials>> {
+    let path = std::path::Path::new(origin);
+    let identity = identity.map(|(cert, key)| (Pem { bytes: cert, origin: path }, Pem { bytes: key, origin: path }));
+    let creds = Credentials::from_pem(identity, Pem { bytes: ca, origin: path })
+        .map_err(|e| HarnessError::Check(format!("{origin}: {e}")))?;
     Ok(ReloadingCredentials::fixed(creds))
+}
+
+/// The credentials in a `kubernetes.io/tls` Secret with a `ca.crt` (the operator's
+/// `<ring>-admin-tls` gives an administrator of the ring).
+pub async fn secret_credentials(client: &Client, ns: &str, name: &str) -> Result<Arc<ReloadingCredentials>> {
+    let cert = secret_data(client, ns, name, "tls.crt").await?;
+    let key = secret_data(client, ns, name, "tls.key").await?;
+    let ca = secret_data(client, ns, name, "ca.crt").await?;
+    pem_credentials(Some((&cert, &key)), &ca, &format!("secret {ns}/{name}"))
 }
 
 /// A client for the operator-managed ring `name` in `ns`: its ConfigMap's service, and the
@@ -166,33 +172,27 @@ pub async fn roles(client: &FailoverClient) -> BTreeMap<String, Role> {
 
 /// The one node that says it leads (with the highest term), if any.
 pub async fn leader(client: &FailoverClient) -> Option<String> {
-    client
-        .ring_status()
-        .await
-        .into_iter()
-        .filter_map(|(n, r)| r.ok().filter(|s| s.role == Role::Leader).map(|s| (s.term, n.node_id)))
-        .max()
-        .map(|(_, id)| id)
+    leader_or_roles(client).await.ok()
+}
+
+/// The leader with the highest term, or what each node answered instead.
+async fn leader_or_roles(client: &FailoverClient) -> std::result::Result<String, String> {
+    let (mut seen, mut leaders) = (Vec::new(), Vec::new());
+    for (node, answer) in client.ring_status().await {
+        match answer {
+            Ok(s) if s.role == Role::Leader => leaders.push((s.term, node.node_id)),
+            Ok(s) => seen.push(format!("{}: {:?}", node.node_id, s.role)),
+            Err(e) => seen.push(format!("{}: {e}", node.node_id)),
+        }
+    }
+    leaders.into_iter().max().map(|(_, id)| id).ok_or_else(|| seen.join("; "))
 }
 
 /// Waits until some node reports itself leader: right after a ring turns Available a
 /// just-ready pod's DNS record or the first election can still be in flight.
 pub async fn wait_leader(client: &FailoverClient, timeout: Duration) -> Result<String> {
-    wait_for("a leader", timeout, Duration::from_millis(200), || async {
-        let (mut seen, mut leaders) = (Vec::new(), Vec::new());
-        for (node, answer) in client.ring_status().await {
-            match answer {
-                Ok(s) if s.role == Role::Leader => leaders.push((s.term, node.node_id.clone())),
-                Ok(s) => seen.push(format!("{}: {:?}", node.node_id, s.role)),
-                Err(e) => seen.push(format!("{}: {e}", node.node_id)),
-            }
-        }
-        match leaders.into_iter().max() {
-            Some((_, id)) => Ok(Some(id)),
-            None => Err(seen.join("; ")),
-        }
-    })
-    .await
+    wait_for("a leader", timeout, Duration::from_millis(200), || async { leader_or_roles(client).await.map(Some) })
+        .await
 }
 
 /// Waits until every configured node answers with the same applied index and the same

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use crate::common;
 use crate::scenario::*;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
 use om_client::acl::OzoneAcl;
-use om_client::tls::{Credentials, Pem, ReloadingCredentials};
+use om_client::tls::ReloadingCredentials;
 use om_client::wire::{AclTarget, ErrorCode, ReadOp, WriteOp};
 use om_client::{FailoverClient, RetryPolicy};
 use omring_e2e::harness::{dns, ring, step, wait_for, Cluster, Load};
@@ -21,8 +19,7 @@ use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair}
 const NODES: [&str; 3] = ["om-0", "om-1", "om-2"];
 
 async fn secret_key(cluster: &Cluster, secret: &str, key: &str) -> Result<Vec<u8>, String> {
-    let s = Api::<Secret>::namespaced(cluster.client.clone(), NS).get(secret).await.map_err(|e| e.to_string())?;
-    s.data.and_then(|d| d.get(key).map(|b| b.0.clone())).ok_or_else(|| format!("secret {secret} has no {key}"))
+    ring::secret_data(&cluster.client, NS, secret, key).await.map_err(|e| e.to_string())
 }
 
 /// When the certificate in `secret`'s tls.crt expires (seconds since the epoch).
@@ -82,9 +79,8 @@ async fn client_with(cluster: &Cluster, tls: Option<Arc<ReloadingCredentials>>) 
 }
 
 fn credentials(identity: Option<(&str, &str)>, ca_pem: &[u8]) -> Arc<ReloadingCredentials> {
-    let origin = std::path::Path::new("e2e");
-    let identity = identity.map(|(c, k)| (Pem { bytes: c.as_bytes(), origin }, Pem { bytes: k.as_bytes(), origin }));
-    ReloadingCredentials::fixed(Credentials::from_pem(identity, Pem { bytes: ca_pem, origin }).expect("credentials"))
+    let identity = identity.map(|(c, k)| (c.as_bytes(), k.as_bytes()));
+    ring::pem_credentials(identity, ca_pem, "e2e").expect("credentials")
 }
 
 /// A client certificate for `user` signed by the CA in (`ca_pem`, `ca_key_pem`): (cert, key).
