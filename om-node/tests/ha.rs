@@ -272,11 +272,23 @@ async fn a_follower_behind_the_purged_log_catches_up_by_snapshot() {
     let client = ring.client();
     let load = Load::start(&client, 8, "s").await;
     load.wait_more(20, Duration::from_secs(30)).await;
+    let service = ring.conf.service(Some(SID)).unwrap().clone();
+    let http = service.node(&follower).unwrap().http_address();
+    let follower_last = metric(&http, "om_raft_last_log_index").await.expect("follower metrics");
     assert_eq!(ring.terminate(fi), Some(0));
-    // Each key is two log entries: this writes several snapshot thresholds past the follower.
-    load.wait_more(1200, Duration::from_secs(120)).await;
+    // Writes share log entries when they arrive together, so a key count says little about the
+    // log: write until every live node has purged past the stopped follower's last entry.
+    let live: Vec<String> = service.nodes.iter().filter(|n| n.node_id != follower).map(|n| n.http_address()).collect();
+    wait_for("the live nodes to purge past the stopped follower's log", Duration::from_secs(120), || async {
+        for h in &live {
+            if metric(h, "om_raft_purged_index").await? <= follower_last {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
     ring.start_node(fi);
-    let http = ring.conf.service(Some(SID)).unwrap().node(&follower).unwrap().http_address();
     wait_for("the follower to install a snapshot", Duration::from_secs(60), || async {
         (metric(&http, "om_snapshots_installed").await? >= 1.0).then_some(())
     })
