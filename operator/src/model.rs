@@ -174,6 +174,8 @@ pub struct RingModel {
     pub tls: Option<TlsModel>,
     /// The NetworkPolicy's settings when the ring gets one.
     pub network_policy: Option<NetworkPolicyModel>,
+    /// The value of the ring's `omring.io/rotate-ca` annotation: a request to rotate the CA.
+    pub ca_rotation_request: Option<String>,
     /// Owner reference pointing at the resource, for every child object.
     pub owner: OwnerReference,
 }
@@ -294,6 +296,12 @@ impl RingModel {
                 .network_policy
                 .enabled
                 .then(|| NetworkPolicyModel { client_from: spec.network_policy.client_from.clone() }),
+            ca_rotation_request: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(crate::names::ANNOTATION_ROTATE_CA))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             owner,
         })
     }

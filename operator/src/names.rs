@@ -33,6 +33,12 @@ pub const ANNOTATION_REMOVED_MEMBER: &str = "omring.io/removed-member";
 pub const ANNOTATION_CA_ROTATION: &str = "omring.io/ca-rotation";
 /// On the ring's CA Secret: when the current rotation step started (RFC 3339).
 pub const ANNOTATION_CA_ROTATION_SINCE: &str = "omring.io/ca-rotation-since";
+/// On an OzoneManagerRing, set by a user: any value asks for one CA rotation now (after a key
+/// leak, say); a new value asks for another. `kubectl annotate omring NAME
+/// omring.io/rotate-ca="$(date +%s)" --overwrite`.
+pub const ANNOTATION_ROTATE_CA: &str = "omring.io/rotate-ca";
+/// On the ring's CA Secret: the last [`ANNOTATION_ROTATE_CA`] value a rotation was started for.
+pub const ANNOTATION_CA_ROTATION_REQUEST: &str = "omring.io/ca-rotation-request";
 /// On the pod template and so on every pod of a ring with TLS: `true` (absent: plaintext). A
 /// pod whose transport differs from the template's cannot talk to the others at all, so such
 /// a change restarts every pod at once instead of one at a time.

@@ -24,6 +24,10 @@
 //! 3. Once the pods have had the delay again to load them, the old CA leaves the bundle and
 //!    `previous.crt` goes; the rotation is over.
 //!
+//! A rotation also starts when a user sets a new value of the ring's `omring.io/rotate-ca`
+//! annotation; the CA Secret's `omring.io/ca-rotation-request` keeps the last value acted on,
+//! and a value set during a rotation starts another once that one is over.
+//!
 //! The step and when it started are the CA Secret's `omring.io/ca-rotation` and
 //! `omring.io/ca-rotation-since` annotations. A certificate that must be issued during step 1
 //! (deleted, or its hosts changed) is issued by the new CA at once and the rotation moves to
@@ -42,7 +46,8 @@ use crate::duration;
 use crate::execute::Note;
 use crate::model::TlsModel;
 use crate::names::{
-    RingNames, ANNOTATION_CA_ROTATION, ANNOTATION_CA_ROTATION_SINCE, CA_CRT, CA_KEY, PREVIOUS_CRT, TLS_CRT, TLS_KEY,
+    RingNames, ANNOTATION_CA_ROTATION, ANNOTATION_CA_ROTATION_REQUEST, ANNOTATION_CA_ROTATION_SINCE,
+    ANNOTATION_ROTATE_CA, CA_CRT, CA_KEY, PREVIOUS_CRT, TLS_CRT, TLS_KEY,
 };
 use crate::ringclient::RingCredentials;
 
@@ -204,6 +209,8 @@ struct CaState {
     /// The CA being replaced, PEM and what it says.
     previous: Option<(String, CertInfo)>,
     rotation: Option<Rotation>,
+    /// The last `omring.io/rotate-ca` value a rotation was started for.
+    request_done: Option<String>,
 }
 
 impl CaState {
@@ -243,7 +250,8 @@ fn read_ca(stored: Option<&Stored>, now: Timestamp) -> Result<CaState, String> {
         // A previous CA without a readable step: finish safely, giving the pods the delay.
         (Some(_), _, _) => Some(Rotation { phase: Phase::SignWithNewCa, since: now }),
     };
-    Ok(CaState { current: Ca { issued: Issued { cert_pem, key_pem }, info }, previous, rotation })
+    let request_done = s.annotations.get(ANNOTATION_CA_ROTATION_REQUEST).cloned();
+    Ok(CaState { current: Ca { issued: Issued { cert_pem, key_pem }, info }, previous, rotation, request_done })
 }
 
 fn ca_name(names: &RingNames, now: Timestamp) -> String {
@@ -384,7 +392,14 @@ fn rotation_note(names: &RingNames, reason: &'static str, note: String) -> Note 
 }
 
 /// One pass over a ring's certificates at time `now`: see the module documentation.
-pub fn reconcile(stored: &StoredSecrets, names: &RingNames, policy: &Policy, now: Timestamp) -> Result<Pki, CertError> {
+/// `request` is the ring's `omring.io/rotate-ca` annotation.
+pub fn reconcile(
+    stored: &StoredSecrets,
+    names: &RingNames,
+    policy: &Policy,
+    request: Option<&str>,
+    now: Timestamp,
+) -> Result<Pki, CertError> {
     let mut events = Vec::new();
     let ca_secret = names.ca_secret();
     let delay = duration::format(policy.propagation);
@@ -415,22 +430,33 @@ pub fn reconcile(stored: &StoredSecrets, names: &RingNames, policy: &Policy, now
                     ),
                 )
             });
-            CaState { current: ca, previous: None, rotation: None }
+            // A new CA answers any request made so far.
+            CaState { current: ca, previous: None, rotation: None, request_done: request.map(str::to_string) }
         }
     };
 
-    // Step 1: a CA nearing its end is joined by its successor in the bundle.
-    if state.rotation.is_none() && now >= minus(state.current.info.not_after, policy.ca_rotate_before()) {
+    // Step 1: a CA nearing its end, or one a user asked to replace, is joined by its
+    // successor in the bundle.
+    let requested = request.filter(|r| state.request_done.as_deref() != Some(*r));
+    let ageing = now >= minus(state.current.info.not_after, policy.ca_rotate_before());
+    if state.rotation.is_none() && (ageing || requested.is_some()) {
         let new = new_ca(names, policy, now)?;
+        let why = match requested {
+            Some(r) if !ageing => format!("as asked by the ring's annotation {ANNOTATION_ROTATE_CA}={r}"),
+            _ => format!("as the current one expires at {}", state.current.info.not_after),
+        };
         events.push(rotation_note(
             names,
             "CARotationStarted",
             format!(
-                "CA rotation step 1/3: a new CA (valid until {}) is trusted beside the current one (which expires at \
-                 {}); the certificates are re-issued by it in {delay}",
-                new.info.not_after, state.current.info.not_after
+                "CA rotation step 1/3: a new CA (valid until {}) is trusted beside the current one, {why}; the \
+                 certificates are re-issued by it in {delay}",
+                new.info.not_after
             ),
         ));
+        if requested.is_some() {
+            state.request_done = requested.map(str::to_string);
+        }
         let old = std::mem::replace(&mut state.current, new);
         state.previous = Some((old.issued.cert_pem, old.info));
         state.rotation = Some(Rotation { phase: Phase::TrustNewCa, since: now });
@@ -561,12 +587,12 @@ fn ca_content(stored: Option<&Stored>, state: &CaState) -> SecretContent {
         annotations.insert(ANNOTATION_CA_ROTATION.to_string(), r.phase.as_str().to_string());
         annotations.insert(ANNOTATION_CA_ROTATION_SINCE.to_string(), r.since.to_string());
     }
+    if let Some(r) = &state.request_done {
+        annotations.insert(ANNOTATION_CA_ROTATION_REQUEST.to_string(), r.clone());
+    }
     let ours = |s: &Stored| -> BTreeMap<String, String> {
-        s.annotations
-            .iter()
-            .filter(|(k, _)| [ANNOTATION_CA_ROTATION, ANNOTATION_CA_ROTATION_SINCE].contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        const OURS: [&str; 3] = [ANNOTATION_CA_ROTATION, ANNOTATION_CA_ROTATION_SINCE, ANNOTATION_CA_ROTATION_REQUEST];
+        s.annotations.iter().filter(|(k, _)| OURS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
     };
     let write = stored.is_none_or(|s| s.data != data || ours(s) != annotations);
     SecretContent { data, annotations, resource_version: stored.and_then(|s| s.resource_version.clone()), write }

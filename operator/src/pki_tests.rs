@@ -61,7 +61,12 @@ fn bundle_names(s: &Option<Stored>) -> Vec<String> {
 
 /// A pass at `now` over `s`; returns the outcome and the Secrets after it.
 fn pass(s: &StoredSecrets, now: Timestamp) -> (Pki, StoredSecrets) {
-    let pki = reconcile(s, &names(), &policy(), now).unwrap();
+    pass_asked(s, None, now)
+}
+
+/// A pass with the ring's `omring.io/rotate-ca` annotation at `request`.
+fn pass_asked(s: &StoredSecrets, request: Option<&str>, now: Timestamp) -> (Pki, StoredSecrets) {
+    let pki = reconcile(s, &names(), &policy(), request, now).unwrap();
     let after = store(&pki, s);
     (pki, after)
 }
@@ -142,7 +147,7 @@ fn an_idle_pass_writes_nothing_and_renewal_comes_at_renew_before() {
 fn a_changed_cluster_domain_or_a_damaged_secret_reissues_only_that_certificate() {
     let (_, s) = pass(&StoredSecrets::default(), start());
     let elsewhere = RingNames::new("om", "ns", "example.org");
-    let pki = reconcile(&s, &elsewhere, &policy(), start() + HOUR).unwrap();
+    let pki = reconcile(&s, &elsewhere, &policy(), None, start() + HOUR).unwrap();
     assert_eq!(reasons(&pki), ["CertificateRenewed"]);
     assert!(pki.events[0].note.contains("host names changed"), "{}", pki.events[0].note);
     assert!(pki.tls.write && !pki.admin.write && !pki.ca.write);
@@ -298,4 +303,39 @@ fn a_rotation_resumes_from_the_secrets_alone() {
     let (pki, s3) = pass(&s2, start() + 100 * HOUR + MINUTE);
     assert!(!s3.ca.as_ref().unwrap().data.contains_key(PREVIOUS_CRT));
     assert_eq!(pki.status.ca_rotation, None);
+}
+
+#[test]
+fn a_users_annotation_rotates_the_ca_once_per_value() {
+    // A ring created with the annotation already set: its new CA answers it.
+    let (_, s) = pass_asked(&StoredSecrets::default(), Some("1"), start());
+    assert_eq!(s.ca.as_ref().unwrap().annotations[ANNOTATION_CA_ROTATION_REQUEST], "1");
+    let (pki, s) = pass_asked(&s, Some("1"), start() + HOUR);
+    assert!(pki.events.is_empty(), "{:?}", reasons(&pki));
+
+    // A new value starts a rotation long before the CA ages, and is remembered.
+    let old_ca = ca(&s);
+    let t1 = start() + 2 * HOUR;
+    let (pki, s1) = pass_asked(&s, Some("2"), t1);
+    assert_eq!(reasons(&pki), ["CARotationStarted"]);
+    assert!(pki.events[0].note.contains("omring.io/rotate-ca=2"), "{}", pki.events[0].note);
+    assert_ne!(ca(&s1).der, old_ca.der);
+    let ann = &s1.ca.as_ref().unwrap().annotations;
+    assert_eq!(
+        (ann[ANNOTATION_CA_ROTATION].as_str(), ann[ANNOTATION_CA_ROTATION_REQUEST].as_str()),
+        ("TrustNewCA", "2")
+    );
+
+    // The steps run as for an ageing CA; a value set meanwhile waits for the end.
+    let (_, s2) = pass_asked(&s1, Some("3"), t1 + 5 * MINUTE);
+    assert_eq!(s2.ca.as_ref().unwrap().annotations[ANNOTATION_CA_ROTATION], "SignWithNewCA");
+    assert!(leaf(&s2.tls).signed_by(&ca(&s2)));
+    let (pki, s3) = pass_asked(&s2, Some("3"), t1 + 10 * MINUTE);
+    assert_eq!(reasons(&pki), ["CARotated"]);
+    assert_eq!(s3.ca.as_ref().unwrap().annotations[ANNOTATION_CA_ROTATION_REQUEST], "2");
+    let (pki, _) = pass_asked(&s3, Some("2"), t1 + 11 * MINUTE);
+    assert!(pki.events.is_empty(), "the same value asks for nothing more: {:?}", reasons(&pki));
+    let (pki, s4) = pass_asked(&s3, Some("3"), t1 + 11 * MINUTE);
+    assert_eq!(reasons(&pki), ["CARotationStarted"], "the value set during the rotation, after it");
+    assert_eq!(s4.ca.as_ref().unwrap().annotations[ANNOTATION_CA_ROTATION_REQUEST], "3");
 }

@@ -147,7 +147,7 @@ async fn certificates(ctx: &Context, model: &RingModel, now: Timestamp) -> Resul
     let Some(tls) = &model.tls else { return Ok(None) };
     let stored = tls_secrets(&ctx.client, &model.names).await?;
     let policy = pki::Policy::new(tls, ctx.settings.tls_propagation);
-    Ok(Some(pki::reconcile(&stored, &model.names, &policy, now)?))
+    Ok(Some(pki::reconcile(&stored, &model.names, &policy, model.ca_rotation_request.as_deref(), now)?))
 }
 
 /// Writes the Secrets a certificate pass changed: the CA first, so a certificate is never

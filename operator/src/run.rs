@@ -291,6 +291,19 @@ fn node_change_hash(n: &Node) -> u64 {
     h.finish()
 }
 
+/// What of a ring starts a reconcile: its spec (the generation) and a CA rotation request.
+/// Status writes change neither.
+fn ring_change_hash(r: &Ring) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    predicates::generation(r).hash(&mut h);
+    r.0.as_ref()
+        .ok()
+        .and_then(|k| k.metadata.annotations.as_ref()?.get(crate::names::ANNOTATION_ROTATE_CA))
+        .hash(&mut h);
+    h.finish()
+}
+
 /// Runs the controller until `shutdown` resolves.
 pub async fn run_controller(
     ctx: Arc<Context>,
@@ -311,13 +324,13 @@ pub async fn run_controller(
     let selector = format!("{LABEL_NAME}={APP_NAME}");
     let children = watcher::Config::default().labels(&selector);
 
-    // Rings: status writes do not change the generation, so they do not trigger a reconcile.
+    // Rings: status writes do not trigger a reconcile (see ring_change_hash).
     let (reader, writer) = reflector::store::<Ring>();
     let rings = watcher(api::<Ring>(&client, &watch_namespace), watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
+        .predicate_filter(|r: &Ring| Some(ring_change_hash(r)), Default::default());
 
     // Nodes: cordons (leadership moves, stranded members) and Ready changes (a Node going
     // NotReady strands the members whose volumes it holds); heartbeats are not changes. Map

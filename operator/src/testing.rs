@@ -692,7 +692,7 @@ impl World {
         let m = self.model();
         let Some(tls) = &m.tls else { return };
         let policy = crate::pki::Policy::new(tls, self.ctx.settings.tls_propagation);
-        let pki = crate::pki::reconcile(&Default::default(), &m.names, &policy, self.clock.now()).unwrap();
+        let pki = crate::pki::reconcile(&Default::default(), &m.names, &policy, None, self.clock.now()).unwrap();
         for (path, secret) in [
             (secret_path(&m.names.ca_secret()), secrets::ca(&m, &pki.ca)),
             (secret_path(&m.names.tls_secret()), secrets::tls(&m, &pki.tls)),
