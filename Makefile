@@ -108,9 +108,12 @@ e2e-nodes-smoke: build go-tools
 	images/build-oci.sh
 	e2e/nodes/smoke.sh --ring
 
-## Key create+commit throughput and latency at 1, 16 and 64 clients. Runs the bench executable
-## of the workspace build (scripts/exe-of.sh): `cargo bench -p om-node` would resolve dependency
-## features for om-node alone and compile RocksDB again.
+## Key create+commit throughput and latency at 1, 16 and 64 clients, security off and on (TLS
+## and ACLs; issue 17's target: at most 15% less throughput at 64 clients), in ABBA order over
+## OMRING_BENCH_REPEATS fresh rings each (default 5, about 6 minutes); OMRING_BENCH_SECURITY=
+## plain|secure runs one. Runs the bench executable of the workspace build (scripts/exe-of.sh):
+## `cargo bench -p om-node` would resolve dependency features for om-node alone and compile
+## RocksDB again.
 bench: build
 	"$$(scripts/exe-of.sh bench ring_bench)" --bench
 
