@@ -50,6 +50,23 @@ where
     Ok(())
 }
 
+/// Server-side apply of one cluster-scoped object as the operator's field manager.
+pub async fn apply_cluster<K>(client: &kube::Client, obj: &K) -> Result<(), Error>
+where
+    K: Resource<Scope = k8s_openapi::ClusterResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = obj.meta().name.clone().unwrap_or_default();
+    let api: Api<K> = Api::all(client.clone());
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(obj))
+        .await
+        .map_err(kube_err(format!("applying {} {name}", K::kind(&()))))?;
+    Ok(())
+}
+
 /// Deletes an object, treating "already gone" as done.
 pub async fn delete_if_present<K>(api: &Api<K>, name: &str, dp: &DeleteParams) -> Result<bool, kube::Error>
 where

@@ -43,6 +43,11 @@ pub const ANNOTATION_CA_ROTATION_REQUEST: &str = "omring.io/ca-rotation-request"
 /// pod whose transport differs from the template's cannot talk to the others at all, so such
 /// a change restarts every pod at once instead of one at a time.
 pub const ANNOTATION_TLS: &str = "omring.io/tls";
+/// On a ring's cluster-scoped objects (which have no namespace): the ring's namespace.
+pub const LABEL_RING_NAMESPACE: &str = "omring.io/ring-namespace";
+/// The ring's finalizer: the operator deletes the ring's cluster-scoped objects (which owner
+/// references cannot tie to a namespaced ring) before the ring goes.
+pub const FINALIZER: &str = "omring.io/cluster-objects";
 /// Node label that local PersistentVolumes pin themselves to.
 pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
 /// Field manager of server-side apply.
@@ -106,6 +111,16 @@ impl RingNames {
     /// The NetworkPolicy of the ring's pods.
     pub fn network_policy(&self) -> String {
         self.name.clone()
+    }
+    /// The ClusterRoleBinding for TokenReview (cluster-scoped, so the namespace is in the name).
+    pub fn token_review_binding(&self) -> String {
+        format!("omring:{}:{}:token-review", self.namespace, self.name)
+    }
+    /// Labels of the ring's cluster-scoped objects: its own, plus its namespace.
+    pub fn cluster_object_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.labels();
+        labels.insert(LABEL_RING_NAMESPACE.into(), self.namespace.clone());
+        labels
     }
     /// The ring's own CA (`ca.crt`, `ca.key`).
     pub fn ca_secret(&self) -> String {

@@ -29,14 +29,14 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
 pub use crate::apply::Error;
-use crate::apply::{apply, clear_eviction_records, kube_err, set_role_labels, sweep};
-use crate::builders::{configmap, networkpolicy, pdbs, secrets, serviceaccount, services, statefulset};
+use crate::apply::{apply, apply_cluster, clear_eviction_records, delete_if_present, kube_err, set_role_labels, sweep};
+use crate::builders::{configmap, networkpolicy, pdbs, secrets, serviceaccount, services, statefulset, tokenreview};
 use crate::context::{Context, Timing};
 use crate::crd::{OzoneManagerRing, OzoneManagerRingStatus};
 use crate::execute::{execute, Note};
 use crate::metrics::{Outcome, ResultLabels, StepLabels};
 use crate::model::RingModel;
-use crate::names::{RingNames, FIELD_MANAGER};
+use crate::names::{RingNames, FIELD_MANAGER, FINALIZER};
 use crate::observe::{observe, tls_secrets};
 use crate::pki::{self, Pki};
 use crate::plan::{self, Desired, Step};
@@ -171,9 +171,48 @@ fn until(now: Timestamp, due: Timestamp) -> Duration {
     Duration::try_from(now.duration_until(due)).unwrap_or_default().max(Duration::from_secs(1))
 }
 
+/// The ring's finalizers with ours added (`add`) or removed, written with the ring's
+/// resourceVersion as a precondition; nothing is written when the list would not change.
+async fn set_finalizer(ctx: &Context, ring: &OzoneManagerRing, add: bool) -> Result<(), Error> {
+    let mut finalizers = ring.meta().finalizers.clone().unwrap_or_default();
+    if finalizers.iter().any(|f| f == FINALIZER) == add {
+        return Ok(());
+    }
+    finalizers.retain(|f| f != FINALIZER);
+    if add {
+        finalizers.push(FINALIZER.to_string());
+    }
+    let api: Api<OzoneManagerRing> = Api::namespaced(ctx.client.clone(), &ring.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "metadata": {"finalizers": finalizers, "resourceVersion": ring.meta().resource_version}
+    });
+    api.patch(&ring.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("{} finalizer {FINALIZER}", if add { "adding" } else { "removing" })))?;
+    Ok(())
+}
+
+/// Deletes the ring's cluster-scoped objects (the TokenReview binding) and then drops the
+/// finalizer that kept the ring until they were gone. Without our finalizer there is nothing.
+async fn release_cluster_objects(ctx: &Context, ring: &OzoneManagerRing, names: &RingNames) -> Result<(), Error> {
+    if !ring.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let binding = tokenreview::name(names);
+    let api: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(ctx.client.clone());
+    delete_if_present(&api, &binding, &Default::default())
+        .await
+        .map_err(kube_err(format!("deleting ClusterRoleBinding {binding}")))?;
+    set_finalizer(ctx, ring, false).await
+}
+
 async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action, Error> {
     if ring.meta().deletion_timestamp.is_some() {
         // Children go with their owner reference; volumes follow pvcRetentionPolicy.whenDeleted.
+        // Cluster-scoped objects have none: the finalizer holds the ring until they are gone.
+        let names =
+            RingNames::new(&ring.name_any(), &ring.namespace().unwrap_or_default(), &ctx.settings.cluster_domain);
+        release_cluster_objects(ctx, ring, &names).await?;
         return Ok(Action::await_change());
     }
     let reference = ring.object_ref(&());
@@ -215,6 +254,14 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     let headless = services::headless(&model);
     let client_service = services::client(&model);
     apply(&ctx.client, &ns, &serviceaccount::build(&model)).await?;
+    // A secure ring checks ServiceAccount tokens with TokenReview, which needs a cluster-wide
+    // binding; the finalizer goes first so the binding never outlives the ring.
+    if model.tls.is_some() {
+        set_finalizer(ctx, ring, true).await?;
+        apply_cluster(&ctx.client, &tokenreview::build(&model)).await?;
+    } else {
+        release_cluster_objects(ctx, ring, &names).await?;
+    }
     if let Some(p) = &pki {
         write_certificates(ctx, &model, p).await?;
     }

@@ -27,6 +27,8 @@ async fn new_ring_applies_every_object_in_order_and_reports_forming() {
         writes,
         [
             "PATCH /api/v1/namespaces/ns/serviceaccounts/om",
+            "PATCH /apis/omring.io/v1alpha1/namespaces/ns/ozonemanagerrings/om",
+            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/omring:ns:om:token-review",
             "PATCH /api/v1/namespaces/ns/secrets/om-ca",
             "PATCH /api/v1/namespaces/ns/secrets/om-tls",
             "PATCH /api/v1/namespaces/ns/secrets/om-admin-tls",

@@ -31,6 +31,8 @@ async fn a_new_ring_gets_its_secrets_before_its_config_and_a_network_policy_afte
         writes,
         [
             "PATCH /api/v1/namespaces/ns/serviceaccounts/om",
+            "PATCH /apis/omring.io/v1alpha1/namespaces/ns/ozonemanagerrings/om",
+            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/omring:ns:om:token-review",
             "PATCH /api/v1/namespaces/ns/secrets/om-ca",
             "PATCH /api/v1/namespaces/ns/secrets/om-tls",
             "PATCH /api/v1/namespaces/ns/secrets/om-admin-tls",
@@ -222,4 +224,52 @@ async fn a_disabled_network_policy_is_swept() {
     w.reconcile().await.unwrap();
     assert!(w.api.get(NP).is_none());
     assert!(w.api.writes().contains(&format!("DELETE {NP}")));
+}
+
+const CRB: &str = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/omring:ns:om:token-review";
+
+#[tokio::test]
+async fn a_secure_ring_binds_token_review_and_its_finalizer_removes_the_binding_on_deletion() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.reconcile().await.unwrap();
+    let crb = w.api.get(CRB).expect("the TokenReview binding");
+    assert_eq!(crb["roleRef"]["name"], "system:auth-delegator");
+    assert_eq!(crb["subjects"], json!([{"kind": "ServiceAccount", "name": "om", "namespace": "ns"}]));
+    assert_eq!(w.api.get(RING).unwrap()["metadata"]["finalizers"], json!(["omring.io/cluster-objects"]));
+    let sts = w.api.get(STS).unwrap();
+    assert_eq!(sts["spec"]["template"]["spec"]["automountServiceAccountToken"], true);
+    // A second pass writes no finalizer again.
+    w.api.clear_log();
+    w.reconcile().await.unwrap();
+    assert!(!w.api.writes().contains(&format!("PATCH {RING}")), "{:?}", w.api.writes());
+
+    // Deletion: the binding goes, then the finalizer, another's finalizer stays.
+    let mut cr = w.api.get(RING).unwrap();
+    cr["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    cr["metadata"]["finalizers"] = json!(["example.com/other", "omring.io/cluster-objects"]);
+    w.api.insert(RING, cr);
+    w.api.clear_log();
+    assert_eq!(w.reconcile().await.unwrap(), Action::await_change());
+    assert_eq!(w.api.writes(), [format!("DELETE {CRB}"), format!("PATCH {RING}")]);
+    assert!(w.api.get(CRB).is_none());
+    assert_eq!(w.api.get(RING).unwrap()["metadata"]["finalizers"], json!(["example.com/other"]));
+}
+
+#[tokio::test]
+async fn turning_security_off_removes_the_binding_and_the_finalizer() {
+    let w = world(3);
+    w.running(Membership::first(3), 3);
+    w.ring.healthy("om", &[0, 1, 2], 0, 42);
+    w.reconcile().await.unwrap();
+    assert!(w.api.get(CRB).is_some());
+    let mut cr = w.api.get(RING).unwrap();
+    cr["spec"]["tls"] = json!({"enabled": false});
+    w.api.insert(RING, cr);
+    w.reconcile().await.unwrap();
+    assert!(w.api.get(CRB).is_none());
+    assert_eq!(w.api.get(RING).unwrap()["metadata"]["finalizers"], json!([]));
+    let sts = w.api.get(STS).unwrap();
+    assert_eq!(sts["spec"]["template"]["spec"]["automountServiceAccountToken"], false);
 }

@@ -53,7 +53,9 @@ pub async fn shared(nodes: usize) -> (Cluster, Operator) {
         return (Cluster::attach(&info).await.expect("attach to the shared cluster"), operator);
     }
     let cluster = Cluster::start(ClusterSpec::new("shared", NODES)).await.expect("cluster");
-    let operator = match Operator::install(&cluster, &[]).await {
+    // The Nodes' kubelets refresh Secret volumes within their 20 s sync period (e2e/nodes/
+    // kubelet.yaml), so a CA rotation step may follow the last after 60 s instead of 5 min.
+    let operator = match Operator::install(&cluster, &["--set", "tlsPropagationDelay=60s"]).await {
         Ok(op) => op,
         Err(e) => {
             *FAILED.lock().unwrap_or_else(|e| e.into_inner()) = true;

@@ -11,6 +11,7 @@ pub mod secrets;
 pub mod serviceaccount;
 pub mod services;
 pub mod statefulset;
+pub mod tokenreview;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

@@ -1,4 +1,5 @@
-//! The pods' ServiceAccount. The node never calls the Kubernetes API, so no token is mounted.
+//! The pods' ServiceAccount. Only a secure ring's nodes call the Kubernetes API (TokenReview,
+//! through the binding in [`super::tokenreview`]); the pod template mounts the token then.
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 

@@ -183,7 +183,8 @@ pub fn pod_template(model: &RingModel, config_hash: &str) -> PodTemplateSpec {
     };
     let spec = PodSpec {
         service_account_name: Some(model.names.service_account()),
-        automount_service_account_token: Some(false),
+        // A secure ring's nodes call TokenReview with their ServiceAccount's token.
+        automount_service_account_token: Some(model.tls.is_some()),
         termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
         security_context: Some(pod_security),
         containers: vec![container],
