@@ -42,12 +42,7 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let name = obj.meta().name.clone().unwrap_or_default();
-    let api: Api<K> = Api::namespaced(client.clone(), ns);
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(obj))
-        .await
-        .map_err(kube_err(format!("applying {} {name}", K::kind(&()))))?;
-    Ok(())
+    apply_with(Api::namespaced(client.clone(), ns), obj).await
 }
 
 /// Server-side apply of one cluster-scoped object as the operator's field manager.
@@ -59,8 +54,15 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
+    apply_with(Api::all(client.clone()), obj).await
+}
+
+/// The apply itself, through `api` (namespaced or cluster-wide).
+async fn apply_with<K>(api: Api<K>, obj: &K) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let name = obj.meta().name.clone().unwrap_or_default();
-    let api: Api<K> = Api::all(client.clone());
     api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(obj))
         .await
         .map_err(kube_err(format!("applying {} {name}", K::kind(&()))))?;

@@ -198,7 +198,7 @@ async fn release_cluster_objects(ctx: &Context, ring: &OzoneManagerRing, names: 
     if !ring.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(());
     }
-    let binding = tokenreview::name(names);
+    let binding = names.token_review_binding();
     let api: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(ctx.client.clone());
     delete_if_present(&api, &binding, &Default::default())
         .await
@@ -207,11 +207,11 @@ async fn release_cluster_objects(ctx: &Context, ring: &OzoneManagerRing, names: 
 }
 
 async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action, Error> {
+    // The names need no valid spec: a ring being deleted or refused still has them.
+    let names = RingNames::new(&ring.name_any(), &ring.namespace().unwrap_or_default(), &ctx.settings.cluster_domain);
     if ring.meta().deletion_timestamp.is_some() {
         // Children go with their owner reference; volumes follow pvcRetentionPolicy.whenDeleted.
         // Cluster-scoped objects have none: the finalizer holds the ring until they are gone.
-        let names =
-            RingNames::new(&ring.name_any(), &ring.namespace().unwrap_or_default(), &ctx.settings.cluster_domain);
         release_cluster_objects(ctx, ring, &names).await?;
         return Ok(Action::await_change());
     }
@@ -221,8 +221,6 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
         Err(e) => {
             ctx.metrics.invalid_objects.inc();
             publish(ctx, &reference, &[Note::ring(EventType::Warning, "InvalidSpec", "Validate", e.to_string())]).await;
-            let names =
-                RingNames::new(&ring.name_any(), &ring.namespace().unwrap_or_default(), &ctx.settings.cluster_domain);
             let status = status::invalid_spec(
                 ring.status.as_ref(),
                 ring.meta().generation,

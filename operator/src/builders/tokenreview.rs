@@ -8,7 +8,6 @@ use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::RingModel;
-use crate::names::RingNames;
 
 /// The ClusterRole Kubernetes ships for delegated authentication.
 pub const AUTH_DELEGATOR: &str = "system:auth-delegator";
@@ -33,11 +32,6 @@ pub fn build(model: &RingModel) -> ClusterRoleBinding {
             ..Default::default()
         }]),
     }
-}
-
-/// The binding's name for a ring, to delete it without a model (the ring may be invalid).
-pub fn name(names: &RingNames) -> String {
-    names.token_review_binding()
 }
 
 #[cfg(test)]
