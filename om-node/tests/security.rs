@@ -11,36 +11,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::pki::TestCa;
 use common::{wait_for, Ring};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct Ca {
-    cert_pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    let cert = p.self_signed(&key).unwrap();
-    Ca { cert_pem: cert.pem(), issuer: Issuer::new(p, key) }
+fn ca(name: &str) -> TestCa {
+    TestCa::new(name).unwrap()
 }
 
 /// A leaf certificate (server and client auth) of `ca`: (cert PEM, key PEM, DER).
-fn leaf(ca: &Ca, cn: &str, orgs: &[&str]) -> (String, String, Vec<u8>) {
-    let mut p = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    for o in orgs {
-        p.distinguished_name.push(DnType::OrganizationName, *o);
-    }
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+fn leaf(ca: &TestCa, cn: &str, orgs: &[&str]) -> (String, String, Vec<u8>) {
+    let l = ca.leaf(cn, orgs).unwrap();
+    (l.cert_pem, l.key_pem, l.der)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

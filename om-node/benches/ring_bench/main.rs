@@ -36,6 +36,10 @@
 //! process (the clients). On a shared machine throughput moves with the neighbours' load; CPU per
 //! key moves much less, so it is the figure to compare two builds by.
 
+// Shared with the tests; the bench leaves some of it unused.
+#[allow(dead_code)]
+#[path = "../../tests/common/pki.rs"]
+mod pki;
 mod report;
 mod secure;
 

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::pki::TestCa;
 use om_client::config::RetryPolicy;
 use om_client::tls::{self, ClientTlsOverrides, ReloadingCredentials, TlsFiles};
 use om_client::wire::{ErrorCode, PATH_STATUS};
 use om_client::{ClientError, FailoverClient};
 use om_localring::LocalRing;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -43,32 +43,21 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, Error> {
     Ok(p)
 }
 
-/// A leaf certificate of `ca` for `cn` with organisations `orgs`, valid for loopback, usable
-/// as server and client certificate; written as `<name>.pem` and `<name>.key`.
-fn leaf(dir: &Path, name: &str, ca: &Issuer<'_, KeyPair>, cn: &str, orgs: &[&str]) -> Result<Identity, Error> {
-    let mut p = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
-    p.distinguished_name.push(DnType::CommonName, cn);
-    for o in orgs {
-        p.distinguished_name.push(DnType::OrganizationName, *o);
-    }
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-    let key = KeyPair::generate()?;
-    let cert = p.signed_by(&key, ca)?;
+/// A leaf certificate of `ca` for `cn` with organisations `orgs` (see [`TestCa::leaf`]),
+/// written as `<name>.pem` and `<name>.key`.
+fn leaf(dir: &Path, name: &str, ca: &TestCa, cn: &str, orgs: &[&str]) -> Result<Identity, Error> {
+    let l = ca.leaf(cn, orgs)?;
     Ok(Identity {
-        cert: write(dir, &format!("{name}.pem"), &cert.pem())?,
-        key: write(dir, &format!("{name}.key"), &key.serialize_pem())?,
+        cert: write(dir, &format!("{name}.pem"), &l.cert_pem)?,
+        key: write(dir, &format!("{name}.key"), &l.key_pem)?,
     })
 }
 
 impl Secure {
     /// A fresh CA and its certificates under `dir`.
     pub fn create(dir: &Path) -> Result<Self, Error> {
-        let mut p = CertificateParams::new(Vec::<String>::new())?;
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, "omring bench CA");
-        let key = KeyPair::generate()?;
-        let ca_file = write(dir, "ca.pem", &p.self_signed(&key)?.pem())?;
-        let ca = Issuer::new(p, key);
+        let ca = TestCa::new("omring bench CA")?;
+        let ca_file = write(dir, "ca.pem", &ca.cert_pem)?;
         Ok(Secure {
             ca_file,
             // The node group (O) makes it a ring member, as the operator's node certificate.

@@ -1,6 +1,5 @@
 //! A secure ring with ACLs on, and its users: a CA (rcgen) and the nodes' certificate (the node
-//! group), users from a static token file, clients and CLI runs as each of them. Copied in
-//! shape from tests/security.rs.
+//! group), users from a static token file, clients and CLI runs as each of them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,8 +7,8 @@ use std::time::Duration;
 
 use om_client::tls::{ReloadingCredentials, TlsFiles};
 use om_client::{FailoverClient, RetryPolicy};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 
+use crate::common::pki::TestCa;
 use crate::common::{Ring, BIN};
 
 /// The users of the token file: (user, groups). `admin` is in `ozone.administrators`.
@@ -47,21 +46,11 @@ impl SecureRing {
     pub async fn start(n: usize) -> SecureRing {
         let files = tempfile::tempdir().unwrap();
         let d = files.path();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, "ring CA");
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_pem = p.self_signed(&ca_key).unwrap().pem();
-        let issuer = Issuer::new(p, ca_key);
-        let mut leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-        leaf.distinguished_name.push(DnType::CommonName, "om-node");
-        leaf.distinguished_name.push(DnType::OrganizationName, "omring:nodes");
-        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        let node_key = KeyPair::generate().unwrap();
-        let node_cert = leaf.signed_by(&node_key, &issuer).unwrap();
-        let ca_file = write(d, "ca.pem", &ca_pem);
-        let cert_file = write(d, "node.pem", &node_cert.pem());
-        let key_file = write(d, "node.key", &node_key.serialize_pem());
+        let ca = TestCa::new("ring CA").unwrap();
+        let node = ca.leaf("om-node", &["omring:nodes"]).unwrap();
+        let ca_file = write(d, "ca.pem", &ca.cert_pem);
+        let cert_file = write(d, "node.pem", &node.cert_pem);
+        let key_file = write(d, "node.key", &node.key_pem);
         let lines: Vec<String> = USERS
             .iter()
             .enumerate()

@@ -1,6 +1,8 @@
 //! Test helpers over [`om_localring::LocalRing`].
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
