@@ -73,10 +73,12 @@ test: deps
 	e2e/nodes/smoke.sh
 	e2e/demo-check.sh
 
-## Every Go-built binary the tests use (control plane, real nodes), cached in ~/.cache/omring;
+## Every Go-built binary the tests use (control plane, real nodes, cert-manager's controllers),
+## cached in ~/.cache/omring;
 ## `make test` builds them beside the Rust build (-j2), as they share nothing.
 go-tools: deps
 	e2e/controlplane/build.sh --node-bin >/dev/null
+	e2e/cert-manager/build.sh >/dev/null
 
 ## Install paths (charts/, manifests/, images/): generated files fresh (chart CRD and RBAC copies,
 ## values table, manifests/install.yaml), helm lint, kubeconform -strict of the rendered chart and

@@ -31,6 +31,15 @@ mapfile -t cmds < <(sed -n '/^# --- demo commands ---$/,/^# --- end ---$/p' "$OU
 [[ ${#cmds[@]} -ge 10 ]] || fail "the demo printed ${#cmds[@]} commands between its markers"
 for c in "${cmds[@]}"; do
   echo "demo-check: \$ $c" >&2
+  # The storage provisioner deletes a released volume with a short-lived helper pod that no
+  # controller owns, which `kubectl drain` refuses to evict: let those finish first (they take
+  # seconds; a drain pasted right after a scale-down once met one).
+  if [[ $c == *"kubectl drain"* ]]; then
+    for _ in $(seq 120); do
+      kubectl -n kube-system get pods --no-headers 2>/dev/null | grep -q '^helper-pod-' || break
+      sleep 1
+    done
+  fi
   bash -c "source '$OMRING_DEMO_DIR/env'; $c" >>"$OUT.cmds" 2>&1 || { tail -20 "$OUT.cmds" >&2; fail "pasted command failed: $c"; }
   # After a scale, the `ozone` the demo hands out must follow the ring (the pods' ozone-site.xml
   # comes from the ConfigMap the operator updates; the kubelet syncs it within a minute or so).

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 mod security;
 pub use security::{
-    CaRotationStatus, NetworkPolicySpec, TlsSpec, TlsStatus, DEFAULT_CERTIFICATE_DURATION, DEFAULT_RENEW_BEFORE,
+    CaRotationStatus, IssuerRef, NetworkPolicySpec, TlsSpec, TlsStatus, CERT_MANAGER_GROUP, CLUSTER_ISSUER,
+    DEFAULT_CERTIFICATE_DURATION, DEFAULT_RENEW_BEFORE, ISSUER,
 };
 
 /// API group of the resource.

@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod builders;
 pub mod cabundle;
+pub mod certmanager;
 pub mod certs;
 pub mod cli;
 pub mod context;
@@ -36,6 +37,8 @@ pub mod status;
 pub mod tls;
 pub mod webhook;
 
+#[cfg(test)]
+mod reconcile_certmanager_tests;
 #[cfg(test)]
 mod reconcile_tests;
 #[cfg(test)]

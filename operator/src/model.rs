@@ -17,7 +17,10 @@ use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 
-use crate::crd::{OzoneManagerRing, PvcRetentionPolicy, StorageSpec, TlsSpec, MAX_NAME_LEN};
+use crate::crd::{
+    IssuerRef, OzoneManagerRing, PvcRetentionPolicy, StorageSpec, TlsSpec, CERT_MANAGER_GROUP, CLUSTER_ISSUER, ISSUER,
+    MAX_NAME_LEN,
+};
 use crate::duration::{self, DurationError};
 use crate::names::RingNames;
 use crate::siteconfig::{OZONE_SECURITY_ENABLED, TLS_FILE_KEYS};
@@ -47,6 +50,12 @@ pub enum ValidationError {
     DurationRange { field: &'static str, value: String, range: &'static str },
     #[error("spec.tls.renewBefore ({renew_before}) must be shorter than spec.tls.certificateDuration ({certificate_duration})")]
     RenewBefore { renew_before: String, certificate_duration: String },
+    #[error(
+        "spec.tls.{field} {value:?} is too short for cert-manager (spec.tls.issuerRef): it must be at least {min}"
+    )]
+    CertManagerMinimum { field: &'static str, value: String, min: &'static str },
+    #[error("spec.tls.issuerRef.{field} {value:?} is invalid: {why}")]
+    IssuerRef { field: &'static str, value: String, why: &'static str },
 }
 
 /// Operator settings that shape every ring.
@@ -80,12 +89,66 @@ impl Default for Settings {
 }
 
 /// Validated `spec.tls` of a ring that runs with TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsModel {
     /// Lifetime of the node and operator certificates (the CA lasts ten times as long).
     pub certificate_duration: Duration,
     /// A certificate is renewed when less than this is left.
     pub renew_before: Duration,
+    /// cert-manager issues the certificates from this issuer; None: the operator's own CA.
+    pub issuer: Option<IssuerModel>,
+}
+
+/// A validated `spec.tls.issuerRef`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerModel {
+    pub name: String,
+    pub kind: String,
+    pub group: String,
+}
+
+impl std::fmt::Display for IssuerModel {
+    /// `ClusterIssuer ca-issuer (cert-manager.io)`: how events and the status name it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.kind, self.name, self.group)
+    }
+}
+
+/// cert-manager's own floor for a certificate's lifetime and renewal margin (its webhook
+/// refuses shorter ones: `MinimumCertificateDuration`, `MinimumRenewBefore`).
+pub const CERT_MANAGER_MIN_DURATION: Duration = Duration::from_secs(3600);
+pub const CERT_MANAGER_MIN_RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+fn is_dns_subdomain(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 253
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+impl IssuerModel {
+    fn from_spec(r: &IssuerRef) -> Result<Self, ValidationError> {
+        let bad = |field: &'static str, value: &str, why: &'static str| ValidationError::IssuerRef {
+            field,
+            value: value.to_string(),
+            why,
+        };
+        if !is_dns_subdomain(&r.name) {
+            return Err(bad("name", &r.name, "it must be a lower-case DNS name such as ca-issuer"));
+        }
+        if !is_dns_subdomain(&r.group) {
+            return Err(bad("group", &r.group, "it must be an API group such as cert-manager.io"));
+        }
+        let kind_ok = r.kind.len() <= 63
+            && r.kind.starts_with(|c: char| c.is_ascii_uppercase())
+            && r.kind.chars().all(|c| c.is_ascii_alphanumeric());
+        if !kind_ok || (r.group == CERT_MANAGER_GROUP && r.kind != ISSUER && r.kind != CLUSTER_ISSUER) {
+            return Err(bad("kind", &r.kind, "it must be Issuer or ClusterIssuer for the group cert-manager.io"));
+        }
+        Ok(Self { name: r.name.clone(), kind: r.kind.clone(), group: r.group.clone() })
+    }
 }
 
 /// Shortest certificate lifetime and renewal margin (the CRD's CEL rules say the same).
@@ -121,7 +184,24 @@ impl TlsModel {
                 certificate_duration: spec.certificate_duration.clone(),
             });
         }
-        Ok(Self { certificate_duration, renew_before })
+        let issuer = spec.issuer_ref.as_ref().map(IssuerModel::from_spec).transpose()?;
+        if issuer.is_some() {
+            if certificate_duration < CERT_MANAGER_MIN_DURATION {
+                return Err(ValidationError::CertManagerMinimum {
+                    field: "certificateDuration",
+                    value: spec.certificate_duration.clone(),
+                    min: "1h",
+                });
+            }
+            if renew_before < CERT_MANAGER_MIN_RENEW_BEFORE {
+                return Err(ValidationError::CertManagerMinimum {
+                    field: "renewBefore",
+                    value: spec.renew_before.clone(),
+                    min: "5m",
+                });
+            }
+        }
+        Ok(Self { certificate_duration, renew_before, issuer })
     }
 }
 
@@ -343,7 +423,8 @@ pub(crate) mod tests {
             m.tls,
             Some(TlsModel {
                 certificate_duration: Duration::from_secs(90 * day),
-                renew_before: Duration::from_secs(7 * day)
+                renew_before: Duration::from_secs(7 * day),
+                issuer: None,
             })
         );
         assert_eq!(m.network_policy, Some(NetworkPolicyModel { client_from: None }));
@@ -362,6 +443,18 @@ pub(crate) mod tests {
         assert!(RingModel::from_resource(&ring("om", on), &s).unwrap().tls.is_some());
         let no_policy = serde_json::json!({"networkPolicy": {"enabled": false, "clientFrom": []}});
         assert_eq!(RingModel::from_resource(&ring("om", no_policy), &s).unwrap().network_policy, None);
+    }
+
+    #[test]
+    fn an_issuer_ref_hands_the_certificates_to_cert_manager() {
+        let spec = serde_json::json!({"tls": {"issuerRef": {"name": "ring-ca", "kind": "ClusterIssuer"}}});
+        let m = RingModel::from_resource(&ring("om", spec), &Settings::default()).unwrap();
+        let issuer = m.tls.unwrap().issuer.unwrap();
+        assert_eq!(
+            issuer,
+            IssuerModel { name: "ring-ca".into(), kind: "ClusterIssuer".into(), group: "cert-manager.io".into() }
+        );
+        assert_eq!(issuer.to_string(), "ClusterIssuer ring-ca (cert-manager.io)");
     }
 
     #[test]
@@ -400,6 +493,19 @@ pub(crate) mod tests {
                 serde_json::json!({"tls": {"certificateDuration": "1h", "renewBefore": "60m"}}),
                 "spec.tls.renewBefore (60m) must be shorter than spec.tls.certificateDuration (1h)",
             ),
+            (
+                serde_json::json!({"tls": {"issuerRef": {"name": "ca"}, "certificateDuration": "59m", "renewBefore": "5m"}}),
+                "spec.tls.certificateDuration \"59m\" is too short for cert-manager (spec.tls.issuerRef): it must be at least 1h",
+            ),
+            (
+                serde_json::json!({"tls": {"issuerRef": {"name": "ca"}, "renewBefore": "4m"}}),
+                "spec.tls.renewBefore \"4m\" is too short for cert-manager",
+            ),
+            (
+                serde_json::json!({"tls": {"issuerRef": {"name": "ca", "kind": "Secret"}}}),
+                "spec.tls.issuerRef.kind \"Secret\" is invalid",
+            ),
+            (serde_json::json!({"tls": {"issuerRef": {"name": "-ca"}}}), "spec.tls.issuerRef.name \"-ca\" is invalid"),
             // The durations are checked even with TLS off, as the CRD does.
             (serde_json::json!({"tls": {"enabled": false, "renewBefore": "1d"}}), "spec.tls.renewBefore"),
         ];

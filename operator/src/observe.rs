@@ -90,6 +90,7 @@ pub fn stored_secret(secret: &Secret) -> Stored {
         resource_version: secret.metadata.resource_version.clone(),
         data: secret.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
         annotations: secret.metadata.annotations.clone().unwrap_or_default(),
+        owners: secret.metadata.owner_references.iter().flatten().map(|r| r.uid.clone()).collect(),
     }
 }
 

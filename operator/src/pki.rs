@@ -89,6 +89,8 @@ pub struct Stored {
     pub resource_version: Option<String>,
     pub data: BTreeMap<String, Vec<u8>>,
     pub annotations: BTreeMap<String, String>,
+    /// uids of the Secret's owners.
+    pub owners: Vec<String>,
 }
 
 /// The three Secrets (None: not there).
@@ -321,7 +323,8 @@ fn leaf_trouble(
     Ok(info)
 }
 
-fn secret_ref(names: &RingNames, secret: &str) -> Option<ObjectReference> {
+/// A reference to one of the ring's Secrets, for the events about it.
+pub(crate) fn secret_ref(names: &RingNames, secret: &str) -> Option<ObjectReference> {
     Some(ObjectReference {
         api_version: Some("v1".into()),
         kind: Some("Secret".into()),
@@ -569,6 +572,8 @@ pub fn reconcile(
                 }
             },
         }),
+        issuer: None,
+        ignored_rotate_ca: None,
     };
     Ok(Pki { ca, tls, admin, events, status, next_due, rotation: state.rotation })
 }

@@ -30,7 +30,12 @@ fn store(pki: &Pki, before: &StoredSecrets) -> StoredSecrets {
             return old.clone();
         }
         let version = old.as_ref().and_then(|o| o.resource_version.clone()).unwrap_or_default() + "1";
-        Some(Stored { resource_version: Some(version), data: c.data.clone(), annotations: c.annotations.clone() })
+        Some(Stored {
+            resource_version: Some(version),
+            data: c.data.clone(),
+            annotations: c.annotations.clone(),
+            owners: Vec::new(),
+        })
     };
     StoredSecrets {
         ca: keep(&pki.ca, &before.ca),

@@ -31,8 +31,9 @@ use kube::{Resource, ResourceExt};
 pub use crate::apply::Error;
 use crate::apply::{apply, apply_cluster, clear_eviction_records, delete_if_present, kube_err, set_role_labels, sweep};
 use crate::builders::{configmap, networkpolicy, pdbs, secrets, serviceaccount, services, statefulset, tokenreview};
+use crate::certmanager::{self, Assessed, Certificate, CERTIFICATES_READY};
 use crate::context::{Context, Timing};
-use crate::crd::{OzoneManagerRing, OzoneManagerRingStatus};
+use crate::crd::{OzoneManagerRing, OzoneManagerRingStatus, TlsStatus};
 use crate::execute::{execute, Note};
 use crate::metrics::{Outcome, ResultLabels, StepLabels};
 use crate::model::RingModel;
@@ -40,6 +41,7 @@ use crate::names::{RingNames, FIELD_MANAGER, FINALIZER};
 use crate::observe::{observe, tls_secrets};
 use crate::pki::{self, Pki};
 use crate::plan::{self, Desired, Step};
+use crate::ringclient::RingCredentials;
 use crate::siteconfig::{self, Membership};
 use crate::status;
 
@@ -142,12 +144,124 @@ async fn publish(ctx: &Context, reference: &ObjectReference, notes: &[Note]) {
     }
 }
 
+/// The ring's certificates, by whoever issues them.
+enum Certificates {
+    /// The operator's own CA ([`crate::pki`]).
+    Own(Pki),
+    /// cert-manager, from `spec.tls.issuerRef` ([`crate::certmanager`]).
+    Issuer(Assessed),
+}
+
+impl Certificates {
+    fn credentials(&self) -> Option<RingCredentials> {
+        match self {
+            Certificates::Own(p) => Some(p.admin_credentials()),
+            Certificates::Issuer(a) => a.credentials.clone(),
+        }
+    }
+    fn status(&self) -> TlsStatus {
+        match self {
+            Certificates::Own(p) => p.status.clone(),
+            Certificates::Issuer(a) => a.status.clone(),
+        }
+    }
+    fn events(&self) -> Vec<Note> {
+        match self {
+            Certificates::Own(p) => p.events.clone(),
+            Certificates::Issuer(a) => a.events.clone(),
+        }
+    }
+    /// The `CertificatesReady` condition: status, reason, message.
+    fn condition(&self, names: &RingNames) -> (bool, &'static str, String) {
+        match self {
+            Certificates::Own(_) => (
+                true,
+                "OperatorCA",
+                format!(
+                    "the operator issues and renews the certificates with the ring's own CA (Secret {})",
+                    names.ca_secret()
+                ),
+            ),
+            Certificates::Issuer(a) => (a.ready, a.reason, a.message.clone()),
+        }
+    }
+    /// Writes `status.tls` and the `CertificatesReady` condition (transition time carried over
+    /// from `old`).
+    fn show_in(
+        &self,
+        status: &mut OzoneManagerRingStatus,
+        old: Option<&OzoneManagerRingStatus>,
+        names: &RingNames,
+        generation: Option<i64>,
+    ) {
+        status.tls = Some(self.status());
+        let (ready, reason, message) = self.condition(names);
+        status::set_condition(
+            status,
+            old,
+            CERTIFICATES_READY,
+            ready,
+            reason,
+            message,
+            generation,
+            Time(Timestamp::now()),
+        );
+    }
+    /// The ring must wait: its certificates cannot be trusted yet.
+    fn hold(&self) -> bool {
+        matches!(self, Certificates::Issuer(a) if a.hold)
+    }
+    /// When a renewal or CA rotation step is due (cert-manager keeps its own time).
+    fn next_due(&self) -> Option<Timestamp> {
+        match self {
+            Certificates::Own(p) => Some(p.next_due),
+            Certificates::Issuer(_) => None,
+        }
+    }
+}
+
+/// Deletes the ring's cert-manager Certificates that are no longer wanted (TLS off, or the
+/// operator's own CA again). A cluster without cert-manager (404) or an operator without the
+/// permission (403) has none of them to delete.
+async fn sweep_certificates(ctx: &Context, names: &RingNames, uid: &str, wanted: &[String]) -> Result<(), Error> {
+    match sweep::<Certificate>(&ctx.client, &names.namespace, &names.selector_string(), uid, wanted).await {
+        Err(Error::Kube { source: kube::Error::Api(s), .. }) if s.code == 404 || s.code == 403 => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 /// The ring's certificates checked at `now` (None while TLS is off).
-async fn certificates(ctx: &Context, model: &RingModel, now: Timestamp) -> Result<Option<Pki>, Error> {
+async fn certificates(
+    ctx: &Context,
+    ring: &OzoneManagerRing,
+    model: &RingModel,
+    now: Timestamp,
+) -> Result<Option<Certificates>, Error> {
+    let issuer = model.tls.as_ref().and_then(|t| t.issuer.as_ref());
+    if issuer.is_none() {
+        // Before the operator writes the Secrets itself, cert-manager must stop writing them.
+        sweep_certificates(ctx, &model.names, &model.owner.uid, &[]).await?;
+    }
     let Some(tls) = &model.tls else { return Ok(None) };
     let stored = tls_secrets(&ctx.client, &model.names).await?;
-    let policy = pki::Policy::new(tls, ctx.settings.tls_propagation);
-    Ok(Some(pki::reconcile(&stored, &model.names, &policy, model.ca_rotation_request.as_deref(), now)?))
+    let Some(issuer) = issuer else {
+        let policy = pki::Policy::new(tls, ctx.settings.tls_propagation);
+        let pki = pki::reconcile(&stored, &model.names, &policy, model.ca_rotation_request.as_deref(), now)?;
+        return Ok(Some(Certificates::Own(pki)));
+    };
+    let applied = certmanager::apply_certificates(&ctx.client, model, tls, issuer).await?;
+    certmanager::adopt_secrets(&ctx.client, model, &stored).await?;
+    let old = ring.status.as_ref();
+    let input = certmanager::Input {
+        names: &model.names,
+        issuer,
+        certificates: applied.as_ref().map(Vec::as_slice),
+        stored: &stored,
+        rotate_request: model.ca_rotation_request.as_deref(),
+        old_status: old.and_then(|s| s.tls.as_ref()),
+        old_condition: old.and_then(|s| s.conditions.iter().find(|c| c.type_ == CERTIFICATES_READY)),
+    };
+    Ok(Some(Certificates::Issuer(certmanager::assess(&input))))
 }
 
 /// Writes the Secrets a certificate pass changed: the CA first, so a certificate is never
@@ -192,11 +306,15 @@ async fn set_finalizer(ctx: &Context, ring: &OzoneManagerRing, add: bool) -> Res
     Ok(())
 }
 
-/// Deletes the ring's cluster-scoped objects (the TokenReview binding) and then drops the
-/// finalizer that kept the ring until they were gone. Without our finalizer there is nothing.
+/// Deletes the ring's cluster-scoped objects (the TokenReview binding) and, when a ring with
+/// cert-manager certificates is being deleted, those in order; then drops the finalizer that kept the ring
+/// until they were gone. Without our finalizer there is nothing.
 async fn release_cluster_objects(ctx: &Context, ring: &OzoneManagerRing, names: &RingNames) -> Result<(), Error> {
     if !ring.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(());
+    }
+    if ring.meta().deletion_timestamp.is_some() && ring.spec.tls.issuer_ref.is_some() {
+        release_certificates(ctx, names).await?;
     }
     let binding = names.token_review_binding();
     let api: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(ctx.client.clone());
@@ -204,6 +322,27 @@ async fn release_cluster_objects(ctx: &Context, ring: &OzoneManagerRing, names: 
         .await
         .map_err(kube_err(format!("deleting ClusterRoleBinding {binding}")))?;
     set_finalizer(ctx, ring, false).await
+}
+
+/// cert-manager's Certificates before the Secrets they write. Left to the garbage collector,
+/// which deletes both in no set order, a Secret deleted while its Certificate still exists is
+/// issued again by cert-manager, without the ring as owner, and outlives the ring. (A cluster
+/// without cert-manager answers 404 for the Certificates: nothing to do.)
+async fn release_certificates(ctx: &Context, names: &RingNames) -> Result<(), Error> {
+    let secrets = [names.tls_secret(), names.admin_tls_secret()];
+    let certs: Api<Certificate> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    for name in &secrets {
+        delete_if_present(&certs, name, &Default::default())
+            .await
+            .map_err(kube_err(format!("deleting Certificate {name}")))?;
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    for name in &secrets {
+        delete_if_present(&api, name, &Default::default())
+            .await
+            .map_err(kube_err(format!("deleting Secret {name}")))?;
+    }
+    Ok(())
 }
 
 async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action, Error> {
@@ -237,8 +376,30 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
 
     // Certificates first: the pods mount them, and the operator talks to the ring with its own.
     let now = ctx.clock.now();
-    let pki = certificates(ctx, &model, now).await?;
-    let ring_client = ctx.ring.with_credentials(pki.as_ref().map(Pki::admin_credentials));
+    let certs = certificates(ctx, ring, &model, now).await?;
+    let pki = match &certs {
+        Some(Certificates::Own(p)) => Some(p),
+        _ => None,
+    };
+    if let Some(c) = certs.as_ref().filter(|c| c.hold()) {
+        // Nodes started now could not trust each other: nothing is made or changed until
+        // the certificates can be trusted; the watches on the Certificates and Secrets bring
+        // the ring back as soon as cert-manager writes them.
+        let (_, _, message) = c.condition(&names);
+        publish(ctx, &reference, &c.events()).await;
+        let mut status = status::held(
+            ring.status.as_ref(),
+            model.generation,
+            names.selector_string(),
+            "WaitingForCertificates",
+            message,
+            Time(Timestamp::now()),
+        );
+        c.show_in(&mut status, ring.status.as_ref(), &names, model.generation);
+        write_status(ctx, ring, &status).await?;
+        return Ok(Action::requeue(ctx.timing.steady_requeue));
+    }
+    let ring_client = ctx.ring.with_credentials(certs.as_ref().and_then(Certificates::credentials));
 
     // Render, read and decide.
     let (template, desired) = desired(&model, &ctx.timing);
@@ -260,7 +421,7 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     } else {
         release_cluster_objects(ctx, ring, &names).await?;
     }
-    if let Some(p) = &pki {
+    if let Some(p) = pki {
         write_certificates(ctx, &model, p).await?;
     }
     apply(&ctx.client, &ns, &configmap).await?;
@@ -289,8 +450,12 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
     sweep::<PodDisruptionBudget>(&ctx.client, &ns, &selector, &uid, &wanted(&budget_meta)).await?;
     let policy_meta: Vec<&kube::api::ObjectMeta> = policy.iter().map(|p| &p.metadata).collect();
     sweep::<NetworkPolicy>(&ctx.client, &ns, &selector, &uid, &wanted(&policy_meta)).await?;
-    // The certificate Secrets stay while TLS is off, so turning it on again keeps the CA.
-    let certificate_secrets = [names.ca_secret(), names.tls_secret(), names.admin_tls_secret()];
+    // The certificate Secrets stay while TLS is off, so turning it on again keeps the CA; with
+    // cert-manager the ring has no CA of its own, and its key goes.
+    let mut certificate_secrets = vec![names.tls_secret(), names.admin_tls_secret()];
+    if !matches!(certs, Some(Certificates::Issuer(_))) {
+        certificate_secrets.push(names.ca_secret());
+    }
     sweep::<Secret>(&ctx.client, &ns, &selector, &uid, &certificate_secrets).await?;
 
     // Pod metadata follows the plan: role labels after the nodes' live roles (leader first),
@@ -318,8 +483,10 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
         ring.status.as_ref(),
         Time(Timestamp::now()),
     );
-    status.tls = pki.as_ref().map(|p| p.status.clone());
-    let mut events: Vec<Note> = pki.as_ref().map(|p| p.events.clone()).unwrap_or_default();
+    if let Some(c) = &certs {
+        c.show_in(&mut status, ring.status.as_ref(), &names, model.generation);
+    }
+    let mut events: Vec<Note> = certs.as_ref().map(Certificates::events).unwrap_or_default();
     events.extend(executed.events);
     events.extend(leader_event(ring.status.as_ref(), &status));
     publish(ctx, &reference, &events).await;
@@ -332,8 +499,8 @@ async fn reconcile_ring(ring: &OzoneManagerRing, ctx: &Context) -> Result<Action
         ref s if s.waits_on_the_cluster() => ctx.timing.steady_requeue,
         _ => ctx.timing.busy_requeue,
     };
-    Ok(Action::requeue(match &pki {
-        Some(p) => after.min(until(now, p.next_due)),
+    Ok(Action::requeue(match certs.as_ref().and_then(Certificates::next_due) {
+        Some(due) => after.min(until(now, due)),
         None => after,
     }))
 }

@@ -21,6 +21,7 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{predicates, watcher, WatchStreamExt};
 use tokio::sync::watch;
 
+use crate::certmanager::Certificate;
 use crate::cli::Cli;
 use crate::context::{Context, Timing};
 use crate::crd::OzoneManagerRing;
@@ -341,15 +342,22 @@ pub async fn run_controller(
         .applied_objects()
         .predicate_filter(|n: &Node| Some(node_change_hash(n)), Default::default());
 
+    let certificates =
+        watcher(api::<Certificate>(&client, &watch_namespace), children.clone()).default_backoff().touched_objects();
+
     Controller::for_stream(rings, reader)
         .with_config(ControllerConfig::default().concurrency(8))
         .owns(api::<StatefulSet>(&client, &watch_namespace), children.clone())
         .owns(api::<ConfigMap>(&client, &watch_namespace), children.clone())
         .owns(api::<PodDisruptionBudget>(&client, &watch_namespace), children.clone())
-        // A certificate Secret deleted or edited by hand is put right at once.
-        .owns(api::<Secret>(&client, &watch_namespace), children.clone())
+        // A certificate Secret deleted or edited by hand is put right at once, and one
+        // cert-manager wrote (it carries the ring's labels, not its owner) is read at once.
+        .watches(api::<Secret>(&client, &watch_namespace), children.clone(), |s| ring_of(&s))
         .owns(api::<NetworkPolicy>(&client, &watch_namespace), children.clone())
         .watches(api::<Pod>(&client, &watch_namespace), children, |pod| ring_of(&pod))
+        // cert-manager reporting on a ring's Certificates. Without cert-manager's CRDs the watch
+        // fails and retries with backoff; only rings with spec.tls.issuerRef need it.
+        .watches_stream(certificates, |c| ring_of(&c))
         .watches_stream(nodes, move |_node| {
             node_reader.state().iter().map(|r| ObjectRef::from_obj(r.as_ref())).collect::<Vec<_>>()
         })

@@ -205,13 +205,46 @@ pub fn invalid_spec(
     message: String,
     now: Time,
 ) -> OzoneManagerRingStatus {
+    held(old, generation, selector, "InvalidSpec", message, now)
+}
+
+/// Sets (or replaces) one condition, keeping its transition time while its status stays.
+#[allow(clippy::too_many_arguments)]
+pub fn set_condition(
+    status: &mut OzoneManagerRingStatus,
+    old: Option<&OzoneManagerRingStatus>,
+    type_: &str,
+    value: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: Time,
+) {
+    let mut c = [condition(type_, value, reason, message, generation, &now)];
+    if let Some(old) = old {
+        carry_transition_times(&mut c, &old.conditions);
+    }
+    status.conditions.retain(|x| x.type_ != type_);
+    status.conditions.extend(c);
+}
+
+/// Status of a ring the operator does not act on now (`reason`: an invalid spec, certificates
+/// that cannot be trusted yet): the previous node list stays, Progressing and Degraded say why.
+pub fn held(
+    old: Option<&OzoneManagerRingStatus>,
+    generation: Option<i64>,
+    selector: String,
+    reason: &str,
+    message: String,
+    now: Time,
+) -> OzoneManagerRingStatus {
     let mut status = old.cloned().unwrap_or_default();
     status.selector = selector;
     status.observed_generation = generation;
     let mut conditions: Vec<Condition> =
         status.conditions.iter().filter(|c| c.type_ != DEGRADED && c.type_ != PROGRESSING).cloned().collect();
-    conditions.push(condition(PROGRESSING, false, "InvalidSpec", message.clone(), generation, &now));
-    conditions.push(condition(DEGRADED, true, "InvalidSpec", message, generation, &now));
+    conditions.push(condition(PROGRESSING, false, reason, message.clone(), generation, &now));
+    conditions.push(condition(DEGRADED, true, reason, message, generation, &now));
     carry_transition_times(&mut conditions, &status.conditions);
     status.conditions = conditions;
     status

@@ -46,6 +46,7 @@ const COLLECTIONS: &[&str] = &[
     "validatingwebhookconfigurations",
     "secrets",
     "networkpolicies",
+    "certificates",
 ];
 
 /// One request as the fake API server saw it.

@@ -4,6 +4,7 @@
 //! that counts acknowledged and failed writes ([`load`]).
 
 pub mod bins;
+pub mod certmanager;
 pub mod cluster;
 pub mod dns;
 pub mod load;

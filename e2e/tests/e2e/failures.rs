@@ -43,7 +43,7 @@ pub fn kubectl_delete_pod_of_the_leader_under_load() {
         .await
         .expect("recreated");
         step(format!("{leader} deleted and back ready in {:.1}s", t0.elapsed().as_secs_f64()));
-        let (moved, terminating) = watch.times();
+        let (moved, terminating) = watch.times(Duration::from_secs(30)).await;
         let moved = moved.expect("leadership moved away from the deleted pod");
         let terminating = terminating.expect("the pod was seen terminating");
         step(format!(

@@ -5,6 +5,7 @@
 //! after the last scenario. Scenarios run one at a time: they share the cluster and, on two
 //! cores, the CPU.
 
+mod certmanager;
 mod common;
 mod crd_validation;
 mod failures;
@@ -26,6 +27,7 @@ fn main() -> std::process::ExitCode {
         maintenance::trials(),
         scaling::trials(),
         security::trials(),
+        certmanager::trials(),
     ]
     .into_iter()
     .flatten()

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
+use om_client::wire::Role;
 use om_client::FailoverClient;
 use omring_e2e::harness::operator::Operator;
 use omring_e2e::harness::{ring, step, Cluster, Load};
@@ -119,56 +120,73 @@ pub async fn finish_load(load: Load, client: &FailoverClient, no_failures: bool)
 
 /// Polls the ring's leader and `pod`'s deletion in the background; reports when the leader
 /// first was someone other than `old_leader` and when the pod first was terminating or gone.
+/// Each member is polled on its own: a request to the stopping pod can hang until the client's
+/// timeout, and must not hide that another member already leads.
 pub struct Watch {
     moved: Arc<Mutex<Option<Instant>>>,
     terminating: Arc<Mutex<Option<Instant>>>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Watch {
     pub fn start(cluster: &Cluster, client: Arc<FailoverClient>, old_leader: &str) -> Watch {
         let (moved, terminating) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
-        let (m, t) = (moved.clone(), terminating.clone());
-        let api = Api::<Pod>::namespaced(cluster.client.clone(), NS);
-        let old = old_leader.to_string();
-        let uid = Arc::new(Mutex::new(None::<String>));
-        let task = tokio::spawn(async move {
-            loop {
-                let now = Instant::now();
-                if m.lock().unwrap().is_none() {
-                    if let Some(l) = ring::leader(&client).await {
-                        if l != old {
-                            *m.lock().unwrap() = Some(now);
-                        }
+        let mut tasks = Vec::new();
+        for node in client.nodes().iter().filter(|n| n.node_id != old_leader).cloned() {
+            let (client, m) = (client.clone(), moved.clone());
+            tasks.push(tokio::spawn(async move {
+                while m.lock().unwrap().is_none() {
+                    let now = Instant::now();
+                    if matches!(client.node_status(&node).await, Ok(s) if s.role == Role::Leader) {
+                        m.lock().unwrap().get_or_insert(now);
                     }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                if t.lock().unwrap().is_none() {
-                    match api.get_opt(&old).await {
-                        Ok(Some(p)) => {
-                            let mut u = uid.lock().unwrap();
-                            let same = u.get_or_insert_with(|| p.metadata.uid.clone().unwrap_or_default()).as_str()
-                                == p.metadata.uid.as_deref().unwrap_or_default();
-                            if p.metadata.deletion_timestamp.is_some() || !same {
-                                *t.lock().unwrap() = Some(now);
-                            }
+            }));
+        }
+        let api = Api::<Pod>::namespaced(cluster.client.clone(), NS);
+        let (old, t) = (old_leader.to_string(), terminating.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut uid = None::<String>;
+            while t.lock().unwrap().is_none() {
+                let now = Instant::now();
+                match api.get_opt(&old).await {
+                    Ok(Some(p)) => {
+                        let seen = p.metadata.uid.clone().unwrap_or_default();
+                        let same = uid.get_or_insert_with(|| seen.clone()) == &seen;
+                        if p.metadata.deletion_timestamp.is_some() || !same {
+                            t.lock().unwrap().get_or_insert(now);
                         }
-                        Ok(None) => *t.lock().unwrap() = Some(now),
-                        Err(_) => {}
                     }
+                    Ok(None) => {
+                        t.lock().unwrap().get_or_insert(now);
+                    }
+                    Err(_) => {}
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        });
-        Watch { moved, terminating, task }
+        }));
+        Watch { moved, terminating, tasks }
     }
 
-    pub fn times(&self) -> (Option<Instant>, Option<Instant>) {
-        (*self.moved.lock().unwrap(), *self.terminating.lock().unwrap())
+    /// When leadership was first seen away from the old leader and when its pod was first
+    /// seen terminating, each waited for up to `within`.
+    pub async fn times(&self, within: Duration) -> (Option<Instant>, Option<Instant>) {
+        let deadline = Instant::now() + within;
+        loop {
+            let seen = (*self.moved.lock().unwrap(), *self.terminating.lock().unwrap());
+            if (seen.0.is_some() && seen.1.is_some()) || Instant::now() >= deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }

@@ -19,12 +19,12 @@ use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair}
 
 const NODES: [&str; 3] = ["om-0", "om-1", "om-2"];
 
-async fn secret_key(cluster: &Cluster, secret: &str, key: &str) -> Result<Vec<u8>, String> {
+pub(crate) async fn secret_key(cluster: &Cluster, secret: &str, key: &str) -> Result<Vec<u8>, String> {
     ring::secret_data(&cluster.client, NS, secret, key).await.map_err(|e| e.to_string())
 }
 
 /// When the certificate in `secret`'s tls.crt expires (seconds since the epoch).
-async fn secret_not_after(cluster: &Cluster, secret: &str) -> Result<i64, String> {
+pub(crate) async fn secret_not_after(cluster: &Cluster, secret: &str) -> Result<i64, String> {
     let pem = secret_key(cluster, secret, "tls.crt").await?;
     let (_, block) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| e.to_string())?;
     let cert = block.parse_x509().map_err(|e| e.to_string())?;
@@ -32,7 +32,7 @@ async fn secret_not_after(cluster: &Cluster, secret: &str) -> Result<i64, String
 }
 
 /// Waits until every node serves the certificate that expires at `not_after`.
-async fn wait_served(http: &reqwest::Client, not_after: i64, timeout: Duration) {
+pub(crate) async fn wait_served(http: &reqwest::Client, not_after: i64, timeout: Duration) {
     let last = std::sync::Mutex::new(BTreeMap::new());
     wait_for(
         &format!("every node serves the certificate expiring at {not_after}"),
@@ -56,7 +56,7 @@ async fn wait_served(http: &reqwest::Client, not_after: i64, timeout: Duration) 
 }
 
 /// (uid, restarts) of the ring's pods.
-async fn pod_lives(cluster: &Cluster) -> Vec<(String, i32)> {
+pub(crate) async fn pod_lives(cluster: &Cluster) -> Vec<(String, i32)> {
     let mut lives = Vec::new();
     for n in NODES {
         let p = pod(cluster, n).await.expect("pod");
@@ -66,7 +66,7 @@ async fn pod_lives(cluster: &Cluster) -> Vec<(String, i32)> {
 }
 
 /// A client of the ring presenting `tls` (or plain HTTP when None), that gives up quickly.
-async fn client_with(cluster: &Cluster, tls: Option<Arc<ReloadingCredentials>>) -> FailoverClient {
+pub(crate) async fn client_with(cluster: &Cluster, tls: Option<Arc<ReloadingCredentials>>) -> FailoverClient {
     client_with_token(cluster, tls, None).await
 }
 
@@ -89,13 +89,13 @@ async fn client_with_token(
         .expect("client")
 }
 
-fn credentials(identity: Option<(&str, &str)>, ca_pem: &[u8]) -> Arc<ReloadingCredentials> {
+pub(crate) fn credentials(identity: Option<(&str, &str)>, ca_pem: &[u8]) -> Arc<ReloadingCredentials> {
     let identity = identity.map(|(c, k)| (c.as_bytes(), k.as_bytes()));
     ring::pem_credentials(identity, ca_pem, "e2e").expect("credentials")
 }
 
 /// A client certificate for `user` signed by the CA in (`ca_pem`, `ca_key_pem`): (cert, key).
-fn user_certificate(user: &str, ca_pem: &str, ca_key_pem: &str) -> (String, String) {
+pub(crate) fn user_certificate(user: &str, ca_pem: &str, ca_key_pem: &str) -> (String, String) {
     let ca_key = KeyPair::from_pem(ca_key_pem).expect("CA key");
     let issuer = Issuer::from_ca_cert_pem(ca_pem, ca_key).expect("CA");
     let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");

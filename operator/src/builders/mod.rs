@@ -4,6 +4,7 @@
 //! (`operator/testdata/golden/`; regenerate with `UPDATE_GOLDEN=1 cargo test -p omring-operator`).
 //! The reconciler applies their output with server-side apply in a fixed order.
 
+pub mod certificates;
 pub mod configmap;
 pub mod networkpolicy;
 pub mod pdbs;

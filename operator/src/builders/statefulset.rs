@@ -336,14 +336,29 @@ mod tests {
         assert_ne!(desired_pod_spec_hash(&pod_template(&m, "x")), desired_pod_spec_hash(&pod_template(&plain, "x")));
 
         // Certificates are not part of the template: the same model renders the same hash
-        // before and after any renewal, and other durations change nothing either.
+        // before and after any renewal, other durations change nothing either, and neither
+        // does cert-manager issuing them instead of the operator (same Secret, same files).
         let mut renewed_policy = m.clone();
         renewed_policy.tls = Some(crate::model::TlsModel {
             certificate_duration: std::time::Duration::from_secs(3600),
             renew_before: std::time::Duration::from_secs(600),
+            issuer: None,
         });
         assert_eq!(
             desired_pod_spec_hash(&pod_template(&renewed_policy, &site(&renewed_policy))),
+            desired_pod_spec_hash(&with_tls)
+        );
+        let mut by_cert_manager = m.clone();
+        by_cert_manager.tls = Some(crate::model::TlsModel {
+            issuer: Some(crate::model::IssuerModel {
+                name: "ca".into(),
+                kind: "ClusterIssuer".into(),
+                group: "cert-manager.io".into(),
+            }),
+            ..m.tls.clone().unwrap()
+        });
+        assert_eq!(
+            desired_pod_spec_hash(&pod_template(&by_cert_manager, &site(&by_cert_manager))),
             desired_pod_spec_hash(&with_tls)
         );
     }

@@ -11,12 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use super::default_true;
 
-/// TLS for a ring: certificates the operator makes and renews itself, one CA per ring.
+/// TLS for a ring: certificates the operator makes and renews itself, one CA per ring, or
+/// certificates cert-manager issues from `issuerRef`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("!self.certificateDuration.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || !self.renewBefore.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.renewBefore) < duration(self.certificateDuration)")
-        .message("tls.renewBefore must be shorter than tls.certificateDuration")
+        .message("tls.renewBefore must be shorter than tls.certificateDuration"),
+    validation = Rule::new("!has(self.issuerRef) || !self.certificateDuration.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || !self.renewBefore.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self.certificateDuration) >= duration('1h') && duration(self.renewBefore) >= duration('5m'))")
+        .message("with tls.issuerRef, cert-manager needs tls.certificateDuration of at least 1h and tls.renewBefore of at least 5m")
 )]
 pub struct TlsSpec {
     /// TLS on the client and peer ports, authenticated clients and ACLs (ozone.security.enabled
@@ -46,6 +49,62 @@ pub struct TlsSpec {
             .message("tls.renewBefore must be a duration such as 168h or 30m, at least 1m")
     )]
     pub renew_before: String,
+    /// The cert-manager issuer of the ring's certificates. When set, the operator makes no CA
+    /// and issues nothing itself: it keeps two cert-manager Certificates (NAME-tls and
+    /// NAME-admin-tls, same subjects, names, usages and lifetimes) that write the Secrets
+    /// NAME-tls and NAME-admin-tls, and the Secret NAME-ca is removed. The issuer must fill
+    /// ca.crt (CA, self-signed and Vault issuers do): it is the ring's trust bundle.
+    /// cert-manager needs certificateDuration of at least 1h and renewBefore of at least 5m.
+    /// Absent: the operator's own CA (docs/security.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_ref: Option<IssuerRef>,
+}
+
+/// A cert-manager issuer: an Issuer in the ring's namespace or a ClusterIssuer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.group != 'cert-manager.io' || self.kind == 'Issuer' || self.kind == 'ClusterIssuer'")
+        .message("tls.issuerRef.kind must be Issuer or ClusterIssuer for the group cert-manager.io")
+)]
+pub struct IssuerRef {
+    /// Name of the Issuer (in the ring's namespace) or ClusterIssuer.
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(
+        validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')")
+            .message("tls.issuerRef.name must be a lower-case DNS name such as ca-issuer")
+    )]
+    pub name: String,
+    /// Issuer (default; in the ring's namespace) or ClusterIssuer; an external issuer's kind
+    /// with its own group.
+    #[serde(default = "default_issuer_kind")]
+    #[schemars(length(min = 1, max = 63))]
+    #[x_kube(
+        validation = Rule::new("self.matches('^[A-Z][A-Za-z0-9]*$')")
+            .message("tls.issuerRef.kind must be a kind such as Issuer or ClusterIssuer")
+    )]
+    pub kind: String,
+    /// API group of the issuer. Default: cert-manager.io.
+    #[serde(default = "default_issuer_group")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(
+        validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')")
+            .message("tls.issuerRef.group must be an API group such as cert-manager.io")
+    )]
+    pub group: String,
+}
+
+/// cert-manager's API group: the default of `issuerRef.group`.
+pub const CERT_MANAGER_GROUP: &str = "cert-manager.io";
+pub const ISSUER: &str = "Issuer";
+pub const CLUSTER_ISSUER: &str = "ClusterIssuer";
+
+fn default_issuer_kind() -> String {
+    ISSUER.into()
+}
+
+fn default_issuer_group() -> String {
+    CERT_MANAGER_GROUP.into()
 }
 
 /// The default certificate lifetime: 90 days.
@@ -67,6 +126,7 @@ impl Default for TlsSpec {
             enabled: true,
             certificate_duration: default_certificate_duration(),
             renew_before: default_renew_before(),
+            issuer_ref: None,
         }
     }
 }
@@ -113,6 +173,14 @@ pub struct TlsStatus {
     /// A CA rotation under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_rotation: Option<CaRotationStatus>,
+    /// With spec.tls.issuerRef: the cert-manager issuer of the certificates ("ClusterIssuer
+    /// NAME (GROUP)"); absent while the operator's own CA issues them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// With spec.tls.issuerRef: the last omring.io/rotate-ca value that was not acted on
+    /// (rotating the CA is the issuer's business then); a Warning event said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored_rotate_ca: Option<String>,
 }
 
 /// A CA rotation under way: step 1 trusts the new CA beside the old one, step 2 has the
@@ -180,6 +248,60 @@ mod tests {
         assert!(err.contains("renewBefore must be shorter than tls.certificateDuration"), "{err}");
         let err = validate(&with("1h", "90m"), None).unwrap_err();
         assert!(err.contains("renewBefore must be shorter"), "{err}");
+    }
+
+    #[test]
+    fn issuer_refs_are_checked_with_clear_messages() {
+        let with = |tls: serde_json::Value| ring(serde_json::json!({ "tls": tls }));
+        let obj = with(serde_json::json!({"issuerRef": {"name": "ring-ca"}}));
+        validate(&obj, None).unwrap();
+        let r: OzoneManagerRing = serde_json::from_value(obj).unwrap();
+        let i = r.spec.tls.issuer_ref.unwrap();
+        assert_eq!((i.name.as_str(), i.kind.as_str(), i.group.as_str()), ("ring-ca", "Issuer", "cert-manager.io"));
+        validate(&with(serde_json::json!({"issuerRef": {"name": "ca", "kind": "ClusterIssuer"}})), None).unwrap();
+        // An external issuer brings its own kinds.
+        let external = serde_json::json!({"issuerRef": {"name": "ca", "kind": "StepClusterIssuer", "group": "certmanager.step.sm"}});
+        validate(&with(external), None).unwrap();
+        let cases = [
+            (
+                serde_json::json!({"issuerRef": {"name": "ca", "kind": "Secret"}}),
+                "kind must be Issuer or ClusterIssuer",
+            ),
+            (
+                serde_json::json!({"issuerRef": {"name": "Bad_Name"}}),
+                "tls.issuerRef.name must be a lower-case DNS name",
+            ),
+            (
+                serde_json::json!({"issuerRef": {"name": "ca", "group": "Not A Group"}}),
+                "tls.issuerRef.group must be an API group",
+            ),
+            (serde_json::json!({"issuerRef": {"name": "ca", "kind": "issuer"}}), "tls.issuerRef.kind must be a kind"),
+            (
+                serde_json::json!({"issuerRef": {"name": "ca"}, "certificateDuration": "30m", "renewBefore": "10m"}),
+                "cert-manager needs tls.certificateDuration of at least 1h and tls.renewBefore of at least 5m",
+            ),
+            (
+                serde_json::json!({"issuerRef": {"name": "ca"}, "certificateDuration": "2h", "renewBefore": "4m"}),
+                "cert-manager needs",
+            ),
+        ];
+        for (tls, want) in cases {
+            let err = validate(&with(tls.clone()), None).unwrap_err();
+            assert!(err.contains(want), "{tls}: {err}");
+        }
+        // The name is required by the schema (the API server's structural check, not CEL).
+        let s = schema();
+        let issuer_ref = &s["properties"]["spec"]["properties"]["tls"]["properties"]["issuerRef"];
+        assert_eq!(issuer_ref["required"], serde_json::json!(["name"]));
+        assert_eq!(issuer_ref["properties"]["kind"]["default"], "Issuer");
+        assert_eq!(issuer_ref["properties"]["group"]["default"], "cert-manager.io");
+        // The same short durations are fine for the operator's own CA.
+        validate(&with(serde_json::json!({"certificateDuration": "30m", "renewBefore": "4m"})), None).unwrap();
+        validate(
+            &with(serde_json::json!({"issuerRef": {"name": "ca"}, "certificateDuration": "1h", "renewBefore": "5m"})),
+            None,
+        )
+        .unwrap();
     }
 
     #[test]
