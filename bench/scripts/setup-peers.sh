@@ -30,7 +30,9 @@ if [[ " $ONLY " == *" ozone "* ]]; then
   OZONE_HOME=$CACHE/ozone-$OZONE_VERSION
   OZONE_LIB=$OZONE_HOME/lib
   OZONE_DRIVER=$OZONE_HOME/driver
-  if [[ ! -f $OZONE_HOME/.complete ]]; then
+  # The marker holds the POM's hash: a changed dependency list resolves the classpath again.
+  POM_SUM=$(sha256sum "$HERE/ozone/pom.xml" | cut -c1-16)
+  if [[ ! -f $OZONE_HOME/.complete || $(cat "$OZONE_HOME/.complete") != "$POM_SUM" ]]; then
     command -v javac >/dev/null || {
       log "installing Java 17 (Debian openjdk-17-jdk-headless)"
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
@@ -55,7 +57,7 @@ if [[ " $ONLY " == *" ozone "* ]]; then
     rm -rf "$OZONE_LIB"
     (cd "$HERE/ozone" && nice -n 10 "$MVN" -B -q dependency:copy-dependencies -DincludeScope=runtime \
       -DoutputDirectory="$OZONE_LIB")
-    touch "$OZONE_HOME/.complete"
+    echo "$POM_SUM" > "$OZONE_HOME/.complete"
   fi
   # The driver is ours and small: rebuild it when its source is newer than the class.
   if [[ ! -f $OZONE_DRIVER/OmDriver.class || $HERE/ozone/OmDriver.java -nt $OZONE_DRIVER/OmDriver.class ]]; then

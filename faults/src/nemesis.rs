@@ -371,7 +371,8 @@ impl Nemesis {
         for i in c.others(victim) {
             c.write_node_conf(i, &[(key.clone(), id.clone())])?;
         }
-        let out = c.cli(&["admin", "om", "decommission", "-id", SERVICE_ID, "--nodeid", &id])?;
+        let host = c.net.slot.node_ip(victim).to_string();
+        let out = c.cli(&["admin", "om", "decommission", "-id", SERVICE_ID, "-nodeid", &id, "-hostname", &host])?;
         let restore = |c: &Cluster| -> Result<()> {
             for i in c.others(victim) {
                 c.write_node_conf(i, &[])?;

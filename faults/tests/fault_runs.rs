@@ -38,7 +38,8 @@ fn the_checker_flags_a_hand_broken_history() {
         ev(0, 20, 30, Op::SetVolumeOwner { volume: vol(), owner: "b".into() }, Outcome::Ok),
         ev(1, 40, 50, Op::VolumeInfo { volume: vol() }, Outcome::Found { value: "b".into() }),
     ];
-    let dir = tempdir();
+    let scratch = tempdir();
+    let dir = scratch.path();
     let (_, checker) = run::default_paths();
     let check = |events: &[Event], name: &str| {
         let ops = dir.join(format!("{name}.jsonl"));
@@ -69,10 +70,9 @@ fn the_checker_flags_a_hand_broken_history() {
     assert_eq!(check(&lost, "lost").result, "Illegal");
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("omring-faults-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory, removed when the test ends (pass or fail).
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("omring-faults-test-").tempdir().unwrap()
 }
 
 /// Six short runs; each kind is in one of them, and the ring sizes alternate.

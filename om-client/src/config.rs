@@ -9,9 +9,6 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use quick_xml::events::{BytesText, Event};
-use quick_xml::Reader;
-
 /// Comma-separated list of logical service ids.
 pub const OZONE_OM_SERVICE_IDS: &str = "ozone.om.service.ids";
 /// Which of the listed service ids this server belongs to.
@@ -93,76 +90,12 @@ impl OzoneConfig {
         self.source.as_deref()
     }
 
-    /// Parses `<configuration><property><name/><value/></property>...</configuration>`.
+    /// Parses Hadoop configuration XML as Hadoop reads it ([`crate::hadoop_xml`]).
     pub fn parse_xml(text: &str) -> Result<Self, ConfigError> {
-        let malformed = |reason: String| ConfigError::Malformed { path: None, reason };
-        // Hadoop's Configuration keeps a value exactly as written and trims only names; typed
-        // getters trim (Java's trim: characters up to U+0020, see `hadoop_trim`).
-        let mut reader = Reader::from_str(text);
-        reader.config_mut().trim_text(false);
+        let props = crate::hadoop_xml::parse(text).map_err(|reason| ConfigError::Malformed { path: None, reason })?;
         let mut conf = OzoneConfig::new();
-        let mut stack: Vec<String> = Vec::new();
-        let mut name: Option<String> = None;
-        let mut value: Option<String> = None;
-        let mut text_buf = String::new();
-        let mut saw_root = false;
-        loop {
-            let pos = reader.buffer_position();
-            let event = reader.read_event().map_err(|e| malformed(format!("at byte {pos}: {e}")))?;
-            match event {
-                Event::Start(e) => {
-                    let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                    if stack.is_empty() {
-                        if tag != "configuration" {
-                            return Err(malformed(format!("root element is <{tag}>, expected <configuration>")));
-                        }
-                        saw_root = true;
-                    }
-                    if tag == "property" {
-                        name = None;
-                        value = None;
-                    }
-                    text_buf.clear();
-                    stack.push(tag);
-                }
-                Event::Empty(e) => {
-                    let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                    if stack.is_empty() && tag == "configuration" {
-                        saw_root = true;
-                    }
-                    if stack.last().map(String::as_str) == Some("property") && tag == "value" {
-                        value = Some(String::new());
-                    }
-                }
-                Event::Text(t) => text_buf.push_str(&unescape(&t).map_err(malformed)?),
-                Event::CData(t) => text_buf.push_str(&String::from_utf8_lossy(&t)),
-                Event::End(e) => {
-                    let tag = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                    stack.pop();
-                    let parent = stack.last().map(String::as_str);
-                    match (tag.as_str(), parent) {
-                        ("name", Some("property")) => name = Some(hadoop_trim(&text_buf).to_string()),
-                        ("value", Some("property")) => value = Some(text_buf.clone()),
-                        ("property", _) => {
-                            let key = name.take().ok_or_else(|| malformed("a <property> has no <name>".into()))?;
-                            if key.is_empty() {
-                                return Err(malformed("a <property> has an empty <name>".into()));
-                            }
-                            conf.set(&key, value.take().unwrap_or_default());
-                        }
-                        _ => {}
-                    }
-                    text_buf.clear();
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-        }
-        if !stack.is_empty() {
-            return Err(malformed(format!("unexpected end of document inside <{}>", stack.join("><"))));
-        }
-        if !saw_root {
-            return Err(malformed("no <configuration> element".into()));
+        for (name, value) in props {
+            conf.set(&name, value);
         }
         Ok(conf)
     }
@@ -522,8 +455,8 @@ fn parse_port(key: &str, v: &str) -> Result<u16, ConfigError> {
     }
 }
 
-/// Splits `host`, `host:port`, `[v6]:port` or `[v6]`.
-fn split_host_port(key: &str, v: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
+/// Splits `host`, `host:port`, `[v6]:port` or `[v6]`; errors name `key`.
+pub fn split_host_port(key: &str, v: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
     let invalid =
         |reason: &str| ConfigError::Invalid { key: key.to_string(), value: v.to_string(), reason: reason.to_string() };
     if let Some(rest) = v.strip_prefix('[') {
@@ -566,10 +499,6 @@ pub fn hadoop_trim(s: &str) -> &str {
 
 fn escape(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
-}
-
-fn unescape(t: &BytesText<'_>) -> Result<String, String> {
-    t.unescape().map(|c| c.into_owned()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -642,12 +571,7 @@ mod tests {
 
     #[test]
     fn malformed_xml_is_an_error() {
-        for bad in [
-            "<configuration><property>",
-            "<conf></conf>",
-            "not xml at all",
-            "<configuration><property><value>x</value></property></configuration>",
-        ] {
+        for bad in ["<configuration><property>", "<conf></conf>", "not xml at all"] {
             let err = OzoneConfig::parse_xml(bad).unwrap_err();
             assert!(matches!(err, ConfigError::Malformed { .. }), "{bad}: {err}");
         }

@@ -5,6 +5,7 @@ pub mod acl;
 pub mod client;
 mod client_acl;
 pub mod config;
+mod hadoop_xml;
 pub mod wire;
 
 pub mod ports;

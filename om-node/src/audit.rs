@@ -48,7 +48,7 @@ pub struct Record {
 impl Record {
     /// The line as Ozone's log4j pattern writes it (timestamp, level, logger, message, throwable).
     pub fn line(&self, at: chrono::DateTime<chrono::Local>) -> String {
-        let params = Value::Object(self.params.clone()).to_string();
+        let params = serde_json::to_string(&self.params).unwrap_or_default();
         let (level, ret, tail) = match &self.result {
             Ok(()) => ("INFO ", "SUCCESS", " ".to_string()),
             Err((code, msg)) => ("ERROR", "FAILURE", format!("{code} {}", one_line(msg))),

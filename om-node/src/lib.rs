@@ -3,8 +3,8 @@
 //!
 //! Modules depend on each other in one direction only:
 //! `types`, `command` → `store`, `namespace` → `security` → `settings` → `state` (the shared
-//! [`OmNode`]) → `propose`, `admin`, `network`, `listener`, `server` → `run` ([`start_node`],
-//! [`run`]) → `cli` → the binary.
+//! [`OmNode`]) → `propose`, `admin`, `network`, `listener`, `server` → `hrpc` (Ozone's Hadoop
+//! RPC on the client port) → `run` ([`start_node`], [`run`]) → `cli` → the binary.
 
 pub mod admin;
 pub mod audit;
@@ -12,6 +12,7 @@ pub mod authz;
 pub mod breakage;
 pub mod cli;
 pub mod command;
+pub mod hrpc;
 pub mod listener;
 pub mod metrics;
 pub mod namespace;

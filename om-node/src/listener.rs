@@ -1,6 +1,10 @@
 //! The node's accept loops: plain TCP or TLS, one HTTP/1.1 connection per socket, served by an
 //! axum router with the connection's facts ([`ConnInfo`]) as a request extension.
 //!
+//! A listener may also serve a second protocol told apart by a connection's first bytes
+//! ([`Sniffed`]; the client port's Hadoop RPC, which starts with `hrpc`): those bytes are only
+//! peeked at, so every other connection reaches HTTP or TLS exactly as it arrived.
+//!
 //! A TLS listener logs every refused handshake (no certificate, another CA's certificate) with
 //! the remote address; the peer listener also refuses ring certificates outside the node group.
 //! Stopping waits for requests in flight, up to a deadline.
@@ -10,10 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use futures::future::BoxFuture;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -38,7 +43,18 @@ pub enum PortSecurity {
     },
 }
 
+/// A protocol served beside HTTP on the same port: connections whose first bytes are `magic`
+/// go to `serve` (before any TLS), all others to HTTP.
+#[derive(Clone)]
+pub struct Sniffed {
+    pub magic: &'static [u8],
+    pub serve: Arc<dyn Fn(TcpStream, SocketAddr) -> BoxFuture<'static, ()> + Send + Sync>,
+}
+
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to send the bytes that tell the protocols apart; after that
+/// it goes to HTTP, which has timeouts of its own.
+const SNIFF_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `stop` turns true.
@@ -46,6 +62,7 @@ pub async fn serve(
     listener: TcpListener,
     security: PortSecurity,
     router: Router,
+    sniffed: Option<Sniffed>,
     mut stop: watch::Receiver<bool>,
     purpose: &'static str,
 ) {
@@ -80,7 +97,14 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         let require_group = require_group.clone();
+        let sniffed = sniffed.clone();
         tokio::spawn(async move {
+            if let Some(other) = sniffed {
+                if starts_with(&tcp, other.magic).await {
+                    (other.serve)(tcp, remote).await;
+                    return;
+                }
+            }
             match acceptor {
                 None => {
                     let info = ConnInfo { remote, certificate: None };
@@ -125,6 +149,32 @@ pub async fn serve(
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::debug!(purpose, "requests still in flight at shutdown were dropped");
+    }
+}
+
+/// Whether the connection's first bytes are `magic`, without consuming them. Decided as soon as
+/// the bytes so far differ from `magic` (an HTTP method or a TLS record at once); a connection
+/// that closes or stays silent is not a match.
+async fn starts_with(tcp: &TcpStream, magic: &[u8]) -> bool {
+    let deadline = tokio::time::Instant::now() + SNIFF_TIMEOUT;
+    let mut buf = vec![0u8; magic.len()];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, tcp.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => return false,
+        };
+        if n == 0 || buf[..n] != magic[..n] {
+            return false;
+        }
+        if n == magic.len() {
+            return true;
+        }
+        // A prefix of `magic` so far: peek returns at once while those bytes wait, so pause
+        // before looking again (only a client sending `h`, `hr`, `hrp` gets here).
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

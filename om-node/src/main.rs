@@ -71,6 +71,16 @@ async fn run_node(cli: &Cli) -> Result<(), CliError> {
     if let Some(src) = settings.reload_source.as_mut() {
         src.overrides = cli.define.clone();
     }
+    if args.init {
+        println!(
+            "OM {} of service {}: configuration valid; its storage ({}) is created on its first start, so there is \
+             nothing to initialize",
+            settings.node_id,
+            settings.service.service_id,
+            settings.db_dir.display()
+        );
+        return Ok(());
+    }
     let mode = if args.bootstrap { RunMode::Bootstrap { force: args.force } } else { RunMode::Start };
     Ok(om_node::run(settings, mode).await?)
 }

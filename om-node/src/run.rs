@@ -42,6 +42,10 @@ pub enum RunMode {
 /// Runs a node until SIGTERM (or Ctrl-C) or until Raft stops on its own; then hands
 /// leadership over and shuts down.
 pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeError> {
+    // Before anything slow: a SIGTERM while the node starts (a pod deleted, a test stopping a
+    // node it just started) then waits for the start and stops gracefully, instead of killing
+    // the process mid-start with SIGTERM's default action.
+    let stop = om_client::shutdown::StopSignal::install();
     if let RunMode::Bootstrap { force } = mode {
         settings.start_mode = StartMode::Join;
         if !force {
@@ -56,7 +60,7 @@ pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeEr
         }
     }
     tokio::select! {
-        () = om_client::shutdown::stop_signal() => {}
+        () = stop.wait() => {}
         reason = running.raft_failed() => {
             // Exit so the supervisor (kubelet, systemd) restarts the node from its stored state;
             // a node whose Raft stopped answers peers with errors for ever.
@@ -249,20 +253,22 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         peer_l.local_addr().map_err(io("peer listener"))?,
         http_addr,
     );
+    // The client port also speaks Hadoop RPC (Ozone's own clients), told apart by `hrpc`.
+    let hadoop_rpc = crate::hrpc::sniffer(Arc::clone(&node), stop_rx.clone());
     let mut listeners = vec![
-        (client_l, client_security, server::client_router(Arc::clone(&node)), "client API"),
-        (peer_l, peer_security, server::peer_router(Arc::clone(&node)), "peer Raft"),
+        (client_l, client_security, server::client_router(Arc::clone(&node)), Some(hadoop_rpc), "client API"),
+        (peer_l, peer_security, server::peer_router(Arc::clone(&node)), None, "peer Raft"),
     ];
     if let Some(l) = http_l {
-        listeners.push((l, PortSecurity::Plain, server::http_router(Arc::clone(&node)), "health/metrics"));
+        listeners.push((l, PortSecurity::Plain, server::http_router(Arc::clone(&node)), None, "health/metrics"));
     }
     if let Some(l) = https_l {
         let tls = tls_port(&creds, ClientAuth::None, None)?;
-        listeners.push((l, tls, server::http_router(Arc::clone(&node)), "health/metrics (HTTPS)"));
+        listeners.push((l, tls, server::http_router(Arc::clone(&node)), None, "health/metrics (HTTPS)"));
     }
     let mut tasks = Vec::new();
-    for (listener, security, router, purpose) in listeners {
-        tasks.push(tokio::spawn(crate::listener::serve(listener, security, router, stop_rx.clone(), purpose)));
+    for (listener, security, router, sniffed, purpose) in listeners {
+        tasks.push(tokio::spawn(crate::listener::serve(listener, security, router, sniffed, stop_rx.clone(), purpose)));
     }
     tasks.push(tokio::spawn(run_proposer(Arc::downgrade(&node), proposals, in_flight)));
     tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));

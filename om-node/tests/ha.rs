@@ -107,7 +107,17 @@ async fn bootstrap_grows_a_live_ring_to_five_and_decommission_shrinks_it_back() 
     load.wait_more(50, Duration::from_secs(30)).await;
 
     // Decommission is refused until every remaining node's file lists om5 as decommissioned.
-    let o = ring.cli(&["admin", "om", "decommission", "-id", SID, "--nodeid", "om5"]);
+    // As Ozone's users type it; the host must be the one the configuration gives the node.
+    let o = ring.cli(&["admin", "om", "decommission", "-id", SID, "-nodeid", "om5", "-hostname=localhost"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ozone.om.decommissioned.nodes.omservice"), "{}", stderr(&o));
+    let o = ring.cli(&["admin", "om", "decommission", "-id", SID, "-nodeid", "om5", "-hostname=10.255.255.1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not match the provided host address 10.255.255.1"), "{}", stderr(&o));
+    let o = ring.cli(&["admin", "om", "decommission", "-id", SID, "-nodeid", "om5"]);
+    assert_eq!(o.status.code(), Some(2), "no host: a usage error, not help and success: {}", stderr(&o));
+    let o =
+        ring.cli(&["admin", "om", "decommission", "-id", SID, "--nodeid", "om5", "--node-host-address", "127.0.0.1"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("ozone.om.decommissioned.nodes.omservice"), "{}", stderr(&o));
     assert_eq!(voters(&ring).await.len(), 5, "a refused decommission changes nothing");
@@ -123,15 +133,26 @@ async fn bootstrap_grows_a_live_ring_to_five_and_decommission_shrinks_it_back() 
     let key = "ozone.om.decommissioned.nodes.omservice";
     ring.conf.set(key, "om5");
     ring.write_conf().unwrap();
-    let o = ok(ring.cli(&["admin", "om", "decommission", "-id", SID, "--nodeid", "om5"]));
-    assert!(o.contains("Successfully decommissioned OM om5."), "{o}");
+    let o = ok(ring.cli(&["admin", "om", "decommission", "-id", SID, "-nodeid", "om5", "-hostname=localhost"]));
+    assert_eq!(o.trim(), "Successfully decommissioned OM om5", "Ozone's words");
     wait_voters(&ring, &["om1", "om2", "om3", "om4"]).await;
     ring.conf.set(key, "om5,om4");
     ring.write_conf().unwrap();
-    ok(ring.cli(&["admin", "om", "decommission", "-id", SID, "--nodeid", "om4"]));
+    ok(ring.cli(&["admin", "om", "decommission", "-id", SID, "--nodeid", "om4", "--node-host-address", "localhost"]));
     wait_voters(&ring, &["om1", "om2", "om3"]).await;
     // Idempotent: removing it again changes nothing.
-    let again = ok(ring.cli(&["admin", "om", "decommission", "-id", SID, "--nodeid", "om4", "--force"]));
+    let again = ok(ring.cli(&[
+        "admin",
+        "om",
+        "decommission",
+        "-id",
+        SID,
+        "-nodeid",
+        "om4",
+        "-hostname",
+        "localhost",
+        "--force",
+    ]));
     assert!(again.contains("not a member"), "{again}");
     ring.terminate(3);
     ring.terminate(4);

@@ -2,7 +2,8 @@
 //! 401 for a client with neither certificate nor token, tokens from the static token file,
 //! admin-only operations refused to others with PERMISSION_DENIED, peers of another CA (or
 //! ring-CA certificates outside the node group) refused on the peer port, and a certificate
-//! replaced on disk used by the next connection without a restart.
+//! replaced on disk used by the next connection without a restart; Hadoop RPC refused with the
+//! reason (it would need SASL).
 
 mod common;
 
@@ -137,6 +138,18 @@ async fn a_secure_ring_authenticates_authorizes_and_reloads_its_certificates() {
     assert!(out(&o).contains("PERMISSION_DENIED") && out(&o).contains("alice"), "{}", out(&o));
     let o = cli(&anon, &["--token-file", bob.to_str().unwrap(), "admin", "om", "transfer", "-r"]);
     assert!(out(&o).contains("PERMISSION_DENIED"), "{}", out(&o));
+    // The JSON API checks the administrator role before it reads the request: a non-admin's
+    // malformed transfer is PERMISSION_DENIED too, not a parse error.
+    let ca_pem = std::fs::read(&ca_file).unwrap();
+    let creds =
+        om_client::tls::Credentials::from_pem(None, om_client::tls::Pem { bytes: &ca_pem, origin: &ca_file }).unwrap();
+    let tls = om_client::tls::client_config(om_client::tls::ReloadingCredentials::fixed(creds)).unwrap();
+    let https = reqwest::Client::builder().use_preconfigured_tls(tls).build().unwrap();
+    let rpc_of_leader = ring.conf.service(None).unwrap().node(&leader).unwrap().rpc_address();
+    let url = format!("https://{rpc_of_leader}{}", om_client::wire::PATH_ADMIN_TRANSFER);
+    let refused = https.post(&url).bearer_auth("bob-token").body("{not json").send().await.unwrap();
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("PERMISSION_DENIED"), "bob's malformed transfer: {text}");
     let root = write(d, "root.token", "root-token");
     let o = cli(&anon, &["--token-file", root.to_str().unwrap(), "admin", "om", "transfer", "-r"]);
     assert!(o.status.success(), "root transfers: {}", out(&o));
@@ -147,6 +160,19 @@ async fn a_secure_ring_authenticates_authorizes_and_reloads_its_certificates() {
     let rpc: SocketAddr = ring.conf.service(None).unwrap().node(&leader).unwrap().rpc_address().parse().unwrap();
     let plain = reqwest::Client::new().get(format!("http://{rpc}/v1/om/status")).send().await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success(), "plain HTTP must not be served");
+
+    // Hadoop RPC (Ozone's own clients) needs SASL/Kerberos with security on, which omring does
+    // not serve: a FATAL reply saying so, then the connection closes.
+    let mut hrpc = tokio::net::TcpStream::connect(rpc).await.unwrap();
+    hrpc.write_all(b"hrpc\x09\x00\x00").await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), hrpc.read_to_end(&mut reply)).await.unwrap().unwrap();
+    let mut frame = reply.get(4..).unwrap_or_default();
+    let header =
+        <om_node::hrpc::proto::hadoop::RpcResponseHeader as prost::Message>::decode_length_delimited(&mut frame)
+            .expect("a response header");
+    assert_eq!(header.status, 2, "FATAL: {header:?}");
+    assert!(header.error_msg.unwrap_or_default().contains("SASL/Kerberos"), "the reason is given");
 
     // The peer port: the ring's node certificate passes; no certificate, another CA's
     // certificate, or a ring certificate outside the node group are refused (and logged).

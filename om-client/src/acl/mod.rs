@@ -469,7 +469,7 @@ impl OzoneAcl {
     pub fn applies_to(&self, user: &str, groups: &[String]) -> bool {
         match self.identity_type {
             AclIdentityType::User => self.name == user,
-            AclIdentityType::Group => groups.iter().any(|g| *g == self.name),
+            AclIdentityType::Group => groups.contains(&self.name),
             AclIdentityType::World | AclIdentityType::Anonymous => true,
         }
     }

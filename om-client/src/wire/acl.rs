@@ -4,6 +4,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The kind of object an ACL request names: Ozone's `OzoneObj.ObjectType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclResource {
+    Volume,
+    Bucket,
+    Key,
+    Prefix,
+}
+
 /// The object of `addacl`, `removeacl`, `setacl` and `getacl`.
 ///
 /// Externally tagged (`{"KEY":{"volume":"v","bucket":"b","key":"k"}}`), so the same derive
@@ -69,6 +78,44 @@ impl AclTarget {
             AclTarget::Key { key, .. } => Some(key),
             AclTarget::Prefix { prefix, .. } => Some(prefix),
         }
+    }
+}
+
+impl AclTarget {
+    /// The object of kind `kind` at `path`: `/volume`, `/volume/bucket`, `/volume/bucket/key`
+    /// (the key may hold `/`) or `/volume/bucket/dir/` (a prefix ends with `/`). The error says
+    /// what shape was expected.
+    pub fn from_path(kind: AclResource, path: &str) -> Result<AclTarget, String> {
+        let p = path.trim_start_matches('/');
+        let want = match kind {
+            AclResource::Volume => 1,
+            AclResource::Bucket => 2,
+            AclResource::Key | AclResource::Prefix => 3,
+        };
+        let mut parts: Vec<String> = if want == 3 {
+            p.splitn(3, '/').map(str::to_string).collect()
+        } else {
+            p.trim_end_matches('/').split('/').map(str::to_string).collect()
+        };
+        if parts.len() != want || parts.iter().any(|s| s.is_empty()) {
+            let shape = ["/volume", "/volume/bucket", "/volume/bucket/key"][want - 1];
+            return Err(format!("invalid path {path:?}: expected {shape}"));
+        }
+        Ok(match kind {
+            AclResource::Volume => AclTarget::Volume { volume: parts.remove(0) },
+            AclResource::Bucket => AclTarget::Bucket { bucket: parts.remove(1), volume: parts.remove(0) },
+            AclResource::Key => {
+                AclTarget::Key { key: parts.remove(2), bucket: parts.remove(1), volume: parts.remove(0) }
+            }
+            AclResource::Prefix => {
+                if !parts[2].ends_with('/') {
+                    return Err(format!(
+                        "invalid prefix path {path:?}: a prefix path ends with '/', e.g. /volume/bucket/dir/"
+                    ));
+                }
+                AclTarget::Prefix { prefix: parts.remove(2), bucket: parts.remove(1), volume: parts.remove(0) }
+            }
+        })
     }
 }
 

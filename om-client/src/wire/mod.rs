@@ -17,7 +17,7 @@ mod ring;
 #[cfg(test)]
 mod tests;
 
-pub use acl::AclTarget;
+pub use acl::{AclResource, AclTarget};
 pub use ring::*;
 
 /// `POST`: body [`WriteRequest`], answer [`WriteResponse`].

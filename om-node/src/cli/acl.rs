@@ -4,10 +4,10 @@
 
 use clap::Subcommand;
 use om_client::acl::{format_acl_line, getacl_json, OzoneAcl};
-use om_client::wire::AclTarget;
+use om_client::wire::{AclResource, AclTarget};
 use om_client::FailoverClient;
 
-use super::{print::print, split_path, CliError};
+use super::{print::print, CliError};
 
 /// The ACL commands every object type has.
 #[derive(Subcommand, Debug, Clone)]
@@ -47,37 +47,9 @@ pub enum AclOp {
     },
 }
 
-/// What an ACL command's path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObjectKind {
-    Volume,
-    Bucket,
-    Key,
-    Prefix,
-}
-
-/// The object of `path` for commands on `kind`.
-pub fn target(kind: ObjectKind, path: &str) -> Result<AclTarget, CliError> {
-    Ok(match kind {
-        ObjectKind::Volume => AclTarget::Volume { volume: split_path(path, 1)?.remove(0) },
-        ObjectKind::Bucket => {
-            let mut p = split_path(path, 2)?;
-            AclTarget::Bucket { bucket: p.remove(1), volume: p.remove(0) }
-        }
-        ObjectKind::Key => {
-            let mut p = split_path(path, 3)?;
-            AclTarget::Key { key: p.remove(2), bucket: p.remove(1), volume: p.remove(0) }
-        }
-        ObjectKind::Prefix => {
-            let mut p = split_path(path, 3)?;
-            if !p[2].ends_with('/') {
-                return Err(CliError::Usage(format!(
-                    "invalid prefix path {path:?}: a prefix path ends with '/', e.g. /volume/bucket/dir/"
-                )));
-            }
-            AclTarget::Prefix { prefix: p.remove(2), bucket: p.remove(1), volume: p.remove(0) }
-        }
-    })
+/// The object of `path` for commands on `kind` (an `o3://service/` prefix is allowed).
+pub fn target(kind: AclResource, path: &str) -> Result<AclTarget, CliError> {
+    AclTarget::from_path(kind, super::strip_service(path)).map_err(CliError::Usage)
 }
 
 /// Parses `-a`: comma-separated ACL strings. An error names the ACL at fault.
@@ -93,7 +65,7 @@ pub fn parse_acls(text: &str) -> Result<Vec<OzoneAcl>, CliError> {
 }
 
 /// Runs one ACL command on an object of `kind`.
-pub async fn run(client: &FailoverClient, kind: ObjectKind, op: &AclOp, json: bool) -> Result<(), CliError> {
+pub async fn run(client: &FailoverClient, kind: AclResource, op: &AclOp, json: bool) -> Result<(), CliError> {
     match op {
         AclOp::AddAcl { path, acl } | AclOp::RemoveAcl { path, acl } => {
             let target = target(kind, path)?;
@@ -136,18 +108,18 @@ mod tests {
 
     #[test]
     fn paths_name_their_objects() {
-        assert_eq!(target(ObjectKind::Volume, "/v").unwrap(), AclTarget::Volume { volume: "v".into() });
+        assert_eq!(target(AclResource::Volume, "/v").unwrap(), AclTarget::Volume { volume: "v".into() });
         assert_eq!(
-            target(ObjectKind::Key, "o3://om/v/b/a/b").unwrap(),
+            target(AclResource::Key, "o3://om/v/b/a/b").unwrap(),
             AclTarget::Key { volume: "v".into(), bucket: "b".into(), key: "a/b".into() }
         );
         assert_eq!(
-            target(ObjectKind::Prefix, "/v/b/dir/").unwrap(),
+            target(AclResource::Prefix, "/v/b/dir/").unwrap(),
             AclTarget::Prefix { volume: "v".into(), bucket: "b".into(), prefix: "dir/".into() }
         );
-        let e = target(ObjectKind::Prefix, "/v/b/dir").unwrap_err().to_string();
+        let e = target(AclResource::Prefix, "/v/b/dir").unwrap_err().to_string();
         assert!(e.contains("ends with '/'"), "{e}");
-        assert!(target(ObjectKind::Bucket, "/v").is_err());
+        assert!(target(AclResource::Bucket, "/v").is_err());
     }
 
     #[test]

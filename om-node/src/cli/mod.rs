@@ -9,11 +9,14 @@ use om_client::wire::*;
 use om_client::{ClientError, FailoverClient, OzoneConfig};
 
 mod acl;
+mod args;
 mod dev;
 mod print;
 
-pub use acl::{AclOp, ObjectKind};
+pub use acl::AclOp;
+pub use args::normalize_args;
 pub use dev::run_dev_ring;
+use om_client::wire::AclResource;
 use print::{human_key, list_all, print, print_outcome, print_read};
 
 /// omring: a Raft-replicated Ozone Manager metadata ring.
@@ -26,8 +29,8 @@ pub struct Cli {
     /// Override a configuration property (repeatable).
     #[arg(short = 'D', global = true, value_name = "KEY=VALUE")]
     pub define: Vec<String>,
-    /// Service id of the ring (alias: -id).
-    #[arg(long = "service-id", global = true, value_name = "SID")]
+    /// Service id of the ring (aliases: -id, --om-service-id).
+    #[arg(long = "service-id", alias = "om-service-id", global = true, value_name = "SID")]
     pub service_id: Option<String>,
     /// Print JSON instead of human-readable output.
     #[arg(long, global = true)]
@@ -102,6 +105,10 @@ pub enum DevCommand {
 
 #[derive(Args, Debug)]
 pub struct OmArgs {
+    /// Ozone's first step (`ozone om --init`): checks the configuration and exits. A node
+    /// creates its storage on its first start, so there is nothing else to initialize.
+    #[arg(long, conflicts_with = "bootstrap")]
+    pub init: bool,
     /// Join a running ring as a new node.
     #[arg(long)]
     pub bootstrap: bool,
@@ -268,9 +275,10 @@ pub enum AdminCommand {
 #[derive(Subcommand, Debug)]
 pub enum AdminOmCommand {
     /// List every node with its live Raft role.
+    #[command(alias = "getserviceroles")]
     Roles {
-        /// Bordered table.
-        #[arg(long, conflicts_with = "json")]
+        /// Bordered table (with --json, JSON wins, as in Ozone).
+        #[arg(long)]
         table: bool,
     },
     /// Move leadership to another voter.
@@ -294,6 +302,9 @@ pub enum AdminOmCommand {
         /// The node to remove.
         #[arg(long = "nodeid", value_name = "NODE")]
         node_id: String,
+        /// Its host name or address (`-hostname`), checked against the configuration.
+        #[arg(long = "node-host-address", value_name = "HOST")]
+        host: String,
         /// Skip the check that every remaining node's configuration lists it as decommissioned.
         #[arg(long)]
         force: bool,
@@ -325,20 +336,32 @@ impl CliError {
     }
 }
 
-/// Rewrites Ozone's single-dash long options (`-id`) into their clap form.
-pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    args.into_iter()
-        .map(|a| match a.as_str() {
-            "-id" => "--service-id".to_string(),
-            "-conf" => "--conf".to_string(),
-            "-nodeid" => "--nodeid".to_string(),
-            _ => match a.split_once('=') {
-                Some(("-id", v)) => format!("--service-id={v}"),
-                Some(("-nodeid", v)) => format!("--nodeid={v}"),
-                _ => a,
-            },
-        })
-        .collect()
+/// Ozone's check before a decommission: `host` resolves to the address the configuration gives
+/// `node_id` (`ozone.om.address.<sid>.<nid>`), so a typo in either is caught before the ring
+/// changes.
+fn check_decommission_host(conf: &OzoneConfig, service_id: &str, node_id: &str, host: &str) -> Result<(), CliError> {
+    let key = format!("ozone.om.address.{service_id}.{node_id}");
+    let configured = conf.get(&key).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+        CliError::Refused(format!("There is no OM corresponding to {node_id} in the configuration ({key} is not set)."))
+    })?;
+    let (configured_host, _) = om_client::config::split_host_port(&key, configured.trim(), 0)?;
+    let resolve = |h: &str| -> Result<Vec<std::net::IpAddr>, CliError> {
+        let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(h, 0))
+            .map_err(|e| CliError::Refused(format!("cannot resolve host {h}: {e}")))?;
+        Ok(addrs.map(|a| a.ip()).collect())
+    };
+    // Ozone compares the first address of each; any shared address is accepted here, so a
+    // name with both an IPv4 and an IPv6 address matches either.
+    let (given, expected) = (resolve(host)?, resolve(&configured_host)?);
+    if !given.iter().any(|g| expected.contains(g)) {
+        let show = |a: &[std::net::IpAddr]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+        return Err(CliError::Refused(format!(
+            "OM {node_id}'s host address in config - {} does not match the provided host address {host}/{}",
+            show(&expected),
+            show(&given)
+        )));
+    }
+    Ok(())
 }
 
 /// Loads the configuration named by `--conf`, else `$OZONE_CONF_DIR/ozone-site.xml`, else
@@ -354,10 +377,14 @@ pub fn load_config(cli: &Cli) -> Result<OzoneConfig, CliError> {
     Ok(conf)
 }
 
+/// `path` without its `o3://service` part, if it has one.
+pub fn strip_service(path: &str) -> &str {
+    path.strip_prefix("o3://").map(|rest| rest.split_once('/').map(|x| x.1).unwrap_or("")).unwrap_or(path)
+}
+
 /// Splits `/vol/bucket/key` (also `o3://host/vol/...`) into at most three parts.
 pub fn split_path(path: &str, want: usize) -> Result<Vec<String>, CliError> {
-    let p = path.strip_prefix("o3://").map(|rest| rest.split_once('/').map(|x| x.1).unwrap_or("")).unwrap_or(path);
-    let p = p.trim_start_matches('/');
+    let p = strip_service(path).trim_start_matches('/');
     let parts: Vec<String> = if want == 3 {
         p.splitn(3, '/').map(str::to_string).collect()
     } else {
@@ -437,7 +464,8 @@ pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
                 }
                 Ok(())
             }
-            AdminOmCommand::Decommission { node_id, force } => {
+            AdminOmCommand::Decommission { node_id, host, force } => {
+                check_decommission_host(&conf, client.service_id(), node_id, host)?;
                 if !force {
                     let disagree = client.decommission_disagreements(node_id).await;
                     if !disagree.is_empty() {
@@ -451,7 +479,7 @@ pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
                 let r = client.decommission(node_id).await?;
                 print(json, &r, || {
                     if r.changed {
-                        format!("Successfully decommissioned OM {node_id}.")
+                        format!("Successfully decommissioned OM {node_id}")
                     } else {
                         r.message.clone()
                     }
@@ -510,7 +538,7 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
                 };
                 list_all(client, list, json, page).await?;
             }
-            VolumeOp::Acl(op) => acl::run(client, ObjectKind::Volume, op, json).await?,
+            VolumeOp::Acl(op) => acl::run(client, AclResource::Volume, op, json).await?,
         },
         ShCommand::Bucket { op } => match op {
             BucketOp::Create { path, layout, user, versioning, quota } => {
@@ -554,7 +582,7 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
                 };
                 list_all(client, list, json, page).await?;
             }
-            BucketOp::Acl(op) => acl::run(client, ObjectKind::Bucket, op, json).await?,
+            BucketOp::Acl(op) => acl::run(client, AclResource::Bucket, op, json).await?,
         },
         ShCommand::Key { op } => match op {
             KeyOp::Create { path, size, replication, meta } => {
@@ -598,9 +626,9 @@ async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result
                 };
                 list_all(client, list, json, page).await?;
             }
-            KeyOp::Acl(op) => acl::run(client, ObjectKind::Key, op, json).await?,
+            KeyOp::Acl(op) => acl::run(client, AclResource::Key, op, json).await?,
         },
-        ShCommand::Prefix { op } => acl::run(client, ObjectKind::Prefix, op, json).await?,
+        ShCommand::Prefix { op } => acl::run(client, AclResource::Prefix, op, json).await?,
     }
     Ok(())
 }

@@ -37,11 +37,13 @@ impl Table {
     pub const NAMESPACE: [Table; 6] =
         [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys, Table::Prefixes];
 
-    /// Tables held whole in memory as well as in RocksDB (Ozone's *full table cache* for the
-    /// volume and bucket tables): few rows, read by nearly every write, so apply never searches
-    /// RocksDB for them.
+    /// Tables held whole in memory as well as in RocksDB: few rows, read by nearly every
+    /// write, so neither apply nor an ACL check searches RocksDB for them. Ozone does the same:
+    /// a *full table cache* for volumes and buckets, and an in-memory tree of every prefix
+    /// (`PrefixManagerImpl`), which every key write looks up for its prefix ACLs and DEFAULT
+    /// ACLs to inherit, and which is nearly always a miss.
     pub fn fully_cached(self) -> bool {
-        matches!(self, Table::Volumes | Table::Buckets)
+        matches!(self, Table::Volumes | Table::Buckets | Table::Prefixes)
     }
 
     pub fn cf_name(self) -> &'static str {

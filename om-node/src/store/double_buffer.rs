@@ -9,8 +9,9 @@
 //! commit is coming). Reads go through the cache first, so they see applied but unflushed data.
 //! A semaphore bounds the unflushed transactions: when RocksDB falls behind, apply waits.
 //!
-//! The volume and bucket tables are also held whole in memory (Ozone's full table cache): a
-//! read of them never reaches RocksDB, and a miss there means the row does not exist.
+//! The volume, bucket and prefix tables are also held whole in memory
+//! ([`Table::fully_cached`]): a read of them never reaches RocksDB, and a miss there means the
+//! row does not exist.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;

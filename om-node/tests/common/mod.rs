@@ -75,8 +75,16 @@ impl Ring {
         self.ring.start_node(i).expect("start node");
     }
 
+    /// SIGTERM, then the exit code (None: ended by a signal). Any ending but exit code 0 prints
+    /// the end of the node's log, so a failed assertion on it says why.
     pub fn terminate(&mut self, i: usize) -> Option<i32> {
-        self.ring.terminate(i, Duration::from_secs(20)).expect("node stops on SIGTERM")
+        let code = self.ring.terminate(i, Duration::from_secs(20)).expect("node stops on SIGTERM");
+        if code != Some(0) {
+            let log = self.ring.log(i);
+            let tail: Vec<&str> = log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+            eprintln!("node {} ended with {code:?}; the end of its log:\n{}", self.ring.nodes[i].id, tail.join("\n"));
+        }
+        code
     }
 
     pub fn index_of(&self, id: &str) -> usize {

@@ -1,0 +1,80 @@
+//! Ozone's command-line spellings that clap does not take as they are.
+
+/// Ozone's deprecated multi-character single-dash options and their double-dash forms (Ozone's
+/// `DeprecatedCliOption`), which Ozone still accepts. clap would read `-hostname=h3` as `-h`
+/// (help, exit 0); rewritten, it is `--node-host-address=h3`.
+const SINGLE_DASH_OPTIONS: &[(&str, &str)] = &[
+    ("-conf", "--conf"),
+    ("-id", "--service-id"),
+    ("-host", "--service-host"),
+    ("-nodeid", "--nodeid"),
+    ("-hostname", "--node-host-address"),
+];
+
+/// Rewrites Ozone's single-dash long options (`-id`, `-hostname=h3`) into their clap form.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            let (opt, value) = match a.split_once('=') {
+                Some((o, v)) => (o, Some(v)),
+                None => (a.as_str(), None),
+            };
+            match SINGLE_DASH_OPTIONS.iter().find(|(old, _)| *old == opt) {
+                Some((_, new)) => value.map_or_else(|| new.to_string(), |v| format!("{new}={v}")),
+                None => a,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{AdminCommand, AdminOmCommand, Cli, Command};
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(normalize_args(line.split_whitespace().map(str::to_string)))
+    }
+
+    #[test]
+    fn ozone_single_dash_options_become_double_dash() {
+        let got =
+            normalize_args(["-id", "s1", "-nodeid=om3", "-hostname=h3", "-conf", "f", "-x", "--id"].map(String::from));
+        assert_eq!(got, ["--service-id", "s1", "--nodeid=om3", "--node-host-address=h3", "--conf", "f", "-x", "--id"]);
+    }
+
+    #[test]
+    fn decommission_is_parsed_as_ozone_users_type_it() {
+        for line in [
+            "om admin om decommission -id s1 -nodeid om3 -hostname=h3",
+            "om admin om decommission --service-id s1 --nodeid om3 --node-host-address h3",
+            "om admin om decommission -id=s1 -nodeid=om3 -hostname h3",
+        ] {
+            let cli = parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            match cli.command {
+                Command::Admin {
+                    what: AdminCommand::Om { what: AdminOmCommand::Decommission { node_id, host, .. } },
+                } => {
+                    assert_eq!((node_id.as_str(), host.as_str()), ("om3", "h3"), "{line}")
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        // Ozone's other spellings.
+        for line in ["om admin om getserviceroles --om-service-id s1", "om admin om roles -id s1 --json --table"] {
+            let cli = parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(cli.service_id.as_deref(), Some("s1"), "{line}");
+            assert!(
+                matches!(cli.command, Command::Admin { what: AdminCommand::Om { what: AdminOmCommand::Roles { .. } } }),
+                "{line}"
+            );
+        }
+        assert!(matches!(parse("om om --init").map(|c| c.command), Ok(Command::Om(a)) if a.init));
+        // Without the host it is an error, not help and success.
+        let e = parse("om admin om decommission -id s1 -nodeid om3").unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument, "{e}");
+        assert!(e.to_string().contains("--node-host-address"), "{e}");
+    }
+}
