@@ -32,6 +32,11 @@ if [[ " $ONLY " == *" ozone "* ]]; then
   OZONE_DRIVER=$OZONE_HOME/driver
   # The marker holds the POM's hash: a changed dependency list resolves the classpath again.
   POM_SUM=$(sha256sum "$HERE/ozone/pom.xml" | cut -c1-16)
+  # One installer at a time: tests run this in parallel, and a second run's `rm -rf` of the
+  # lib directory under a first run that just reported it complete failed both on a fresh machine.
+  mkdir -p "$OZONE_HOME"
+  exec 9>"$OZONE_HOME/.lock"
+  flock 9
   if [[ ! -f $OZONE_HOME/.complete || $(cat "$OZONE_HOME/.complete") != "$POM_SUM" ]]; then
     command -v javac >/dev/null || {
       log "installing Java 17 (Debian openjdk-17-jdk-headless)"
@@ -65,6 +70,7 @@ if [[ " $ONLY " == *" ozone "* ]]; then
     javac -nowarn -cp "$OZONE_LIB/*" -d "$OZONE_DRIVER" "$HERE/ozone/OmDriver.java" 2>&1 | grep -v '^Note:' >&2 || true
     [[ -f $OZONE_DRIVER/OmDriver.class ]] || { log "compiling OmDriver.java failed"; exit 1; }
   fi
+  flock -u 9
   echo "OZONE_LIB=$OZONE_LIB"
   echo "OZONE_DRIVER=$OZONE_DRIVER"
 fi
