@@ -21,11 +21,13 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.apache.hadoop.hdds.client.RatisReplicationConfig;
 import org.apache.hadoop.hdds.conf.OzoneConfiguration;
 import org.apache.hadoop.hdds.protocol.proto.HddsProtos;
+import org.apache.hadoop.ozone.client.BucketArgs;
 import org.apache.hadoop.ozone.client.ObjectStore;
 import org.apache.hadoop.ozone.client.OzoneClient;
 import org.apache.hadoop.ozone.client.OzoneClientFactory;
 import org.apache.hadoop.ozone.client.OzoneVolume;
 import org.apache.hadoop.ozone.client.VolumeArgs;
+import org.apache.hadoop.ozone.om.helpers.BucketLayout;
 import org.apache.hadoop.ozone.om.helpers.OmKeyArgs;
 import org.apache.hadoop.ozone.om.helpers.OpenKeySession;
 import org.apache.hadoop.ozone.om.helpers.ServiceInfo;
@@ -79,9 +81,14 @@ public final class OmDriver {
     switch (w[0]) {
       case "setup":
         try { store.createVolume(volume); } catch (Exception e) { /* exists */ }
-        try { store.getVolume(volume).createBucket(bucket); } catch (Exception e) { /* exists */ }
-        store.getVolume(volume).getBucket(bucket);
-        return "ok";
+        // OBJECT_STORE, as omring's bucket: without a layout Ozone 2.2 makes FILE_SYSTEM_OPTIMIZED
+        // and resolves and creates a directory per path component of every key (unequal work).
+        try {
+          store.getVolume(volume).createBucket(bucket,
+              BucketArgs.newBuilder().setBucketLayout(BucketLayout.OBJECT_STORE).build());
+        } catch (Exception e) { /* exists */ }
+        BucketLayout layout = store.getVolume(volume).getBucket(bucket).getBucketLayout();
+        return layout == BucketLayout.OBJECT_STORE ? "ok" : "error bucket " + bucket + " is " + layout;
       case "leader":
         for (ServiceInfo s : om.getServiceList()) {
           if (s.getNodeType() == HddsProtos.NodeType.OM && s.getOmRoleInfo() != null
