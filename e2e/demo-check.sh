@@ -25,7 +25,7 @@ nodes=$(awk '{print $7}' <<<"$wide" | sort -u | grep -c '^node-' || true)
 ips=$(awk '$6 ~ /^10\.244\./' <<<"$wide" | wc -l)
 [[ $nodes -eq 3 && $ips -eq 3 ]] || fail "om pods not on 3 Nodes with pod IPs:"$'\n'"$wide"
 leader=$(kubectl get omr om -o jsonpath='{.status.leader}')
-grep -qE "\| +$leader +\| LEADER" "$OUT" || fail "the demo's roles table does not show $leader (status.leader) as LEADER"
+grep -qE "\| +$leader +\| +LEADER +\|" "$OUT" || fail "the demo's roles table does not show $leader (status.leader) as LEADER"
 
 mapfile -t cmds < <(sed -n '/^# --- demo commands ---$/,/^# --- end ---$/p' "$OUT" | sed '1d;$d')
 [[ ${#cmds[@]} -ge 10 ]] || fail "the demo printed ${#cmds[@]} commands between its markers"

@@ -106,7 +106,7 @@ if ((RING)); then
   members=$("${K[@]}" get pods -l app.kubernetes.io/instance=om -o jsonpath='{.items[*].spec.nodeName}' | tr ' ' '\n' | sort -u | wc -l)
   [[ $members -eq 3 ]] || fail "ring members on $members Nodes, not 3"
   leader=$("${K[@]}" get omr om -o jsonpath='{.status.leader}')
-  "${K[@]}" exec om-0 -- om-node admin om roles --table | grep -E "\| $leader +\| LEADER" >/dev/null ||
+  "${K[@]}" exec om-0 -- om-node admin om roles --table | grep -E "\| +$leader +\| +LEADER +\|" >/dev/null ||
     fail "kubectl exec om-0 -- om-node admin om roles --table does not name $leader (status.leader) LEADER"
   "${K[@]}" exec om-0 -- om-node sh volume create /smokevol >/dev/null || fail "volume create through om-0"
   "${K[@]}" exec om-2 -- om-node sh volume list | grep -x smokevol >/dev/null || fail "om-2 does not list the volume"

@@ -156,6 +156,7 @@ pub async fn execute(client: &FailoverClient, op: &Op, deadline: Duration) -> Ou
                     prefix: prefix.clone(),
                     start_after: start_after.clone(),
                     max: Some(LIST_MAX),
+                    owner: None,
                 };
                 match client.read(req).await {
                     Ok(ReadResponse::Volumes { volumes }) => {

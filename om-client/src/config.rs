@@ -61,9 +61,17 @@ fn in_file(path: &Option<PathBuf>) -> String {
 }
 
 /// An ordered set of configuration properties, as read from Hadoop configuration XML.
+///
+/// [`OzoneConfig::get`] and the typed getters answer with `${var}` references expanded
+/// ([`crate::hadoop_vars`]); [`OzoneConfig::iter`], [`OzoneConfig::get_raw`] and
+/// [`OzoneConfig::to_xml`] keep values as written, as Hadoop's iterator and `getRaw` do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OzoneConfig {
     props: Vec<(String, String)>,
+    /// `props`' values with references expanded, same order.
+    expanded: Vec<String>,
+    /// Keys whose expansion failed, with the reason (their raw value stands in `expanded`).
+    unexpandable: Vec<(String, String)>,
     index: HashMap<String, usize>,
     source: Option<PathBuf>,
 }
@@ -95,8 +103,10 @@ impl OzoneConfig {
         let props = crate::hadoop_xml::parse(text).map_err(|reason| ConfigError::Malformed { path: None, reason })?;
         let mut conf = OzoneConfig::new();
         for (name, value) in props {
-            conf.set(&name, value);
+            conf.set_raw(&name, value);
         }
+        conf.expand_all();
+        conf.check_expanded()?;
         Ok(conf)
     }
 
@@ -114,7 +124,13 @@ impl OzoneConfig {
         out
     }
 
+    /// A key's value with `${var}` references expanded.
     pub fn get(&self, key: &str) -> Option<&str> {
+        self.index.get(key).map(|&i| self.expanded[i].as_str())
+    }
+
+    /// A key's value as written.
+    pub fn get_raw(&self, key: &str) -> Option<&str> {
         self.index.get(key).map(|&i| self.props[i].1.as_str())
     }
 
@@ -123,8 +139,14 @@ impl OzoneConfig {
         self.get(key).map(hadoop_trim).filter(|v| !v.is_empty())
     }
 
+    /// Sets a key; every value referring to it follows. A value needing more than 20
+    /// substitutions reads as written (loading a file or an override names it as an error).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        let value = value.into();
+        self.set_raw(key, value.into());
+        self.expand_all();
+    }
+
+    fn set_raw(&mut self, key: &str, value: String) {
         match self.index.get(key) {
             Some(&i) => self.props[i].1 = value,
             None => {
@@ -134,6 +156,42 @@ impl OzoneConfig {
         }
     }
 
+    /// Recomputes every expanded value (a set may change what others refer to).
+    fn expand_all(&mut self) {
+        let process = crate::hadoop_vars::this_process();
+        let raw = |name: &str| self.get_raw(name).map(str::to_string);
+        let mut expanded = Vec::with_capacity(self.props.len());
+        let mut unexpandable = Vec::new();
+        for (key, value) in &self.props {
+            if !value.contains("${") {
+                expanded.push(value.clone());
+                continue;
+            }
+            match crate::hadoop_vars::expand(value, &raw, &process) {
+                Ok(v) => expanded.push(v),
+                Err(reason) => {
+                    unexpandable.push((key.clone(), reason));
+                    expanded.push(value.clone());
+                }
+            }
+        }
+        self.expanded = expanded;
+        self.unexpandable = unexpandable;
+    }
+
+    /// The first value whose references could not be expanded, as an error naming its key.
+    fn check_expanded(&self) -> Result<(), ConfigError> {
+        match self.unexpandable.first() {
+            Some((key, reason)) => Err(ConfigError::Invalid {
+                key: key.clone(),
+                value: self.get_raw(key).unwrap_or_default().to_string(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Every key with its value as written, in file order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
@@ -147,9 +205,10 @@ impl OzoneConfig {
             if k.is_empty() {
                 return Err(ConfigError::Override(o.to_string()));
             }
-            self.set(k, v.trim());
+            self.set_raw(k, v.trim().to_string());
         }
-        Ok(())
+        self.expand_all();
+        self.check_expanded()
     }
 
     /// Comma-separated list value, empty entries removed.
@@ -330,7 +389,19 @@ impl OzoneConfig {
 
     /// Directory for this node's databases.
     pub fn db_dir(&self) -> Result<PathBuf, ConfigError> {
-        self.get_trimmed(OZONE_OM_DB_DIRS)
+        self.db_dir_of(None)
+    }
+
+    /// Where node `nid` of service `sid` keeps its databases: Ozone's node-specific
+    /// `ozone.om.db.dirs.<sid>.<nid>` first (its `OMHANodeDetails` copies it over the generic
+    /// key), then as [`OzoneConfig::db_dir`].
+    pub fn node_db_dir(&self, sid: &str, nid: &str) -> Result<PathBuf, ConfigError> {
+        self.db_dir_of(self.get_trimmed(&format!("{OZONE_OM_DB_DIRS}.{sid}.{nid}")))
+    }
+
+    fn db_dir_of(&self, node_specific: Option<&str>) -> Result<PathBuf, ConfigError> {
+        node_specific
+            .or_else(|| self.get_trimmed(OZONE_OM_DB_DIRS))
             .or_else(|| self.get_trimmed(OZONE_METADATA_DIRS))
             .map(|v| PathBuf::from(v.split(',').next().unwrap_or(v).trim()))
             .ok_or_else(|| ConfigError::Missing {
@@ -619,6 +690,36 @@ mod tests {
         assert_eq!(conf.resolve_self_node(&svc).unwrap(), "b");
         conf.set(OZONE_OM_NODE_ID, "zz");
         assert!(conf.resolve_self_node(&svc).is_err());
+    }
+
+    #[test]
+    fn references_expand_on_get_and_follow_later_sets() {
+        let xml = "<configuration>\
+            <property><name>om.base</name><value>/data</value></property>\
+            <property><name>ozone.om.db.dirs</name><value>${om.base}/om-${env.PATH-x}</value></property>\
+            </configuration>";
+        let mut conf = OzoneConfig::parse_xml(xml).unwrap();
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(conf.get(OZONE_OM_DB_DIRS), Some(format!("/data/om-{path}").as_str()));
+        assert_eq!(conf.get_raw(OZONE_OM_DB_DIRS), Some("${om.base}/om-${env.PATH-x}"));
+        conf.apply_overrides(&["om.base=/other"]).unwrap();
+        assert_eq!(conf.db_dir().unwrap(), PathBuf::from(format!("/other/om-{path}")));
+        assert!(conf.to_xml().contains("${om.base}"), "written back as written");
+        conf.set("ozone.om.db.dirs.s1.om2", "${om.base}/om2");
+        assert_eq!(conf.node_db_dir("s1", "om2").unwrap(), PathBuf::from("/other/om2"));
+        assert_eq!(conf.node_db_dir("s1", "om1").unwrap(), conf.db_dir().unwrap());
+    }
+
+    #[test]
+    fn a_reference_loop_is_an_error_naming_the_key() {
+        let xml = "<configuration><property><name>a</name><value>${b}</value></property>\
+                   <property><name>b</name><value>${a}x</value></property></configuration>";
+        let err = OzoneConfig::parse_xml(xml).unwrap_err().to_string();
+        assert!(err.contains("for a:") && err.contains("depth too large"), "{err}");
+        let mut conf = OzoneConfig::new();
+        conf.set("a", "${b}");
+        let err = conf.apply_overrides(&["b=${a}x"]).unwrap_err().to_string();
+        assert!(err.contains("depth too large"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - names are trimmed, values kept as written.
 //!
 //! Not followed: `xi:include` is refused with an error naming it (its properties would
-//! otherwise be missing silently); `${var}` references are kept as written.
+//! otherwise be missing silently). `${var}` references are kept as written here and expanded
+//! when a key is read ([`crate::hadoop_vars`]).
 
 use std::collections::HashSet;
 

@@ -5,7 +5,9 @@ pub mod acl;
 pub mod client;
 mod client_acl;
 pub mod config;
+mod hadoop_vars;
 mod hadoop_xml;
+pub mod jackson;
 pub mod wire;
 
 pub mod ports;

@@ -108,7 +108,7 @@ fn read_op() -> impl Strategy<Value = ReadOp> {
     prop_oneof![
         name().prop_map(|volume| ReadOp::VolumeInfo { volume }),
         (text(), text(), proptest::option::of(any::<u32>()))
-            .prop_map(|(prefix, start_after, max)| ReadOp::ListVolumes { prefix, start_after, max }),
+            .prop_map(|(prefix, start_after, max)| ReadOp::ListVolumes { prefix, start_after, max, owner: None }),
         (name(), name()).prop_map(|(volume, bucket)| ReadOp::BucketInfo { volume, bucket }),
         (name(), name(), text()).prop_map(|(volume, bucket, key)| ReadOp::KeyInfo { volume, bucket, key }),
         (name(), name(), text(), proptest::option::of(any::<u32>())).prop_map(|(volume, bucket, prefix, max)| {

@@ -27,6 +27,20 @@ fn precondition(msg: impl Into<String>) -> ApiError {
 
 /// Re-reads the node's configuration file (with its `-D` overrides) and reports the service.
 pub fn reload_config(node: &OmNode) -> Result<ConfigView, ApiError> {
+    let service = reload_service(node)?;
+    let view = ConfigView {
+        node_id: node.node_id.to_string(),
+        service_id: service.service_id.clone(),
+        nodes: service.nodes.iter().map(|n| n.configured()).collect(),
+        decommissioned: service.decommissioned.clone(),
+    };
+    tracing::info!(nodes = ?service.node_ids(), decommissioned = ?service.decommissioned, "reloaded configuration");
+    Ok(view)
+}
+
+/// This node's service as its configuration file states it now (with the node's `-D`
+/// overrides).
+pub fn reload_service(node: &OmNode) -> Result<om_client::ServiceConfig, ApiError> {
     let Some(source) = &node.settings.reload_source else {
         return Err(precondition(format!(
             "{} was not started from a configuration file, so there is nothing to reload",
@@ -38,15 +52,7 @@ pub fn reload_config(node: &OmNode) -> Result<ConfigView, ApiError> {
     };
     let mut conf = OzoneConfig::load(&source.path).map_err(fail)?;
     conf.apply_overrides(&source.overrides).map_err(fail)?;
-    let service = conf.service(Some(&node.settings.service.service_id)).map_err(fail)?;
-    let view = ConfigView {
-        node_id: node.node_id.to_string(),
-        service_id: service.service_id.clone(),
-        nodes: service.nodes.iter().map(|n| n.configured()).collect(),
-        decommissioned: service.decommissioned.clone(),
-    };
-    tracing::info!(nodes = ?service.node_ids(), decommissioned = ?service.decommissioned, "reloaded configuration");
-    Ok(view)
+    conf.service(Some(&node.settings.service.service_id)).map_err(fail)
 }
 
 /// Members as the API reports them.

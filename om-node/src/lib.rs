@@ -18,7 +18,6 @@ pub mod metrics;
 pub mod namespace;
 pub mod network;
 pub mod propose;
-pub mod roles;
 pub mod run;
 pub mod security;
 pub mod server;

@@ -46,8 +46,10 @@ fn main() {
         }
     });
     if let Err(e) = result {
-        eprintln!("{e}");
-        exit_now(e.exit_code());
+        eprintln!("{}", e.user_message());
+        // A node that cannot run exits 1, as `ozone om` does; client commands exit as Ozone's.
+        let node_failed = is_node && !matches!(e, CliError::Usage(_));
+        exit_now(if node_failed { 1 } else { e.exit_code() });
     }
 }
 

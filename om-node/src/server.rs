@@ -332,17 +332,34 @@ async fn decommission(
     body: Result<Json<DecommissionRequest>, JsonRejection>,
 ) -> Response {
     let started = Instant::now();
-    let params = crate::audit::params(&[(
-        "nodeId",
-        body.as_ref().map(|b| serde_json::Value::String(b.node_id.clone())).unwrap_or_default(),
-    )]);
-    let result = match (node.require_admin(&who, "decommission"), body) {
-        (Err(e), _) => Err(e),
-        (Ok(()), Ok(Json(req))) => crate::admin::decommission(&node, req).await,
-        (Ok(()), Err(rej)) => Err(bad_json(rej).0),
+    let req = match body {
+        Ok(Json(req)) => req,
+        Err(rej) => {
+            let result = node.require_admin(&who, "decommission").and(Err::<(), _>(bad_json(rej).0));
+            audit(&node, caller(&who, &conn), ("DECOMMISSION", serde_json::Map::new()), &result);
+            return answer(&node, "Decommission", started, result);
+        }
     };
-    audit(&node, caller(&who, &conn), ("DECOMMISSION", params), &result);
-    answer(&node, "Decommission", started, result)
+    to_response(serve_decommission(&node, &who, caller(&who, &conn), started, req).await)
+}
+
+/// A decommission from either front end (the JSON API, Hadoop RPC's OMAdminProtocol):
+/// administrators only (with security on), audited and counted the same way.
+pub(crate) async fn serve_decommission(
+    node: &Arc<OmNode>,
+    who: &Principal,
+    caller: (String, String),
+    started: Instant,
+    req: DecommissionRequest,
+) -> Result<MembershipChange, ApiError> {
+    let params = crate::audit::params(&[("nodeId", serde_json::Value::String(req.node_id.clone()))]);
+    let result = match node.require_admin(who, "decommission") {
+        Err(e) => Err(e),
+        Ok(()) => crate::admin::decommission(node, req).await,
+    };
+    audit(node, caller, ("DECOMMISSION", params), &result);
+    observe(node, "Decommission", started, &result);
+    result
 }
 
 async fn status(State(node): State<Arc<OmNode>>) -> Json<NodeStatus> {

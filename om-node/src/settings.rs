@@ -111,7 +111,7 @@ impl NodeSettings {
         let heartbeat_ms = conf.get_u64(KEY_HEARTBEAT_MS, 100)?;
         let election_min_ms = conf.get_u64(KEY_ELECTION_MIN_MS, 300)?;
         let election_max_ms = conf.get_u64(KEY_ELECTION_MAX_MS, election_min_ms * 2)?;
-        let db_dir = conf.db_dir()?;
+        let db_dir = conf.node_db_dir(&service.service_id, &node_id)?;
         let http_host = service.node(&node_id).map(|n| n.http_host.clone()).unwrap_or_default();
         let security = SecuritySettings::from_config(conf, &service.service_id, &node_id, &http_host, &db_dir)
             .map_err(|e| match e {

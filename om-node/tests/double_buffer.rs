@@ -145,7 +145,7 @@ async fn a_crash_in_the_middle_of_a_snapshot_installation_leaves_the_old_state_u
 }
 
 fn volumes_of(sm: &StateMachineStore) -> Vec<String> {
-    let op = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1000) };
+    let op = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1000), owner: None };
     match sm.read(&op).unwrap() {
         ReadResponse::Volumes { volumes } => volumes.into_iter().map(|v| v.name).collect(),
         other => panic!("{other:?}"),

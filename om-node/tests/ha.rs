@@ -109,16 +109,16 @@ async fn bootstrap_grows_a_live_ring_to_five_and_decommission_shrinks_it_back() 
     // Decommission is refused until every remaining node's file lists om5 as decommissioned.
     // As Ozone's users type it; the host must be the one the configuration gives the node.
     let o = ring.cli(&["admin", "om", "decommission", "-id", SID, "-nodeid", "om5", "-hostname=localhost"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
     assert!(stderr(&o).contains("ozone.om.decommissioned.nodes.omservice"), "{}", stderr(&o));
     let o = ring.cli(&["admin", "om", "decommission", "-id", SID, "-nodeid", "om5", "-hostname=10.255.255.1"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
     assert!(stderr(&o).contains("does not match the provided host address 10.255.255.1"), "{}", stderr(&o));
     let o = ring.cli(&["admin", "om", "decommission", "-id", SID, "-nodeid", "om5"]);
     assert_eq!(o.status.code(), Some(2), "no host: a usage error, not help and success: {}", stderr(&o));
     let o =
         ring.cli(&["admin", "om", "decommission", "-id", SID, "--nodeid", "om5", "--node-host-address", "127.0.0.1"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
     assert!(stderr(&o).contains("ozone.om.decommissioned.nodes.omservice"), "{}", stderr(&o));
     assert_eq!(voters(&ring).await.len(), 5, "a refused decommission changes nothing");
 
@@ -176,7 +176,7 @@ async fn transfer_by_name_and_at_random_and_sigterm_hand_off_lose_no_request() {
 
     // Refusals name the reason.
     let o = ring.cli(&["admin", "om", "transfer", "-id", SID, "-n", "om9"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(255));
     assert!(stderr(&o).contains("om9 is not a member"), "{}", stderr(&o));
     let o = ring.cli(&["admin", "om", "transfer", "-id", SID]);
     assert_eq!(o.status.code(), Some(2), "-n or -r is required: {}", stderr(&o));
@@ -271,11 +271,16 @@ async fn roles_in_all_three_formats_mark_a_silent_node_unreachable() {
     assert_eq!(leaders.len(), 1);
 
     let table = ok(ring.cli(&["admin", "om", "roles", "-id", SID, "--table"]));
-    let t: Vec<&str> = table.lines().collect();
-    assert_eq!(t[0], "Ozone Manager Roles");
-    assert!(t[1].chars().all(|c| c == '-') && t[3] == t[1] && t[t.len() - 1] == t[1], "{table}");
-    assert_eq!(t[2].split('|').map(str::trim).collect::<Vec<_>>(), ["Host Name", "Node ID", "Role"]);
-    let rows: Vec<Vec<&str>> = t[4..t.len() - 1].iter().map(|l| l.split('|').map(str::trim).collect()).collect();
+    // Ozone's box: title, header and rows between borders, then a blank line.
+    assert!(table.ends_with("+\n\n"), "{table:?}");
+    let t: Vec<&str> = table.lines().filter(|l| !l.is_empty()).collect();
+    fn cells(l: &str) -> Vec<&str> {
+        l.trim_matches('|').split('|').map(str::trim).collect()
+    }
+    assert_eq!(cells(t[1]), ["Ozone Manager Roles"]);
+    assert!(t[2].starts_with("+-") && t[4] == t[2] && t[t.len() - 1] == t[2], "{table}");
+    assert_eq!(cells(t[3]), ["Host Name", "Node ID", "Role"]);
+    let rows: Vec<Vec<&str>> = t[5..t.len() - 1].iter().map(|l| cells(l)).collect();
     assert_eq!(rows.len(), 3);
     assert!(rows.contains(&vec!["127.0.0.1", down.as_str(), "UNREACHABLE"]), "{table}");
     assert!(rows.contains(&vec!["127.0.0.1", leader.as_str(), "LEADER"]), "{table}");

@@ -71,7 +71,7 @@ async fn nodes_started_in_process_form_a_ring_hand_over_and_restart_from_their_s
     let volumes = back
         .node
         .sm
-        .read(&ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: None })
+        .read(&ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: None, owner: None })
         .expect("list on the restarted node");
     let ReadResponse::Volumes { volumes } = volumes else { panic!("{volumes:?}") };
     let names: Vec<_> = volumes.iter().map(|v| v.name.as_str()).collect();

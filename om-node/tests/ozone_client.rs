@@ -43,6 +43,30 @@ async fn ozone_shell_and_admin_work_against_the_ring() {
         assert!(all && out.matches("LEADER").count() == 1, "{format}: every node, one LEADER:\n{out}");
         eprintln!("admin om roles --service-id {SID} {format}:\n{out}");
     }
+    // Golden: omring's own CLI prints what Ozone's prints for the same ring, byte for byte in
+    // the default and table formats; its JSON holds Ozone's fields with Ozone's values (plus
+    // term, appliedIndex and lag) and has Ozone's layout.
+    for format in [None, Some("--table"), Some("--json")] {
+        let args: Vec<&str> = ["om", "roles", "--service-id", SID].into_iter().chain(format).collect();
+        let theirs = ok("ozone admin om roles", cli.admin(&args));
+        let ours = ok("om-node admin om roles", ring.cli(&[&["admin"][..], &args].concat()));
+        if format == Some("--json") {
+            let strip = |text: &str| -> serde_json::Value {
+                let mut v: serde_json::Value = serde_json::from_str(text).expect("JSON");
+                for node in
+                    v.as_array_mut().expect("a list").iter_mut().flat_map(|e| e.as_object_mut().unwrap().values_mut())
+                {
+                    let fields = node.as_object_mut().unwrap();
+                    fields.retain(|k, _| k == "serverRole" || k == "hostname");
+                }
+                v
+            };
+            assert_eq!(strip(&ours), strip(&theirs), "ours:\n{ours}\nOzone's:\n{theirs}");
+            assert!(ours.starts_with("[ {\n  \"") && !ours.ends_with('\n') && !theirs.ends_with('\n'), "{ours}");
+        } else {
+            assert_eq!(ours, theirs, "{format:?}: ours, then Ozone's");
+        }
+    }
 
     // `admin om transfer -n NODE`, then `-r`: the roles follow.
     let target = ring.nodes.iter().map(|n| n.id.clone()).find(|id| *id != leader).expect("a follower");
@@ -90,6 +114,12 @@ async fn ozone_shell_and_admin_work_against_the_ring() {
     let list = ok("key list", cli.sh(&["key", "list", &o3("vol1/bkt1")]));
     assert!(list.contains("\"name\" : \"k0\""), "{list}");
     eprintln!("key info:\n{info}\nkey list:\n{list}");
+    // Golden: omring's own `sh ... info` prints what Ozone's prints for the same objects.
+    for (what, path) in [("volume", "vol1"), ("bucket", "vol1/bkt1"), ("key", "vol1/bkt1/k0")] {
+        let theirs = ok("ozone sh info", cli.sh(&[what, "info", &o3(path)]));
+        let ours = ok("om-node sh info", ring.cli(&["sh", what, "info", &o3(path)]));
+        assert_eq!(ours, theirs, "sh {what} info: ours, then Ozone's");
+    }
     ok("key rename", cli.sh(&["key", "rename", &o3("vol1/bkt1"), "k0", "k1"]));
     let info = ok("key info after rename", cli.sh(&["key", "info", &o3("vol1/bkt1/k1")]));
     assert!(info.contains("\"name\" : \"k1\""), "{info}");
@@ -246,4 +276,40 @@ async fn java_ozone_client_survives_a_leader_kill() {
         }
         other => panic!("the Java client's bucket: {other:?}"),
     }
+}
+
+/// `ozone admin om decommission`, Ozone's own CLI over OMAdminProtocol: refused while its own
+/// file, then while the nodes' files, do not list the node as decommissioned (Ozone's checks,
+/// through getOMConfiguration on every remaining OM); then the leader removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ozone_admin_om_decommission_removes_a_member() {
+    let lib = ozone_cli::install();
+    let mut ring = Ring::start(3, &[]);
+    let leader = ring.wait_leader(Duration::from_secs(60)).await;
+    let gone = ring.nodes.iter().map(|n| n.id.clone()).find(|id| *id != leader).expect("a follower");
+    let address = ring.conf.get(&format!("ozone.om.address.{SID}.{gone}")).expect("its address").to_string();
+    let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h).to_string();
+    let args = ["om", "decommission", "--service-id", SID, "--nodeid", &gone, "--node-host-address", &host];
+
+    let cli = OzoneCli::new(lib.clone(), ring.path(), &ring.conf.to_xml());
+    let out = fails("decommission before any file lists it", cli.admin(&args));
+    assert!(out.contains(&format!("Please add the to be decommissioned OM {gone}")), "{out}");
+
+    let key = format!("ozone.om.decommissioned.nodes.{SID}");
+    ring.conf.set(&key, &gone);
+    let cli = OzoneCli::new(lib, ring.path(), &ring.conf.to_xml());
+    let out = fails("decommission before the nodes' files list it", cli.admin(&args));
+    assert!(out.contains("have not been updated with decommissioned nodes list"), "{out}");
+
+    ring.write_conf().expect("write the nodes' files");
+    let out = ok("ozone admin om decommission", cli.admin(&args));
+    assert_eq!(out.trim(), format!("Successfully decommissioned OM {gone}"), "Ozone's words");
+    let client = ring.client();
+    wait_for(&format!("the leader's membership without {gone}"), Duration::from_secs(30), || async {
+        let statuses = client.ring_status().await;
+        let leader = statuses.iter().filter_map(|(_, s)| s.as_ref().ok()).find(|s| s.role == Role::Leader)?;
+        (!leader.members.iter().any(|m| m.node_id == gone)).then_some(())
+    })
+    .await;
+    eprintln!("ozone admin om decommission {args:?}:\n{out}");
 }

@@ -26,7 +26,7 @@ fn ok(o: std::process::Output) -> String {
 
 #[track_caller]
 fn fails_with(o: std::process::Output, code: &str) {
-    assert_eq!(o.status.code(), Some(1), "expected failure {code}, got {:?}: {}{}", o.status, stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(255), "expected failure {code}, got {:?}: {}{}", o.status, stdout(&o), stderr(&o));
     assert!(stderr(&o).contains(code), "expected {code} in: {}", stderr(&o));
 }
 
@@ -35,12 +35,30 @@ async fn cli_drives_the_namespace_and_reports_ozone_error_codes() {
     let ring = Ring::start(3, &[]);
     ring.wait_leader(Duration::from_secs(30)).await;
 
-    ok(ring.cli(&["sh", "volume", "create", "/vol1", "--user", "alice", "--quota", "1GB"]));
+    // Silent, as Ozone's create is, unless --verbose.
+    assert_eq!(ok(ring.cli(&["sh", "volume", "create", "/vol1", "--user", "alice", "--quota", "1GB"])), "");
+    assert!(ok(ring.cli(&["sh", "volume", "create", "/vol2", "--verbose"])).contains("vol2"));
+    // Ozone's volume list --user: the volumes alice owns.
+    assert_eq!(ok(ring.cli(&["sh", "volume", "list", "--user", "alice"])).trim(), "vol1");
+    assert_eq!(ok(ring.cli(&["sh", "volume", "list", "-u", "nobody"])).trim(), "");
     fails_with(ring.cli(&["sh", "volume", "create", "/vol1"]), "VOLUME_ALREADY_EXISTS");
-    fails_with(ring.cli(&["sh", "volume", "create", "/Bad_Name"]), "INVALID_NAME");
+    fails_with(ring.cli(&["sh", "volume", "create", "/Bad_Name"]), "INVALID_VOLUME_NAME");
     let info: VolumeInfo = serde_json::from_str(&ok(ring.cli(&["sh", "volume", "info", "/vol1", "--json"]))).unwrap();
     assert_eq!((info.owner.as_str(), info.quota_in_bytes), ("alice", 1 << 30));
     fails_with(ring.cli(&["sh", "volume", "info", "/nope"]), "VOLUME_NOT_FOUND");
+    // o3:// addresses as Ozone reads them: the service named, or one OM's host:port; a port
+    // with a service id is a usage error.
+    ok(ring.cli(&["sh", "volume", "info", &format!("o3://{SID}/vol1")]));
+    let om1 = ring.conf.get(&format!("ozone.om.address.{SID}.om1")).expect("om1's address").to_string();
+    ok(ring.cli(&["sh", "volume", "info", &format!("o3://{om1}/vol1")]));
+    let o = ring.cli(&["sh", "volume", "info", &format!("o3://{SID}:9862/vol1")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a logical (HA) OzoneManager"), "{}", stderr(&o));
+    // As Ozone's shell prints an OMException: code, space, message; exit 255.
+    assert_eq!(
+        stderr(&ring.cli(&["sh", "volume", "info", "/nope"])).trim_end(),
+        "VOLUME_NOT_FOUND Volume nope is not found"
+    );
 
     // -id is accepted like Ozone's
     ok(ring.cli(&["sh", "bucket", "create", "/vol1/bkt1", "-id", SID, "--layout", "FILE_SYSTEM_OPTIMIZED"]));
@@ -176,7 +194,7 @@ async fn bad_input_gets_clear_errors_and_the_node_keeps_serving() {
     std::fs::write(&bad_xml, "<configuration><property><name>x</name>").unwrap();
     let o =
         std::process::Command::new(BIN).arg("--conf").arg(&bad_xml).args(["sh", "volume", "list"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(255));
     assert!(stderr(&o).contains("malformed configuration XML") && stderr(&o).contains("bad.xml"), "{}", stderr(&o));
     let o = ring.cli(&["sh", "volume", "list", "--service-id", "nosuch"]);
     assert!(stderr(&o).contains("unknown service id \"nosuch\"") && stderr(&o).contains(SID), "{}", stderr(&o));

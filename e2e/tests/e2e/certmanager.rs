@@ -84,7 +84,8 @@ pub fn a_ring_takes_its_certificates_from_cert_manager() {
         assert_eq!(String::from_utf8_lossy(&bundle), ca_pem, "the trust bundle is the issuer's CA");
         let (alice_cert, alice_key) = user_certificate("alice", &ca_pem, &ca_key);
         let alice = client_with(&cluster, Some(credentials(Some((&alice_cert, &alice_key)), &bundle))).await;
-        let list = || ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(10) };
+        let list =
+            || ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(10), owner: None };
         alice.read(list()).await.expect("alice, with a certificate of the issuer's CA, reads");
 
         // A forced re-issue under load: the Secret is deleted, cert-manager writes a new one,

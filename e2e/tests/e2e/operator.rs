@@ -100,7 +100,10 @@ pub fn example_ring_becomes_available_and_status_matches_the_cli() {
             .expect("kubectl exec om-0 -- om-node admin om roles --table");
         step(format!("kubectl exec om-0 -- om-node admin om roles --table:\n{table}"));
         assert!(
-            table.lines().any(|l| l.contains(&format!("| {leader} ")) && l.contains("LEADER")),
+            table.lines().any(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                cells.len() == 3 && cells[1] == leader && cells[2] == "LEADER"
+            }),
             "the table names {leader} LEADER:\n{table}"
         );
         // kubectl logs reads the container's log through the kubelet.

@@ -239,7 +239,8 @@ pub fn certificates_are_renewed_under_load_and_outsiders_are_refused() {
         // old CA no longer passes on new connections (a fresh client each time: connections
         // opened before keep the identity they were opened with), and the new CA's
         // certificates are served.
-        let list = || ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(10) };
+        let list =
+            || ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(10), owner: None };
         let refused = wait_for(
             "every node refuses a client certificate of the old CA",
             Duration::from_secs(180),

@@ -1,8 +1,6 @@
 //! What `getacl` prints: Ozone's JSON array (Jackson's default pretty printer) or, with
 //! `--json=false`, one line of ACL strings.
 
-use std::io;
-
 use serde::{Deserialize, Serialize};
 
 use super::{AclIdentityType, AclRight, AclScope, OzoneAcl};
@@ -39,13 +37,7 @@ impl From<&OzoneAcl> for AclJson {
 /// (`"key" : value`, objects indented by two, arrays on one line: `[ "READ", "LIST" ]`, `[ ]`).
 pub fn getacl_json(acls: &[OzoneAcl]) -> String {
     let view: Vec<AclJson> = acls.iter().map(AclJson::from).collect();
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, JacksonPretty::default());
-    // Plain structs of strings into memory: serializing cannot fail.
-    if view.serialize(&mut ser).is_err() {
-        return String::new();
-    }
-    String::from_utf8(out).unwrap_or_default()
+    crate::jackson::to_string(&view)
 }
 
 /// `getacl --json=false`: the ACL strings joined by commas, `[ACCESS]` left out
@@ -59,77 +51,4 @@ pub fn format_acl_line(acls: &[OzoneAcl]) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// Jackson's `DefaultPrettyPrinter`: objects break lines and indent two spaces per level,
-/// arrays stay on one line with a space inside the brackets, keys and values are separated by
-/// ` : `.
-#[derive(Default)]
-struct JacksonPretty {
-    depth: usize,
-    /// Per open object: whether it has had an entry.
-    object_has_entries: Vec<bool>,
-}
-
-impl JacksonPretty {
-    fn newline_indent<W: ?Sized + io::Write>(&self, w: &mut W) -> io::Result<()> {
-        w.write_all(b"\n")?;
-        for _ in 0..self.depth {
-            w.write_all(b"  ")?;
-        }
-        Ok(())
-    }
-}
-
-impl serde_json::ser::Formatter for JacksonPretty {
-    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b"[")
-    }
-
-    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b" ]")
-    }
-
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        let separator: &[u8] = if first { b" " } else { b", " };
-        w.write_all(separator)
-    }
-
-    fn end_array_value<W: ?Sized + io::Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth += 1;
-        self.object_has_entries.push(false);
-        w.write_all(b"{")
-    }
-
-    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.object_has_entries.pop().unwrap_or(false) {
-            self.newline_indent(w)?;
-        } else {
-            w.write_all(b" ")?;
-        }
-        w.write_all(b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if let Some(has) = self.object_has_entries.last_mut() {
-            *has = true;
-        }
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline_indent(w)
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b" : ")
-    }
-
-    fn end_object_value<W: ?Sized + io::Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        Ok(())
-    }
 }

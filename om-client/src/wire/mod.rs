@@ -60,7 +60,12 @@ pub enum ErrorCode {
     KeyNotFound,
     KeyAlreadyExists,
     QuotaExceeded,
-    InvalidName,
+    /// A volume name Ozone's rules refuse (3-63 characters of `a-z0-9.-`, ...).
+    InvalidVolumeName,
+    /// A bucket name Ozone's rules refuse (the same rules as volume names).
+    InvalidBucketName,
+    /// An empty key name, one over 1024 bytes, or one with a NUL.
+    InvalidKeyName,
     /// The request is malformed (bad JSON, bad field value, list too large).
     InvalidRequest,
     /// This node is not the leader; `leader_id`/`leader_address` say who is, if known.
@@ -87,7 +92,7 @@ impl ErrorCode {
             VolumeNotFound | BucketNotFound | KeyNotFound => 404,
             VolumeAlreadyExists | BucketAlreadyExists | KeyAlreadyExists | VolumeNotEmpty | BucketNotEmpty => 409,
             QuotaExceeded => 403,
-            InvalidName | InvalidRequest => 400,
+            InvalidVolumeName | InvalidBucketName | InvalidKeyName | InvalidRequest => 400,
             NotLeader => 421,
             FailedPrecondition => 412,
             LeaderNotReady => 503,
@@ -377,6 +382,9 @@ pub enum ReadOp {
         start_after: String,
         #[serde(default)]
         max: Option<u32>,
+        /// Only the volumes this user owns (Ozone's `volume list --user`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
     },
     BucketInfo {
         volume: String,

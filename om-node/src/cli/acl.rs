@@ -47,6 +47,18 @@ pub enum AclOp {
     },
 }
 
+impl AclOp {
+    /// The object's path as given.
+    pub(super) fn path(&self) -> &str {
+        match self {
+            AclOp::AddAcl { path, .. }
+            | AclOp::RemoveAcl { path, .. }
+            | AclOp::SetAcl { path, .. }
+            | AclOp::GetAcl { path, .. } => path,
+        }
+    }
+}
+
 /// The object of `path` for commands on `kind` (an `o3://service/` prefix is allowed).
 pub fn target(kind: AclResource, path: &str) -> Result<AclTarget, CliError> {
     AclTarget::from_path(kind, super::strip_service(path)).map_err(CliError::Usage)

@@ -11,8 +11,29 @@ const SINGLE_DASH_OPTIONS: &[(&str, &str)] = &[
     ("-hostname", "--node-host-address"),
 ];
 
-/// Rewrites Ozone's single-dash long options (`-id`, `-hostname=h3`) into their clap form.
+/// Rewrites Ozone's single-dash long options (`-id`, `-hostname=h3`) into their clap form, and
+/// moves every `-D`/`--set` override to the front: clap keeps only the last level's values of a
+/// global option, so `-D a=1 sh ... -D b=2` would lose `a=1`.
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let args = rewrite_single_dash(args);
+    let mut it = args.into_iter();
+    let mut front: Vec<String> = it.next().into_iter().collect();
+    let mut rest = Vec::new();
+    while let Some(a) = it.next() {
+        if a == "-D" || a == "--set" {
+            front.push(a);
+            front.extend(it.next());
+        } else if (a.starts_with("-D") && a.len() > 2) || a.starts_with("--set=") {
+            front.push(a);
+        } else {
+            rest.push(a);
+        }
+    }
+    front.extend(rest);
+    front
+}
+
+fn rewrite_single_dash(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
         .map(|a| {
             let (opt, value) = match a.split_once('=') {
@@ -40,9 +61,16 @@ mod tests {
 
     #[test]
     fn ozone_single_dash_options_become_double_dash() {
+        let got = normalize_args(
+            ["om", "-id", "s1", "-nodeid=om3", "-hostname=h3", "-conf", "f", "-x", "--id"].map(String::from),
+        );
+        assert_eq!(
+            got,
+            ["om", "--service-id", "s1", "--nodeid=om3", "--node-host-address=h3", "--conf", "f", "-x", "--id"]
+        );
         let got =
-            normalize_args(["-id", "s1", "-nodeid=om3", "-hostname=h3", "-conf", "f", "-x", "--id"].map(String::from));
-        assert_eq!(got, ["--service-id", "s1", "--nodeid=om3", "--node-host-address=h3", "--conf", "f", "-x", "--id"]);
+            normalize_args(["om", "sh", "-D", "a=1", "list", "--set=b=2", "-Dc=3", "--set", "d=4"].map(String::from));
+        assert_eq!(got, ["om", "-D", "a=1", "--set=b=2", "-Dc=3", "--set", "d=4", "sh", "list"]);
     }
 
     #[test]
@@ -72,6 +100,9 @@ mod tests {
             );
         }
         assert!(matches!(parse("om om --init").map(|c| c.command), Ok(Command::Om(a)) if a.init));
+        // Ozone's global --set and --verbose, before or after the command.
+        let cli = parse("om --set a=1 sh volume create /v1 -D b=2 --verbose").unwrap();
+        assert_eq!((cli.define, cli.verbose), (vec!["a=1".to_string(), "b=2".to_string()], true));
         // Without the host it is an error, not help and success.
         let e = parse("om admin om decommission -id s1 -nodeid om3").unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument, "{e}");

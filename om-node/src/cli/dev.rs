@@ -27,7 +27,7 @@ pub async fn run_dev_ring(nodes: usize, dir: &std::path::Path, service_id: &str)
         None => eprintln!("ring {service_id} started but no leader yet; see the logs in {}", dir.display()),
     }
     let client = FailoverClient::from_config(&ring.conf, Some(service_id))?;
-    print!("{}", crate::roles::format_table(&crate::roles::collect(&client).await));
+    print!("{}", super::roles::format_table(&super::roles::collect(&client).await));
     eprintln!(
         "\nTry:\n  om-node --conf {conf} sh volume create /vol1\n  om-node --conf {conf} sh bucket create /vol1/bucket1\n  om-node --conf {conf} sh key create /vol1/bucket1/key1 --size 1024\n  om-node --conf {conf} sh key list /vol1/bucket1\n  om-node --conf {conf} admin om roles --table\nLogs and data: {}\nCtrl-C stops the ring.",
         dir.display()

@@ -1,23 +1,24 @@
 //! The Ozone-shaped command line: `om` runs a node, `sh` edits the namespace, `admin om`
 //! inspects and steers the ring. Users paste Ozone commands, so `-id` works as `--service-id`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use om_client::wire::*;
 use om_client::{ClientError, FailoverClient, OzoneConfig};
 
 mod acl;
 mod args;
 mod dev;
+mod ozone_json;
 mod print;
+mod roles;
+mod sh;
+mod uri;
 
 pub use acl::AclOp;
 pub use args::normalize_args;
 pub use dev::run_dev_ring;
-use om_client::wire::AclResource;
-use print::{human_key, list_all, print, print_outcome, print_read};
+use print::print;
 
 /// omring: a Raft-replicated Ozone Manager metadata ring.
 #[derive(Parser, Debug)]
@@ -26,15 +27,18 @@ pub struct Cli {
     /// Configuration file [default: $OZONE_CONF_DIR/ozone-site.xml, else ./ozone-site.xml]
     #[arg(long, global = true, value_name = "FILE")]
     pub conf: Option<PathBuf>,
-    /// Override a configuration property (repeatable).
-    #[arg(short = 'D', global = true, value_name = "KEY=VALUE")]
+    /// Override a configuration property (repeatable; Ozone's `-D` and `--set`).
+    #[arg(short = 'D', long = "set", global = true, value_name = "KEY=VALUE")]
     pub define: Vec<String>,
     /// Service id of the ring (aliases: -id, --om-service-id).
     #[arg(long = "service-id", alias = "om-service-id", global = true, value_name = "SID")]
     pub service_id: Option<String>,
-    /// Print JSON instead of human-readable output.
+    /// Print the API's JSON records (snake_case, epoch milliseconds) instead of Ozone's output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also print what a create or rename made (silent otherwise, as Ozone's shell is).
+    #[arg(long, global = true)]
+    pub verbose: bool,
     /// CA bundle to check the ring's certificates with [default: omring.client.tls.ca.file, else omring.tls.ca.file].
     #[arg(long = "ca-file", global = true, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -52,17 +56,23 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The failover client the flags and `conf` describe (service, retries, TLS, token).
-    pub fn client(&self, conf: &OzoneConfig) -> Result<FailoverClient, ClientError> {
+    /// The failover client the flags, `conf` and an `sh` command's `o3://` address describe
+    /// (service, retries, TLS, token).
+    pub fn client(&self, conf: &OzoneConfig) -> Result<FailoverClient, CliError> {
         let overrides = om_client::tls::ClientTlsOverrides {
             ca: self.ca_file.clone(),
             cert: self.cert_file.clone(),
             key: self.key_file.clone(),
         };
-        FailoverClient::builder(conf.service(self.service_id.as_deref())?)
+        let path = match &self.command {
+            Command::Sh { what } => Some(what.path()),
+            _ => None,
+        };
+        let service = uri::service_for(conf, self.service_id.as_deref(), path)?;
+        Ok(FailoverClient::builder(service)
             .retry_policy(conf.retry_policy()?)
             .security_from_config(conf, &overrides, self.token_file.as_deref())?
-            .build()
+            .build()?)
     }
 }
 
@@ -141,6 +151,38 @@ pub enum ShCommand {
     },
 }
 
+impl ShCommand {
+    /// The path the command acts on (an `o3://` address there names the ring).
+    fn path(&self) -> &str {
+        match self {
+            ShCommand::Volume { op } => match op {
+                VolumeOp::Create { path, .. }
+                | VolumeOp::Info { path }
+                | VolumeOp::List { path, .. }
+                | VolumeOp::Delete { path }
+                | VolumeOp::Update { path, .. } => path,
+                VolumeOp::Acl(a) => a.path(),
+            },
+            ShCommand::Bucket { op } => match op {
+                BucketOp::Create { path, .. }
+                | BucketOp::Info { path }
+                | BucketOp::List { path, .. }
+                | BucketOp::Delete { path } => path,
+                BucketOp::Acl(a) => a.path(),
+            },
+            ShCommand::Key { op } => match op {
+                KeyOp::Create { path, .. }
+                | KeyOp::Info { path }
+                | KeyOp::List { path, .. }
+                | KeyOp::Delete { path }
+                | KeyOp::Rename { path, .. } => path,
+                KeyOp::Acl(a) => a.path(),
+            },
+            ShCommand::Prefix { op } => op.path(),
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct QuotaArgs {
     /// Space quota, e.g. 10GB, 512MB, 1024 (bytes); -1 for unlimited.
@@ -180,11 +222,15 @@ pub enum VolumeOp {
     Info {
         path: String,
     },
+    /// Every volume, or with --user the volumes that user owns.
     List {
         #[arg(default_value = "/")]
         path: String,
         #[command(flatten)]
         list: ListArgs,
+        /// Only the volumes this user owns.
+        #[arg(long, short = 'u')]
+        user: Option<String>,
     },
     Delete {
         path: String,
@@ -327,11 +373,25 @@ pub enum CliError {
     Refused(String),
 }
 
+/// Ozone's exit code for a command that failed while running (`GenericCli`'s -1).
+pub const EXECUTION_ERROR_EXIT_CODE: i32 = 255;
+
 impl CliError {
+    /// 2 for a usage error (picocli's), else Ozone's [`EXECUTION_ERROR_EXIT_CODE`].
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
-            _ => 1,
+            _ => EXECUTION_ERROR_EXIT_CODE,
+        }
+    }
+
+    /// The line a user sees. An error the ring answered prints as Ozone's shell prints an
+    /// `OMException`: the result code, a space, the message (`VOLUME_NOT_FOUND Volume vol9 is
+    /// not found`).
+    pub fn user_message(&self) -> String {
+        match self {
+            CliError::Client(ClientError::Api(e)) => format!("{} {}", e.code, e.message),
+            other => other.to_string(),
         }
     }
 }
@@ -418,21 +478,6 @@ pub fn parse_size(s: &str) -> Result<i64, CliError> {
     n.checked_mul(mult).ok_or_else(|| CliError::Usage(format!("size {s:?} is too large")))
 }
 
-fn parse_meta(items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
-    items
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| CliError::Usage(format!("invalid metadata {kv:?}: expected KEY=VALUE")))
-        })
-        .collect()
-}
-
-fn quota_bytes(q: &QuotaArgs) -> Result<Option<i64>, CliError> {
-    q.quota.as_deref().map(parse_size).transpose()
-}
-
 /// Runs `sh` and `admin` commands (everything but `om` and `dev`).
 pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
     let conf = load_config(cli)?;
@@ -440,16 +485,16 @@ pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
     let json = cli.json;
     match &cli.command {
         Command::Om(_) | Command::Dev { .. } => Err(CliError::Usage("not a client command".into())),
-        Command::Sh { what } => run_sh(&client, what, json).await,
+        Command::Sh { what } => sh::run(&client, what, json, cli.verbose).await,
         Command::Admin { what: AdminCommand::Om { what } } => match what {
             AdminOmCommand::Roles { table } => {
-                let roles = crate::roles::collect(&client).await;
+                let roles = roles::collect(&client).await;
                 let out = if json {
-                    crate::roles::format_json(&roles)
+                    roles::format_json(&roles)
                 } else if *table {
-                    crate::roles::format_table(&roles)
+                    roles::format_table(&roles)
                 } else {
-                    crate::roles::format_plain(&roles)
+                    roles::format_plain(&roles)
                 };
                 print!("{out}");
                 Ok(())
@@ -488,147 +533,4 @@ pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
             }
         },
     }
-}
-
-async fn run_sh(client: &FailoverClient, what: &ShCommand, json: bool) -> Result<(), CliError> {
-    match what {
-        ShCommand::Volume { op } => match op {
-            VolumeOp::Create { path, user, quota } => {
-                let v = split_path(path, 1)?.remove(0);
-                let r = client
-                    .write(WriteOp::CreateVolume {
-                        volume: v,
-                        owner: user.clone(),
-                        quota_in_bytes: quota_bytes(quota)?,
-                        quota_in_namespace: quota.namespace_quota,
-                        metadata: BTreeMap::new(),
-                    })
-                    .await?;
-                print_outcome(json, &r);
-            }
-            VolumeOp::Update { path, user, quota } => {
-                let v = split_path(path, 1)?.remove(0);
-                let r = client
-                    .write(WriteOp::SetVolumeProperty {
-                        volume: v,
-                        owner: user.clone(),
-                        quota_in_bytes: quota_bytes(quota)?,
-                        quota_in_namespace: quota.namespace_quota,
-                    })
-                    .await?;
-                print_outcome(json, &r);
-            }
-            VolumeOp::Info { path } => {
-                let volume = split_path(path, 1)?.remove(0);
-                let r = client.read(ReadOp::VolumeInfo { volume }).await?;
-                print_read(json, &r);
-            }
-            VolumeOp::Delete { path } => {
-                let volume = split_path(path, 1)?.remove(0);
-                client.write(WriteOp::DeleteVolume { volume: volume.clone() }).await?;
-                print(json, &serde_json::json!({"deleted": format!("/{volume}")}), || {
-                    format!("Volume {volume} is deleted")
-                });
-            }
-            VolumeOp::List { path: _, list } => {
-                let page = |start: String| ReadOp::ListVolumes {
-                    prefix: list.prefix.clone(),
-                    start_after: start,
-                    max: Some(list.length),
-                };
-                list_all(client, list, json, page).await?;
-            }
-            VolumeOp::Acl(op) => acl::run(client, AclResource::Volume, op, json).await?,
-        },
-        ShCommand::Bucket { op } => match op {
-            BucketOp::Create { path, layout, user, versioning, quota } => {
-                let mut p = split_path(path, 2)?;
-                let (bucket, volume) = (p.remove(1), p.remove(0));
-                let layout = layout.as_deref().map(str::parse::<BucketLayout>).transpose().map_err(CliError::Usage)?;
-                let r = client
-                    .write(WriteOp::CreateBucket {
-                        volume,
-                        bucket,
-                        owner: user.clone(),
-                        layout,
-                        versioning: *versioning,
-                        quota_in_bytes: quota_bytes(quota)?,
-                        quota_in_namespace: quota.namespace_quota,
-                        metadata: BTreeMap::new(),
-                    })
-                    .await?;
-                print_outcome(json, &r);
-            }
-            BucketOp::Info { path } => {
-                let mut p = split_path(path, 2)?;
-                let r = client.read(ReadOp::BucketInfo { bucket: p.remove(1), volume: p.remove(0) }).await?;
-                print_read(json, &r);
-            }
-            BucketOp::Delete { path } => {
-                let mut p = split_path(path, 2)?;
-                let (bucket, volume) = (p.remove(1), p.remove(0));
-                client.write(WriteOp::DeleteBucket { volume: volume.clone(), bucket: bucket.clone() }).await?;
-                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}")}), || {
-                    format!("Bucket {bucket} is deleted")
-                });
-            }
-            BucketOp::List { path, list } => {
-                let volume = split_path(path, 1)?.remove(0);
-                let page = |start: String| ReadOp::ListBuckets {
-                    volume: volume.clone(),
-                    prefix: list.prefix.clone(),
-                    start_after: start,
-                    max: Some(list.length),
-                };
-                list_all(client, list, json, page).await?;
-            }
-            BucketOp::Acl(op) => acl::run(client, AclResource::Bucket, op, json).await?,
-        },
-        ShCommand::Key { op } => match op {
-            KeyOp::Create { path, size, replication, meta } => {
-                let mut p = split_path(path, 3)?;
-                let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
-                let key =
-                    client.create_key(&volume, &bucket, &key, *size, replication.clone(), parse_meta(meta)?).await?;
-                print(json, &key, || human_key(&key));
-            }
-            KeyOp::Info { path } => {
-                let mut p = split_path(path, 3)?;
-                let r =
-                    client.read(ReadOp::KeyInfo { key: p.remove(2), bucket: p.remove(1), volume: p.remove(0) }).await?;
-                print_read(json, &r);
-            }
-            KeyOp::Delete { path } => {
-                let mut p = split_path(path, 3)?;
-                let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
-                client
-                    .write(WriteOp::DeleteKey { volume: volume.clone(), bucket: bucket.clone(), key: key.clone() })
-                    .await?;
-                print(json, &serde_json::json!({"deleted": format!("/{volume}/{bucket}/{key}")}), || {
-                    format!("Key {key} is deleted")
-                });
-            }
-            KeyOp::Rename { path, to } => {
-                let mut p = split_path(path, 3)?;
-                let (key, bucket, volume) = (p.remove(2), p.remove(1), p.remove(0));
-                let r = client.write(WriteOp::RenameKey { volume, bucket, key, to_key: to.clone() }).await?;
-                print_outcome(json, &r);
-            }
-            KeyOp::List { path, list } => {
-                let mut p = split_path(path, 2)?;
-                let (bucket, volume) = (p.remove(1), p.remove(0));
-                let page = |start: String| ReadOp::ListKeys {
-                    volume: volume.clone(),
-                    bucket: bucket.clone(),
-                    prefix: list.prefix.clone(),
-                    start_after: start,
-                    max: Some(list.length),
-                };
-                list_all(client, list, json, page).await?;
-            }
-            KeyOp::Acl(op) => acl::run(client, AclResource::Key, op, json).await?,
-        },
-        ShCommand::Prefix { op } => acl::run(client, AclResource::Prefix, op, json).await?,
-    }
-    Ok(())
 }

@@ -1,11 +1,11 @@
-//! How `sh` commands print what the ring answered: JSON with `--json`, else for people; and
-//! listings, page by page.
+//! How `sh` commands print what the ring answered: the API's record with `--json`, else as
+//! Ozone's shell prints it ([`super::ozone_json`]); and listings, page by page.
 
 use om_client::wire::*;
 use om_client::{ClientError, FailoverClient};
 use serde::Serialize;
 
-use super::{CliError, ListArgs};
+use super::{ozone_json, CliError, ListArgs};
 
 pub(super) fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) {
     if json {
@@ -15,59 +15,22 @@ pub(super) fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() ->
     }
 }
 
-pub(super) fn human_volume(v: &VolumeInfo) -> String {
-    format!(
-        "volume {}\n  owner: {}\n  quota: {} bytes, {} buckets\n  used: {} bytes, {} buckets\n  created: {} (object id {})",
-        v.name, v.owner, quota_str(v.quota_in_bytes), quota_str(v.quota_in_namespace), v.used_bytes, v.used_namespace, v.creation_time, v.object_id
-    )
-}
-
-pub(super) fn human_bucket(b: &BucketInfo) -> String {
-    format!(
-        "bucket /{}/{}\n  owner: {}\n  layout: {}\n  versioning: {}\n  quota: {} bytes, {} keys\n  used: {} bytes, {} keys\n  created: {} (object id {})",
-        b.volume, b.name, b.owner, b.layout.as_str(), b.versioning, quota_str(b.quota_in_bytes), quota_str(b.quota_in_namespace), b.used_bytes, b.used_namespace, b.creation_time, b.object_id
-    )
-}
-
-pub(super) fn human_key(k: &KeyInfo) -> String {
-    let meta: Vec<String> = k.metadata.iter().map(|(a, b)| format!("{a}={b}")).collect();
-    format!(
-        "key /{}/{}/{}\n  size: {}\n  replication: {}\n  metadata: {}\n  modified: {} (object id {})",
-        k.volume,
-        k.bucket,
-        k.name,
-        k.size,
-        k.replication,
-        meta.join(","),
-        k.modification_time,
-        k.object_id
-    )
-}
-
-fn quota_str(q: i64) -> String {
-    if q < 0 {
-        "unlimited".into()
-    } else {
-        q.to_string()
-    }
-}
-
-/// Prints the record a write produced, as JSON or for humans.
+/// Prints the record a write produced.
 pub(super) fn print_outcome(json: bool, r: &WriteResponse) {
     match &r.outcome {
-        WriteOutcome::Volume { volume } => print(json, volume, || human_volume(volume)),
-        WriteOutcome::Bucket { bucket } => print(json, bucket, || human_bucket(bucket)),
-        WriteOutcome::Key { key } | WriteOutcome::Renamed { key } => print(json, key, || human_key(key)),
+        WriteOutcome::Volume { volume } => print(json, volume, || ozone_json::volume(volume)),
+        WriteOutcome::Bucket { bucket } => print(json, bucket, || ozone_json::bucket(bucket)),
+        WriteOutcome::Key { key } | WriteOutcome::Renamed { key } => print(json, key, || ozone_json::key(key)),
         other => print(json, r, || format!("{other:?}")),
     }
 }
 
-/// Prints the record itself (not the tagged envelope), as JSON or for humans.
+/// Prints the record itself (not the tagged envelope).
 pub(super) fn print_read(json: bool, r: &ReadResponse) {
     match r {
-        ReadResponse::Volume { volume } => print(json, volume, || human_volume(volume)),
-        ReadResponse::Bucket { bucket } => print(json, bucket, || human_bucket(bucket)),
-        ReadResponse::Key { key } => print(json, key, || human_key(key)),
+        ReadResponse::Volume { volume } => print(json, volume, || ozone_json::volume(volume)),
+        ReadResponse::Bucket { bucket } => print(json, bucket, || ozone_json::bucket(bucket)),
+        ReadResponse::Key { key } => print(json, key, || ozone_json::key(key)),
         other => print(json, other, || format!("{other:?}")),
     }
 }

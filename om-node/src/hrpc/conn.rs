@@ -14,8 +14,10 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use super::admin::AdminCall;
 use super::dispatch::{self, Call, Caller};
 use super::frame::{self, FrameError, Preamble, NO_CALL};
+use super::proto::admin::OmConfigurationRequest;
 use super::proto::hadoop::{
     IpcConnectionContext, RequestHeader, RpcErrorCode, RpcRequestHeader, RpcStatus, RPC_CLOSE_CONNECTION,
     RPC_PROTOCOL_BUFFER,
@@ -219,10 +221,12 @@ where
     }
 }
 
-/// The protocol's names: the one OM protocol served, and the admin one that is not yet.
+/// The protocols' names and the methods served of each.
 pub const OM_PROTOCOL: &str = "org.apache.hadoop.ozone.om.protocol.OzoneManagerProtocol";
-const OM_ADMIN_PROTOCOL: &str = "org.apache.hadoop.ozone.om.protocol.OMAdminProtocol";
+pub const OM_ADMIN_PROTOCOL: &str = "org.apache.hadoop.ozone.om.protocol.OMAdminProtocol";
 const SUBMIT_REQUEST: &str = "submitRequest";
+const GET_OM_CONFIGURATION: &str = "getOMConfiguration";
+const DECOMMISSION: &str = "decommission";
 
 /// A call's request header and body, or the ERROR reply that refuses it.
 fn parse_call(header: &RpcRequestHeader, mut buf: &[u8]) -> Result<Call, Vec<u8>> {
@@ -243,17 +247,21 @@ fn parse_call(header: &RpcRequestHeader, mut buf: &[u8]) -> Result<Call, Vec<u8>
     match (request.declaring_class_protocol_name.as_str(), request.method_name.as_str()) {
         (OM_PROTOCOL, SUBMIT_REQUEST) => {
             let om = frame::next_delimited(&mut buf, "OMRequest").map_err(bad_body)?;
-            Ok(Call { retry_count: header.retry_count.unwrap_or(-1), request: om })
+            Ok(Call::Om { retry_count: header.retry_count.unwrap_or(-1), request: om })
         }
-        (OM_PROTOCOL, method) => Err(error(
+        (OM_ADMIN_PROTOCOL, GET_OM_CONFIGURATION) => {
+            let _: OmConfigurationRequest =
+                frame::next_delimited(&mut buf, "OMConfigurationRequest").map_err(bad_body)?;
+            Ok(Call::Admin(AdminCall::Configuration))
+        }
+        (OM_ADMIN_PROTOCOL, DECOMMISSION) => {
+            let req = frame::next_delimited(&mut buf, "DecommissionOMRequest").map_err(bad_body)?;
+            Ok(Call::Admin(AdminCall::Decommission(req)))
+        }
+        (protocol @ (OM_PROTOCOL | OM_ADMIN_PROTOCOL), method) => Err(error(
             RpcErrorCode::NoSuchMethod,
             "org.apache.hadoop.ipc.RpcNoSuchMethodException",
-            format!("Unknown method {method} called on {OM_PROTOCOL} protocol."),
-        )),
-        (OM_ADMIN_PROTOCOL, method) => Err(error(
-            RpcErrorCode::NoSuchProtocol,
-            "org.apache.hadoop.ipc.RpcNoSuchProtocolException",
-            format!("omring does not serve {OM_ADMIN_PROTOCOL} ({method}) yet: use `om-node admin` for decommission"),
+            format!("Unknown method {method} called on {protocol} protocol."),
         )),
         (protocol, _) => Err(error(
             RpcErrorCode::NoSuchProtocol,

@@ -25,7 +25,7 @@ use super::convert;
 use super::frame;
 use super::proto::hadoop::{RpcErrorCode, RpcStatus};
 use super::proto::{hdds, om};
-use super::status::{st, status_of, type_name, Subject};
+use super::status::{st, status_of, type_name};
 use crate::security::identity::PrincipalSource;
 use crate::security::Principal;
 use crate::state::OmNode;
@@ -48,10 +48,23 @@ pub struct Caller {
     pub remote: SocketAddr,
 }
 
-/// A decoded `submitRequest` call.
-pub struct Call {
-    pub retry_count: i32,
-    pub request: om::OmRequest,
+impl Caller {
+    /// The principal requests of this connection run as: the user its connection context
+    /// names, unauthenticated (Hadoop RPC is served with security off only).
+    pub(super) fn principal(&self) -> Principal {
+        Principal { user: self.user.clone(), groups: Vec::new(), source: PrincipalSource::Unauthenticated }
+    }
+
+    /// (user, address) for the audit log.
+    pub(super) fn audit_caller(&self) -> (String, String) {
+        (self.user.clone(), self.remote.ip().to_string())
+    }
+}
+
+/// A decoded call: OzoneManagerProtocol's `submitRequest`, or an OMAdminProtocol call.
+pub enum Call {
+    Om { retry_count: i32, request: om::OmRequest },
+    Admin(super::admin::AdminCall),
 }
 
 /// Why a request gets no normal answer.
@@ -75,29 +88,24 @@ pub(super) fn missing(what: &str) -> Refusal {
 
 /// Runs one call and returns its whole reply frame.
 pub async fn answer(node: &Arc<OmNode>, who: &Caller, call_id: i32, client_id: &[u8], call: Call) -> Vec<u8> {
-    let req = call.request;
+    let (retry_count, req) = match call {
+        Call::Om { retry_count, request } => (retry_count, request),
+        Call::Admin(admin) => return super::admin::answer(node, who, call_id, client_id, admin).await,
+    };
     let cmd = req.cmd_type;
     let started = Instant::now();
     let ctx = Ctx { node, who, started, request_id: format!("hrpc-{}-{call_id}", hex::encode(client_id)) };
     let result = handle(&ctx, &req).await;
     let mut resp = match result {
         Ok(resp) => resp,
-        Err(Refusal::Api(e)) if matches!(e.code, ErrorCode::NotLeader | ErrorCode::LeaderNotReady) => {
-            let (class, message) = leader_refusal(node, &e);
-            tracing::debug!(call_id, retry = call.retry_count, %message, "Hadoop RPC call refused: not the leader");
-            return frame::failure(
-                call_id as u32,
-                RpcStatus::Error,
-                RpcErrorCode::Application,
-                class,
-                &message,
-                Some(client_id),
-            );
+        Err(Refusal::Api(e)) if is_leadership(&e) => {
+            tracing::debug!(call_id, retry = retry_count, "Hadoop RPC call refused: not the leader");
+            return leader_failure(node, &e, call_id, client_id);
         }
         Err(Refusal::Api(e)) => om::OmResponse {
             success: Some(false),
             message: Some(e.message),
-            status: status_of(e.code, subject(cmd)),
+            status: status_of(e.code),
             ..Default::default()
         },
         Err(Refusal::Status(status, message)) => {
@@ -113,6 +121,18 @@ pub async fn answer(node: &Arc<OmNode>, who: &Caller, call_id: i32, client_id: &
     resp.cmd_type = cmd;
     resp.trace_id = req.trace_id;
     frame::success(call_id, client_id, &resp.encode_to_vec())
+}
+
+/// Whether `e` says another node must answer (not the leader, or not ready yet).
+pub(super) fn is_leadership(e: &ApiError) -> bool {
+    matches!(e.code, ErrorCode::NotLeader | ErrorCode::LeaderNotReady)
+}
+
+/// The ERROR reply of a leadership refusal: `OMNotLeaderException` or
+/// `OMLeaderNotReadyException`, which make Ozone's failover proxy try the next OM.
+pub(super) fn leader_failure(node: &OmNode, e: &ApiError, call_id: i32, client_id: &[u8]) -> Vec<u8> {
+    let (class, message) = leader_refusal(node, e);
+    frame::failure(call_id as u32, RpcStatus::Error, RpcErrorCode::Application, class, &message, Some(client_id))
 }
 
 /// The exception class and message of a leadership refusal, in Ozone's words (the message
@@ -131,15 +151,6 @@ fn leader_refusal(node: &OmNode, e: &ApiError) -> (&'static str, String) {
     (NOT_LEADER, message)
 }
 
-fn subject(cmd: i32) -> Subject {
-    match cmd {
-        11..=16 => Subject::Volume,
-        21..=25 => Subject::Bucket,
-        31..=39 | 111 | 126 => Subject::Key,
-        _ => Subject::Other,
-    }
-}
-
 /// What every request handler needs.
 pub(super) struct Ctx<'a> {
     node: &'a Arc<OmNode>,
@@ -150,11 +161,11 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn principal(&self) -> Principal {
-        Principal { user: self.who.user.clone(), groups: Vec::new(), source: PrincipalSource::Unauthenticated }
+        self.who.principal()
     }
 
     fn audit_caller(&self) -> (String, String) {
-        (self.who.user.clone(), self.who.remote.ip().to_string())
+        self.who.audit_caller()
     }
 
     pub(super) async fn write(&self, op: WriteOp) -> Result<WriteOutcome, Refusal> {
@@ -315,38 +326,23 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
 /// ListVolume: by user (the volumes that user owns, as Ozone's user table lists them) or the
 /// whole cluster, paged by `prevKey` (exclusive).
 async fn list_volumes(cx: &Ctx<'_>, r: &om::ListVolumeRequest) -> Result<om::ListVolumeResponse, Refusal> {
-    let want = page(r.max_keys.map(i64::from)) as usize;
     let owner = match r.scope {
         om::SCOPE_USER_VOLUMES | om::SCOPE_VOLUMES_BY_USER => {
             Some(r.user_name.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| cx.who.user.clone()))
         }
         _ => None,
     };
-    let mut found = Vec::new();
-    let mut after = r.prev_key.clone().unwrap_or_default();
-    loop {
-        let op = ReadOp::ListVolumes {
-            prefix: r.prefix.clone().unwrap_or_default(),
-            start_after: after.clone(),
-            max: Some(LIST_MAX),
-        };
-        let volumes = match cx.read(op).await? {
-            ReadResponse::Volumes { volumes } => volumes,
-            other => return Err(unexpected("ListVolumes", other)),
-        };
-        let full_page = volumes.len() >= LIST_MAX as usize;
-        if let Some(last) = volumes.last() {
-            after = last.name.clone();
+    let op = ReadOp::ListVolumes {
+        prefix: r.prefix.clone().unwrap_or_default(),
+        start_after: r.prev_key.clone().unwrap_or_default(),
+        max: Some(page(r.max_keys.map(i64::from))),
+        owner,
+    };
+    match cx.read(op).await? {
+        ReadResponse::Volumes { volumes } => {
+            Ok(om::ListVolumeResponse { volume_info: volumes.iter().map(convert::volume_to).collect() })
         }
-        for v in volumes.iter().filter(|v| owner.as_ref().is_none_or(|o| &v.owner == o)) {
-            found.push(convert::volume_to(v));
-            if found.len() >= want {
-                return Ok(om::ListVolumeResponse { volume_info: found });
-            }
-        }
-        if !full_page {
-            return Ok(om::ListVolumeResponse { volume_info: found });
-        }
+        other => Err(unexpected("ListVolumes", other)),
     }
 }
 

@@ -8,7 +8,7 @@ use om_client::wire::*;
 use super::convert;
 use super::dispatch::{missing, page, unexpected, Ctx, Refusal};
 use super::proto::om;
-use super::status::{st, status_name, status_of, Subject};
+use super::status::{st, status_name, status_of};
 
 fn key_args<'a>(args: Option<&'a om::KeyArgs>, what: &str) -> Result<&'a om::KeyArgs, Refusal> {
     args.ok_or_else(|| missing(what))
@@ -181,7 +181,7 @@ async fn delete_keys(
                 undeleted.keys.push(key.clone());
                 errors.push(om::DeleteKeyError {
                     key: Some(key.clone()),
-                    error_code: Some(status_name(status_of(e.code, Subject::Key)).to_string()),
+                    error_code: Some(status_name(status_of(e.code)).to_string()),
                     error_msg: Some(e.message),
                 });
             }

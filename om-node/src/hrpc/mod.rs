@@ -1,5 +1,6 @@
-//! OzoneManagerProtocol over Hadoop RPC, so Apache Ozone's own clients (`ozone sh`,
-//! `ozone admin om roles`, the Java `OzoneClient`) work against the ring unchanged.
+//! OzoneManagerProtocol and OMAdminProtocol over Hadoop RPC, so Apache Ozone's own clients
+//! (`ozone sh`, `ozone admin om roles|transfer|decommission`, the Java `OzoneClient`) work
+//! against the ring unchanged.
 //!
 //! It shares the client port (`ozone.om.address`) with the JSON API: the listener looks at a
 //! connection's first bytes and hands those starting with `hrpc` here ([`sniffer`]). Security
@@ -8,10 +9,11 @@
 //! FATAL reply saying so, and clients use the JSON API over TLS.
 //!
 //! Layers: [`frame`] (bytes ↔ frames), [`conn`] (a connection's life), [`dispatch`], [`keys`]
-//! and [`acls`] (OMRequest ↔ the node's operations), [`convert`] and [`status`] (the translation
+//! and [`acls`] (OMRequest ↔ the node's operations), [`admin`] (OMAdminProtocol), [`convert`] and [`status`] (the translation
 //! tables), [`proto`] (the messages, hand-written prost structs).
 
 mod acls;
+pub mod admin;
 pub mod conn;
 pub mod convert;
 pub mod dispatch;

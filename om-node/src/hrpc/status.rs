@@ -8,74 +8,52 @@
 
 use om_client::wire::ErrorCode;
 
-/// `hadoop.ozone.Status` values omring sends.
-pub mod st {
-    pub const OK: i32 = 1;
-    pub const VOLUME_NOT_FOUND: i32 = 3;
-    pub const VOLUME_NOT_EMPTY: i32 = 4;
-    pub const VOLUME_ALREADY_EXISTS: i32 = 5;
-    pub const BUCKET_NOT_FOUND: i32 = 8;
-    pub const BUCKET_NOT_EMPTY: i32 = 9;
-    pub const BUCKET_ALREADY_EXISTS: i32 = 10;
-    pub const KEY_ALREADY_EXISTS: i32 = 11;
-    pub const KEY_NOT_FOUND: i32 = 12;
-    pub const INVALID_KEY_NAME: i32 = 13;
-    pub const ACCESS_DENIED: i32 = 14;
-    pub const INTERNAL_ERROR: i32 = 15;
-    pub const INVALID_REQUEST: i32 = 39;
-    pub const PERMISSION_DENIED: i32 = 48;
-    pub const TIMEOUT: i32 = 49;
-    pub const INVALID_PATH_IN_ACL_REQUEST: i32 = 53;
-    pub const INVALID_BUCKET_NAME: i32 = 58;
-    pub const INVALID_VOLUME_NAME: i32 = 61;
-    pub const PARTIAL_DELETE: i32 = 62;
-    pub const NOT_SUPPORTED_OPERATION: i32 = 64;
-    pub const QUOTA_EXCEEDED: i32 = 66;
-    pub const UNAUTHORIZED: i32 = 91;
+/// Defines [`st`]'s constants and the name of each from one list.
+macro_rules! statuses {
+    ($($name:ident = $value:literal,)*) => {
+        /// `hadoop.ozone.Status` values omring sends.
+        pub mod st {
+            $(pub const $name: i32 = $value;)*
+        }
+        /// Each status omring sends with its name.
+        const STATUS_NAMES: &[(i32, &str)] = &[$(($value, stringify!($name)),)*];
+    };
+}
+
+statuses! {
+    OK = 1,
+    VOLUME_NOT_FOUND = 3,
+    VOLUME_NOT_EMPTY = 4,
+    VOLUME_ALREADY_EXISTS = 5,
+    BUCKET_NOT_FOUND = 8,
+    BUCKET_NOT_EMPTY = 9,
+    BUCKET_ALREADY_EXISTS = 10,
+    KEY_ALREADY_EXISTS = 11,
+    KEY_NOT_FOUND = 12,
+    INVALID_KEY_NAME = 13,
+    ACCESS_DENIED = 14,
+    INTERNAL_ERROR = 15,
+    INVALID_REQUEST = 39,
+    PERMISSION_DENIED = 48,
+    TIMEOUT = 49,
+    INVALID_PATH_IN_ACL_REQUEST = 53,
+    INVALID_BUCKET_NAME = 58,
+    INVALID_VOLUME_NAME = 61,
+    PARTIAL_DELETE = 62,
+    NOT_SUPPORTED_OPERATION = 64,
+    QUOTA_EXCEEDED = 66,
+    UNAUTHORIZED = 91,
 }
 
 /// The name of a status omring sends (the `errorCode` strings of DeleteKeys' per-key errors,
-/// which are `OMException.ResultCodes` names).
+/// which are `OMException.ResultCodes` names); INTERNAL_ERROR for any other number.
 pub fn status_name(status: i32) -> &'static str {
-    match status {
-        st::OK => "OK",
-        st::VOLUME_NOT_FOUND => "VOLUME_NOT_FOUND",
-        st::VOLUME_NOT_EMPTY => "VOLUME_NOT_EMPTY",
-        st::VOLUME_ALREADY_EXISTS => "VOLUME_ALREADY_EXISTS",
-        st::BUCKET_NOT_FOUND => "BUCKET_NOT_FOUND",
-        st::BUCKET_NOT_EMPTY => "BUCKET_NOT_EMPTY",
-        st::BUCKET_ALREADY_EXISTS => "BUCKET_ALREADY_EXISTS",
-        st::KEY_ALREADY_EXISTS => "KEY_ALREADY_EXISTS",
-        st::KEY_NOT_FOUND => "KEY_NOT_FOUND",
-        st::INVALID_KEY_NAME => "INVALID_KEY_NAME",
-        st::ACCESS_DENIED => "ACCESS_DENIED",
-        st::INTERNAL_ERROR => "INTERNAL_ERROR",
-        st::INVALID_REQUEST => "INVALID_REQUEST",
-        st::PERMISSION_DENIED => "PERMISSION_DENIED",
-        st::TIMEOUT => "TIMEOUT",
-        st::INVALID_PATH_IN_ACL_REQUEST => "INVALID_PATH_IN_ACL_REQUEST",
-        st::INVALID_BUCKET_NAME => "INVALID_BUCKET_NAME",
-        st::INVALID_VOLUME_NAME => "INVALID_VOLUME_NAME",
-        st::PARTIAL_DELETE => "PARTIAL_DELETE",
-        st::NOT_SUPPORTED_OPERATION => "NOT_SUPPORTED_OPERATION",
-        st::QUOTA_EXCEEDED => "QUOTA_EXCEEDED",
-        st::UNAUTHORIZED => "UNAUTHORIZED",
-        _ => "INTERNAL_ERROR",
-    }
-}
-
-/// What a request names, for the one code (`INVALID_NAME`) whose Ozone status depends on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
-    Volume,
-    Bucket,
-    Key,
-    Other,
+    STATUS_NAMES.iter().find(|(v, _)| *v == status).map_or("INTERNAL_ERROR", |(_, name)| name)
 }
 
 /// Ozone's status for an omring error code. `NOT_LEADER` and `LEADER_NOT_READY` never get here:
 /// they travel as RPC errors (see [`super::dispatch`]), and map to INTERNAL_ERROR if they do.
-pub fn status_of(code: ErrorCode, subject: Subject) -> i32 {
+pub fn status_of(code: ErrorCode) -> i32 {
     match code {
         ErrorCode::VolumeAlreadyExists => st::VOLUME_ALREADY_EXISTS,
         ErrorCode::VolumeNotFound => st::VOLUME_NOT_FOUND,
@@ -86,12 +64,9 @@ pub fn status_of(code: ErrorCode, subject: Subject) -> i32 {
         ErrorCode::KeyNotFound => st::KEY_NOT_FOUND,
         ErrorCode::KeyAlreadyExists => st::KEY_ALREADY_EXISTS,
         ErrorCode::QuotaExceeded => st::QUOTA_EXCEEDED,
-        ErrorCode::InvalidName => match subject {
-            Subject::Volume => st::INVALID_VOLUME_NAME,
-            Subject::Bucket => st::INVALID_BUCKET_NAME,
-            Subject::Key => st::INVALID_KEY_NAME,
-            Subject::Other => st::INVALID_REQUEST,
-        },
+        ErrorCode::InvalidVolumeName => st::INVALID_VOLUME_NAME,
+        ErrorCode::InvalidBucketName => st::INVALID_BUCKET_NAME,
+        ErrorCode::InvalidKeyName => st::INVALID_KEY_NAME,
         ErrorCode::InvalidRequest | ErrorCode::FailedPrecondition => st::INVALID_REQUEST,
         ErrorCode::Timeout => st::TIMEOUT,
         ErrorCode::PermissionDenied => st::PERMISSION_DENIED,
@@ -217,24 +192,24 @@ mod tests {
         // Status numbers of Ozone 2.2.0 (0, 22, 23 and 51 do not exist).
         let defined = |s: i32| (1..=101).contains(&s) && ![22, 23, 51].contains(&s);
         for code in ErrorCode::iter() {
-            for subject in [Subject::Volume, Subject::Bucket, Subject::Key, Subject::Other] {
-                let s = status_of(code, subject);
-                assert!(defined(s), "{code} → {s}");
-                assert_ne!(s, st::OK, "{code} must not map to OK");
-            }
+            let s = status_of(code);
+            assert!(defined(s), "{code} → {s}");
+            assert_ne!(s, st::OK, "{code} must not map to OK");
         }
-        assert_eq!(status_of(ErrorCode::VolumeNotFound, Subject::Volume), 3);
-        assert_eq!(status_of(ErrorCode::BucketAlreadyExists, Subject::Bucket), 10);
-        assert_eq!(status_of(ErrorCode::InvalidName, Subject::Bucket), 58);
-        assert_eq!(status_of(ErrorCode::PermissionDenied, Subject::Key), 48);
+        assert_eq!(status_of(ErrorCode::VolumeNotFound), 3);
+        assert_eq!(status_of(ErrorCode::BucketAlreadyExists), 10);
+        assert_eq!(status_of(ErrorCode::InvalidBucketName), 58);
+        assert_eq!(status_of(ErrorCode::PermissionDenied), 48);
     }
 
     #[test]
     fn every_error_code_has_its_status_name() {
         for code in ErrorCode::iter() {
-            for subject in [Subject::Volume, Subject::Bucket, Subject::Key, Subject::Other] {
-                let status = status_of(code, subject);
-                assert!(status == st::INTERNAL_ERROR || status_name(status) != "INTERNAL_ERROR", "{code:?}");
+            let status = status_of(code);
+            assert!(status == st::INTERNAL_ERROR || status_name(status) != "INTERNAL_ERROR", "{code:?}");
+            // A code with an Ozone result code of the same name is sent as that one.
+            if STATUS_NAMES.iter().any(|(_, name)| *name == code.as_str()) {
+                assert_eq!(status_name(status), code.as_str(), "{code:?}");
             }
         }
         assert_eq!(status_name(st::KEY_NOT_FOUND), "KEY_NOT_FOUND");

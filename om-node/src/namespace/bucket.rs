@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use om_client::acl::{acls_for_bucket, OzoneAcl};
 use om_client::wire::{ApiError, BucketInfo, BucketLayout, ErrorCode, WriteOutcome};
 
-use super::validate::{validate_quota, validate_resource_name};
+use super::validate::{validate_bucket_name, validate_quota};
 use super::{bucket_key, volume_key, Table, Tx};
 
 /// The fields of [`crate::types::LogOp::CreateBucket`].
@@ -27,7 +27,7 @@ pub(super) struct NewBucket<'a> {
 pub(super) fn create(tx: &mut Tx<'_>, new: NewBucket<'_>) -> Result<WriteOutcome, ApiError> {
     let NewBucket { volume, bucket, owner, layout, versioning, quota_in_bytes, quota_in_namespace, metadata, acls } =
         new;
-    validate_resource_name("bucket", bucket)?;
+    validate_bucket_name(bucket)?;
     let qb = validate_quota("quota_in_bytes", quota_in_bytes)?;
     let qn = validate_quota("quota_in_namespace", quota_in_namespace)?;
     let mut vol = tx.read.volume(volume)?;

@@ -35,7 +35,7 @@ pub use retry::{retry_row_expired, RETRY_CACHE_TTL_MS};
 pub use tables::{
     bucket_key, key_key, prefix_key, volume_key, MemTables, Mutation, Table, TableAccess, TableError, TableRead, Value,
 };
-pub use validate::{page_size, validate_key_name, validate_resource_name};
+pub use validate::{page_size, validate_bucket_name, validate_key_name, validate_volume_name};
 pub use volume::DEFAULT_VOLUME_OWNER;
 
 use retry::{live_retry_result, retry_row};
@@ -81,7 +81,7 @@ struct Rows<'a> {
 impl Rows<'_> {
     fn volume(&self, v: &str) -> Result<VolumeInfo, ApiError> {
         get_typed(self.view, Table::Volumes, &volume_key(v))?
-            .ok_or_else(|| ApiError::new(ErrorCode::VolumeNotFound, format!("volume {v} not found")))
+            .ok_or_else(|| ApiError::new(ErrorCode::VolumeNotFound, format!("Volume {v} is not found")))
     }
     fn bucket(&self, v: &str, b: &str) -> Result<BucketInfo, ApiError> {
         match get_typed(self.view, Table::Buckets, &bucket_key(v, b))? {

@@ -16,10 +16,27 @@ pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError
     let rows = Rows { view };
     match op {
         ReadOp::VolumeInfo { volume } => Ok(ReadResponse::Volume { volume: rows.volume(volume)? }),
-        ReadOp::ListVolumes { prefix, start_after, max } => {
+        ReadOp::ListVolumes { prefix, start_after, max, owner: None } => {
             let n = page_size(*max)?;
             let volumes = list(view, Table::Volumes, "/", prefix, start_after, n)?;
             Ok(ReadResponse::Volumes { volumes })
+        }
+        ReadOp::ListVolumes { prefix, start_after, max, owner: Some(owner) } => {
+            let n = page_size(*max)?;
+            let mut volumes: Vec<VolumeInfo> = Vec::with_capacity(n);
+            let mut after = start_after.clone();
+            // Pages of every volume, keeping the owner's, until the page is full.
+            loop {
+                let page: Vec<VolumeInfo> = list(view, Table::Volumes, "/", prefix, &after, LIST_MAX as usize)?;
+                let last_page = page.len() < LIST_MAX as usize;
+                if let Some(last) = page.last() {
+                    after = last.name.clone();
+                }
+                volumes.extend(page.into_iter().filter(|v| &v.owner == owner).take(n - volumes.len()));
+                if last_page || volumes.len() >= n {
+                    return Ok(ReadResponse::Volumes { volumes });
+                }
+            }
         }
         ReadOp::BucketInfo { volume, bucket } => Ok(ReadResponse::Bucket { bucket: rows.bucket(volume, bucket)? }),
         ReadOp::ListBuckets { volume, prefix, start_after, max } => {

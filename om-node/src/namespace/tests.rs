@@ -185,6 +185,6 @@ fn listing_pages_with_prefix_and_start_after() {
     }
     assert_eq!(seen.len(), 25);
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
-    let big = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1001) };
+    let big = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1001), owner: None };
     assert_eq!(query(&r.tables, &big).unwrap_err().code, ErrorCode::InvalidRequest);
 }

@@ -2,9 +2,18 @@
 
 use om_client::wire::{ApiError, ErrorCode, LIST_MAX};
 
-/// Checks a volume or bucket name like Ozone and S3 do.
-pub fn validate_resource_name(kind: &str, name: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| Err(ApiError::new(ErrorCode::InvalidName, format!("invalid {kind} name {name:?}: {why}")));
+/// Checks a volume name like Ozone does (`INVALID_VOLUME_NAME`).
+pub fn validate_volume_name(name: &str) -> Result<(), ApiError> {
+    validate_resource_name("volume", ErrorCode::InvalidVolumeName, name)
+}
+
+/// Checks a bucket name like Ozone and S3 do (`INVALID_BUCKET_NAME`).
+pub fn validate_bucket_name(name: &str) -> Result<(), ApiError> {
+    validate_resource_name("bucket", ErrorCode::InvalidBucketName, name)
+}
+
+fn validate_resource_name(kind: &str, code: ErrorCode, name: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| Err(ApiError::new(code, format!("Invalid {kind} name: {name} ({why})")));
     if name.len() < 3 || name.len() > 63 {
         return bad("length must be between 3 and 63");
     }
@@ -27,7 +36,7 @@ pub fn validate_resource_name(kind: &str, name: &str) -> Result<(), ApiError> {
 
 /// Checks a key name: non-empty, at most 1024 bytes, no NUL.
 pub fn validate_key_name(name: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| Err(ApiError::new(ErrorCode::InvalidName, format!("invalid key name {name:?}: {why}")));
+    let bad = |why: &str| Err(ApiError::new(ErrorCode::InvalidKeyName, format!("Invalid key name: {name:?} ({why})")));
     if name.is_empty() {
         return bad("must not be empty");
     }
@@ -72,10 +81,15 @@ mod tests {
     #[test]
     fn names_are_validated() {
         for bad in ["ab", "Abc", "a_b", "-ab", "ab-", "a..b", "a.-b", "192.168.1.1", &"x".repeat(64)] {
-            assert_eq!(validate_resource_name("volume", bad).unwrap_err().code, ErrorCode::InvalidName, "{bad}");
+            assert_eq!(validate_volume_name(bad).unwrap_err().code, ErrorCode::InvalidVolumeName, "{bad}");
+            let e = validate_bucket_name(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidBucketName, "{bad}");
+            assert!(e.message.starts_with(&format!("Invalid bucket name: {bad} (")), "{}", e.message);
         }
         for good in ["abc", "a-b.c", "vol1", &"x".repeat(63)] {
-            validate_resource_name("volume", good).unwrap();
+            validate_volume_name(good).unwrap();
+            validate_bucket_name(good).unwrap();
         }
+        assert_eq!(validate_key_name("").unwrap_err().code, ErrorCode::InvalidKeyName);
     }
 }

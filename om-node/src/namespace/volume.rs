@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use om_client::acl::{acls_for_volume, OzoneAcl};
 use om_client::wire::{ApiError, ErrorCode, VolumeInfo, WriteOutcome};
 
-use super::validate::{validate_quota, validate_resource_name};
+use super::validate::{validate_quota, validate_volume_name};
 use super::{volume_key, Table, Tx};
 
 /// The owner of a volume created without one (the leader names the caller instead when
@@ -20,7 +20,7 @@ pub(super) fn create(
     metadata: &BTreeMap<String, String>,
     owner_acls: &[OzoneAcl],
 ) -> Result<WriteOutcome, ApiError> {
-    validate_resource_name("volume", volume)?;
+    validate_volume_name(volume)?;
     let qb = validate_quota("quota_in_bytes", quota_in_bytes)?;
     let qn = validate_quota("quota_in_namespace", quota_in_namespace)?;
     if tx.read.exists(Table::Volumes, &volume_key(volume))? {

@@ -132,9 +132,10 @@ fn request(op: Op, v: &str, client_id: u64) -> Option<(Setup, Request)> {
     Some(match op {
         Op::CreateVolume => (Setup::Volume, Write(WriteOp::create_volume(format!("{v}-new")))),
         Op::InfoVolume => (Setup::Volume, Read(ReadOp::VolumeInfo { volume: vol })),
-        Op::ListVolumes => {
-            (Setup::Volume, Read(ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: None }))
-        }
+        Op::ListVolumes => (
+            Setup::Volume,
+            Read(ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: None, owner: None }),
+        ),
         Op::SetVolumeProperty => (Setup::Volume, Write(set_volume(None, Some(1 << 30)))),
         Op::SetVolumeOwner => (Setup::Volume, Write(set_volume(Some("oscar".into()), None))),
         Op::DeleteVolume => (Setup::Volume, Write(WriteOp::DeleteVolume { volume: vol })),

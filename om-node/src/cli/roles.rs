@@ -4,9 +4,11 @@
 //! reports what each one says, marking a node that does not answer as UNREACHABLE. The JSON
 //! keeps Ozone's shape (`[{"om1": {"serverRole": ..., "hostname": ...}}]`) and adds fields.
 
+use std::collections::BTreeMap;
+
 use om_client::wire::{NodeStatus, Role};
 use om_client::FailoverClient;
-use serde_json::json;
+use serde::Serialize;
 
 /// One line of the roles listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,47 +66,73 @@ pub fn format_plain(rows: &[RoleRow]) -> String {
     rows.iter().map(|r| format!("{} : {} ({})\n", r.node_id, r.role, r.hostname)).collect()
 }
 
-/// Ozone's JSON list of one-key objects, with term, applied index and lag added.
-pub fn format_json(rows: &[RoleRow]) -> String {
-    let list: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            let mut inner = json!({ "serverRole": r.role.as_str(), "hostname": r.hostname });
-            if let Some(t) = r.term {
-                inner["term"] = json!(t);
-            }
-            if let Some(a) = r.applied_index {
-                inner["appliedIndex"] = json!(a);
-            }
-            if let Some(l) = r.lag {
-                inner["lag"] = json!(l);
-            }
-            json!({ r.node_id.clone(): inner })
-        })
-        .collect();
-    let mut s = serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into());
-    s.push('\n');
-    s
+/// One node in Ozone's JSON: its role and host first, in Ozone's order, then omring's fields
+/// (Ozone's parsers ignore unknown fields).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleJson<'a> {
+    server_role: &'a str,
+    hostname: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    term: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag: Option<u64>,
 }
 
-/// The bordered table titled `Ozone Manager Roles`.
+/// Ozone's `--json`: a list of one-key objects (`[ { "om1" : { "serverRole" : ...` ) in
+/// Jackson's layout, without a trailing newline, as Ozone prints it.
+pub fn format_json(rows: &[RoleRow]) -> String {
+    let list: Vec<BTreeMap<&str, RoleJson<'_>>> = rows
+        .iter()
+        .map(|r| {
+            let role = RoleJson {
+                server_role: r.role.as_str(),
+                hostname: &r.hostname,
+                term: r.term,
+                applied_index: r.applied_index,
+                lag: r.lag,
+            };
+            BTreeMap::from([(r.node_id.as_str(), role)])
+        })
+        .collect();
+    om_client::jackson::to_string(&list)
+}
+
+/// Ozone's `--table` (its `FormattingCLIUtils`): a bordered box titled `Ozone Manager Roles`,
+/// every cell centred in its column's width plus one space each side (an odd remainder goes
+/// right), and a blank line after it, as Ozone's `println` of the rendered box leaves.
 pub fn format_table(rows: &[RoleRow]) -> String {
-    let headers = ["Host Name", "Node ID", "Role"];
+    let header = ["Host Name", "Node ID", "Role"].map(String::from);
     let cells: Vec<[String; 3]> =
         rows.iter().map(|r| [r.hostname.clone(), r.node_id.clone(), r.role.to_string()]).collect();
-    let width = |i: usize| cells.iter().map(|c| c[i].len()).chain([headers[i].len()]).max().unwrap_or(0);
-    let (w0, w1) = (width(0), width(1));
-    let title = "Ozone Manager Roles";
-    let line = |a: &str, b: &str, c: &str| format!("{a:<w0$} | {b:<w1$} | {c}\n");
-    let header = line(headers[0], headers[1], headers[2]);
-    let rule = "-".repeat(title.len().max(header.trim_end().len()));
-    let mut out = format!("{title}\n{rule}\n{header}{rule}\n");
+    let widths: Vec<usize> =
+        (0..3).map(|i| cells.iter().chain([&header]).map(|c| c[i].chars().count()).max().unwrap_or(0)).collect();
+    let inner = widths.iter().sum::<usize>() + 3 * (widths.len() - 1);
+    let title: String = "Ozone Manager Roles".chars().take(inner).collect();
+    let border: String = widths.iter().fold("+".to_string(), |acc, w| format!("{acc}{}+", "-".repeat(w + 2))) + "\n";
+    let line = |c: &[String; 3]| {
+        c.iter().zip(&widths).fold("|".to_string(), |acc, (v, w)| format!("{acc}{}|", center(v, w + 2))) + "\n"
+    };
+    let mut out = format!("+{}+\n|{}|\n", "-".repeat(inner + 2), center(&title, inner + 2));
+    out.push_str(&border);
+    out.push_str(&line(&header));
+    out.push_str(&border);
     for c in &cells {
-        out.push_str(&line(&c[0], &c[1], &c[2]));
+        out.push_str(&line(c));
     }
-    out.push_str(&rule);
+    if !cells.is_empty() {
+        out.push_str(&border);
+    }
     out.push('\n');
     out
+}
+
+/// `s` padded with spaces to `size`: half the padding left (rounded down), the rest right.
+fn center(s: &str, size: usize) -> String {
+    let pad = size.saturating_sub(s.chars().count());
+    format!("{}{s}{}", " ".repeat(pad / 2), " ".repeat(pad - pad / 2))
 }
 
 #[cfg(test)]
@@ -158,14 +186,30 @@ mod tests {
     }
 
     #[test]
-    fn table_format_has_title_columns_and_rules() {
-        let t = format_table(&sample());
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "Ozone Manager Roles");
-        assert!(lines[1].chars().all(|c| c == '-'));
-        assert!(lines[2].starts_with("Host Name") && lines[2].contains("| Node ID") && lines[2].ends_with("| Role"));
-        assert!(lines[4].starts_with("host-om1") && lines[4].ends_with("| LEADER"));
-        assert!(lines.last().unwrap().chars().all(|c| c == '-'));
-        assert_eq!(lines.len(), 8);
+    fn json_is_jacksons_layout_without_a_trailing_newline() {
+        let rows = rows_from(&[("om1".into(), "h1".into(), None)]);
+        assert_eq!(
+            format_json(&rows),
+            "[ {\n  \"om1\" : {\n    \"serverRole\" : \"UNREACHABLE\",\n    \"hostname\" : \"h1\"\n  }\n} ]"
+        );
+    }
+
+    // Golden, worked out from Ozone's FormattingCLIUtils: column widths 9 ("Host Name" and
+    // "host-om1"), 7 and 11 ("UNREACHABLE"); the title spans 9+7+11 + 3*2 = 33 characters.
+    #[test]
+    fn table_is_ozones_bordered_box() {
+        let want = "\
++-----------------------------------+
+|        Ozone Manager Roles        |
++-----------+---------+-------------+
+| Host Name | Node ID |    Role     |
++-----------+---------+-------------+
+| host-om1  |   om1   |   LEADER    |
+| host-om2  |   om2   |  FOLLOWER   |
+|    h3     |   om3   | UNREACHABLE |
++-----------+---------+-------------+
+
+";
+        assert_eq!(format_table(&sample()), want);
     }
 }
