@@ -5,17 +5,43 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Stops the ring when the test fails before it does: SIGINT lets `dev ring` stop its nodes
+/// (a kill would leave them running), then a kill if it has not exited within 15 s.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if !matches!(self.0.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+    }
+}
+
 #[test]
 fn dev_ring_starts_prints_roles_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let ring_dir = dir.path().join("ring");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_om-node"))
-        .args(["dev", "ring", "--nodes", "3", "--dir"])
-        .arg(&ring_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut ring = StopOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_om-node"))
+            .args(["dev", "ring", "--nodes", "3", "--dir"])
+            .arg(&ring_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut ring.0;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut table = Vec::new();
