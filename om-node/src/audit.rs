@@ -189,6 +189,19 @@ pub fn of_write(op: &om_client::wire::WriteOp) -> (&'static str, Map<String, Val
                 ("bucketLayout", layout.map(|l| s(l.as_str())).unwrap_or(Value::Null)),
             ]),
         ),
+        SetBucketProperty { volume, bucket, owner, .. } => {
+            // Ozone logs an owner change as SET_OWNER (OMBucketSetOwnerRequest), the rest as
+            // UPDATE_BUCKET (OMBucketSetPropertyRequest).
+            let action = if owner.is_some() { "SET_OWNER" } else { "UPDATE_BUCKET" };
+            (
+                action,
+                params(&[
+                    ("volume", s(volume)),
+                    ("bucket", s(bucket)),
+                    ("owner", owner.as_deref().map(s).unwrap_or(Value::Null)),
+                ]),
+            )
+        }
         DeleteBucket { volume, bucket } => ("DELETE_BUCKET", params(&[("volume", s(volume)), ("bucket", s(bucket))])),
         OpenKey { volume, bucket, key, size, .. } => (
             "ALLOCATE_KEY",

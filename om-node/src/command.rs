@@ -56,6 +56,14 @@ pub enum LogOp {
         /// The creator's default ACLs; apply adds the volume's DEFAULT ACLs.
         acls: Vec<OzoneAcl>,
     },
+    SetBucketProperty {
+        volume: String,
+        bucket: String,
+        owner: Option<String>,
+        versioning: Option<bool>,
+        quota_in_bytes: Option<i64>,
+        quota_in_namespace: Option<i64>,
+    },
     DeleteBucket {
         volume: String,
         bucket: String,
@@ -159,6 +167,9 @@ impl LogOp {
                 metadata,
                 acls: creator_acls,
             },
+            WriteOp::SetBucketProperty { volume, bucket, owner, versioning, quota_in_bytes, quota_in_namespace } => {
+                LogOp::SetBucketProperty { volume, bucket, owner, versioning, quota_in_bytes, quota_in_namespace }
+            }
             WriteOp::DeleteBucket { volume, bucket } => LogOp::DeleteBucket { volume, bucket },
             WriteOp::OpenKey { volume, bucket, key, size, replication, metadata } => {
                 LogOp::OpenKey { volume, bucket, key, size, replication, metadata, acls: creator_acls }

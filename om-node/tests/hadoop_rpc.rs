@@ -125,7 +125,7 @@ async fn hadoop_rpc_serves_calls_and_survives_bad_input() {
         client_protocol_version: 1,
     };
     out.extend(frame(&[rpc_header(2), rh.encode_length_delimited_to_vec(), vec![0x05, 0xff, 0xff, 0xff, 0xff, 0xff]]));
-    out.extend(call(3, &om_request(23)));
+    out.extend(call(3, &om_request(45)));
     let mut info = om_request(14);
     info.info_volume_request = Some(om::VolumeNameRequest { volume_name: "no-such-volume".into() });
     out.extend(call(4, &info));
@@ -155,8 +155,8 @@ async fn hadoop_rpc_serves_calls_and_survives_bad_input() {
     assert!(h.error_msg.as_deref().unwrap_or("").contains("OMRequest"), "{h:?}");
     let (h, body) = &answers[&3];
     let body = body.as_ref().expect("a SUCCESS reply with an OMResponse");
-    assert_eq!((h.status, body.cmd_type, body.status), (0, 23, 64), "{body:?}");
-    assert!(body.message.as_deref().unwrap_or("").contains("SetBucketProperty"), "{body:?}");
+    assert_eq!((h.status, body.cmd_type, body.status), (0, 45, 64), "{body:?}");
+    assert!(body.message.as_deref().unwrap_or("").contains("InitiateMultiPartUpload"), "{body:?}");
     let (_, body) = &answers[&4];
     assert_eq!(body.as_ref().map(|b| b.status), Some(3), "VOLUME_NOT_FOUND: {body:?}");
 

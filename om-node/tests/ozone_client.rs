@@ -176,11 +176,50 @@ async fn ozone_shell_and_admin_work_against_the_ring() {
     let gone = fails("bucket info of a deleted bucket", cli.sh(&["bucket", "info", &o3("vol1/bkt1")]));
     assert!(gone.contains("BUCKET_NOT_FOUND"), "{gone}");
 
-    // A request type omring does not serve: a clear NOT_SUPPORTED_OPERATION, not a hang.
+    // SetBucketProperty: quotas (bounded by the volume's 1GB), the owner, clearing a quota;
+    // omring's own CLI makes the same changes and prints what Ozone's prints.
     ok("bucket create", cli.sh(&["bucket", "create", &o3("vol1/bkt2")]));
-    let unsupported = fails("bucket setquota", cli.sh(&["bucket", "setquota", "--quota", "1GB", &o3("vol1/bkt2")]));
+    let quiet = ok(
+        "bucket setquota",
+        cli.sh(&["bucket", "setquota", "--space-quota", "512MB", "--namespace-quota", "5", &o3("vol1/bkt2")]),
+    );
+    assert!(quiet.trim().is_empty(), "setquota prints nothing:\n{quiet}");
+    ok("bucket update --user", cli.sh(&["bucket", "update", "--user", "carol", &o3("vol1/bkt2")]));
+    let info = ok("bucket info after setquota and update", cli.sh(&["bucket", "info", &o3("vol1/bkt2")]));
+    let changed = ["\"quotaInBytes\" : 536870912", "\"quotaInNamespace\" : 5", "\"owner\" : \"carol\""];
+    assert!(changed.iter().all(|c| info.contains(c)), "quotas and owner changed:\n{info}");
+    let over = fails(
+        "bucket setquota over the volume's",
+        cli.sh(&["bucket", "setquota", "--space-quota", "2GB", &o3("vol1/bkt2")]),
+    );
+    assert!(over.contains("QUOTA_EXCEEDED"), "{over}");
+    eprintln!("bucket setquota over the volume's quota:\n{over}");
+    ok("bucket clrquota", cli.sh(&["bucket", "clrquota", "--namespace-quota", &o3("vol1/bkt2")]));
+    let info = ok("bucket info after clrquota", cli.sh(&["bucket", "info", &o3("vol1/bkt2")]));
+    assert!(info.contains("\"quotaInNamespace\" : -1") && info.contains("\"quotaInBytes\" : 536870912"), "{info}");
+    ok(
+        "om-node sh bucket setquota",
+        ring.cli(&["sh", "bucket", "setquota", "--space-quota", "256MB", &o3("vol1/bkt2")]),
+    );
+    ok("om-node sh bucket update", ring.cli(&["sh", "bucket", "update", "--user", "dave", &o3("vol1/bkt2")]));
+    let kept = fails(
+        "om-node sh bucket clrquota --space-quota under a volume quota",
+        ring.cli(&["sh", "bucket", "clrquota", "--space-quota", &o3("vol1/bkt2")]),
+    );
+    assert!(kept.starts_with("QUOTA_ERROR "), "{kept}");
+    let theirs = ok("ozone sh bucket info", cli.sh(&["bucket", "info", &o3("vol1/bkt2")]));
+    assert!(theirs.contains("\"quotaInBytes\" : 268435456") && theirs.contains("\"owner\" : \"dave\""), "{theirs}");
+    let ours = ok("om-node sh bucket info", ring.cli(&["sh", "bucket", "info", &o3("vol1/bkt2")]));
+    assert_eq!(sorted_lines(&ours), sorted_lines(&theirs), "bucket info:\n{ours}\nOzone's:\n{theirs}");
+
+    // A bucket property omring does not keep: a clear NOT_SUPPORTED_OPERATION, not a silent
+    // success.
+    let unsupported = fails(
+        "bucket set-replication-config",
+        cli.sh(&["bucket", "set-replication-config", "-t", "RATIS", "-r", "THREE", &o3("vol1/bkt2")]),
+    );
     assert!(unsupported.contains("NOT_SUPPORTED_OPERATION"), "{unsupported}");
-    eprintln!("bucket setquota:\n{unsupported}");
+    eprintln!("bucket set-replication-config:\n{unsupported}");
     ok("bucket delete", cli.sh(&["bucket", "delete", &o3("vol1/bkt2")]));
 
     // Deletes, and what is deleted is gone.

@@ -60,6 +60,8 @@ pub enum ErrorCode {
     KeyNotFound,
     KeyAlreadyExists,
     QuotaExceeded,
+    /// A quota change the stored usage or the volume's quota rules out (Ozone's QUOTA_ERROR).
+    QuotaError,
     /// A volume name Ozone's rules refuse (3-63 characters of `a-z0-9.-`, ...).
     InvalidVolumeName,
     /// A bucket name Ozone's rules refuse (the same rules as volume names).
@@ -92,6 +94,7 @@ impl ErrorCode {
             VolumeNotFound | BucketNotFound | KeyNotFound => 404,
             VolumeAlreadyExists | BucketAlreadyExists | KeyAlreadyExists | VolumeNotEmpty | BucketNotEmpty => 409,
             QuotaExceeded => 403,
+            QuotaError => 400,
             InvalidVolumeName | InvalidBucketName | InvalidKeyName | InvalidRequest => 400,
             NotLeader => 421,
             FailedPrecondition => 412,
@@ -214,6 +217,20 @@ pub enum WriteOp {
         #[serde(default)]
         metadata: BTreeMap<String, String>,
     },
+    /// Ozone's SetBucketProperty: each field given replaces the bucket's, the rest stay.
+    SetBucketProperty {
+        volume: String,
+        bucket: String,
+        #[serde(default)]
+        owner: Option<String>,
+        #[serde(default)]
+        versioning: Option<bool>,
+        /// -1: unlimited (refused while the volume has a space quota).
+        #[serde(default)]
+        quota_in_bytes: Option<i64>,
+        #[serde(default)]
+        quota_in_namespace: Option<i64>,
+    },
     DeleteBucket {
         volume: String,
         bucket: String,
@@ -302,6 +319,7 @@ impl WriteOp {
             WriteOp::SetVolumeProperty { .. } => "SetVolumeProperty",
             WriteOp::DeleteVolume { .. } => "DeleteVolume",
             WriteOp::CreateBucket { .. } => "CreateBucket",
+            WriteOp::SetBucketProperty { .. } => "SetBucketProperty",
             WriteOp::DeleteBucket { .. } => "DeleteBucket",
             WriteOp::OpenKey { .. } => "OpenKey",
             WriteOp::CommitKey { .. } => "CommitKey",

@@ -36,6 +36,17 @@ pub fn check_write(ctx: &Context<'_>, rows: &Lookup<'_>, op: &WriteOp) -> Result
         }
         WriteOp::DeleteVolume { volume } => d.volume(Op::DeleteVolume, volume),
         WriteOp::CreateBucket { volume, bucket, .. } => d.bucket(Op::CreateBucket, volume, bucket),
+        WriteOp::SetBucketProperty { volume, bucket, owner, versioning, quota_in_bytes, quota_in_namespace } => {
+            // Ozone sends an owner change as a request of its own (OMBucketSetOwnerRequest); one
+            // that changes both needs both rights.
+            if versioning.is_some() || quota_in_bytes.is_some() || quota_in_namespace.is_some() || owner.is_none() {
+                d.bucket(Op::SetBucketProperty, volume, bucket)?;
+            }
+            if owner.is_some() {
+                d.bucket(Op::SetBucketOwner, volume, bucket)?;
+            }
+            Ok(())
+        }
         WriteOp::DeleteBucket { volume, bucket } => d.bucket(Op::DeleteBucket, volume, bucket),
         WriteOp::OpenKey { volume, bucket, key, .. } => d.key(Op::CreateKey, volume, bucket, key, KeyRow::None),
         WriteOp::CommitKey { volume, bucket, key, client_id, .. } => {

@@ -160,14 +160,19 @@ impl ShCommand {
                 | VolumeOp::Info { path }
                 | VolumeOp::List { path, .. }
                 | VolumeOp::Delete { path }
-                | VolumeOp::Update { path, .. } => path,
+                | VolumeOp::Update { path, .. }
+                | VolumeOp::Setquota { path, .. }
+                | VolumeOp::Clrquota { path, .. } => path,
                 VolumeOp::Acl(a) => a.path(),
             },
             ShCommand::Bucket { op } => match op {
                 BucketOp::Create { path, .. }
                 | BucketOp::Info { path }
                 | BucketOp::List { path, .. }
-                | BucketOp::Delete { path } => path,
+                | BucketOp::Delete { path }
+                | BucketOp::Update { path, .. }
+                | BucketOp::Setquota { path, .. }
+                | BucketOp::Clrquota { path, .. } => path,
                 BucketOp::Acl(a) => a.path(),
             },
             ShCommand::Key { op } => match op {
@@ -191,6 +196,25 @@ pub struct QuotaArgs {
     /// Namespace quota: buckets in a volume, keys in a bucket; -1 for unlimited.
     #[arg(long = "namespace-quota", allow_hyphen_values = true)]
     pub namespace_quota: Option<i64>,
+}
+
+/// Which quotas `clrquota` removes (Ozone's flags take no value here).
+#[derive(Args, Debug, Clone)]
+pub struct ClearQuotaArgs {
+    #[arg(long = "space-quota")]
+    pub space: bool,
+    #[arg(long = "namespace-quota")]
+    pub namespace: bool,
+}
+
+impl ClearQuotaArgs {
+    /// (quota_in_bytes, quota_in_namespace) of the change: -1 for each quota named.
+    fn change(&self) -> Result<(Option<i64>, Option<i64>), CliError> {
+        if !self.space && !self.namespace {
+            return Err(CliError::Usage("clrquota needs --space-quota and/or --namespace-quota".into()));
+        }
+        Ok((self.space.then_some(-1), self.namespace.then_some(-1)))
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -243,6 +267,18 @@ pub enum VolumeOp {
         #[command(flatten)]
         quota: QuotaArgs,
     },
+    /// Set the space and/or namespace quota (silent, as in Ozone).
+    Setquota {
+        path: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    /// Remove the space and/or namespace quota.
+    Clrquota {
+        path: String,
+        #[command(flatten)]
+        clear: ClearQuotaArgs,
+    },
     #[command(flatten)]
     Acl(AclOp),
 }
@@ -272,6 +308,29 @@ pub enum BucketOp {
     },
     Delete {
         path: String,
+    },
+    /// Change owner, versioning or quotas.
+    Update {
+        path: String,
+        #[arg(long, short = 'u')]
+        user: Option<String>,
+        /// Keep (true) or stop keeping (false) versions of overwritten keys.
+        #[arg(long)]
+        versioning: Option<bool>,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    /// Set the space and/or namespace quota (silent, as in Ozone).
+    Setquota {
+        path: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    /// Remove the space and/or namespace quota.
+    Clrquota {
+        path: String,
+        #[command(flatten)]
+        clear: ClearQuotaArgs,
     },
     #[command(flatten)]
     Acl(AclOp),

@@ -41,6 +41,26 @@ pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, v
                     .await?;
                 print_outcome(json, &r);
             }
+            VolumeOp::Setquota { path, quota } => {
+                let (quota_in_bytes, quota_in_namespace) = quota_change(quota)?;
+                let volume = split_path(path, 1)?.remove(0);
+                let r = client
+                    .write(WriteOp::SetVolumeProperty { volume, owner: None, quota_in_bytes, quota_in_namespace })
+                    .await?;
+                if show_made {
+                    print_outcome(json, &r);
+                }
+            }
+            VolumeOp::Clrquota { path, clear } => {
+                let (quota_in_bytes, quota_in_namespace) = clear.change()?;
+                let volume = split_path(path, 1)?.remove(0);
+                let r = client
+                    .write(WriteOp::SetVolumeProperty { volume, owner: None, quota_in_bytes, quota_in_namespace })
+                    .await?;
+                if show_made {
+                    print_outcome(json, &r);
+                }
+            }
             VolumeOp::Info { path } => {
                 let volume = split_path(path, 1)?.remove(0);
                 let r = client.read(ReadOp::VolumeInfo { volume }).await?;
@@ -85,6 +105,26 @@ pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, v
                     print_outcome(json, &r);
                 }
             }
+            BucketOp::Update { path, user, versioning, quota } => {
+                let mut p = split_path(path, 2)?;
+                let (bucket, volume) = (p.remove(1), p.remove(0));
+                let r = client
+                    .write(WriteOp::SetBucketProperty {
+                        volume,
+                        bucket,
+                        owner: user.clone(),
+                        versioning: *versioning,
+                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_namespace: quota.namespace_quota,
+                    })
+                    .await?;
+                print_outcome(json, &r);
+            }
+            BucketOp::Setquota { path, quota } => {
+                let change = quota_change(quota)?;
+                bucket_quota(client, path, change, json, show_made).await?;
+            }
+            BucketOp::Clrquota { path, clear } => bucket_quota(client, path, clear.change()?, json, show_made).await?,
             BucketOp::Info { path } => {
                 let mut p = split_path(path, 2)?;
                 let r = client.read(ReadOp::BucketInfo { bucket: p.remove(1), volume: p.remove(0) }).await?;
@@ -172,6 +212,39 @@ fn parse_meta(items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
                 .ok_or_else(|| CliError::Usage(format!("invalid metadata {kv:?}: expected KEY=VALUE")))
         })
         .collect()
+}
+
+/// A bucket's quota change; prints the bucket with `--verbose` or `--json`.
+async fn bucket_quota(
+    client: &FailoverClient,
+    path: &str,
+    (quota_in_bytes, quota_in_namespace): (Option<i64>, Option<i64>),
+    json: bool,
+    show: bool,
+) -> Result<(), CliError> {
+    let mut p = split_path(path, 2)?;
+    let (bucket, volume) = (p.remove(1), p.remove(0));
+    let op = WriteOp::SetBucketProperty {
+        volume,
+        bucket,
+        owner: None,
+        versioning: None,
+        quota_in_bytes,
+        quota_in_namespace,
+    };
+    let r = client.write(op).await?;
+    if show {
+        print_outcome(json, &r);
+    }
+    Ok(())
+}
+
+/// What `setquota` changes: at least one quota must be given.
+fn quota_change(q: &QuotaArgs) -> Result<(Option<i64>, Option<i64>), CliError> {
+    if q.quota.is_none() && q.namespace_quota.is_none() {
+        return Err(CliError::Usage("setquota needs --space-quota and/or --namespace-quota".into()));
+    }
+    Ok((quota_bytes(q)?, q.namespace_quota))
 }
 
 fn quota_bytes(q: &QuotaArgs) -> Result<Option<i64>, CliError> {

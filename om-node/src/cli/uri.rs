@@ -32,7 +32,7 @@ pub fn service_for(conf: &OzoneConfig, explicit: Option<&str>, path: Option<&str
     };
     let (host, port) = split_host_port("o3:// address", authority, 0)?;
     let port = (port != 0).then_some(port);
-    if conf.service_ids().iter().any(|sid| *sid == host) {
+    if conf.service_ids().contains(&host) {
         if let Some(port) = port {
             return Err(CliError::Usage(format!(
                 "Port {port} specified in URI but host '{host}' is a logical (HA) OzoneManager and does not use port information."

@@ -247,7 +247,7 @@ fn parse_call(header: &RpcRequestHeader, mut buf: &[u8]) -> Result<Call, Vec<u8>
     match (request.declaring_class_protocol_name.as_str(), request.method_name.as_str()) {
         (OM_PROTOCOL, SUBMIT_REQUEST) => {
             let om = frame::next_delimited(&mut buf, "OMRequest").map_err(bad_body)?;
-            Ok(Call::Om { retry_count: header.retry_count.unwrap_or(-1), request: om })
+            Ok(Call::Om { retry_count: header.retry_count.unwrap_or(-1), request: Box::new(om) })
         }
         (OM_ADMIN_PROTOCOL, GET_OM_CONFIGURATION) => {
             let _: OmConfigurationRequest =

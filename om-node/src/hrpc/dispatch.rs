@@ -63,7 +63,7 @@ impl Caller {
 
 /// A decoded call: OzoneManagerProtocol's `submitRequest`, or an OMAdminProtocol call.
 pub enum Call {
-    Om { retry_count: i32, request: om::OmRequest },
+    Om { retry_count: i32, request: Box<om::OmRequest> },
     Admin(super::admin::AdminCall),
 }
 
@@ -278,6 +278,28 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
                 other => return Err(unexpected("BucketInfo", other)),
             }
         }
+        23 => {
+            let r = req.set_bucket_property_request.as_ref().and_then(|r| r.bucket_args.as_ref());
+            let r = r.ok_or_else(|| missing("setBucketPropertyRequest.bucketArgs"))?;
+            // Applying the rest and dropping these would report success for a change not made.
+            if r.default_replication_config.is_some() || r.bek_info.is_some() || !r.metadata.is_empty() {
+                return Err(Refusal::NotSupported(
+                    "omring does not change a bucket's default replication, encryption key or metadata \
+                     (SetBucketProperty serves owner, versioning and quotas)"
+                        .into(),
+                ));
+            }
+            cx.write(WriteOp::SetBucketProperty {
+                volume: r.volume_name.clone(),
+                bucket: r.bucket_name.clone(),
+                owner: r.owner_name.clone().filter(|o| !o.is_empty()),
+                versioning: r.is_version_enabled,
+                quota_in_bytes: convert::quota_from_u64(r.quota_in_bytes),
+                quota_in_namespace: convert::quota_from_u64(r.quota_in_namespace),
+            })
+            .await?;
+            resp.set_bucket_property_response = Some(om::BoolResponse { response: Some(true) });
+        }
         24 => {
             let r = req.delete_bucket_request.as_ref().ok_or_else(|| missing("deleteBucketRequest"))?;
             cx.write(WriteOp::DeleteBucket { volume: r.volume_name.clone(), bucket: r.bucket_name.clone() }).await?;
@@ -314,7 +336,7 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
             let name = type_name(cmd).map(str::to_string).unwrap_or_else(|| format!("request type {cmd}"));
             return Err(Refusal::NotSupported(format!(
                 "omring does not serve {name} over Hadoop RPC yet (served: ServiceList, volume and bucket \
-                 create/info/list/delete, SetVolumeProperty, CheckVolumeAccess, empty-key CreateKey/CommitKey, \
+                 create/info/list/delete, SetVolumeProperty, SetBucketProperty, CheckVolumeAccess, empty-key CreateKey/CommitKey, \
                  LookupKey, GetKeyInfo, ListKeys, ListKeysLight, DeleteKey, DeleteKeys, RenameKey, AddAcl, \
                  RemoveAcl, SetAcl, GetAcl, TransferLeadership)"
             )));

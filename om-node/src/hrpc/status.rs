@@ -42,6 +42,7 @@ statuses! {
     PARTIAL_DELETE = 62,
     NOT_SUPPORTED_OPERATION = 64,
     QUOTA_EXCEEDED = 66,
+    QUOTA_ERROR = 67,
     UNAUTHORIZED = 91,
 }
 
@@ -64,6 +65,7 @@ pub fn status_of(code: ErrorCode) -> i32 {
         ErrorCode::KeyNotFound => st::KEY_NOT_FOUND,
         ErrorCode::KeyAlreadyExists => st::KEY_ALREADY_EXISTS,
         ErrorCode::QuotaExceeded => st::QUOTA_EXCEEDED,
+        ErrorCode::QuotaError => st::QUOTA_ERROR,
         ErrorCode::InvalidVolumeName => st::INVALID_VOLUME_NAME,
         ErrorCode::InvalidBucketName => st::INVALID_BUCKET_NAME,
         ErrorCode::InvalidKeyName => st::INVALID_KEY_NAME,

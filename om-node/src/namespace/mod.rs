@@ -205,6 +205,19 @@ fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
                 acls,
             },
         ),
+        LogOp::SetBucketProperty { volume, bucket, owner, versioning, quota_in_bytes, quota_in_namespace } => {
+            bucket::set_property(
+                tx,
+                bucket::BucketChange {
+                    volume,
+                    bucket,
+                    owner,
+                    versioning: *versioning,
+                    quota_in_bytes: *quota_in_bytes,
+                    quota_in_namespace: *quota_in_namespace,
+                },
+            )
+        }
         LogOp::DeleteBucket { volume, bucket } => bucket::delete(tx, volume, bucket),
         LogOp::OpenKey { volume, bucket, key, size, replication, metadata, acls } => {
             key::open(tx, key::NewKey { volume, bucket, key, size: *size, replication, metadata, acls })

@@ -112,6 +112,85 @@ fn quotas_are_enforced() {
     assert_eq!(r.code(bkt("vol1", "bkt2")), ErrorCode::QuotaExceeded);
 }
 
+fn set_bucket(owner: Option<&str>, versioning: Option<bool>, qb: Option<i64>, qn: Option<i64>) -> WriteOp {
+    WriteOp::SetBucketProperty {
+        volume: "vol1".into(),
+        bucket: "bkt1".into(),
+        owner: owner.map(str::to_string),
+        versioning,
+        quota_in_bytes: qb,
+        quota_in_namespace: qn,
+    }
+}
+
+fn bucket_info(r: &Ring) -> BucketInfo {
+    match query(&r.tables, &ReadOp::BucketInfo { volume: "vol1".into(), bucket: "bkt1".into() }).unwrap() {
+        ReadResponse::Bucket { bucket } => bucket,
+        other => panic!("not a bucket: {other:?}"),
+    }
+}
+
+#[test]
+fn bucket_properties_change_only_what_is_given_within_usage_and_the_volume_quota() {
+    let mut r = Ring::new();
+    r.write(vol("vol1")).unwrap();
+    r.write(bkt("vol1", "bkt1")).unwrap();
+    r.write(bkt("vol1", "bkt2")).unwrap();
+    let before = bucket_info(&r);
+    r.write(set_bucket(Some("alice"), None, None, None)).unwrap();
+    r.write(set_bucket(None, Some(true), Some(100), None)).unwrap();
+    let after = bucket_info(&r);
+    assert_eq!((after.owner.as_str(), after.versioning, after.quota_in_bytes), ("alice", true, 100));
+    assert_eq!(after.quota_in_namespace, before.quota_in_namespace, "an absent field stays");
+    assert_eq!(after.creation_time, before.creation_time);
+    assert!(after.modification_time > before.modification_time);
+    assert_eq!(r.code(set_bucket(Some(" "), None, None, None)), ErrorCode::InvalidRequest);
+    assert_eq!(r.code(set_bucket(None, None, Some(0), None)), ErrorCode::InvalidRequest);
+
+    // usage bounds the new quotas
+    r.write(open("k", 40)).unwrap();
+    r.write(commit("k")).unwrap();
+    assert_eq!(r.code(set_bucket(None, None, Some(39), None)), ErrorCode::QuotaError);
+    r.write(set_bucket(None, None, Some(40), Some(1))).unwrap();
+    r.write(open("k2", 0)).unwrap();
+    assert_eq!(r.code(commit("k2")), ErrorCode::QuotaExceeded, "the new namespace quota holds");
+    r.write(set_bucket(None, None, None, Some(-1))).unwrap();
+    r.write(commit("k2")).unwrap();
+    assert_eq!(r.code(set_bucket(None, None, None, Some(1))), ErrorCode::QuotaError);
+
+    // with a volume space quota: the buckets' quotas together stay within it, and a set one
+    // cannot be cleared
+    r.write(WriteOp::SetVolumeProperty {
+        volume: "vol1".into(),
+        owner: None,
+        quota_in_bytes: Some(100),
+        quota_in_namespace: None,
+    })
+    .unwrap();
+    r.write(WriteOp::SetBucketProperty {
+        volume: "vol1".into(),
+        bucket: "bkt2".into(),
+        owner: None,
+        versioning: None,
+        quota_in_bytes: Some(60),
+        quota_in_namespace: None,
+    })
+    .unwrap();
+    assert_eq!(r.code(set_bucket(None, None, Some(41), None)), ErrorCode::QuotaExceeded);
+    r.write(set_bucket(None, None, Some(40), None)).unwrap();
+    assert_eq!(r.code(set_bucket(None, None, Some(-1), None)), ErrorCode::QuotaError);
+    assert_eq!(bucket_info(&r).quota_in_bytes, 40, "a refused change leaves the bucket as it was");
+    let missing = WriteOp::SetBucketProperty {
+        volume: "vol1".into(),
+        bucket: "nope".into(),
+        owner: None,
+        versioning: Some(true),
+        quota_in_bytes: None,
+        quota_in_namespace: None,
+    };
+    assert_eq!(r.code(missing), ErrorCode::BucketNotFound);
+}
+
 #[test]
 fn open_keys_created_before_the_cutoff_expire_and_committed_ones_stay() {
     let mut r = Ring::new();

@@ -33,6 +33,8 @@ pub struct OmRequest {
     pub create_bucket_request: Option<CreateBucketRequest>,
     #[prost(message, optional, tag = "22")]
     pub info_bucket_request: Option<BucketNameRequest>,
+    #[prost(message, optional, tag = "23")]
+    pub set_bucket_property_request: Option<SetBucketPropertyRequest>,
     #[prost(message, optional, tag = "24")]
     pub delete_bucket_request: Option<BucketNameRequest>,
     #[prost(message, optional, tag = "25")]
@@ -95,6 +97,8 @@ pub struct OmResponse {
     pub create_bucket_response: Option<Empty>,
     #[prost(message, optional, tag = "22")]
     pub info_bucket_response: Option<InfoBucketResponse>,
+    #[prost(message, optional, tag = "23")]
+    pub set_bucket_property_response: Option<BoolResponse>,
     #[prost(message, optional, tag = "24")]
     pub delete_bucket_response: Option<Empty>,
     #[prost(message, optional, tag = "25")]
@@ -610,4 +614,35 @@ pub struct ServiceInfo {
 pub struct ServiceListResponse {
     #[prost(message, repeated, tag = "2")]
     pub service_info: Vec<ServiceInfo>,
+}
+
+/// `SetBucketPropertyRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SetBucketPropertyRequest {
+    #[prost(message, optional, tag = "1")]
+    pub bucket_args: Option<BucketArgs>,
+}
+
+/// `BucketArgs`: the bucket and the properties to change. The default replication config and
+/// the encryption key are kept as raw bytes, only to refuse a request that carries them.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BucketArgs {
+    #[prost(string, required, tag = "1")]
+    pub volume_name: String,
+    #[prost(string, required, tag = "2")]
+    pub bucket_name: String,
+    #[prost(bool, optional, tag = "5")]
+    pub is_version_enabled: Option<bool>,
+    #[prost(message, repeated, tag = "7")]
+    pub metadata: Vec<KeyValue>,
+    #[prost(bytes = "vec", optional, tag = "11")]
+    pub default_replication_config: Option<Vec<u8>>,
+    #[prost(bytes = "vec", optional, tag = "12")]
+    pub bek_info: Option<Vec<u8>>,
+    #[prost(uint64, optional, tag = "8")]
+    pub quota_in_bytes: Option<u64>,
+    #[prost(uint64, optional, tag = "9")]
+    pub quota_in_namespace: Option<u64>,
+    #[prost(string, optional, tag = "10")]
+    pub owner_name: Option<String>,
 }
