@@ -22,6 +22,7 @@ STYLE = {
     "etcd": ("etcd 3.6", "tab:green", "s"),
     "ozone": ("Ozone OM (OmDriver)", "tab:red", "^"),
     "ozone-freon": ("Ozone OM (freon)", "tab:orange", "v"),
+    "omring-freon": ("omring (freon)", "tab:blue", "v"),
 }
 
 

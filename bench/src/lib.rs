@@ -8,7 +8,9 @@
 
 pub mod child;
 pub mod etcd;
+pub mod freon;
 pub mod fsync;
+pub mod jvm;
 pub mod load;
 pub mod omring;
 pub mod ozone;

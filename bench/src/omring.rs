@@ -46,6 +46,14 @@ impl OmRing {
         Ok(OmRing { ring })
     }
 
+    /// The ring's ozone-site.xml for an Ozone client (freon), with the client retry pause the
+    /// Ozone cluster's file sets too.
+    pub fn ozone_site_xml(&self) -> String {
+        let mut conf = self.ring.conf.clone();
+        conf.set("ozone.client.wait.between.retries.millis", "100");
+        conf.to_xml()
+    }
+
     /// The configured node ids.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.ring.nodes.iter().map(|n| n.id.as_str())
@@ -92,8 +100,8 @@ impl OmRing {
     }
 }
 
-pub const VOLUME: &str = "bench";
-pub const BUCKET: &str = "keys";
+/// Where the key workloads write: the names freon uses too.
+pub use crate::freon::{BUCKET, VOLUME};
 /// The volume the read workload reads.
 pub const READ_VOLUME: &str = "bench-read";
 

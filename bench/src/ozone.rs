@@ -15,6 +15,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use crate::freon::Freon;
+use crate::jvm::LOG4J;
 use crate::omring::free_port;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,8 @@ pub enum OzoneError {
     Failed { what: String, status: String, log: String },
     #[error("driver: {0}")]
     Driver(String),
+    #[error(transparent)]
+    Freon(#[from] crate::freon::FreonError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> OzoneError {
@@ -35,34 +39,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> OzoneError {
 }
 
 pub const SERVICE_ID: &str = "omservice";
-pub const VOLUME: &str = "bench";
-pub const BUCKET: &str = "keys";
-
-/// JVM flags Ozone needs on Java 17 (its own launcher script sets the same).
-const JVM_FLAGS: &[&str] = &[
-    "--add-opens",
-    "java.base/java.nio=ALL-UNNAMED",
-    "--add-opens",
-    "java.base/java.lang=ALL-UNNAMED",
-    "--add-opens",
-    "java.base/java.lang.reflect=ALL-UNNAMED",
-    "--add-opens",
-    "java.management/com.sun.jmx.mbeanserver=ALL-UNNAMED",
-    "--add-exports",
-    "java.management/com.sun.jmx.mbeanserver=ALL-UNNAMED",
-    "-Dorg.apache.ratis.thirdparty.io.netty.allocator.useCacheForAllThreads=false",
-];
-
-const LOG4J: &str = "log4j.rootLogger=WARN, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=%d{ISO8601} %p %c{1}: %m%n
-log4j.logger.org.apache.hadoop.ozone.om=INFO
-log4j.logger.org.apache.hadoop.hdds.scm.server=INFO
-log4j.logger.org.apache.hadoop.ozone.freon=INFO
-log4j.logger.org.apache.hadoop.io.retry.RetryInvocationHandler=ERROR
-";
+pub use crate::freon::{BUCKET, VOLUME};
 
 struct Om {
     id: String,
@@ -167,17 +144,7 @@ impl OzoneCluster {
     }
 
     fn java(&self, main: &str, heap: &str) -> Command {
-        let mut cmd = Command::new("java");
-        crate::child::tie_to_parent(&mut cmd);
-        cmd.args(JVM_FLAGS)
-            .arg(format!("-Xmx{heap}"))
-            .arg(format!("-Dlog4j.configuration=file:{}", self.conf_dir.join("log4j.properties").display()))
-            .arg(format!("-Djava.io.tmpdir={}", self.dir.display()))
-            .arg("-cp")
-            .arg(self.classpath())
-            .arg(main)
-            .current_dir(&self.dir);
-        cmd
+        crate::jvm::java(&self.classpath(), &self.conf_dir, &self.dir, main, heap)
     }
 
     fn conf_file(&self) -> String {
@@ -312,9 +279,7 @@ impl OzoneCluster {
         Ok(d)
     }
 
-    /// freon `omkg` or `ombg` for about `secs` seconds: (successful operations, freon's total
-    /// seconds). `ombg` ignores `--duration` (it runs to `-n`), so it gets `count` operations,
-    /// sized by the caller from the driver's rate; `omkg` honours the duration.
+    /// freon `omkg` or `ombg` against this cluster (see [`Freon::run`]).
     pub fn freon(
         &self,
         generator: &str,
@@ -323,39 +288,9 @@ impl OzoneCluster {
         count: u64,
         prefix: &str,
     ) -> Result<(u64, f64), OzoneError> {
-        let mut args: Vec<String> = vec![
-            generator.into(),
-            "-v".into(),
-            VOLUME.into(),
-            "-t".into(),
-            threads.to_string(),
-            "-n".into(),
-            count.to_string(),
-            "--duration".into(),
-            format!("{secs}s"),
-            "-p".into(),
-            prefix.into(),
-        ];
-        if generator == "omkg" {
-            args.extend(["-b", BUCKET, "-r", "ONE", "--type", "RATIS"].map(String::from));
-        }
-        // freon stops at --duration only between operations; a stuck call would hang it.
-        let out = crate::child::output_within(
-            self.java("org.apache.hadoop.ozone.freon.Freon", "1g").args(&args),
-            Duration::from_secs(secs + 180),
-        )
-        .map_err(|e| {
-            let _ = std::fs::write(self.dir.join(format!("freon-{generator}-{threads}.log")), e.to_string());
-            OzoneError::Io { what: format!("running freon {generator} with {threads} threads"), source: e }
-        })?;
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        std::fs::write(self.dir.join(format!("freon-{generator}-{threads}.log")), &text)
-            .map_err(io("writing freon log"))?;
-        parse_freon(&text).ok_or_else(|| OzoneError::Failed {
-            what: format!("freon {generator}"),
-            status: out.status.to_string(),
-            log: self.dir.join(format!("freon-{generator}-{threads}.log")).display().to_string(),
-        })
+        Freon { lib: self.lib.clone(), dir: self.dir.clone(), conf_dir: self.conf_dir.clone() }
+            .run(generator, threads, secs, count, prefix)
+            .map_err(OzoneError::from)
     }
 
     /// `ozone admin om transfer --service-id omservice -n <target>` through the real CLI; wall
@@ -397,16 +332,6 @@ impl Drop for OzoneCluster {
             let _ = c.wait();
         }
     }
-}
-
-/// freon's summary: "Total execution time (sec): N" and "Successful executions: N".
-pub fn parse_freon(text: &str) -> Option<(u64, f64)> {
-    let after = |marker: &str| -> Option<f64> {
-        text.lines().rev().find_map(|l| l.split_once(marker)).and_then(|(_, v)| v.trim().parse::<f64>().ok())
-    };
-    let ok = after("Successful executions:")? as u64;
-    let secs = after("Total execution time (sec):")?;
-    Some((ok, secs))
 }
 
 fn wait_port(port: u16, timeout: Duration) -> Result<(), OzoneError> {
@@ -507,7 +432,7 @@ mod tests {
         let text = "x INFO BaseFreonGenerator: Total execution time (sec): 18\n\
                     x INFO BaseFreonGenerator: Failures: 0\n\
                     x INFO BaseFreonGenerator: Successful executions: 2000\n";
-        assert_eq!(super::parse_freon(text), Some((2000, 18.0)));
-        assert_eq!(super::parse_freon("nothing"), None);
+        assert_eq!(crate::freon::parse_freon(text), Some((2000, 18.0)));
+        assert_eq!(crate::freon::parse_freon("nothing"), None);
     }
 }

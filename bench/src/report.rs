@@ -147,14 +147,14 @@ pub fn render(r: &Results) -> String {
             "| clients | omring ops/s | p50 ms | p99 ms | {label} ops/s | p50 ms | p99 ms | omring / {label} |"
         );
         if freon {
-            let _ = write!(s, " freon ops/s | omring / freon |");
+            let _ = write!(s, " freon vs omring ops/s | freon vs Ozone ops/s | freon: omring / Ozone |");
         }
         let _ = writeln!(
             s,
             " server CPU s per 1k ops (omring / {label}) | load generator CPU s per 1k ops (omring / {label}) | \
              max RSS MiB per node (omring / {label}) |"
         );
-        let cols = if freon { 13 } else { 11 };
+        let cols = if freon { 14 } else { 11 };
         let _ = writeln!(s, "|{}", "---|".repeat(cols));
         for &c in &clients {
             let ours = r.row(OMRING, w, c);
@@ -174,12 +174,13 @@ pub fn render(r: &Results) -> String {
                 f(ratio(ours.map(|x| x.ops_per_sec), theirs.map(|x| x.ops_per_sec)), 2),
             );
             if freon {
-                let fr = r.row(OZONE_FREON, w, c);
+                let (fo, fz) = (r.row(OMRING_FREON, w, c), r.row(OZONE_FREON, w, c));
                 let _ = write!(
                     s,
-                    " {} | {} |",
-                    f(fr.map(|x| x.ops_per_sec), 0),
-                    f(ratio(ours.map(|x| x.ops_per_sec), fr.map(|x| x.ops_per_sec)), 2)
+                    " {} | {} | {} |",
+                    f(fo.map(|x| x.ops_per_sec), 0),
+                    f(fz.map(|x| x.ops_per_sec), 0),
+                    f(ratio(fo.map(|x| x.ops_per_sec), fz.map(|x| x.ops_per_sec)), 2)
                 );
             }
             let _ = writeln!(
@@ -212,7 +213,12 @@ pub fn render(r: &Results) -> String {
             let _ = writeln!(s, "\nErrors/notes: {}", errs.join("; "));
         }
         if freon {
-            let _ = writeln!(s, "\nfreon ops/s: freon's own count over its own whole-second total time.");
+            let _ = writeln!(
+                s,
+                "\nfreon ops/s: freon's own count over its own whole-second total time. The freon columns are \
+                 the same client (Ozone 2.2.0's freon, same arguments and ozone-site.xml client settings) \
+                 against each ring over Hadoop RPC: equal client work on both sides."
+            );
         }
         let _ = writeln!(s);
     }

@@ -17,6 +17,8 @@ pub const ETCD: &str = "etcd";
 pub const OZONE: &str = "ozone";
 /// Ozone measured by its own tool (freon), ops/s only.
 pub const OZONE_FREON: &str = "ozone-freon";
+/// freon (Ozone's own load generator, the same jars and arguments) against omring.
+pub const OMRING_FREON: &str = "omring-freon";
 
 /// One system, one workload, one client count.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::etcd::{EtcdCluster, EtcdError};
+use crate::freon::{Freon, FreonError};
 use crate::omring::{self, OmRing, RingError};
 use crate::ozone::{OzoneCluster, OzoneError};
 use crate::procstat;
@@ -20,6 +21,8 @@ pub enum SuiteError {
     Etcd(#[from] EtcdError),
     #[error(transparent)]
     Ozone(#[from] OzoneError),
+    #[error(transparent)]
+    Freon(#[from] FreonError),
     #[error(transparent)]
     Results(#[from] ResultsError),
     #[error("{what}: {source}")]
@@ -149,7 +152,8 @@ impl Suite {
             "Ozone load: OmDriver.java (this repo) calls the client API freon's generators call (openKey + \
                  commitKey; createBucket; createVolume) from N threads sharing one client, and times every \
                  operation; freon's own omkg/ombg ops/s are listed beside it (freon 2.2 prints no percentiles). \
-                 The OM JVMs get a 3 s unmeasured warm-up."
+                 The same freon, with the same arguments, also runs against omring (Hadoop RPC on its client \
+                 port): the freon columns compare equal client work. The OM JVMs get a 3 s unmeasured warm-up."
                 .to_string(),
             "Ozone from Maven Central: 2.2.1 cannot be resolved (its parent POM org.apache.ozone:ozone:2.2.1 \
                  is not published), so 2.2.0 is used; 2.2.0's POMs name a parent \
@@ -265,7 +269,14 @@ impl Suite {
                 let leader = ring.wait_leader(&client, Duration::from_secs(60)).await?;
                 log(format!("omring: leader {leader}"));
                 omring::prepare(&client).await?;
-                Ok(System::Omring { ring, client })
+                let freon = match s.ozone_lib.as_deref().filter(|l| l.exists()) {
+                    Some(lib) => Some(Freon::for_ring(lib, &s.work.join("omring-freon"), &ring.ozone_site_xml())?),
+                    None => {
+                        self.results.notes.push("no Ozone jars (--ozone-lib): no freon rows against omring".into());
+                        None
+                    }
+                };
+                Ok(System::Omring { ring, client, freon })
             }
             ETCD => {
                 let bin = s.etcd_bin.clone().ok_or_else(|| SuiteError::Missing("--etcd-bin not given".into()))?;
@@ -326,11 +337,59 @@ impl Suite {
 
 const ALL_WORKLOADS: &[&str] = &[KEY, BUCKET, PUT256, READ];
 
+/// freon's row for workload `w` at `c` threads (key create+commit: `omkg` for the step's
+/// length; bucket create: `ombg`, which ignores the duration, for `sized` buckets, the count
+/// the step's own driver made), with the servers' CPU and RSS; `None` for other workloads.
+/// `run(generator, count, prefix)` runs freon against the system.
+fn freon_row(
+    system: &str,
+    w: &str,
+    c: usize,
+    s: &Settings,
+    pids: &[u32],
+    sized: u64,
+    run: impl FnOnce(&str, u64, &str) -> Result<(u64, f64), String>,
+) -> Option<Row> {
+    let generator = match w {
+        KEY => "omkg",
+        BUCKET => "ombg",
+        _ => return None,
+    };
+    let mut fr = row(system, w, c, procstat::loadavg());
+    let cpu0 = procstat::total_cpu(pids);
+    let count = if generator == "ombg" { sized.max(c as u64 * 10) } else { 1_000_000_000 };
+    // Names are prefix + counter: "fr1n" + "60" must not equal "fr16n" + "0".
+    match run(generator, count, &format!("fr{c}n")) {
+        Ok((ok, total)) => {
+            let cpu = procstat::total_cpu(pids) - cpu0;
+            fr.ops = ok;
+            fr.secs = total;
+            fr.ops_per_sec = ok as f64 / total.max(1.0);
+            fr.cpu_s_per_1k = cpu_per_1k(cpu, ok);
+            fr.rss_mib = procstat::rss_mib(pids);
+            fr.note = Some("freon prints whole seconds and no percentiles".into());
+            log(format!("{system} {generator} t={c}: {ok} in {total} s (step {:?})", s.step));
+        }
+        Err(e) => fr.note = Some(format!("freon failed: {e}")),
+    }
+    Some(fr)
+}
+
 /// A running system under test.
 enum System {
-    Omring { ring: OmRing, client: Arc<om_client::FailoverClient> },
-    Etcd { cluster: EtcdCluster },
-    Ozone { cluster: OzoneCluster, driver: crate::ozone::Driver },
+    /// `freon`: Ozone's freon pointed at this ring, when Ozone's jars are there.
+    Omring {
+        ring: OmRing,
+        client: Arc<om_client::FailoverClient>,
+        freon: Option<Freon>,
+    },
+    Etcd {
+        cluster: EtcdCluster,
+    },
+    Ozone {
+        cluster: OzoneCluster,
+        driver: crate::ozone::Driver,
+    },
 }
 
 impl System {
@@ -361,7 +420,7 @@ impl System {
     /// One workload step at `c` clients: its row(s).
     async fn step(&mut self, w: &str, c: usize, s: &Settings) -> Result<Vec<Row>, SuiteError> {
         match self {
-            System::Omring { ring, client } => {
+            System::Omring { ring, client, freon } => {
                 let pids = ring.pids();
                 let mut r = row(OMRING, w, c, procstat::loadavg());
                 let me = [std::process::id()];
@@ -379,7 +438,14 @@ impl System {
                 r.rss_mib = procstat::rss_mib(&pids);
                 r.note = res.first_error.map(|e| format!("first error: {e}"));
                 log(format!("omring {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, r.p99_ms.unwrap_or(0.0)));
-                Ok(vec![r])
+                let sized = res.ops;
+                let mut rows = vec![r];
+                if let Some(freon) = freon {
+                    rows.extend(freon_row(OMRING_FREON, w, c, s, &pids, sized, |g, n, p| {
+                        freon.run(g, c, s.step.as_secs().max(1), n, p).map_err(|e| e.to_string())
+                    }));
+                }
+                Ok(rows)
             }
             System::Etcd { cluster } => {
                 let base: Vec<String> = if w == PUT256 {
@@ -419,10 +485,10 @@ impl System {
                 Ok(vec![r])
             }
             System::Ozone { cluster, driver } => {
-                let (name, freon) = match w {
-                    KEY => ("key", "omkg"),
-                    BUCKET => ("bucket", "ombg"),
-                    _ => ("volume256", ""),
+                let name = match w {
+                    KEY => "key",
+                    BUCKET => "bucket",
+                    _ => "volume256",
                 };
                 let mut rows = Vec::new();
                 let pids = cluster.om_pids();
@@ -445,27 +511,9 @@ impl System {
                 }
                 log(format!("ozone {w} c={c}: {:.0} ops/s p99 {:.1} ms", r.ops_per_sec, d.p99_ms));
                 rows.push(r);
-                if !freon.is_empty() {
-                    let secs = s.step.as_secs().max(1);
-                    let mut fr = row(OZONE_FREON, w, c, procstat::loadavg());
-                    let cpu0 = procstat::total_cpu(&pids);
-                    // Names are prefix + counter: "fr1n" + "60" must not equal "fr16n" + "0".
-                    let count = if freon == "ombg" { d.ops.max(c as u64 * 10) } else { 1_000_000_000 };
-                    match cluster.freon(freon, c, secs, count, &format!("fr{c}n")) {
-                        Ok((ok, total)) => {
-                            let cpu = procstat::total_cpu(&pids) - cpu0;
-                            fr.ops = ok;
-                            fr.secs = total;
-                            fr.ops_per_sec = ok as f64 / total.max(1.0);
-                            fr.cpu_s_per_1k = cpu_per_1k(cpu, ok);
-                            fr.rss_mib = procstat::rss_mib(&pids);
-                            fr.note = Some("freon prints whole seconds and no percentiles".into());
-                            log(format!("ozone freon {freon} t={c}: {ok} in {total} s"));
-                        }
-                        Err(e) => fr.note = Some(format!("freon failed: {e}")),
-                    }
-                    rows.push(fr);
-                }
+                rows.extend(freon_row(OZONE_FREON, w, c, s, &pids, d.ops, |g, n, p| {
+                    cluster.freon(g, c, s.step.as_secs().max(1), n, p).map_err(|e| e.to_string())
+                }));
                 Ok(rows)
             }
         }
@@ -474,7 +522,7 @@ impl System {
     /// kill -9 of the leader and requested transfers, `s.trials` times each.
     async fn availability(&mut self, s: &Settings) -> Result<(Vec<Availability>, Vec<String>), SuiteError> {
         match self {
-            System::Omring { ring, client } => {
+            System::Omring { ring, client, .. } => {
                 let mut kill = Availability::new(OMRING, "kill-leader");
                 for t in 0..s.trials {
                     let leader = ring.wait_leader(client, Duration::from_secs(60)).await?;
