@@ -16,6 +16,8 @@ pub const KEY_ELECTION_MIN_MS: &str = "omring.raft.election.timeout.min.ms";
 pub const KEY_ELECTION_MAX_MS: &str = "omring.raft.election.timeout.max.ms";
 pub const KEY_SNAPSHOT_THRESHOLD: &str = "ozone.om.ratis.snapshot.auto.trigger.threshold";
 pub const KEY_PURGE_GAP: &str = "ozone.om.ratis.log.purge.gap";
+pub const KEY_PURGE_PRESERVATION: &str = "ozone.om.ratis.log.purge.preservation.log.num";
+pub const KEY_PURGE_UPTO_SNAPSHOT: &str = "ozone.om.ratis.log.purge.upto.snapshot.index";
 pub const KEY_MAX_UNFLUSHED: &str = "ozone.om.unflushed.transaction.max.count";
 pub const KEY_JOIN_TIMEOUT_MS: &str = "omring.join.catchup.timeout.ms";
 pub const KEY_SHUTDOWN_TRANSFER_MS: &str = "omring.shutdown.leader.transfer.timeout.ms";
@@ -82,7 +84,10 @@ pub struct NodeSettings {
     pub election_min_ms: u64,
     pub election_max_ms: u64,
     pub snapshot_threshold: u64,
+    /// Log entries are purged only once at least this many can go at once (Ratis' purge gap).
     pub purge_gap: u64,
+    /// Entries already in a snapshot that are kept when the log is purged.
+    pub purge_preservation: u64,
     pub max_unflushed: usize,
     /// How long a joining learner may take to catch up before join gives up.
     pub join_timeout_ms: u64,
@@ -131,6 +136,7 @@ impl NodeSettings {
             election_max_ms,
             snapshot_threshold: conf.get_u64(KEY_SNAPSHOT_THRESHOLD, 400_000)?,
             purge_gap: conf.get_u64(KEY_PURGE_GAP, 1_000_000)?,
+            purge_preservation: conf.get_u64(KEY_PURGE_PRESERVATION, 0)?,
             max_unflushed: conf.get_u64(KEY_MAX_UNFLUSHED, DEFAULT_MAX_UNFLUSHED as u64)? as usize,
             join_timeout_ms: conf.get_u64(KEY_JOIN_TIMEOUT_MS, 600_000)?,
             shutdown_transfer_ms: conf.get_u64(KEY_SHUTDOWN_TRANSFER_MS, 5_000)?,
@@ -141,6 +147,16 @@ impl NodeSettings {
             reload_source: conf.source().map(|p| ReloadSource { path: p.to_path_buf(), overrides: Vec::new() }),
             start_mode: StartMode::FormOrWait,
         };
+        // Ozone's `false` purges only what every follower has committed too; openraft purges by
+        // the snapshot alone, so the node refuses to start rather than silently purge more.
+        if !conf.get_bool(KEY_PURGE_UPTO_SNAPSHOT, true)? {
+            return Err(NodeError::Setting {
+                key: KEY_PURGE_UPTO_SNAPSHOT,
+                reason: "false is not supported: omring purges the log up to its snapshot index (raise \
+                         ozone.om.ratis.log.purge.preservation.log.num to keep more entries for slow followers)"
+                    .into(),
+            });
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -159,6 +175,7 @@ impl NodeSettings {
         }
         let counts = [
             (KEY_SNAPSHOT_THRESHOLD, self.snapshot_threshold),
+            (KEY_PURGE_GAP, self.purge_gap),
             (KEY_JOIN_TIMEOUT_MS, self.join_timeout_ms),
             (KEY_MAX_UNFLUSHED, self.max_unflushed as u64),
             (KEY_OPEN_KEY_EXPIRE, self.open_key_expire_ms),
@@ -185,7 +202,10 @@ impl NodeSettings {
             election_timeout_min: self.election_min_ms,
             election_timeout_max: self.election_max_ms,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_threshold),
-            max_in_snapshot_log_to_keep: self.purge_gap,
+            // Ratis purges up to the snapshot index less the preserved entries, and only in steps
+            // of at least the purge gap; openraft's two settings say the same.
+            max_in_snapshot_log_to_keep: self.purge_preservation,
+            purge_batch_size: self.purge_gap,
             enable_pre_vote: Some(true),
             // A restarted leader must win an election in a new term, and so propose (and commit)
             // a blank entry of that term before it reads: with leader restore it would lead
@@ -208,5 +228,42 @@ impl NodeSettings {
             http_addr: n.http_address(),
             hostname: n.host.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<NodeSettings, NodeError> {
+        let mut conf = OzoneConfig::new();
+        let base = [
+            ("ozone.om.service.ids", "svc"),
+            ("ozone.om.nodes.svc", "om1,om2"),
+            ("ozone.om.address.svc.om1", "127.0.0.1:9862"),
+            ("ozone.om.address.svc.om2", "127.0.0.1:9863"),
+            ("ozone.om.node.id", "om1"),
+            ("ozone.om.db.dirs", "/var/lib/om"),
+        ];
+        for (k, v) in base.iter().chain(pairs) {
+            conf.set(k, *v);
+        }
+        NodeSettings::from_config(&conf, None)
+    }
+
+    #[test]
+    fn log_purge_follows_ozones_keys() {
+        let raft = settings(&[]).unwrap().raft_config().unwrap();
+        assert_eq!((raft.max_in_snapshot_log_to_keep, raft.purge_batch_size), (0, 1_000_000), "Ozone's defaults");
+        let s = settings(&[(KEY_PURGE_GAP, "50"), (KEY_PURGE_PRESERVATION, "300")]).unwrap();
+        let raft = s.raft_config().unwrap();
+        assert_eq!((raft.max_in_snapshot_log_to_keep, raft.purge_batch_size), (300, 50));
+        assert!(settings(&[(KEY_PURGE_UPTO_SNAPSHOT, "true")]).is_ok());
+        let e = settings(&[(KEY_PURGE_UPTO_SNAPSHOT, "false")]).unwrap_err().to_string();
+        assert!(e.contains(KEY_PURGE_UPTO_SNAPSHOT) && e.contains("not supported"), "{e}");
+        let e = settings(&[(KEY_PURGE_GAP, "0")]).unwrap_err().to_string();
+        assert!(e.contains(KEY_PURGE_GAP) && e.contains("positive"), "{e}");
+        let e = settings(&[(KEY_PURGE_PRESERVATION, "lots")]).unwrap_err().to_string();
+        assert!(e.contains(KEY_PURGE_PRESERVATION), "{e}");
     }
 }
