@@ -85,7 +85,7 @@ impl OzoneConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let mut conf = Self::parse_xml(&text).map_err(|e| match e {
+        let mut conf = Self::parse_xml_in(&text, path.parent()).map_err(|e| match e {
             ConfigError::Malformed { reason, .. } => ConfigError::Malformed { path: Some(path.to_path_buf()), reason },
             other => other,
         })?;
@@ -100,7 +100,13 @@ impl OzoneConfig {
 
     /// Parses Hadoop configuration XML as Hadoop reads it ([`crate::hadoop_xml`]).
     pub fn parse_xml(text: &str) -> Result<Self, ConfigError> {
-        let props = crate::hadoop_xml::parse(text).map_err(|reason| ConfigError::Malformed { path: None, reason })?;
+        Self::parse_xml_in(text, None)
+    }
+
+    /// [`Self::parse_xml`] with relative `xi:include`s read from `base_dir`.
+    fn parse_xml_in(text: &str, base_dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let props =
+            crate::hadoop_xml::parse(text, base_dir).map_err(|reason| ConfigError::Malformed { path: None, reason })?;
         let mut conf = OzoneConfig::new();
         for (name, value) in props {
             conf.set_raw(&name, value);
