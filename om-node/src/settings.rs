@@ -111,8 +111,7 @@ pub struct NodeSettings {
 impl NodeSettings {
     /// Reads the settings of this node from `ozone-site.xml`.
     pub fn from_config(conf: &OzoneConfig, service_id: Option<&str>) -> Result<Self, NodeError> {
-        let service = conf.service(service_id)?;
-        let node_id = conf.resolve_self_node(&service)?;
+        let (service, node_id) = conf.own_service(service_id)?;
         let heartbeat_ms = conf.get_u64(KEY_HEARTBEAT_MS, 100)?;
         let election_min_ms = conf.get_u64(KEY_ELECTION_MIN_MS, 300)?;
         let election_max_ms = conf.get_u64(KEY_ELECTION_MAX_MS, election_min_ms * 2)?;
