@@ -109,7 +109,7 @@ if ((RING)); then
   "${K[@]}" exec om-0 -- om-node admin om roles --table | grep -E "\| +$leader +\| +LEADER +\|" >/dev/null ||
     fail "kubectl exec om-0 -- om-node admin om roles --table does not name $leader (status.leader) LEADER"
   "${K[@]}" exec om-0 -- om-node sh volume create /smokevol >/dev/null || fail "volume create through om-0"
-  "${K[@]}" exec om-2 -- om-node sh volume list | grep -x smokevol >/dev/null || fail "om-2 does not list the volume"
+  "${K[@]}" exec om-2 -- om-node sh volume list | grep -F '"name" : "smokevol"' >/dev/null || fail "om-2 does not list the volume"
   "${K[@]}" logs "$leader" | grep "initialized a new ring\|joined" >/dev/null || fail "kubectl logs $leader"
   "${K[@]}" delete omr om --wait=true >/dev/null
 fi

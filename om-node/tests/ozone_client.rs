@@ -126,6 +126,19 @@ async fn ozone_shell_and_admin_work_against_the_ring() {
         assert_eq!(json(&ours), json(&theirs), "sh {what} info: ours, then Ozone's");
         assert_eq!(sorted_lines(&ours), sorted_lines(&theirs), "sh {what} info:\n{ours}\nOzone's:\n{theirs}");
     }
+    // Golden: `sh ... list` prints Ozone's JSON array (keys as OzoneKey, with owner and without
+    // locations), compared the same way. Volumes with --all: Ozone's default lists the caller's
+    // own (vol1 is bob's now), omring's every volume (see the README's differences).
+    for (what, path, all) in [("volume", "", Some("--all")), ("bucket", "vol1", None), ("key", "vol1/bkt1", None)] {
+        let args: Vec<String> =
+            [what.to_string(), "list".into(), o3(path)].into_iter().chain(all.map(String::from)).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let theirs = ok("ozone sh list", cli.sh(&args));
+        let ours = ok("om-node sh list", ring.cli(&[&["sh"][..], &args].concat()));
+        let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).expect("JSON");
+        assert_eq!(json(&ours), json(&theirs), "sh {what} list: ours, then Ozone's");
+        assert_eq!(sorted_lines(&ours), sorted_lines(&theirs), "sh {what} list:\n{ours}\nOzone's:\n{theirs}");
+    }
     ok("key rename", cli.sh(&["key", "rename", &o3("vol1/bkt1"), "k0", "k1"]));
     let info = ok("key info after rename", cli.sh(&["key", "info", &o3("vol1/bkt1/k1")]));
     assert!(info.contains("\"name\" : \"k1\""), "{info}");

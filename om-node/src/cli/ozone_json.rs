@@ -90,9 +90,66 @@ struct OzoneKey<'a> {
     file: bool,
 }
 
+/// An `OzoneKey` as `sh key list` prints it. `owner` is empty: Ozone 2.2.0's CLI printed ""
+/// for keys it wrote to this ring (omring does not record a key's owner).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedKey<'a> {
+    volume_name: &'a str,
+    bucket_name: &'a str,
+    name: &'a str,
+    owner: &'a str,
+    data_size: u64,
+    creation_time: String,
+    modification_time: String,
+    replication_config: ReplicationConfig<'a>,
+    metadata: &'a BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    file: bool,
+}
+
 /// `sh volume info`.
 pub fn volume(v: &VolumeInfo) -> String {
-    om_client::jackson::to_string(&OzoneVolume {
+    om_client::jackson::to_string(&ozone_volume(v))
+}
+
+/// `sh volume list`: a JSON array of what `info` prints for each (Ozone's `printAsJsonArray`).
+pub fn volumes(list: &[VolumeInfo]) -> String {
+    om_client::jackson::to_string(&list.iter().map(ozone_volume).collect::<Vec<_>>())
+}
+
+/// `sh bucket list`: as `info` prints each bucket, in an array.
+pub fn buckets(list: &[BucketInfo]) -> String {
+    om_client::jackson::to_string(&list.iter().map(ozone_bucket).collect::<Vec<_>>())
+}
+
+/// `sh key list`: Ozone lists `OzoneKey`s, which carry the owner where `info`'s
+/// `OzoneKeyDetails` carry locations and the generation.
+pub fn keys(list: &[KeyInfo]) -> String {
+    let listed: Vec<ListedKey<'_>> = list
+        .iter()
+        .map(|k| {
+            let d = ozone_key(k);
+            ListedKey {
+                volume_name: d.volume_name,
+                bucket_name: d.bucket_name,
+                name: d.name,
+                owner: "",
+                data_size: d.data_size,
+                creation_time: d.creation_time,
+                modification_time: d.modification_time,
+                replication_config: d.replication_config,
+                metadata: d.metadata,
+                tags: d.tags,
+                file: d.file,
+            }
+        })
+        .collect();
+    om_client::jackson::to_string(&listed)
+}
+
+fn ozone_volume(v: &VolumeInfo) -> OzoneVolume<'_> {
+    OzoneVolume {
         metadata: &v.metadata,
         name: &v.name,
         admin: &v.admin,
@@ -104,12 +161,16 @@ pub fn volume(v: &VolumeInfo) -> String {
         modification_time: iso(v.modification_time),
         acls: v.acls.iter().map(AclJson::from).collect(),
         ref_count: 0,
-    })
+    }
 }
 
 /// `sh bucket info`.
 pub fn bucket(b: &BucketInfo) -> String {
-    om_client::jackson::to_string(&OzoneBucket {
+    om_client::jackson::to_string(&ozone_bucket(b))
+}
+
+fn ozone_bucket(b: &BucketInfo) -> OzoneBucket<'_> {
+    OzoneBucket {
         metadata: &b.metadata,
         volume_name: &b.volume,
         name: &b.name,
@@ -128,19 +189,23 @@ pub fn bucket(b: &BucketInfo) -> String {
         pending_delete_bytes: 0,
         pending_delete_namespace: 0,
         link: false,
-    })
+    }
 }
 
 /// `sh key info`. A replication omring stores as `TYPE/FACTOR` (`RATIS/THREE`) is shown as
 /// Ozone's RATIS config shows it; another is shown with its type and factor only.
 pub fn key(k: &KeyInfo) -> String {
+    om_client::jackson::to_string(&ozone_key(k))
+}
+
+fn ozone_key(k: &KeyInfo) -> OzoneKey<'_> {
     let (kind, factor) = k.replication.split_once('/').unwrap_or(("RATIS", "THREE"));
     let nodes = match factor {
         "ONE" => 1,
         "THREE" => 3,
         _ => 0,
     };
-    om_client::jackson::to_string(&OzoneKey {
+    OzoneKey {
         volume_name: &k.volume,
         bucket_name: &k.bucket,
         name: &k.name,
@@ -158,7 +223,7 @@ pub fn key(k: &KeyInfo) -> String {
         ozone_key_locations: [],
         generation: k.update_id,
         file: true,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -289,5 +354,45 @@ mod tests {
 }"#;
         assert_eq!(key(&k), want);
         assert!(iso(1_796_539_927_000).ends_with(":07Z"), "{}", iso(1_796_539_927_000));
+    }
+
+    #[test]
+    fn lists_are_ozones_json_arrays() {
+        // `ozone sh key list` of Ozone 2.2.0 against a 1-node ring, 2026-12-06.
+        let k = KeyInfo {
+            volume: "vl1".into(),
+            bucket: "bk1".into(),
+            name: "k1".into(),
+            size: 0,
+            replication: "RATIS/THREE".into(),
+            metadata: BTreeMap::new(),
+            creation_time: 1796552700654,
+            modification_time: 1796552700698,
+            object_id: 4,
+            update_id: 5,
+            acls: vec![],
+        };
+        let want = r#"[ {
+  "volumeName" : "vl1",
+  "bucketName" : "bk1",
+  "name" : "k1",
+  "owner" : "",
+  "dataSize" : 0,
+  "creationTime" : "2026-12-06T10:25:00.654Z",
+  "modificationTime" : "2026-12-06T10:25:00.698Z",
+  "replicationConfig" : {
+    "replicationFactor" : "THREE",
+    "requiredNodes" : 3,
+    "minimumNodes" : 1,
+    "replicationType" : "RATIS"
+  },
+  "metadata" : { },
+  "tags" : { },
+  "file" : true
+} ]"#;
+        assert_eq!(keys(std::slice::from_ref(&k)), want);
+        let two = keys(&[k.clone(), KeyInfo { name: "k2".into(), ..k }]);
+        assert!(two.starts_with("[ {\n") && two.contains("\n}, {\n") && two.ends_with("\n} ]"), "{two}");
+        assert_eq!((volumes(&[]), buckets(&[]), keys(&[])), ("[ ]".into(), "[ ]".into(), "[ ]".into()));
     }
 }

@@ -35,7 +35,55 @@ pub(super) fn print_read(json: bool, r: &ReadResponse) {
     }
 }
 
-/// Prints one page of a listing, or every page with `--all`.
+/// The records a listing gathered, page by page.
+enum Listed {
+    Volumes(Vec<VolumeInfo>),
+    Buckets(Vec<BucketInfo>),
+    Keys(Vec<KeyInfo>),
+}
+
+impl Listed {
+    fn from_page(r: ReadResponse) -> Result<Listed, CliError> {
+        match r {
+            ReadResponse::Volumes { volumes } => Ok(Listed::Volumes(volumes)),
+            ReadResponse::Buckets { buckets } => Ok(Listed::Buckets(buckets)),
+            ReadResponse::Keys { keys } => Ok(Listed::Keys(keys)),
+            other => Err(CliError::Client(ClientError::Api(ApiError::new(
+                ErrorCode::InternalError,
+                format!("a listing answered {other:?}"),
+            )))),
+        }
+    }
+
+    /// (entries, name of the last) of a page.
+    fn page_end(&self) -> (usize, Option<String>) {
+        match self {
+            Listed::Volumes(v) => (v.len(), v.last().map(|x| x.name.clone())),
+            Listed::Buckets(b) => (b.len(), b.last().map(|x| x.name.clone())),
+            Listed::Keys(k) => (k.len(), k.last().map(|x| x.name.clone())),
+        }
+    }
+
+    fn append(&mut self, page: Listed) {
+        match (self, page) {
+            (Listed::Volumes(all), Listed::Volumes(more)) => all.extend(more),
+            (Listed::Buckets(all), Listed::Buckets(more)) => all.extend(more),
+            (Listed::Keys(all), Listed::Keys(more)) => all.extend(more),
+            _ => {}
+        }
+    }
+
+    fn print(&self, json: bool) {
+        match self {
+            Listed::Volumes(v) => print(json, v, || ozone_json::volumes(v)),
+            Listed::Buckets(b) => print(json, b, || ozone_json::buckets(b)),
+            Listed::Keys(k) => print(json, k, || ozone_json::keys(k)),
+        }
+    }
+}
+
+/// Prints one page of a listing, or every page with `--all`: as Ozone prints it (a JSON array
+/// of the objects), or with `--json` the API's records.
 pub(super) async fn list_all(
     client: &FailoverClient,
     list: &ListArgs,
@@ -43,36 +91,23 @@ pub(super) async fn list_all(
     page: impl Fn(String) -> ReadOp,
 ) -> Result<(), CliError> {
     let mut start = list.start.clone();
-    let mut all: Vec<serde_json::Value> = Vec::new();
-    let mut lines: Vec<String> = Vec::new();
+    let mut listed: Option<Listed> = None;
     loop {
-        let (names, values): (Vec<String>, Vec<serde_json::Value>) = match client.read(page(start.clone())).await? {
-            ReadResponse::Volumes { volumes } => {
-                volumes.iter().map(|v| (v.name.clone(), serde_json::to_value(v).unwrap_or_default())).unzip()
-            }
-            ReadResponse::Buckets { buckets } => {
-                buckets.iter().map(|b| (b.name.clone(), serde_json::to_value(b).unwrap_or_default())).unzip()
-            }
-            ReadResponse::Keys { keys } => {
-                keys.iter().map(|k| (k.name.clone(), serde_json::to_value(k).unwrap_or_default())).unzip()
-            }
-            other => {
-                return Err(CliError::Client(ClientError::Api(ApiError::new(
-                    ErrorCode::InternalError,
-                    format!("unexpected answer {other:?}"),
-                ))))
-            }
-        };
-        let n = names.len();
-        if let Some(last) = names.last() {
-            start = last.clone();
+        let got = Listed::from_page(client.read(page(start.clone())).await?)?;
+        let (n, last) = got.page_end();
+        if let Some(last) = last {
+            start = last;
         }
-        lines.extend(names);
-        all.extend(values);
+        match listed.as_mut() {
+            Some(all) => all.append(got),
+            None => listed = Some(got),
+        }
         if !list.all || n < list.length as usize || n == 0 {
             break;
         }
     }
-    print(json, &all, || lines.join("\n"));
+    if let Some(all) = listed {
+        all.print(json);
+    }
     Ok(())
 }
