@@ -4,6 +4,7 @@
 Usage: chart.py results.json throughput.png   (needs matplotlib; setup-peers.sh installs it)
 """
 import json
+import statistics
 import sys
 
 import matplotlib
@@ -32,13 +33,17 @@ def main(src, dst):
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     for ax, (workload, title) in zip(axes.flat, PANELS):
         for system, (label, color, marker) in STYLE.items():
-            pts = sorted(
-                (r["clients"], r["ops_per_sec"])
-                for r in res["rows"]
-                if r["system"] == system and r["workload"] == workload and r["ops"] > 0
-            )
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=label)
+            # Every repeat of a step: the line joins the medians, the bar spans min to max.
+            by_clients = {}
+            for r in res["rows"]:
+                if r["system"] == system and r["workload"] == workload and r["ops"] > 0:
+                    by_clients.setdefault(r["clients"], []).append(r["ops_per_sec"])
+            if by_clients:
+                xs = sorted(by_clients)
+                meds = [statistics.median(by_clients[c]) for c in xs]
+                lo = [m - min(by_clients[c]) for m, c in zip(meds, xs)]
+                hi = [max(by_clients[c]) - m for m, c in zip(meds, xs)]
+                ax.errorbar(xs, meds, yerr=[lo, hi], marker=marker, color=color, label=label, capsize=3)
         ax.set_title(title)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent clients")

@@ -4,12 +4,21 @@
 # omring, etcd and Apache Ozone OM one after another at 1/16/64/256 clients, and writes
 # bench/results/{results.json,results.md,throughput.png}.
 # Extra arguments go to `omring-bench run` (e.g. --secs 5 --systems omring,etcd --trials 3).
-# Takes about 15 minutes at the defaults on a 2-core machine; run it on a quiet machine.
+# At the defaults (60 s steps, 5 repeats in ABBA order) it takes several hours on a 2-core
+# machine; run it on a quiet machine. `ARGS="--secs 5 --repeats 2"` gives a quick look.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=${OUT:-bench/results}
+
+# The committed summary must be figures of a commit: refuse a dirty tree unless the results go
+# elsewhere (OUT=/tmp/x make bench-compare).
+if [ "$OUT" = bench/results ] && [ -n "$(git status --porcelain)" ]; then
+  echo "refusing to write bench/results from a tree with uncommitted changes (git status);" \
+       "commit first, or set OUT to another directory" >&2
+  exit 1
+fi
 
 eval "$(bench/scripts/setup-peers.sh)"
 # The whole workspace, as `make build` does: a subset would resolve features differently and
@@ -26,4 +35,7 @@ echo "load before the run: $(cat /proc/loadavg)" >&2
   --reproduce "make bench-compare  (bench/scripts/run-all.sh $*)" \
   "$@" > /dev/null
 "$PYTHON" bench/scripts/chart.py "$OUT/results.json" "$OUT/throughput.png"
+# Every run is kept, named by when and from which commit it ran.
+mkdir -p "$OUT/runs"
+cp "$OUT/results.json" "$OUT/runs/$(date -u +%Y%m%dT%H%M%SZ)-$(git rev-parse --short HEAD).json"
 echo "wrote $OUT/results.md and $OUT/throughput.png" >&2

@@ -70,7 +70,7 @@ impl Freon {
         let log = self.dir.join(format!("freon-{generator}-{threads}.log"));
         // freon stops at --duration only between operations; a stuck call would hang it.
         let out = crate::child::output_within(
-            crate::jvm::java(&classpath, &self.conf_dir, &self.dir, "org.apache.hadoop.ozone.freon.Freon", "1g")
+            crate::jvm::java(&classpath, &self.conf_dir, &self.dir, "org.apache.hadoop.ozone.freon.Freon", "1g", &[])
                 .args(&args),
             Duration::from_secs(secs + 180),
         )

@@ -30,12 +30,13 @@ log4j.logger.org.apache.hadoop.ozone.freon=INFO
 log4j.logger.org.apache.hadoop.io.retry.RetryInvocationHandler=ERROR
 ";
 
-/// `java` with Ozone's flags, a heap of `heap`, log4j from `conf_dir` and the temp directory and
-/// working directory `dir`.
-pub fn java(classpath: &str, conf_dir: &Path, dir: &Path, main: &str, heap: &str) -> Command {
+/// `java` with Ozone's flags (plus `extra`), a heap of `heap`, log4j from `conf_dir` and the
+/// temp directory and working directory `dir`.
+pub fn java(classpath: &str, conf_dir: &Path, dir: &Path, main: &str, heap: &str, extra: &[String]) -> Command {
     let mut cmd = Command::new("java");
     crate::child::tie_to_parent(&mut cmd);
     cmd.args(JVM_FLAGS)
+        .args(extra)
         .arg(format!("-Xmx{heap}"))
         .arg(format!("-Dlog4j.configuration=file:{}", conf_dir.join("log4j.properties").display()))
         .arg(format!("-Djava.io.tmpdir={}", dir.display()))

@@ -27,12 +27,16 @@ enum Cmd {
         /// linearizable-read); default all.
         #[arg(long, default_value = "")]
         workloads: String,
-        /// Seconds per workload step.
-        #[arg(long, default_value_t = 10.0)]
+        /// Seconds per workload step (steady state: at least 60).
+        #[arg(long, default_value_t = 60.0)]
         secs: f64,
         /// Availability trials per event.
         #[arg(long, default_value_t = 5)]
         trials: usize,
+        /// Runs of every step (systems alternate in ABBA order); the report gives the median
+        /// and range of all of them.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
         /// Scratch directory for data dirs and logs (default: a fresh temp dir).
@@ -95,6 +99,7 @@ fn main() {
             workloads,
             secs,
             trials,
+            repeats,
             out,
             work,
             om_node,
@@ -130,6 +135,7 @@ fn main() {
                 workloads: workloads.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
                 step: Duration::from_secs_f64(secs),
                 trials,
+                repeats,
                 out,
                 work,
                 om_node: om_node.unwrap_or_else(default_om_node),

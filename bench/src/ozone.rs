@@ -41,6 +41,12 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> OzoneError {
 pub const SERVICE_ID: &str = "omservice";
 pub use crate::freon::{BUCKET, VOLUME};
 
+/// Heap of each OM JVM. Ozone's guide sizes the OM heap by the namespace it caches; the bench's
+/// namespace (under a million small keys) fits 1 GiB with room, and GC logs show collections.
+pub const OM_HEAP: &str = "1g";
+/// `ozone.om.handler.count.key` for the bench's OMs.
+pub const OM_HANDLERS: usize = 20;
+
 struct Om {
     id: String,
     rpc_port: u16,
@@ -85,6 +91,11 @@ impl OzoneCluster {
             ("ozone.om.max.buckets".into(), "100000000".into()),
             // Same client retry pause as our ring's client (LocalRing uses 100 ms too).
             ("ozone.client.wait.between.retries.millis".into(), "100".into()),
+            // What Ozone's SCM and datanodes use: a follower's appender sends as soon as there is
+            // something to send (the OM's default waits up to 10 ms to batch).
+            ("ozone.om.ha.raft.server.log.appender.wait-time.min".into(), "0ms".into()),
+            // Handlers for 2 cores (default 100 threads; the load generators share the cores).
+            ("ozone.om.handler.count.key".into(), OM_HANDLERS.to_string()),
         ];
         let mut oms = Vec::new();
         for i in 1..=3 {
@@ -139,12 +150,30 @@ impl OzoneCluster {
         Ok(c)
     }
 
+    /// The settings of the OMs that are not addresses or ports (for the results), plus the JVM's.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let mut out = vec![(
+            "Ozone OM JVM".to_string(),
+            format!("-Xmx{OM_HEAP}, GC log per OM (<work>/ozone/omN-gc.log), Java 17 flags of Ozone's launcher"),
+        )];
+        if let Ok(conf) = om_client::config::OzoneConfig::load(&self.conf_dir.join("ozone-site.xml")) {
+            let tuning = conf
+                .iter()
+                .filter(|(k, _)| !k.contains("address") && !k.contains("port") && !k.starts_with("ozone.om.nodes"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(("Ozone ozone-site.xml (besides addresses)".to_string(), tuning));
+        }
+        out
+    }
+
     fn classpath(&self) -> String {
         format!("{}:{}/*:{}", self.conf_dir.display(), self.lib.display(), self.driver_classes.display())
     }
 
     fn java(&self, main: &str, heap: &str) -> Command {
-        crate::jvm::java(&self.classpath(), &self.conf_dir, &self.dir, main, heap)
+        crate::jvm::java(&self.classpath(), &self.conf_dir, &self.dir, main, heap, &[])
     }
 
     fn conf_file(&self) -> String {
@@ -172,10 +201,12 @@ impl OzoneCluster {
     }
 
     fn spawn(&self, name: &str, main: &str, args: &[String], extra: Option<&str>) -> Result<Child, OzoneError> {
-        let heap = if name == "scm" { "512m" } else { "1g" };
+        let heap = if name == "scm" { "512m" } else { OM_HEAP };
         let log = self.log_file(name)?;
         let log2 = log.try_clone().map_err(io("cloning a log handle"))?;
-        self.java(main, heap)
+        // GC logging, so a report can show whether collections shaped the OM's numbers.
+        let gc = format!("-Xlog:gc*:file={}:time,uptime", self.dir.join(format!("{name}-gc.log")).display());
+        crate::jvm::java(&self.classpath(), &self.conf_dir, &self.dir, main, heap, &[gc])
             .arg("-conf")
             .arg(self.conf_file())
             .args(args)

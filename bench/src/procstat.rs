@@ -74,6 +74,30 @@ pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
+/// The machine's CPU time so far from the `cpu` line of /proc/stat, in clock ticks: (all
+/// states, stolen by the hypervisor).
+pub fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_cpu_line(stat.lines().next()?)
+}
+
+fn parse_cpu_line(line: &str) -> Option<(u64, u64)> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    let v: Vec<u64> = fields.take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    (v.len() == 8).then(|| (v.iter().sum(), v[7]))
+}
+
+/// Share of CPU time stolen between two [`cpu_ticks`] readings, %.
+pub fn steal_pct(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((t0, s0), (t1, s1)) = (before?, after?);
+    let total = t1.checked_sub(t0)?;
+    (total > 0).then(|| s1.saturating_sub(s0) as f64 / total as f64 * 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +114,15 @@ mod tests {
         assert!(cpu_seconds(pid).unwrap() > 0.0);
         assert!(rss_bytes(pid).unwrap() > 1024 * 1024);
         assert_eq!(rss_mib(&[u32::MAX]), vec![0.0]);
+    }
+
+    #[test]
+    fn steal_comes_from_the_eighth_cpu_field() {
+        let a = parse_cpu_line("cpu  100 0 50 800 10 0 5 35 0 0");
+        let b = parse_cpu_line("cpu  200 0 100 1600 20 0 10 70 0 0");
+        assert_eq!(a, Some((1000, 35)));
+        assert!((steal_pct(a, b).unwrap() - 3.5).abs() < 1e-9);
+        assert_eq!(parse_cpu_line("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert!(cpu_ticks().is_some());
     }
 }

@@ -60,6 +60,25 @@ fn avail_summary(a: Option<&Availability>) -> (String, String, String) {
     }
 }
 
+/// A step's ops/s: the median of its repeats, with (min–max) when there were several.
+fn spread(r: &Results, sys: &str, w: &str, c: usize) -> String {
+    match (r.row(sys, w, c), r.ops_range(sys, w, c)) {
+        (Some(x), Some((lo, hi, n))) if n > 1 => format!("{:.0} ({lo:.0}–{hi:.0})", x.ops_per_sec),
+        (Some(x), _) => format!("{:.0}", x.ops_per_sec),
+        _ => "–".into(),
+    }
+}
+
+/// ours/theirs: the median of the per-repeat ratios with their range, else the ratio of the
+/// medians (systems measured in different repeats).
+fn ratio_cell(r: &Results, ours: &str, theirs: &str, w: &str, c: usize) -> String {
+    match r.paired_ratio(ours, theirs, w, c) {
+        Some((m, lo, hi)) if (hi - lo).abs() > f64::EPSILON => format!("{m:.2} ({lo:.2}–{hi:.2})"),
+        Some((m, _, _)) => format!("{m:.2}"),
+        None => f(ratio(r.row(ours, w, c).map(|x| x.ops_per_sec), r.row(theirs, w, c).map(|x| x.ops_per_sec)), 2),
+    }
+}
+
 pub fn render(r: &Results) -> String {
     let mut s = String::new();
     let m = &r.meta;
@@ -74,6 +93,18 @@ pub fn render(r: &Results) -> String {
          `/proc/<pid>` of the voter processes.\n",
         m.started, m.cpus, m.cpu_model, m.load_at_start, m.load_at_end
     );
+    let _ = writeln!(
+        s,
+        "Commit `{}`{}. Every number below is the median of the step's repeats, with the smallest and \
+         largest in brackets; ratios are medians of per-repeat ratios (repeats paired by number; omring \
+         and etcd alternate in ABBA order). Every repeat is in results.json.\n",
+        if m.git_commit.is_empty() { "unknown" } else { &m.git_commit },
+        if m.git_dirty { " **with uncommitted changes**" } else { "" }
+    );
+    let steal: Vec<f64> = r.rows.iter().filter_map(|x| x.steal_pct).collect();
+    if let Some(worst) = steal.iter().copied().reduce(f64::max) {
+        let _ = writeln!(s, "- CPU steal during steps: median {:.2}%, worst {worst:.2}%", median(&steal));
+    }
     for sys in [OMRING, ETCD, OZONE] {
         let loads: Vec<f64> = r
             .rows
@@ -100,8 +131,11 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(s, "| bar | measured | target | met |\n|---|---|---|---|");
     let ops = |sys: &str, w: &str, c: usize| r.row(sys, w, c).map(|x| x.ops_per_sec);
     let bar_c = 64;
-    let key_ratio = ratio(ops(OMRING, KEY, bar_c), ops(OZONE, KEY, bar_c));
-    let put_ratio = ratio(ops(OMRING, PUT256, bar_c), ops(ETCD, PUT256, bar_c));
+    let _ = &ops;
+    let paired = |a: &str, b: &str, w: &str| r.paired_ratio(a, b, w, bar_c);
+    let key_ratio =
+        paired(OMRING, OZONE, KEY).map(|x| x.0).or_else(|| ratio(ops(OMRING, KEY, bar_c), ops(OZONE, KEY, bar_c)));
+    let put_ratio = paired(OMRING, ETCD, PUT256).map(|x| x.0);
     let yes = |v: Option<bool>| match v {
         Some(true) => "yes",
         Some(false) => "**no**",
@@ -157,31 +191,33 @@ pub fn render(r: &Results) -> String {
         let cols = if freon { 14 } else { 11 };
         let _ = writeln!(s, "|{}", "---|".repeat(cols));
         for &c in &clients {
-            let ours = r.row(OMRING, w, c);
-            let theirs = r.row(peer, w, c);
+            let (ours, theirs) = (r.row(OMRING, w, c), r.row(peer, w, c));
+            let (ours, theirs) = (ours.as_ref(), theirs.as_ref());
             if ours.is_none() && theirs.is_none() {
                 continue;
             }
             let _ = write!(
                 s,
                 "| {c} | {} | {} | {} | {} | {} | {} | {} |",
-                f(ours.map(|x| x.ops_per_sec), 0),
+                spread(r, OMRING, w, c),
                 f(ours.and_then(|x| x.p50_ms), 2),
                 f(ours.and_then(|x| x.p99_ms), 2),
-                f(theirs.map(|x| x.ops_per_sec), 0),
+                spread(r, peer, w, c),
                 f(theirs.and_then(|x| x.p50_ms), 2),
                 f(theirs.and_then(|x| x.p99_ms), 2),
-                f(ratio(ours.map(|x| x.ops_per_sec), theirs.map(|x| x.ops_per_sec)), 2),
+                ratio_cell(r, OMRING, peer, w, c),
             );
             if freon {
                 let (fo, fz) = (r.row(OMRING_FREON, w, c), r.row(OZONE_FREON, w, c));
+                let (fo, fz) = (fo.as_ref(), fz.as_ref());
                 let _ = write!(
                     s,
                     " {} | {} | {} |",
-                    f(fo.map(|x| x.ops_per_sec), 0),
-                    f(fz.map(|x| x.ops_per_sec), 0),
-                    f(ratio(fo.map(|x| x.ops_per_sec), fz.map(|x| x.ops_per_sec)), 2)
+                    spread(r, OMRING_FREON, w, c),
+                    spread(r, OZONE_FREON, w, c),
+                    ratio_cell(r, OMRING_FREON, OZONE_FREON, w, c)
                 );
+                let _ = (fo, fz);
             }
             let _ = writeln!(
                 s,

@@ -43,6 +43,16 @@ pub struct Row {
     pub rss_mib: Vec<f64>,
     /// /proc/loadavg when the step started.
     pub load_before: String,
+    /// /proc/loadavg when it ended.
+    #[serde(default)]
+    pub load_after: String,
+    /// Share of the machine's CPU time stolen by the hypervisor during the step, % (from
+    /// /proc/stat).
+    #[serde(default)]
+    pub steal_pct: Option<f64>,
+    /// Which repeat of this system, workload and client count (0-based).
+    #[serde(default)]
+    pub repeat: usize,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -104,6 +114,12 @@ pub struct Meta {
     pub load_at_end: String,
     pub versions: Vec<(String, String)>,
     pub settings: Vec<(String, String)>,
+    /// `git rev-parse HEAD` of the checkout the run was made from.
+    #[serde(default)]
+    pub git_commit: String,
+    /// Whether that checkout had uncommitted changes (`git status --porcelain`).
+    #[serde(default)]
+    pub git_dirty: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -141,8 +157,64 @@ impl Results {
         serde_json::from_str(&text).map_err(|source| ResultsError::Parse { path: path.display().to_string(), source })
     }
 
-    pub fn row(&self, system: &str, workload: &str, clients: usize) -> Option<&Row> {
-        self.rows.iter().find(|r| r.system == system && r.workload == workload && r.clients == clients)
+    /// Every repeat of one step, in repeat order.
+    pub fn repeats(&self, system: &str, workload: &str, clients: usize) -> Vec<&Row> {
+        let mut rows: Vec<&Row> =
+            self.rows.iter().filter(|r| r.system == system && r.workload == workload && r.clients == clients).collect();
+        rows.sort_by_key(|r| r.repeat);
+        rows
+    }
+
+    /// One step summarised over its repeats: each number is the median of the repeats' (RSS:
+    /// the largest per voter), errors are summed. `None` when the step was not run.
+    pub fn row(&self, system: &str, workload: &str, clients: usize) -> Option<Row> {
+        let reps = self.repeats(system, workload, clients);
+        let first = reps.first()?;
+        let med = |f: &dyn Fn(&Row) -> f64| median(&reps.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let med_opt = |f: &dyn Fn(&Row) -> Option<f64>| {
+            let v: Vec<f64> = reps.iter().filter_map(|r| f(r)).collect();
+            (!v.is_empty()).then(|| median(&v))
+        };
+        let voters = reps.iter().map(|r| r.rss_mib.len()).max().unwrap_or(0);
+        let rss_mib =
+            (0..voters).map(|i| reps.iter().filter_map(|r| r.rss_mib.get(i).copied()).fold(0.0, f64::max)).collect();
+        Some(Row {
+            ops: med(&|r| r.ops as f64) as u64,
+            errors: reps.iter().map(|r| r.errors).sum(),
+            secs: med(&|r| r.secs),
+            ops_per_sec: med(&|r| r.ops_per_sec),
+            p50_ms: med_opt(&|r| r.p50_ms),
+            p99_ms: med_opt(&|r| r.p99_ms),
+            cpu_s_per_1k: med_opt(&|r| r.cpu_s_per_1k),
+            client_cpu_s_per_1k: med_opt(&|r| r.client_cpu_s_per_1k),
+            rss_mib,
+            steal_pct: med_opt(&|r| r.steal_pct),
+            repeat: reps.len(),
+            note: reps.iter().find_map(|r| r.note.clone()),
+            ..(*first).clone()
+        })
+    }
+
+    /// (min, max, repeats) of a step's ops/s.
+    pub fn ops_range(&self, system: &str, workload: &str, clients: usize) -> Option<(f64, f64, usize)> {
+        let v: Vec<f64> = self.repeats(system, workload, clients).iter().map(|r| r.ops_per_sec).collect();
+        let min = v.iter().copied().reduce(f64::min)?;
+        let max = v.iter().copied().reduce(f64::max)?;
+        Some((min, max, v.len()))
+    }
+
+    /// The ratio ours/theirs of ops/s per repeat (repeats paired by number): (median, min, max).
+    pub fn paired_ratio(&self, ours: &str, theirs: &str, workload: &str, clients: usize) -> Option<(f64, f64, f64)> {
+        let (a, b) = (self.repeats(ours, workload, clients), self.repeats(theirs, workload, clients));
+        let ratios: Vec<f64> = a
+            .iter()
+            .filter_map(|x| b.iter().find(|y| y.repeat == x.repeat).map(|y| (x.ops_per_sec, y.ops_per_sec)))
+            .filter(|(_, t)| *t > 0.0)
+            .map(|(o, t)| o / t)
+            .collect();
+        let min = ratios.iter().copied().reduce(f64::min)?;
+        let max = ratios.iter().copied().reduce(f64::max)?;
+        Some((median(&ratios), min, max))
     }
 
     pub fn availability(&self, system: &str, event: &str) -> Option<&Availability> {
@@ -157,5 +229,54 @@ pub fn median(v: &[f64]) -> f64 {
     }
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.total_cmp(b));
-    s[s.len() / 2]
+    let mid = s.len() / 2;
+    if s.len() % 2 == 0 {
+        (s[mid - 1] + s[mid]) / 2.0
+    } else {
+        s[mid]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(system: &str, repeat: usize, ops_per_sec: f64, p99: f64) -> Row {
+        Row {
+            system: system.into(),
+            workload: KEY.into(),
+            clients: 4,
+            ops: (ops_per_sec * 10.0) as u64,
+            errors: 1,
+            secs: 10.0,
+            ops_per_sec,
+            p50_ms: Some(1.0),
+            p99_ms: Some(p99),
+            cpu_s_per_1k: None,
+            client_cpu_s_per_1k: None,
+            rss_mib: vec![100.0 + repeat as f64, 50.0],
+            load_before: String::new(),
+            load_after: String::new(),
+            steal_pct: None,
+            repeat,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_step_is_summarised_over_every_repeat_never_one_chosen() {
+        let mut r = Results::default();
+        for (i, (ops, p99)) in [(100.0, 9.0), (300.0, 1.0), (200.0, 5.0), (120.0, 7.0), (250.0, 2.0)].iter().enumerate()
+        {
+            r.rows.push(rep(OMRING, i, *ops, *p99));
+            r.rows.push(rep(ETCD, i, 100.0, 1.0));
+        }
+        let s = r.row(OMRING, KEY, 4).unwrap();
+        assert_eq!((s.ops_per_sec, s.p99_ms, s.errors, s.repeat), (200.0, Some(5.0), 5, 5));
+        assert_eq!(s.rss_mib, vec![104.0, 50.0], "the largest RSS per voter");
+        assert_eq!(r.ops_range(OMRING, KEY, 4), Some((100.0, 300.0, 5)));
+        assert_eq!(r.paired_ratio(OMRING, ETCD, KEY, 4), Some((2.0, 1.0, 3.0)));
+        assert!(r.row(OMRING, KEY, 5).is_none());
+        assert_eq!(median(&[1.0, 4.0, 2.0, 3.0]), 2.5);
+    }
 }

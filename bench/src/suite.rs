@@ -37,6 +37,8 @@ pub struct Settings {
     pub clients: Vec<usize>,
     pub step: Duration,
     pub trials: usize,
+    /// Runs of every step; systems of a phase alternate in ABBA order across repeats.
+    pub repeats: usize,
     pub out: PathBuf,
     pub work: PathBuf,
     pub om_node: PathBuf,
@@ -77,6 +79,12 @@ fn cpu_model() -> String {
         .unwrap_or_default()
 }
 
+/// `git ARGS` in the current directory (the checkout `make bench-compare` runs from), trimmed.
+fn git(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 fn row(system: &str, workload: &str, clients: usize, load_before: String) -> Row {
     Row {
         system: system.into(),
@@ -91,6 +99,9 @@ fn row(system: &str, workload: &str, clients: usize, load_before: String) -> Row
         cpu_s_per_1k: None,
         rss_mib: Vec::new(),
         load_before,
+        load_after: String::new(),
+        steal_pct: None,
+        repeat: 0,
         note: None,
         client_cpu_s_per_1k: None,
     }
@@ -114,6 +125,8 @@ impl Suite {
                 cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
                 cpu_model: cpu_model(),
                 load_at_start: procstat::loadavg(),
+                git_commit: git(&["rev-parse", "HEAD"]).unwrap_or_default(),
+                git_dirty: git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
                 ..Default::default()
             },
             ..Default::default()
@@ -136,6 +149,7 @@ impl Suite {
             ("client counts".into(), format!("{:?}", s.clients)),
             ("seconds per step".into(), format!("{:.1}", s.step.as_secs_f64())),
             ("availability trials per event".into(), s.trials.to_string()),
+            ("repeats per step (ABBA order)".into(), s.repeats.to_string()),
         ];
         self.results.notes.extend([
             "256-byte write: omring and Ozone create a volume carrying 256 bytes of metadata (one Raft entry, \
@@ -210,28 +224,39 @@ impl Suite {
             }
             self.save()?;
         }
-        let mut flip = false;
         for &w in ALL_WORKLOADS.iter().filter(|w| s.wants(w)) {
             for &c in &s.clients {
-                let mut order: Vec<usize> = (0..running.len()).collect();
-                if flip {
-                    order.reverse();
-                }
-                flip = !flip;
-                for i in order {
-                    if !running[i].serves(w) {
-                        continue;
+                for repeat in 0..s.repeats.max(1) {
+                    // ABBA: A then B in even repeats, B then A in odd ones, so neither system
+                    // always runs first (after the other's load, or on a warmer machine).
+                    let mut order: Vec<usize> = (0..running.len()).collect();
+                    if repeat % 2 == 1 {
+                        order.reverse();
                     }
-                    let name = running[i].name();
-                    match running[i].step(w, c, &s).await {
-                        Ok(rows) => self.results.rows.extend(rows),
-                        Err(e) => {
-                            log(format!("{name} {w} at {c} clients failed: {e}"));
-                            self.results.notes.push(format!("{name}: run stopped early: {w} at {c} clients: {e}"));
+                    for i in order {
+                        if !running[i].serves(w) {
+                            continue;
+                        }
+                        let name = running[i].name();
+                        let ticks = procstat::cpu_ticks();
+                        match running[i].step(w, c, &s).await {
+                            Ok(mut rows) => {
+                                let steal = procstat::steal_pct(ticks, procstat::cpu_ticks());
+                                for r in rows.iter_mut() {
+                                    r.repeat = repeat;
+                                    r.load_after = procstat::loadavg();
+                                    r.steal_pct = steal;
+                                }
+                                self.results.rows.extend(rows)
+                            }
+                            Err(e) => {
+                                log(format!("{name} {w} at {c} clients failed: {e}"));
+                                self.results.notes.push(format!("{name}: run stopped early: {w} at {c} clients: {e}"));
+                            }
                         }
                     }
+                    self.save()?;
                 }
-                self.save()?;
             }
         }
         for sys in running.iter_mut() {
@@ -321,6 +346,7 @@ impl Suite {
                 let _ = std::fs::remove_dir_all(&dir);
                 log("ozone: init + start SCM and 3 OMs (JVM start-up takes a while)");
                 let cluster = OzoneCluster::start(&lib, &drv, &dir)?;
+                self.results.meta.settings.extend(cluster.settings());
                 cluster.wait_oms_listening(Duration::from_secs(180))?;
                 let mut driver = cluster.driver()?;
                 let leader = driver.wait_leader(Duration::from_secs(120))?;

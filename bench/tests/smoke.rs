@@ -48,6 +48,7 @@ fn harness_measures_every_step_and_writes_the_report() {
         clients: vec![1, 4],
         step: Duration::from_secs(1),
         trials: 1,
+        repeats: 2,
         out: out.clone(),
         work: work.path().join("work"),
         om_node,
@@ -70,10 +71,20 @@ fn harness_measures_every_step_and_writes_the_report() {
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("## Key create+commit"), "{md}");
     assert!(md.contains("| omring |"), "{md}");
-    let fsync = saved.fsync.expect("fsync probe");
+    let fsync = saved.fsync.as_ref().expect("fsync probe");
     assert!(fsync.p50_ms > 0.0);
     for r in &saved.rows {
         assert!(r.ops_per_sec > 0.0 && r.p99_ms.unwrap_or(0.0) > 0.0, "{r:?}");
         assert_eq!(r.rss_mib.len(), 3, "RSS of three voters expected: {r:?}");
+        assert!(!r.load_after.is_empty(), "load after each step: {r:?}");
     }
+    // Every step twice, both kept; the report gives the median and the range; the run names
+    // its commit.
+    let reps = saved.repeats("omring", omring_bench::results::KEY, 4);
+    assert_eq!(reps.iter().map(|r| r.repeat).collect::<Vec<_>>(), [0, 1], "{reps:?}");
+    assert!(
+        md.contains(&format!("{:.0} (", saved.row("omring", omring_bench::results::KEY, 4).unwrap().ops_per_sec)),
+        "{md}"
+    );
+    assert_eq!(saved.meta.git_commit.len(), 40, "{:?}", saved.meta.git_commit);
 }
