@@ -67,6 +67,8 @@ if [[ " $ONLY " == *" ozone "* ]]; then
   # The driver is ours and small: rebuild it when its source is newer than the class.
   if [[ ! -f $OZONE_DRIVER/OmDriver.class || $HERE/ozone/OmDriver.java -nt $OZONE_DRIVER/OmDriver.class ]]; then
     mkdir -p "$OZONE_DRIVER"
+    # A failed compile must not leave the previous driver behind to be used.
+    rm -f "$OZONE_DRIVER"/*.class
     javac -nowarn -cp "$OZONE_LIB/*" -d "$OZONE_DRIVER" "$HERE/ozone/OmDriver.java" 2>&1 | grep -v '^Note:' >&2 || true
     [[ -f $OZONE_DRIVER/OmDriver.class ]] || { log "compiling OmDriver.java failed"; exit 1; }
   fi

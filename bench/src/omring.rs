@@ -129,7 +129,9 @@ pub async fn run_workload(
     tag: &str,
 ) -> LoadResult {
     let tag = tag.to_string();
-    let value = "v".repeat(256);
+    // 256 random characters, drawn once per step as etcd's `benchmark put` draws its value
+    // (OmDriver does the same for Ozone): no system gets a value that compresses to nothing.
+    let value = random_value(256);
     match workload {
         crate::results::KEY => {
             load::run(clients, duration, move |w, i| {
@@ -169,6 +171,12 @@ pub async fn run_workload(
             .await
         }
     }
+}
+
+/// `len` random alphanumeric characters.
+pub fn random_value(len: usize) -> String {
+    use rand::Rng;
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(len).map(char::from).collect()
 }
 
 /// Writes until one succeeds; returns how long it took from `since`.

@@ -47,8 +47,13 @@ public final class OmDriver {
     this.volume = volume;
     this.bucket = bucket;
     this.owner = org.apache.hadoop.security.UserGroupInformation.getCurrentUser().getShortUserName();
+    // 256 random characters, drawn once, as etcd's benchmark and omring's harness do.
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    java.util.Random random = new java.util.Random();
     char[] v = new char[256];
-    Arrays.fill(v, 'v');
+    for (int i = 0; i < v.length; i++) {
+      v[i] = alphabet.charAt(random.nextInt(alphabet.length()));
+    }
     this.value256 = new String(v);
   }
 
