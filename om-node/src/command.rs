@@ -56,14 +56,6 @@ pub enum LogOp {
         /// The creator's default ACLs; apply adds the volume's DEFAULT ACLs.
         acls: Vec<OzoneAcl>,
     },
-    SetBucketProperty {
-        volume: String,
-        bucket: String,
-        owner: Option<String>,
-        versioning: Option<bool>,
-        quota_in_bytes: Option<i64>,
-        quota_in_namespace: Option<i64>,
-    },
     DeleteBucket {
         volume: String,
         bucket: String,
@@ -115,6 +107,14 @@ pub enum LogOp {
     SetAcl {
         target: AclTarget,
         acls: Vec<OzoneAcl>,
+    },
+    SetBucketProperty {
+        volume: String,
+        bucket: String,
+        owner: Option<String>,
+        versioning: Option<bool>,
+        quota_in_bytes: Option<i64>,
+        quota_in_namespace: Option<i64>,
     },
 }
 

@@ -89,7 +89,7 @@ pub fn decode_bin<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> 
 mod tests {
     use std::collections::BTreeMap;
 
-    use om_client::wire::{BucketLayout, WriteOp};
+    use om_client::wire::{BucketLayout, ErrorCode, WriteOp};
 
     use super::*;
 
@@ -171,6 +171,75 @@ mod tests {
             let json = serde_json::to_vec(&cmd).expect("json");
             assert_eq!(serde_json::from_slice::<Command>(&json).expect("json back"), cmd);
             assert!(bin.len() < json.len(), "binary {} bytes, JSON {}", bin.len(), json.len());
+        }
+    }
+
+    /// Log entries, snapshots and retry-cache rows are postcard, which writes an enum variant as
+    /// its position: a variant inserted anywhere but at the end would make every later one
+    /// decode as its neighbour after an upgrade. These positions are fixed forever.
+    #[test]
+    fn persisted_enum_variants_keep_their_positions() {
+        let log_ops = [
+            "CreateVolume",
+            "SetVolumeProperty",
+            "DeleteVolume",
+            "CreateBucket",
+            "DeleteBucket",
+            "OpenKey",
+            "CommitKey",
+            "DeleteKey",
+            "RenameKey",
+            "ExpireOpenKeys",
+            "AddAcl",
+            "RemoveAcl",
+            "SetAcl",
+            "SetBucketProperty",
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        let target = om_client::wire::AclTarget::Volume { volume: "v".into() };
+        let acl = om_client::acl::OzoneAcl::parse("user:a:r").unwrap();
+        let acl_ops = [
+            LogOp::AddAcl { target: target.clone(), acl: acl.clone() },
+            LogOp::RemoveAcl { target: target.clone(), acl: acl.clone() },
+            LogOp::SetAcl { target, acls: vec![acl] },
+        ];
+        for op in commands().into_iter().map(|c| c.op).chain(acl_ops) {
+            let name: &'static str = (&op).into();
+            let position =
+                log_ops.iter().position(|n| *n == name).unwrap_or_else(|| panic!("{name}: add it at the end"));
+            assert_eq!(encode_bin(&op).unwrap()[0] as usize, position, "{name}");
+            seen.insert(name);
+        }
+        assert_eq!(seen.len(), log_ops.len(), "every LogOp variant is checked");
+        let codes = [
+            "VOLUME_ALREADY_EXISTS",
+            "VOLUME_NOT_FOUND",
+            "VOLUME_NOT_EMPTY",
+            "BUCKET_ALREADY_EXISTS",
+            "BUCKET_NOT_FOUND",
+            "BUCKET_NOT_EMPTY",
+            "KEY_NOT_FOUND",
+            "KEY_ALREADY_EXISTS",
+            "QUOTA_EXCEEDED",
+            "INVALID_VOLUME_NAME",
+            "INVALID_BUCKET_NAME",
+            "INVALID_KEY_NAME",
+            "INVALID_REQUEST",
+            "NOT_LEADER",
+            "LEADER_NOT_READY",
+            "FAILED_PRECONDITION",
+            "TIMEOUT",
+            "INTERNAL_ERROR",
+            "PERMISSION_DENIED",
+            "UNAUTHENTICATED",
+            "QUOTA_ERROR",
+        ];
+        use strum::IntoEnumIterator;
+        let all: Vec<ErrorCode> = ErrorCode::iter().collect();
+        assert_eq!(all.len(), codes.len(), "a new ErrorCode goes at the end, and here");
+        for code in all {
+            let position = codes.iter().position(|n| *n == code.as_str()).expect("listed");
+            assert_eq!(encode_bin(&code).unwrap()[0] as usize, position, "{code}");
         }
     }
 

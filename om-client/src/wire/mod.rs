@@ -60,8 +60,6 @@ pub enum ErrorCode {
     KeyNotFound,
     KeyAlreadyExists,
     QuotaExceeded,
-    /// A quota change the stored usage or the volume's quota rules out (Ozone's QUOTA_ERROR).
-    QuotaError,
     /// A volume name Ozone's rules refuse (3-63 characters of `a-z0-9.-`, ...).
     InvalidVolumeName,
     /// A bucket name Ozone's rules refuse (the same rules as volume names).
@@ -84,6 +82,8 @@ pub enum ErrorCode {
     /// Security is on and the request carries no principal (no client certificate, no valid
     /// bearer token).
     Unauthenticated,
+    /// A quota change the stored usage or the volume's quota rules out (Ozone's QUOTA_ERROR).
+    QuotaError,
 }
 
 impl ErrorCode {
@@ -217,20 +217,6 @@ pub enum WriteOp {
         #[serde(default)]
         metadata: BTreeMap<String, String>,
     },
-    /// Ozone's SetBucketProperty: each field given replaces the bucket's, the rest stay.
-    SetBucketProperty {
-        volume: String,
-        bucket: String,
-        #[serde(default)]
-        owner: Option<String>,
-        #[serde(default)]
-        versioning: Option<bool>,
-        /// -1: unlimited (refused while the volume has a space quota).
-        #[serde(default)]
-        quota_in_bytes: Option<i64>,
-        #[serde(default)]
-        quota_in_namespace: Option<i64>,
-    },
     DeleteBucket {
         volume: String,
         bucket: String,
@@ -283,6 +269,20 @@ pub enum WriteOp {
     SetAcl {
         target: AclTarget,
         acls: Vec<OzoneAcl>,
+    },
+    /// Ozone's SetBucketProperty: each field given replaces the bucket's, the rest stay.
+    SetBucketProperty {
+        volume: String,
+        bucket: String,
+        #[serde(default)]
+        owner: Option<String>,
+        #[serde(default)]
+        versioning: Option<bool>,
+        /// -1: unlimited (refused while the volume has a space quota).
+        #[serde(default)]
+        quota_in_bytes: Option<i64>,
+        #[serde(default)]
+        quota_in_namespace: Option<i64>,
     },
 }
 
