@@ -219,14 +219,20 @@ impl EtcdCluster {
     }
 
     /// Runs etcd's `benchmark` against the leader (`--target-leader`).
-    pub fn benchmark(&self, clients: usize, args: &[String], timeout: Duration) -> Result<BenchOutput, EtcdError> {
+    pub fn benchmark(
+        &self,
+        clients: usize,
+        conns: usize,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<BenchOutput, EtcdError> {
         let eps: Vec<String> = self.running().map(|m| format!("127.0.0.1:{}", m.client_port)).collect();
         let out = crate::child::output_within(
             Command::new(self.bin_dir.join("benchmark"))
                 .arg(format!("--endpoints={}", eps.join(",")))
                 .arg("--target-leader")
                 .arg(format!("--clients={clients}"))
-                .arg(format!("--conns={}", conns_for(clients)))
+                .arg(format!("--conns={conns}"))
                 .arg("--precise")
                 .args(args),
             timeout,
@@ -253,10 +259,12 @@ impl Drop for EtcdCluster {
     }
 }
 
-/// gRPC connections for a client count: etcd's performance guide pairs 100 connections with
-/// 1,000 clients; the same 1:10 ratio here (at least one).
-pub fn conns_for(clients: usize) -> usize {
-    clients.div_ceil(10).max(1)
+/// gRPC connection counts tried at a client count, best reported: one, the 1:10 ratio of
+/// etcd's performance guide (100 connections for 1,000 clients), and one per client.
+pub fn conns_sweep(clients: usize) -> Vec<usize> {
+    let mut v = vec![1, clients.div_ceil(10).max(1), clients.max(1)];
+    v.dedup();
+    v
 }
 
 /// What etcd's `benchmark` printed.
@@ -341,8 +349,8 @@ Error distribution:\n  [3]\tetcdserver: leader changed\n  [2]\tcontext deadline 
 
     #[test]
     fn connection_ratio() {
-        assert_eq!(conns_for(1), 1);
-        assert_eq!(conns_for(16), 2);
-        assert_eq!(conns_for(256), 26);
+        assert_eq!(conns_sweep(1), [1]);
+        assert_eq!(conns_sweep(16), [1, 2, 16]);
+        assert_eq!(conns_sweep(256), [1, 26, 256]);
     }
 }
