@@ -180,6 +180,16 @@ impl Suite {
             "Load generators run on the same 2-core machine as the servers, for all three systems; their CPU \
                  is reported in its own column, not in the server column."
                 .to_string(),
+            format!(
+                "CPU pinning: none. With {} CPUs, giving servers and load generators CPUs of their own would \
+                 leave one core for three voters; every process shares every core, the same for all systems.",
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+            ),
+            "Snapshots: not matched. omring and Ozone use Ozone's default, a snapshot every 400,000 log \
+                 entries (ozone.om.ratis.snapshot.auto.trigger.threshold); etcd keeps its own default, \
+                 --snapshot-count 10,000. Each system runs as its users run it; etcd snapshots 40 times as \
+                 often, which costs it throughput in the long write steps."
+                .to_string(),
         ]);
         if s.fsync_samples > 0 {
             log("fsync probe");

@@ -56,6 +56,17 @@ async fn cli_drives_the_namespace_and_reports_ozone_error_codes() {
     let info: VolumeInfo = serde_json::from_str(&ok(ring.cli(&["sh", "volume", "info", "/vol1", "--json"]))).unwrap();
     assert_eq!((info.owner.as_str(), info.quota_in_bytes), ("alice", 1 << 30));
     fails_with(ring.cli(&["sh", "volume", "info", "/nope"]), "VOLUME_NOT_FOUND");
+    // setquota and clrquota: silent, as in Ozone; clrquota names what it clears.
+    assert_eq!(
+        ok(ring.cli(&["sh", "volume", "setquota", "/vol2", "--space-quota", "2GB", "--namespace-quota", "7"])),
+        ""
+    );
+    assert_eq!(ok(ring.cli(&["sh", "volume", "clrquota", "/vol2", "--space-quota"])), "");
+    let info: VolumeInfo = serde_json::from_str(&ok(ring.cli(&["sh", "volume", "info", "/vol2", "--json"]))).unwrap();
+    assert_eq!((info.quota_in_bytes, info.quota_in_namespace), (-1, 7));
+    let usage = ring.cli(&["sh", "volume", "clrquota", "/vol2"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
+    assert!(stderr(&usage).contains("--space-quota and/or --namespace-quota"), "{}", stderr(&usage));
     // o3:// addresses as Ozone reads them: the service named, or one OM's host:port; a port
     // with a service id is a usage error.
     ok(ring.cli(&["sh", "volume", "info", &format!("o3://{SID}/vol1")]));

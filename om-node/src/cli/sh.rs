@@ -42,25 +42,9 @@ pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, v
                 print_outcome(json, &r);
             }
             VolumeOp::Setquota { path, quota } => {
-                let (quota_in_bytes, quota_in_namespace) = quota_change(quota)?;
-                let volume = split_path(path, 1)?.remove(0);
-                let r = client
-                    .write(WriteOp::SetVolumeProperty { volume, owner: None, quota_in_bytes, quota_in_namespace })
-                    .await?;
-                if show_made {
-                    print_outcome(json, &r);
-                }
+                volume_quota(client, path, quota_change(quota)?, json, show_made).await?
             }
-            VolumeOp::Clrquota { path, clear } => {
-                let (quota_in_bytes, quota_in_namespace) = clear.change()?;
-                let volume = split_path(path, 1)?.remove(0);
-                let r = client
-                    .write(WriteOp::SetVolumeProperty { volume, owner: None, quota_in_bytes, quota_in_namespace })
-                    .await?;
-                if show_made {
-                    print_outcome(json, &r);
-                }
-            }
+            VolumeOp::Clrquota { path, clear } => volume_quota(client, path, clear.change()?, json, show_made).await?,
             VolumeOp::Info { path } => {
                 let volume = split_path(path, 1)?.remove(0);
                 let r = client.read(ReadOp::VolumeInfo { volume }).await?;
@@ -212,6 +196,23 @@ fn parse_meta(items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
                 .ok_or_else(|| CliError::Usage(format!("invalid metadata {kv:?}: expected KEY=VALUE")))
         })
         .collect()
+}
+
+/// A volume's quota change; prints the volume with `--verbose` or `--json`.
+async fn volume_quota(
+    client: &FailoverClient,
+    path: &str,
+    (quota_in_bytes, quota_in_namespace): (Option<i64>, Option<i64>),
+    json: bool,
+    show: bool,
+) -> Result<(), CliError> {
+    let volume = split_path(path, 1)?.remove(0);
+    let r =
+        client.write(WriteOp::SetVolumeProperty { volume, owner: None, quota_in_bytes, quota_in_namespace }).await?;
+    if show {
+        print_outcome(json, &r);
+    }
+    Ok(())
 }
 
 /// A bucket's quota change; prints the bucket with `--verbose` or `--json`.
