@@ -160,9 +160,8 @@ impl ShCommand {
                 | VolumeOp::Info { path }
                 | VolumeOp::List { path, .. }
                 | VolumeOp::Delete { path }
-                | VolumeOp::Update { path, .. }
-                | VolumeOp::Setquota { path, .. }
-                | VolumeOp::Clrquota { path, .. } => path,
+                | VolumeOp::Update { path, .. } => path,
+                VolumeOp::Quota(q) => q.path(),
                 VolumeOp::Acl(a) => a.path(),
             },
             ShCommand::Bucket { op } => match op {
@@ -170,9 +169,8 @@ impl ShCommand {
                 | BucketOp::Info { path }
                 | BucketOp::List { path, .. }
                 | BucketOp::Delete { path }
-                | BucketOp::Update { path, .. }
-                | BucketOp::Setquota { path, .. }
-                | BucketOp::Clrquota { path, .. } => path,
+                | BucketOp::Update { path, .. } => path,
+                BucketOp::Quota(q) => q.path(),
                 BucketOp::Acl(a) => a.path(),
             },
             ShCommand::Key { op } => match op {
@@ -196,6 +194,51 @@ pub struct QuotaArgs {
     /// Namespace quota: buckets in a volume, keys in a bucket; -1 for unlimited.
     #[arg(long = "namespace-quota", allow_hyphen_values = true)]
     pub namespace_quota: Option<i64>,
+}
+
+/// The quota commands volumes and buckets both have (silent, as in Ozone).
+#[derive(Subcommand, Debug, Clone)]
+pub enum QuotaOp {
+    /// Set the space and/or namespace quota.
+    Setquota {
+        path: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
+    /// Remove the space and/or namespace quota.
+    Clrquota {
+        path: String,
+        #[command(flatten)]
+        clear: ClearQuotaArgs,
+    },
+}
+
+impl QuotaOp {
+    fn path(&self) -> &str {
+        match self {
+            QuotaOp::Setquota { path, .. } | QuotaOp::Clrquota { path, .. } => path,
+        }
+    }
+
+    /// (quota_in_bytes, quota_in_namespace) of the change; at least one must be named.
+    fn change(&self) -> Result<(Option<i64>, Option<i64>), CliError> {
+        match self {
+            QuotaOp::Setquota { quota, .. } => {
+                if quota.quota.is_none() && quota.namespace_quota.is_none() {
+                    return Err(CliError::Usage("setquota needs --space-quota and/or --namespace-quota".into()));
+                }
+                Ok((quota.bytes()?, quota.namespace_quota))
+            }
+            QuotaOp::Clrquota { clear, .. } => clear.change(),
+        }
+    }
+}
+
+impl QuotaArgs {
+    /// The space quota in bytes, if given.
+    fn bytes(&self) -> Result<Option<i64>, CliError> {
+        self.quota.as_deref().map(parse_size).transpose()
+    }
 }
 
 /// Which quotas `clrquota` removes (Ozone's flags take no value here).
@@ -267,18 +310,8 @@ pub enum VolumeOp {
         #[command(flatten)]
         quota: QuotaArgs,
     },
-    /// Set the space and/or namespace quota (silent, as in Ozone).
-    Setquota {
-        path: String,
-        #[command(flatten)]
-        quota: QuotaArgs,
-    },
-    /// Remove the space and/or namespace quota.
-    Clrquota {
-        path: String,
-        #[command(flatten)]
-        clear: ClearQuotaArgs,
-    },
+    #[command(flatten)]
+    Quota(QuotaOp),
     #[command(flatten)]
     Acl(AclOp),
 }
@@ -320,18 +353,8 @@ pub enum BucketOp {
         #[command(flatten)]
         quota: QuotaArgs,
     },
-    /// Set the space and/or namespace quota (silent, as in Ozone).
-    Setquota {
-        path: String,
-        #[command(flatten)]
-        quota: QuotaArgs,
-    },
-    /// Remove the space and/or namespace quota.
-    Clrquota {
-        path: String,
-        #[command(flatten)]
-        clear: ClearQuotaArgs,
-    },
+    #[command(flatten)]
+    Quota(QuotaOp),
     #[command(flatten)]
     Acl(AclOp),
 }

@@ -7,7 +7,7 @@ use om_client::wire::*;
 use om_client::FailoverClient;
 
 use super::print::{list_all, print, print_outcome, print_read};
-use super::{acl, parse_size, split_path, BucketOp, CliError, KeyOp, QuotaArgs, ShCommand, VolumeOp};
+use super::{acl, split_path, BucketOp, CliError, KeyOp, ShCommand, VolumeOp};
 
 pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, verbose: bool) -> Result<(), CliError> {
     // Ozone's create and rename print nothing unless asked to.
@@ -20,7 +20,7 @@ pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, v
                     .write(WriteOp::CreateVolume {
                         volume: v,
                         owner: user.clone(),
-                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_bytes: quota.bytes()?,
                         quota_in_namespace: quota.namespace_quota,
                         metadata: BTreeMap::new(),
                     })
@@ -35,16 +35,18 @@ pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, v
                     .write(WriteOp::SetVolumeProperty {
                         volume: v,
                         owner: user.clone(),
-                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_bytes: quota.bytes()?,
                         quota_in_namespace: quota.namespace_quota,
                     })
                     .await?;
                 print_outcome(json, &r);
             }
-            VolumeOp::Setquota { path, quota } => {
-                volume_quota(client, path, quota_change(quota)?, json, show_made).await?
+            VolumeOp::Quota(q) => {
+                let (quota_in_bytes, quota_in_namespace) = q.change()?;
+                let volume = split_path(q.path(), 1)?.remove(0);
+                let op = WriteOp::SetVolumeProperty { volume, owner: None, quota_in_bytes, quota_in_namespace };
+                write_quota(client, op, json, show_made).await?
             }
-            VolumeOp::Clrquota { path, clear } => volume_quota(client, path, clear.change()?, json, show_made).await?,
             VolumeOp::Info { path } => {
                 let volume = split_path(path, 1)?.remove(0);
                 let r = client.read(ReadOp::VolumeInfo { volume }).await?;
@@ -80,7 +82,7 @@ pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, v
                         owner: user.clone(),
                         layout,
                         versioning: *versioning,
-                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_bytes: quota.bytes()?,
                         quota_in_namespace: quota.namespace_quota,
                         metadata: BTreeMap::new(),
                     })
@@ -98,17 +100,26 @@ pub(super) async fn run(client: &FailoverClient, what: &ShCommand, json: bool, v
                         bucket,
                         owner: user.clone(),
                         versioning: *versioning,
-                        quota_in_bytes: quota_bytes(quota)?,
+                        quota_in_bytes: quota.bytes()?,
                         quota_in_namespace: quota.namespace_quota,
                     })
                     .await?;
                 print_outcome(json, &r);
             }
-            BucketOp::Setquota { path, quota } => {
-                let change = quota_change(quota)?;
-                bucket_quota(client, path, change, json, show_made).await?;
+            BucketOp::Quota(q) => {
+                let (quota_in_bytes, quota_in_namespace) = q.change()?;
+                let mut p = split_path(q.path(), 2)?;
+                let (bucket, volume) = (p.remove(1), p.remove(0));
+                let op = WriteOp::SetBucketProperty {
+                    volume,
+                    bucket,
+                    owner: None,
+                    versioning: None,
+                    quota_in_bytes,
+                    quota_in_namespace,
+                };
+                write_quota(client, op, json, show_made).await?
             }
-            BucketOp::Clrquota { path, clear } => bucket_quota(client, path, clear.change()?, json, show_made).await?,
             BucketOp::Info { path } => {
                 let mut p = split_path(path, 2)?;
                 let r = client.read(ReadOp::BucketInfo { bucket: p.remove(1), volume: p.remove(0) }).await?;
@@ -198,56 +209,11 @@ fn parse_meta(items: &[String]) -> Result<BTreeMap<String, String>, CliError> {
         .collect()
 }
 
-/// A volume's quota change; prints the volume with `--verbose` or `--json`.
-async fn volume_quota(
-    client: &FailoverClient,
-    path: &str,
-    (quota_in_bytes, quota_in_namespace): (Option<i64>, Option<i64>),
-    json: bool,
-    show: bool,
-) -> Result<(), CliError> {
-    let volume = split_path(path, 1)?.remove(0);
-    let r =
-        client.write(WriteOp::SetVolumeProperty { volume, owner: None, quota_in_bytes, quota_in_namespace }).await?;
-    if show {
-        print_outcome(json, &r);
-    }
-    Ok(())
-}
-
-/// A bucket's quota change; prints the bucket with `--verbose` or `--json`.
-async fn bucket_quota(
-    client: &FailoverClient,
-    path: &str,
-    (quota_in_bytes, quota_in_namespace): (Option<i64>, Option<i64>),
-    json: bool,
-    show: bool,
-) -> Result<(), CliError> {
-    let mut p = split_path(path, 2)?;
-    let (bucket, volume) = (p.remove(1), p.remove(0));
-    let op = WriteOp::SetBucketProperty {
-        volume,
-        bucket,
-        owner: None,
-        versioning: None,
-        quota_in_bytes,
-        quota_in_namespace,
-    };
+/// A quota change; prints the changed volume or bucket with `--verbose` or `--json`.
+async fn write_quota(client: &FailoverClient, op: WriteOp, json: bool, show: bool) -> Result<(), CliError> {
     let r = client.write(op).await?;
     if show {
         print_outcome(json, &r);
     }
     Ok(())
-}
-
-/// What `setquota` changes: at least one quota must be given.
-fn quota_change(q: &QuotaArgs) -> Result<(Option<i64>, Option<i64>), CliError> {
-    if q.quota.is_none() && q.namespace_quota.is_none() {
-        return Err(CliError::Usage("setquota needs --space-quota and/or --namespace-quota".into()));
-    }
-    Ok((quota_bytes(q)?, q.namespace_quota))
-}
-
-fn quota_bytes(q: &QuotaArgs) -> Result<Option<i64>, CliError> {
-    q.quota.as_deref().map(parse_size).transpose()
 }
