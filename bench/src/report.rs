@@ -69,13 +69,19 @@ fn spread(r: &Results, sys: &str, w: &str, c: usize) -> String {
     }
 }
 
-/// ours/theirs: the median of the per-repeat ratios with their range, else the ratio of the
-/// medians (systems measured in different repeats).
+/// ours/theirs: the median of the per-repeat ratios, else the ratio of the medians (systems
+/// measured in different repeats).
+fn median_ratio(r: &Results, ours: &str, theirs: &str, w: &str, c: usize) -> Option<f64> {
+    r.paired_ratio(ours, theirs, w, c)
+        .map(|(m, _, _)| m)
+        .or_else(|| ratio(r.row(ours, w, c).map(|x| x.ops_per_sec), r.row(theirs, w, c).map(|x| x.ops_per_sec)))
+}
+
+/// [`median_ratio`] with the range of the per-repeat ratios when they differ.
 fn ratio_cell(r: &Results, ours: &str, theirs: &str, w: &str, c: usize) -> String {
     match r.paired_ratio(ours, theirs, w, c) {
         Some((m, lo, hi)) if (hi - lo).abs() > f64::EPSILON => format!("{m:.2} ({lo:.2}–{hi:.2})"),
-        Some((m, _, _)) => format!("{m:.2}"),
-        None => f(ratio(r.row(ours, w, c).map(|x| x.ops_per_sec), r.row(theirs, w, c).map(|x| x.ops_per_sec)), 2),
+        _ => f(median_ratio(r, ours, theirs, w, c), 2),
     }
 }
 
@@ -129,13 +135,9 @@ pub fn render(r: &Results) -> String {
     // Bars at 64 clients.
     let _ = writeln!(s, "## Bars (issue 7)\n");
     let _ = writeln!(s, "| bar | measured | target | met |\n|---|---|---|---|");
-    let ops = |sys: &str, w: &str, c: usize| r.row(sys, w, c).map(|x| x.ops_per_sec);
     let bar_c = 64;
-    let _ = &ops;
-    let paired = |a: &str, b: &str, w: &str| r.paired_ratio(a, b, w, bar_c);
-    let key_ratio =
-        paired(OMRING, OZONE, KEY).map(|x| x.0).or_else(|| ratio(ops(OMRING, KEY, bar_c), ops(OZONE, KEY, bar_c)));
-    let put_ratio = paired(OMRING, ETCD, PUT256).map(|x| x.0);
+    let key_ratio = median_ratio(r, OMRING, OZONE, KEY, bar_c);
+    let put_ratio = median_ratio(r, OMRING, ETCD, PUT256, bar_c);
     let yes = |v: Option<bool>| match v {
         Some(true) => "yes",
         Some(false) => "**no**",
@@ -208,8 +210,6 @@ pub fn render(r: &Results) -> String {
                 ratio_cell(r, OMRING, peer, w, c),
             );
             if freon {
-                let (fo, fz) = (r.row(OMRING_FREON, w, c), r.row(OZONE_FREON, w, c));
-                let (fo, fz) = (fo.as_ref(), fz.as_ref());
                 let _ = write!(
                     s,
                     " {} | {} | {} |",
@@ -217,7 +217,6 @@ pub fn render(r: &Results) -> String {
                     spread(r, OZONE_FREON, w, c),
                     ratio_cell(r, OMRING_FREON, OZONE_FREON, w, c)
                 );
-                let _ = (fo, fz);
             }
             let _ = writeln!(
                 s,
