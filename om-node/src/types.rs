@@ -233,6 +233,10 @@ mod tests {
             "PERMISSION_DENIED",
             "UNAUTHENTICATED",
             "QUOTA_ERROR",
+            "NOT_A_FILE",
+            "DIRECTORY_NOT_FOUND",
+            "DIRECTORY_NOT_EMPTY",
+            "KEY_RENAME_ERROR",
         ];
         use strum::IntoEnumIterator;
         let all: Vec<ErrorCode> = ErrorCode::iter().collect();

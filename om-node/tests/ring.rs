@@ -507,3 +507,39 @@ async fn followers_keep_answering_not_leader_while_the_leader_is_busy() {
     assert!(failures.is_empty(), "{failures:?}");
     assert_all_present(&ring.client(), &acked).await;
 }
+
+/// FILE_SYSTEM_OPTIMIZED buckets through the CLI as a user types it: keys are paths, parent
+/// directories appear, and Ozone's FSO refusals come back with its codes and exit 255.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fso_bucket_keys_are_paths_through_the_cli() {
+    let ring = Ring::start(3, &[]);
+    ring.wait_leader(Duration::from_secs(30)).await;
+    ok(ring.cli(&["sh", "volume", "create", "/vol1"]));
+    ok(ring.cli(&["sh", "bucket", "create", "/vol1/fso", "--layout", "FILE_SYSTEM_OPTIMIZED"]));
+    ok(ring.cli(&["sh", "key", "create", "/vol1/fso//dir1/./dir2/file1", "--size", "5"]));
+    let listed = |ring: &Ring| names(&ok(ring.cli(&["sh", "key", "list", "/vol1/fso"])));
+    assert_eq!(listed(&ring), ["dir1/", "dir1/dir2/", "dir1/dir2/file1"]);
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(ring.cli(&["sh", "key", "info", "/vol1/fso/dir1/dir2"]))).unwrap();
+    assert_eq!(info["name"], "dir1/dir2/", "{info}");
+
+    fails_with(ring.cli(&["sh", "key", "create", "/vol1/fso/dir1/dir2/file1/x"]), "NOT_A_FILE");
+    fails_with(ring.cli(&["sh", "key", "create", "/vol1/fso/dir1"]), "NOT_A_FILE");
+    fails_with(ring.cli(&["sh", "key", "create", "/vol1/fso/../up"]), "INVALID_KEY_NAME");
+    let o = ring.cli(&["sh", "key", "delete", "/vol1/fso/dir1"]);
+    fails_with(o.clone(), "DIRECTORY_NOT_EMPTY");
+    assert_eq!(stderr(&o).trim(), "DIRECTORY_NOT_EMPTY Directory is not empty. Key:dir1");
+    fails_with(ring.cli(&["sh", "key", "rename", "/vol1/fso/dir1", "no/such/dir"]), "KEY_RENAME_ERROR");
+    fails_with(ring.cli(&["sh", "key", "rename", "/vol1/fso/dir1", "dir1/dir2/x"]), "KEY_RENAME_ERROR");
+
+    ok(ring.cli(&["sh", "key", "rename", "/vol1/fso/dir1", "top"]));
+    assert_eq!(listed(&ring), ["top/", "top/dir2/", "top/dir2/file1"]);
+    ok(ring.cli(&["sh", "key", "delete", "/vol1/fso/top/dir2/file1"]));
+    ok(ring.cli(&["sh", "key", "delete", "/vol1/fso/top/dir2"]));
+    ok(ring.cli(&["sh", "key", "delete", "/vol1/fso/top"]));
+    assert!(listed(&ring).is_empty());
+    let bucket: BucketInfo =
+        serde_json::from_str(&ok(ring.cli(&["sh", "bucket", "info", "/vol1/fso", "--json"]))).unwrap();
+    assert_eq!((bucket.used_namespace, bucket.used_bytes), (0, 0));
+    ok(ring.cli(&["sh", "bucket", "delete", "/vol1/fso"]));
+}

@@ -84,6 +84,16 @@ pub enum ErrorCode {
     Unauthenticated,
     /// A quota change the stored usage or the volume's quota rules out (Ozone's QUOTA_ERROR).
     QuotaError,
+    /// A file where a FILE_SYSTEM_OPTIMIZED path needs a directory, or a directory where it
+    /// needs a file.
+    NotAFile,
+    /// A commit in a FILE_SYSTEM_OPTIMIZED bucket whose parent directory is gone.
+    DirectoryNotFound,
+    /// A delete of a FILE_SYSTEM_OPTIMIZED directory that still has entries.
+    DirectoryNotEmpty,
+    /// A FILE_SYSTEM_OPTIMIZED rename whose destination cannot be: a missing parent, a directory
+    /// into itself.
+    KeyRenameError,
 }
 
 impl ErrorCode {
@@ -95,6 +105,9 @@ impl ErrorCode {
             VolumeAlreadyExists | BucketAlreadyExists | KeyAlreadyExists | VolumeNotEmpty | BucketNotEmpty => 409,
             QuotaExceeded => 403,
             QuotaError => 400,
+            NotAFile | DirectoryNotEmpty => 409,
+            DirectoryNotFound => 404,
+            KeyRenameError => 400,
             InvalidVolumeName | InvalidBucketName | InvalidKeyName | InvalidRequest => 400,
             NotLeader => 421,
             FailedPrecondition => 412,

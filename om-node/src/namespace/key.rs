@@ -1,14 +1,16 @@
 //! Key operations. A key is written in two phases: open (a row in the open-key table under the
 //! client id the leader drew) and commit (moved to the key table, counted against the bucket's
 //! and volume's quotas). A replaced, deleted or expired key goes to the deleted-keys table.
+//! In FILE_SYSTEM_OPTIMIZED buckets keys are paths: [`super::fso`] adds its rules.
 
 use std::collections::BTreeMap;
 
-use om_client::acl::{acls_for_key, OzoneAcl};
+use om_client::acl::OzoneAcl;
 use om_client::wire::{ApiError, ErrorCode, KeyInfo, WriteOutcome};
 
 use crate::types::OpenKeyId;
 
+use super::fso;
 use super::tables::{deleted_key_key, open_key_key};
 use super::validate::validate_key_name;
 use super::{bucket_key, get_typed, key_key, volume_key, Table, Tx};
@@ -30,15 +32,16 @@ pub(super) struct NewKey<'a> {
 /// that has any, else of the bucket (as ACCESS entries).
 pub(super) fn open(tx: &mut Tx<'_>, new: NewKey<'_>) -> Result<WriteOutcome, ApiError> {
     let NewKey { volume, bucket, key, size, replication, metadata, acls } = new;
+    let mut bkt = tx.read.bucket(volume, bucket)?;
+    let path = if fso::is_fso(&bkt) { fso::normalize(key)? } else { key.to_string() };
+    let key = path.as_str();
     validate_key_name(key)?;
-    let bkt = tx.read.bucket(volume, bucket)?;
+    let nearest_dir = if fso::is_fso(&bkt) { fso::open_parents(tx, &mut bkt, key, acls)? } else { None };
     let acls = match tx.read.key(volume, bucket, key)? {
         Some(existing) => existing.acls,
         None => {
             let prefix = tx.read.deepest_prefix(volume, bucket, key)?;
-            let parents: Vec<&[OzoneAcl]> =
-                prefix.iter().map(|p| p.acls.as_slice()).chain([bkt.acls.as_slice()]).collect();
-            acls_for_key(acls.to_vec(), &[], &parents)
+            fso::file_acls(acls, prefix.as_ref().map(|p| p.acls.as_slice()), nearest_dir.as_deref(), &bkt.acls)
         }
     };
     let info = KeyInfo {
@@ -69,12 +72,17 @@ pub(super) fn commit(
     client_id: u64,
     size: Option<u64>,
 ) -> Result<WriteOutcome, ApiError> {
-    validate_key_name(key)?;
     let mut bkt = tx.read.bucket(volume, bucket)?;
+    let path = if fso::is_fso(&bkt) { fso::normalize(key)? } else { key.to_string() };
+    let key = path.as_str();
+    validate_key_name(key)?;
     let open_k = open_key_key(volume, bucket, key, client_id);
     let mut info: KeyInfo = get_typed(tx.read.view, Table::OpenKeys, &open_k)?.ok_or_else(|| {
         ApiError::new(ErrorCode::KeyNotFound, format!("no open key {volume}/{bucket}/{key} with client id {client_id}"))
     })?;
+    if fso::is_fso(&bkt) {
+        fso::check_commit(tx.read, volume, bucket, key)?;
+    }
     if let Some(s) = size {
         info.size = s;
     }
@@ -122,6 +130,9 @@ pub(super) fn commit(
 
 pub(super) fn delete(tx: &mut Tx<'_>, volume: &str, bucket: &str, key: &str) -> Result<WriteOutcome, ApiError> {
     let mut bkt = tx.read.bucket(volume, bucket)?;
+    if fso::is_fso(&bkt) {
+        return fso::delete(tx, bkt, key);
+    }
     let old = tx
         .read
         .key(volume, bucket, key)?
@@ -171,8 +182,11 @@ pub(super) fn rename(
     key: &str,
     to_key: &str,
 ) -> Result<WriteOutcome, ApiError> {
+    let bkt = tx.read.bucket(volume, bucket)?;
+    if fso::is_fso(&bkt) {
+        return fso::rename(tx, &bkt, key, to_key);
+    }
     validate_key_name(to_key)?;
-    tx.read.bucket(volume, bucket)?;
     let mut info = tx
         .read
         .key(volume, bucket, key)?

@@ -5,11 +5,13 @@
 //! that varies between replicas (time, ids) comes from the command or the log index.
 //!
 //! [`execute`] answers retries from the retry cache ([`retry`]) and dispatches every other
-//! command to one function per operation: [`volume`], [`bucket`], [`key`], [`acl`]. Reads are in
+//! command to one function per operation: [`volume`], [`bucket`], [`key`] (with [`fso`] for
+//! FILE_SYSTEM_OPTIMIZED buckets), [`acl`]. Reads are in
 //! [`query`]; the tables, their rows and read errors in [`tables`].
 
 mod acl;
 mod bucket;
+mod fso;
 mod key;
 mod lookup;
 mod query;
@@ -21,6 +23,8 @@ mod volume;
 #[cfg(test)]
 mod acl_tests;
 #[cfg(test)]
+mod fso_tests;
+#[cfg(test)]
 mod tests;
 
 use om_client::wire::*;
@@ -29,6 +33,7 @@ use serde::Serialize;
 use crate::types::{Command, CommandResult, LogOp, MAX_BATCH_COMMANDS};
 
 pub use acl::PrefixInfo;
+pub use fso::MAX_RENAMED_ENTRIES;
 pub use lookup::Lookup;
 pub use query::{digest, expired_open_keys, query};
 pub use retry::{retry_row_expired, RETRY_CACHE_TTL_MS};

@@ -46,7 +46,9 @@ pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError
             Ok(ReadResponse::Buckets { buckets })
         }
         ReadOp::KeyInfo { volume, bucket, key } => {
-            rows.bucket(volume, bucket)?;
+            if super::fso::is_fso(&rows.bucket(volume, bucket)?) {
+                return Ok(ReadResponse::Key { key: super::fso::lookup(rows, volume, bucket, key)? });
+            }
             let info = rows.key(volume, bucket, key)?.ok_or_else(|| {
                 ApiError::new(ErrorCode::KeyNotFound, format!("key {volume}/{bucket}/{key} not found"))
             })?;
