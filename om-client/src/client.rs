@@ -369,6 +369,17 @@ impl FailoverClient {
         self.call(PATH_ADMIN_DECOMMISSION, &DecommissionRequest { node_id: node_id.to_string() }).await
     }
 
+    /// Prepares the ring for an upgrade through the leader: from the answered log index on,
+    /// every node refuses writes. Preparing again moves the marker to a new index.
+    pub async fn prepare(&self) -> Result<PrepareResponse, ClientError> {
+        self.call(PATH_ADMIN_PREPARE, &()).await
+    }
+
+    /// Ends a prepare through the leader; writes are taken again. Idempotent.
+    pub async fn cancel_prepare(&self) -> Result<WriteResponse, ClientError> {
+        self.call(PATH_ADMIN_CANCEL_PREPARE, &()).await
+    }
+
     /// The result of a call addressed to one node (no failover).
     fn single<T>(&self, node: &NodeAddress, attempt: Attempt<T>) -> Result<T, ClientError> {
         match attempt {

@@ -2,8 +2,8 @@
 //! [`Command`]s and [`Proposal`]s.
 //!
 //! A client's [`WriteOp`] becomes a `LogOp` when the leader takes it; the leader's own
-//! operations (the open-key cleanup's [`LogOp::ExpireOpenKeys`]) exist only here, so a client
-//! cannot send one. `LogOp` is externally tagged, which compact binary formats read (the API's
+//! operations (the open-key cleanup's [`LogOp::ExpireOpenKeys`]) and the administrators'
+//! ([`LogOp::Prepare`]) exist only here, so a client write cannot be one. `LogOp` is externally tagged, which compact binary formats read (the API's
 //! `WriteOp` is internally tagged for JSON), and one derive serves the log and peer bodies.
 //! The log's format is versioned as a whole by [`crate::store::LogStore`].
 
@@ -116,6 +116,11 @@ pub enum LogOp {
         quota_in_bytes: Option<i64>,
         quota_in_namespace: Option<i64>,
     },
+    /// `admin om prepare`: from this entry on every replica refuses writes, and each takes a
+    /// snapshot covering it (Ozone's prepare for upgrade).
+    Prepare,
+    /// `admin om cancelprepare`: writes are taken again.
+    CancelPrepare,
 }
 
 impl LogOp {

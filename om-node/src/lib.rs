@@ -3,7 +3,7 @@
 //!
 //! Modules depend on each other in one direction only:
 //! `types`, `command` → `store`, `namespace` → `security` → `settings` → `state` (the shared
-//! [`OmNode`]) → `propose`, `admin`, `network`, `listener`, `server` → `hrpc` (Ozone's Hadoop
+//! [`OmNode`]) → `propose`, `admin`, `prepare`, `network`, `listener`, `server` → `hrpc` (Ozone's Hadoop
 //! RPC on the client port) → `run` ([`start_node`], [`run`]) → `cli` → the binary.
 
 pub mod admin;
@@ -17,6 +17,7 @@ pub mod listener;
 pub mod metrics;
 pub mod namespace;
 pub mod network;
+pub mod prepare;
 pub mod propose;
 pub mod run;
 pub mod security;

@@ -273,6 +273,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     tasks.push(tokio::spawn(run_proposer(Arc::downgrade(&node), proposals, in_flight)));
     tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
     tasks.push(tokio::spawn(clean_up_open_keys(Arc::clone(&node))));
+    tasks.push(tokio::spawn(crate::prepare::snapshot_when_prepared(Arc::clone(&node))));
     tracing::info!(node = %node.node_id, service = %node.settings.service.service_id, client = %addrs.0, peer = %addrs.1, http = %addrs.2, "node started");
     Ok(RunningNode { node, client_addr: addrs.0, peer_addr: addrs.1, http_addr: addrs.2, stop, tasks })
 }
@@ -362,10 +363,11 @@ async fn clean_up_open_keys(node: Arc<OmNode>) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        if node.check_leader().is_err() {
+        // A prepared ring takes no writes, the cleanup's included.
+        if node.check_leader().is_err() || node.sm.prepared_index().is_some() {
             continue;
         }
-        let created_before_ms = crate::server::now_ms().saturating_sub(node.settings.open_key_expire_ms);
+        let created_before_ms = crate::state::now_ms().saturating_sub(node.settings.open_key_expire_ms);
         let (view_node, limit) = (Arc::clone(&node), node.settings.open_key_cleanup_limit);
         let listed =
             tokio::task::spawn_blocking(move || view_node.sm.expired_open_keys(created_before_ms, limit)).await;
@@ -384,7 +386,7 @@ async fn clean_up_open_keys(node: Arc<OmNode>) {
         let cmd = crate::types::Command {
             request_id: format!("om-open-key-cleanup-{}-{created_before_ms}", node.node_id),
             op: LogOp::ExpireOpenKeys { keys, created_before_ms },
-            now_ms: crate::server::now_ms(),
+            now_ms: crate::state::now_ms(),
             open_client_id: 0,
         };
         match node.writes.write(cmd).await {

@@ -45,10 +45,6 @@ fn bad_json(rej: JsonRejection) -> ApiFailure {
     ApiFailure(ApiError::new(ErrorCode::InvalidRequest, format!("invalid request body: {}", rej.body_text())))
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 /// Routes of the client API; every request is authenticated first.
 pub fn client_router(node: Arc<OmNode>) -> Router {
     Router::new()
@@ -59,6 +55,8 @@ pub fn client_router(node: Arc<OmNode>) -> Router {
         .route(PATH_ADMIN_JOIN, post(join))
         .route(PATH_ADMIN_TRANSFER, post(transfer))
         .route(PATH_ADMIN_DECOMMISSION, post(decommission))
+        .route(PATH_ADMIN_PREPARE, post(prepare))
+        .route(PATH_ADMIN_CANCEL_PREPARE, post(cancel_prepare))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&node), authenticate))
         .with_state(node)
@@ -229,7 +227,8 @@ async fn submit(node: &Arc<OmNode>, who: &Principal, req: WriteRequest) -> Resul
         _ => 0,
     };
     let op = node.log_op(who, req.op);
-    node.writes.write(Command { request_id: req.request_id, op, now_ms: now_ms(), open_client_id }).await
+    crate::prepare::check_write(node, &op)?;
+    node.writes.write(Command { request_id: req.request_id, op, now_ms: crate::state::now_ms(), open_client_id }).await
 }
 
 async fn read(
@@ -359,6 +358,55 @@ pub(crate) async fn serve_decommission(
     };
     audit(node, caller, ("DECOMMISSION", params), &result);
     observe(node, "Decommission", started, &result);
+    result
+}
+
+async fn prepare(
+    State(node): State<Arc<OmNode>>,
+    Extension(who): Extension<Principal>,
+    conn: Option<Extension<ConnInfo>>,
+) -> Response {
+    to_response(serve_prepare(&node, &who, caller(&who, &conn), Instant::now()).await)
+}
+
+async fn cancel_prepare(
+    State(node): State<Arc<OmNode>>,
+    Extension(who): Extension<Principal>,
+    conn: Option<Extension<ConnInfo>>,
+) -> Response {
+    to_response(serve_cancel_prepare(&node, &who, caller(&who, &conn), Instant::now()).await)
+}
+
+/// `prepare` from either front end: administrators only (with security on), audited and
+/// counted.
+pub(crate) async fn serve_prepare(
+    node: &Arc<OmNode>,
+    who: &Principal,
+    caller: (String, String),
+    started: Instant,
+) -> Result<PrepareResponse, ApiError> {
+    let result = match node.require_admin(who, "prepare") {
+        Err(e) => Err(e),
+        Ok(()) => crate::prepare::prepare(node).await,
+    };
+    audit(node, caller, ("PREPARE", serde_json::Map::new()), &result);
+    observe(node, "Prepare", started, &result);
+    result
+}
+
+/// `cancelprepare` from either front end, as [`serve_prepare`].
+pub(crate) async fn serve_cancel_prepare(
+    node: &Arc<OmNode>,
+    who: &Principal,
+    caller: (String, String),
+    started: Instant,
+) -> Result<WriteResponse, ApiError> {
+    let result = match node.require_admin(who, "cancelprepare") {
+        Err(e) => Err(e),
+        Ok(()) => crate::prepare::cancel(node).await,
+    };
+    audit(node, caller, ("CANCEL_PREPARE", serde_json::Map::new()), &result);
+    observe(node, "CancelPrepare", started, &result);
     result
 }
 

@@ -82,6 +82,11 @@ impl WriteQueue {
     }
 }
 
+/// The wall clock in milliseconds since the epoch: the time a leader fixes in a command.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
 fn stopped() -> ApiError {
     ApiError::new(ErrorCode::InternalError, "the node is shutting down; its write queue has stopped")
 }
@@ -260,6 +265,7 @@ impl OmNode {
             flushed_index: self.sm.flushed_index(),
             ready,
             members,
+            prepare: crate::namespace::prepare_state(self.sm.prepared_index(), m.snapshot.as_ref().map(|l| l.index)),
         }
     }
 

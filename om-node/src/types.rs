@@ -152,6 +152,7 @@ mod tests {
             keys: vec![OpenKeyId { volume: "v".into(), bucket: "b".into(), key: "dir/k".into(), client_id: 5 }],
             created_before_ms: 1_000,
         });
+        ops.extend([LogOp::Prepare, LogOp::CancelPrepare]);
         ops.into_iter()
             .enumerate()
             .map(|(i, op)| Command {
@@ -194,6 +195,8 @@ mod tests {
             "RemoveAcl",
             "SetAcl",
             "SetBucketProperty",
+            "Prepare",
+            "CancelPrepare",
         ];
         let mut seen = std::collections::BTreeSet::new();
         let target = om_client::wire::AclTarget::Volume { volume: "v".into() };
@@ -237,6 +240,7 @@ mod tests {
             "DIRECTORY_NOT_FOUND",
             "DIRECTORY_NOT_EMPTY",
             "KEY_RENAME_ERROR",
+            "NOT_SUPPORTED_OPERATION_WHEN_PREPARED",
         ];
         use strum::IntoEnumIterator;
         let all: Vec<ErrorCode> = ErrorCode::iter().collect();

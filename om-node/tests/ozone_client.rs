@@ -261,6 +261,24 @@ async fn ozone_shell_and_admin_work_against_the_ring() {
         Ok(ReadResponse::Buckets { buckets }) => assert_eq!(buckets.len(), 51, "freonbkt and ombg's 50"),
         other => panic!("freon's buckets: {other:?}"),
     }
+
+    // The upgrade flow. Ozone's `admin om prepare` polls each OM by host name on the default
+    // port (OmUtils.getOmHostsFromConfig), which this ring's free ports are not, so the prepare
+    // goes through omring's CLI; Ozone's client then sees writes refused with Ozone's code, and
+    // Ozone's `finalizationstatus` and `cancelprepare` run unchanged.
+    ok("om-node admin om prepare", ring.cli(&["admin", "om", "prepare", "-id", SID, "-pct", "1", "-pt", "60"]));
+    let refused = fails("volume create while prepared", cli.sh(&["volume", "create", &o3("vol9")]));
+    assert!(
+        refused.contains(
+            "NOT_SUPPORTED_OPERATION_WHEN_PREPARED Cannot apply write request CreateVolume when OM is in prepare mode."
+        ),
+        "{refused}"
+    );
+    let status = ok("admin om finalizationstatus", cli.admin(&["om", "finalizationstatus", "--service-id", SID]));
+    assert_eq!(status.trim(), "ALREADY_FINALIZED");
+    let cancelled = ok("admin om cancelprepare", cli.admin(&["om", "cancelprepare", "--service-id", SID]));
+    assert_eq!(cancelled.trim(), "Cancel prepare succeeded, cluster can now accept write requests.");
+    ok("volume create after cancelprepare", cli.sh(&["volume", "create", &o3("vol9")]));
 }
 
 /// Apache Ozone's Java client API (`tests/ozone_cli/KeyWriter.java`: OzoneClient, ObjectStore,

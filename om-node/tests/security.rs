@@ -138,6 +138,10 @@ async fn a_secure_ring_authenticates_authorizes_and_reloads_its_certificates() {
     assert!(out(&o).contains("PERMISSION_DENIED") && out(&o).contains("alice"), "{}", out(&o));
     let o = cli(&anon, &["--token-file", bob.to_str().unwrap(), "admin", "om", "transfer", "-r"]);
     assert!(out(&o).contains("PERMISSION_DENIED"), "{}", out(&o));
+    for what in ["prepare", "cancelprepare"] {
+        let o = cli(&anon, &["--token-file", bob.to_str().unwrap(), "admin", "om", what]);
+        assert!(out(&o).contains("PERMISSION_DENIED"), "bob's {what}: {}", out(&o));
+    }
     // The JSON API checks the administrator role before it reads the request: a non-admin's
     // malformed transfer is PERMISSION_DENIED too, not a parse error.
     let ca_pem = std::fs::read(&ca_file).unwrap();
@@ -155,6 +159,11 @@ async fn a_secure_ring_authenticates_authorizes_and_reloads_its_certificates() {
     assert!(o.status.success(), "root transfers: {}", out(&o));
     let o = ring.cli(&["admin", "om", "roles"]);
     assert!(o.status.success(), "the node certificate (in the ring's file) is admin: {}", out(&o));
+    // An administrator prepares and cancels.
+    let o = cli(&anon, &["--token-file", root.to_str().unwrap(), "admin", "om", "prepare", "-pct", "1"]);
+    assert!(out(&o).contains("All OMs are prepared"), "root prepares: {}", out(&o));
+    let o = cli(&anon, &["--token-file", root.to_str().unwrap(), "admin", "om", "cancelprepare"]);
+    assert!(o.status.success(), "root cancels the prepare: {}", out(&o));
 
     // Plain HTTP to a TLS port gets nowhere.
     let rpc: SocketAddr = ring.conf.service(None).unwrap().node(&leader).unwrap().rpc_address().parse().unwrap();

@@ -34,6 +34,7 @@ pub(crate) fn status(ord: u32, role: Role, members: &[(u32, bool)], applied: u64
                 matched_index: None,
             })
             .collect(),
+        prepare: Default::default(),
     }
 }
 

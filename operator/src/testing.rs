@@ -486,6 +486,7 @@ pub fn node_status(
         flushed_index: applied,
         ready: matches!(role, Role::Leader | Role::Follower),
         members: members.to_vec(),
+        prepare: Default::default(),
     }
 }
 

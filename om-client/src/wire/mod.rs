@@ -43,6 +43,12 @@ pub const PATH_ADMIN_TRANSFER: &str = "/v1/om/admin/transfer";
 /// `POST` on the client port, leader: body [`DecommissionRequest`], answer [`MembershipChange`].
 pub const PATH_ADMIN_DECOMMISSION: &str = "/v1/om/admin/decommission";
 
+/// `POST` on the client port, leader: no body; answer [`PrepareResponse`]. Writes are refused
+/// from the prepare entry on, on every node.
+pub const PATH_ADMIN_PREPARE: &str = "/v1/om/admin/prepare";
+/// `POST` on the client port, leader: no body; answer [`WriteResponse`]. Writes are taken again.
+pub const PATH_ADMIN_CANCEL_PREPARE: &str = "/v1/om/admin/cancel-prepare";
+
 /// Largest page a list request returns (`ozone.om.server.list.max.size`).
 pub const LIST_MAX: u32 = 1000;
 
@@ -94,6 +100,9 @@ pub enum ErrorCode {
     /// A FILE_SYSTEM_OPTIMIZED rename whose destination cannot be: a missing parent, a directory
     /// into itself.
     KeyRenameError,
+    /// The ring is prepared for an upgrade (`admin om prepare`): writes wait for
+    /// `admin om cancelprepare`.
+    NotSupportedOperationWhenPrepared,
 }
 
 impl ErrorCode {
@@ -108,6 +117,7 @@ impl ErrorCode {
             NotAFile | DirectoryNotEmpty => 409,
             DirectoryNotFound => 404,
             KeyRenameError => 400,
+            NotSupportedOperationWhenPrepared => 503,
             InvalidVolumeName | InvalidBucketName | InvalidKeyName | InvalidRequest => 400,
             NotLeader => 421,
             FailedPrecondition => 412,
@@ -386,6 +396,10 @@ pub enum WriteOutcome {
         changed: bool,
         acls: Vec<OzoneAcl>,
     },
+    /// The ring refuses writes from here on (`admin om prepare`).
+    Prepared,
+    /// The ring takes writes again (`admin om cancelprepare`).
+    PrepareCancelled,
 }
 
 /// The answer to a successful write.

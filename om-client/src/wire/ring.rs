@@ -1,5 +1,5 @@
 //! Wire types of the ring itself: node roles and status, and the administration requests
-//! (reload-config, join, transfer, decommission).
+//! (reload-config, join, transfer, decommission, prepare).
 
 use std::fmt;
 
@@ -63,6 +63,50 @@ pub struct NodeStatus {
     /// Part of a ring with a known leader and caught up with it.
     pub ready: bool,
     pub members: Vec<MemberInfo>,
+    /// Where this node is in Ozone's prepare-for-upgrade flow.
+    #[serde(default)]
+    pub prepare: PrepareState,
+}
+
+/// Ozone's `PrepareStatus`, as one node reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, IntoStaticStr, EnumIter)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum PrepareStatus {
+    /// Writes are taken.
+    #[default]
+    NotPrepared,
+    /// The prepare entry is applied, so writes are refused, but no snapshot covers it yet.
+    PrepareGateEnabled,
+    /// Applied, and a snapshot at or after the prepare index is taken (the log before it purged).
+    PrepareCompleted,
+}
+
+impl PrepareStatus {
+    /// Ozone's spelling, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A node's prepare status and the log index of the prepare entry (-1 when not prepared, as
+/// Ozone's `currentTxnIndex`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareState {
+    pub status: PrepareStatus,
+    pub index: i64,
+}
+
+impl Default for PrepareState {
+    fn default() -> Self {
+        PrepareState { status: PrepareStatus::NotPrepared, index: -1 }
+    }
+}
+
+/// Answer of `POST /v1/om/admin/prepare`: the log index of the prepare entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareResponse {
+    pub txn_id: u64,
 }
 
 /// One node's addresses as a configuration file states them.

@@ -9,6 +9,10 @@ const SINGLE_DASH_OPTIONS: &[(&str, &str)] = &[
     ("-host", "--service-host"),
     ("-nodeid", "--nodeid"),
     ("-hostname", "--node-host-address"),
+    ("-tawt", "--transaction-apply-wait-timeout"),
+    ("-tact", "--transaction-apply-check-interval"),
+    ("-pct", "--prepare-check-interval"),
+    ("-pt", "--prepare-timeout"),
 ];
 
 /// Rewrites Ozone's single-dash long options (`-id`, `-hostname=h3`) into their clap form, and

@@ -10,6 +10,7 @@ mod acl;
 mod args;
 mod dev;
 mod ozone_json;
+mod prepare;
 mod print;
 mod roles;
 mod sh;
@@ -437,6 +438,16 @@ pub enum AdminOmCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Prepare the ring for an upgrade: every node applies everything, takes a snapshot and
+    /// refuses writes until `cancelprepare`.
+    Prepare {
+        #[command(flatten)]
+        wait: prepare::PrepareWait,
+    },
+    /// End a prepare: the ring takes writes again.
+    Cancelprepare,
+    /// Whether the ring's metadata layout needs finalizing (omring has one layout version).
+    Finalizationstatus,
 }
 
 /// A CLI failure and its exit code.
@@ -589,6 +600,16 @@ pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
                 } else {
                     println!("Transfer leadership successfully to {}.", r.new_leader);
                 }
+                Ok(())
+            }
+            AdminOmCommand::Prepare { wait } => prepare::prepare(&client, wait).await,
+            AdminOmCommand::Cancelprepare => {
+                client.cancel_prepare().await?;
+                println!("Cancel prepare succeeded, cluster can now accept write requests.");
+                Ok(())
+            }
+            AdminOmCommand::Finalizationstatus => {
+                println!("{}", prepare::FINALIZATION_STATUS);
                 Ok(())
             }
             AdminOmCommand::Decommission { node_id, host, force } => {

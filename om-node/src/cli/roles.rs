@@ -153,6 +153,7 @@ mod tests {
             flushed_index: applied,
             ready: true,
             members: vec![],
+            prepare: Default::default(),
         }
     }
 

@@ -207,6 +207,7 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
     let mut resp = om::OmResponse { success: Some(true), status: st::OK, ..Default::default() };
     match req.cmd_type {
         51 => resp.service_list_response = Some(service_list(cx.node)?),
+        55..=58 => prepare(cx, req.cmd_type, &mut resp).await?,
         11 => {
             let v = req.create_volume_request.as_ref().and_then(|r| r.volume_info.as_ref());
             let v = v.ok_or_else(|| missing("createVolumeRequest.volumeInfo"))?;
@@ -338,11 +339,45 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
                 "omring does not serve {name} over Hadoop RPC yet (served: ServiceList, volume and bucket \
                  create/info/list/delete, SetVolumeProperty, SetBucketProperty, CheckVolumeAccess, empty-key CreateKey/CommitKey, \
                  LookupKey, GetKeyInfo, ListKeys, ListKeysLight, DeleteKey, DeleteKeys, RenameKey, AddAcl, \
-                 RemoveAcl, SetAcl, GetAcl, TransferLeadership)"
+                 RemoveAcl, SetAcl, GetAcl, TransferLeadership, Prepare, PrepareStatus, CancelPrepare, \
+                 FinalizeUpgradeProgress)"
             )));
         }
     }
     Ok(resp)
+}
+
+/// Ozone's upgrade flow: `admin om prepare` (Prepare, then PrepareStatus on every node, which
+/// any node answers from its own state), `cancelprepare`, and `finalizationstatus` (omring has
+/// one layout version, so it is always finalized).
+async fn prepare(cx: &Ctx<'_>, cmd: i32, resp: &mut om::OmResponse) -> Result<(), Refusal> {
+    use om_client::wire::PrepareStatus;
+    match cmd {
+        55 => {
+            let status = om::UpgradeFinalizationStatus { status: om::ALREADY_FINALIZED, messages: Vec::new() };
+            resp.finalize_upgrade_progress_response = Some(om::FinalizeUpgradeProgressResponse { status });
+        }
+        56 => {
+            let r = crate::server::serve_prepare(cx.node, &cx.principal(), cx.audit_caller(), cx.started).await?;
+            resp.prepare_response = Some(om::PrepareResponse { txn_id: r.txn_id });
+        }
+        57 => {
+            let state = cx.node.status().prepare;
+            let status = match state.status {
+                PrepareStatus::NotPrepared => 1,
+                PrepareStatus::PrepareGateEnabled => 2,
+                PrepareStatus::PrepareCompleted => 3,
+            };
+            // Java reads the unsigned field as a long: -1 arrives as -1.
+            let current_txn_index = Some(state.index as u64);
+            resp.prepare_status_response = Some(om::PrepareStatusResponse { status, current_txn_index });
+        }
+        _ => {
+            crate::server::serve_cancel_prepare(cx.node, &cx.principal(), cx.audit_caller(), cx.started).await?;
+            resp.cancel_prepare_response = Some(om::Empty {});
+        }
+    }
+    Ok(())
 }
 
 /// ListVolume: by user (the volumes that user owns, as Ozone's user table lists them) or the

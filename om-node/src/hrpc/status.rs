@@ -47,6 +47,7 @@ statuses! {
     QUOTA_EXCEEDED = 66,
     QUOTA_ERROR = 67,
     DIRECTORY_NOT_EMPTY = 68,
+    NOT_SUPPORTED_OPERATION_WHEN_PREPARED = 74,
     UNAUTHORIZED = 91,
 }
 
@@ -74,6 +75,7 @@ pub fn status_of(code: ErrorCode) -> i32 {
         ErrorCode::DirectoryNotFound => st::DIRECTORY_NOT_FOUND,
         ErrorCode::DirectoryNotEmpty => st::DIRECTORY_NOT_EMPTY,
         ErrorCode::KeyRenameError => st::KEY_RENAME_ERROR,
+        ErrorCode::NotSupportedOperationWhenPrepared => st::NOT_SUPPORTED_OPERATION_WHEN_PREPARED,
         ErrorCode::InvalidVolumeName => st::INVALID_VOLUME_NAME,
         ErrorCode::InvalidBucketName => st::INVALID_BUCKET_NAME,
         ErrorCode::InvalidKeyName => st::INVALID_KEY_NAME,

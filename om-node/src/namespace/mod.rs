@@ -6,7 +6,7 @@
 //!
 //! [`execute`] answers retries from the retry cache ([`retry`]) and dispatches every other
 //! command to one function per operation: [`volume`], [`bucket`], [`key`] (with [`fso`] for
-//! FILE_SYSTEM_OPTIMIZED buckets), [`acl`]. Reads are in
+//! FILE_SYSTEM_OPTIMIZED buckets), [`acl`], [`prepare`]. Reads are in
 //! [`query`]; the tables, their rows and read errors in [`tables`].
 
 mod acl;
@@ -14,6 +14,7 @@ mod bucket;
 mod fso;
 mod key;
 mod lookup;
+mod prepare;
 mod query;
 mod retry;
 mod tables;
@@ -35,6 +36,7 @@ use crate::types::{Command, CommandResult, LogOp, MAX_BATCH_COMMANDS};
 pub use acl::PrefixInfo;
 pub use fso::MAX_RENAMED_ENTRIES;
 pub use lookup::Lookup;
+pub use prepare::{prepare_state, prepared_index, refused_when_prepared};
 pub use query::{digest, expired_open_keys, query};
 pub use retry::{retry_row_expired, RETRY_CACHE_TTL_MS};
 pub use tables::{
@@ -178,6 +180,7 @@ pub fn execute(view: &dyn TableRead, cmd: &Command, txn: TxnId) -> (CommandResul
 
 /// One operation, one function.
 fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
+    prepare::gate(tx.read.view, op)?;
     match op {
         LogOp::CreateVolume { volume, owner, quota_in_bytes, quota_in_namespace, metadata, acls } => {
             volume::create(tx, volume, owner, (*quota_in_bytes, *quota_in_namespace), metadata, acls)
@@ -236,5 +239,7 @@ fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
         LogOp::AddAcl { target, acl } => acl::change(tx, target, acl::Edit::Add(acl)),
         LogOp::RemoveAcl { target, acl } => acl::change(tx, target, acl::Edit::Remove(acl)),
         LogOp::SetAcl { target, acls } => acl::change(tx, target, acl::Edit::Set(acls)),
+        LogOp::Prepare => prepare::prepare(tx),
+        LogOp::CancelPrepare => prepare::cancel(tx),
     }
 }

@@ -21,10 +21,13 @@ pub enum Table {
     /// request id -> (leader's time of the request, applied result), so a retried write is
     /// answered, not re-applied. See [`super::retry_row_expired`] for how rows go away.
     RetryCache,
+    /// State of the ring as a whole that the log decides: the prepare marker
+    /// ([`super::prepared_index`]).
+    RingState,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Volumes,
         Table::Buckets,
         Table::Keys,
@@ -32,10 +35,18 @@ impl Table {
         Table::DeletedKeys,
         Table::Prefixes,
         Table::RetryCache,
+        Table::RingState,
     ];
-    /// The tables that make up the namespace (what the digest covers).
-    pub const NAMESPACE: [Table; 6] =
-        [Table::Volumes, Table::Buckets, Table::Keys, Table::OpenKeys, Table::DeletedKeys, Table::Prefixes];
+    /// The tables replicas must agree on (what the digest covers).
+    pub const NAMESPACE: [Table; 7] = [
+        Table::Volumes,
+        Table::Buckets,
+        Table::Keys,
+        Table::OpenKeys,
+        Table::DeletedKeys,
+        Table::Prefixes,
+        Table::RingState,
+    ];
 
     /// Tables held whole in memory as well as in RocksDB: few rows, read by nearly every
     /// write, so neither apply nor an ACL check searches RocksDB for them. Ozone does the same:
@@ -43,7 +54,7 @@ impl Table {
     /// (`PrefixManagerImpl`), which every key write looks up for its prefix ACLs and DEFAULT
     /// ACLs to inherit, and which is nearly always a miss.
     pub fn fully_cached(self) -> bool {
-        matches!(self, Table::Volumes | Table::Buckets | Table::Prefixes)
+        matches!(self, Table::Volumes | Table::Buckets | Table::Prefixes | Table::RingState)
     }
 
     pub fn cf_name(self) -> &'static str {
@@ -55,6 +66,7 @@ impl Table {
             Table::DeletedKeys => "deletedTable",
             Table::Prefixes => "prefixTable",
             Table::RetryCache => "retryCache",
+            Table::RingState => "ringStateTable",
         }
     }
 }

@@ -267,3 +267,27 @@ fn listing_pages_with_prefix_and_start_after() {
     let big = ReadOp::ListVolumes { prefix: String::new(), start_after: String::new(), max: Some(1001), owner: None };
     assert_eq!(query(&r.tables, &big).unwrap_err().code, ErrorCode::InvalidRequest);
 }
+
+#[test]
+fn a_prepared_ring_refuses_every_write_until_cancelled() {
+    let mut r = Ring::new();
+    r.write(vol("vol1")).unwrap();
+    assert_eq!(prepared_index(&r.tables).unwrap(), None);
+    assert_eq!(r.write(LogOp::Prepare).unwrap().outcome, WriteOutcome::Prepared);
+    assert_eq!(prepared_index(&r.tables).unwrap(), Some(r.index));
+    let e = r.write(vol("vol2")).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotSupportedOperationWhenPrepared);
+    assert_eq!(e.message, "Cannot apply write request CreateVolume when OM is in prepare mode.");
+    let expire = LogOp::ExpireOpenKeys { keys: Vec::new(), created_before_ms: 0 };
+    assert_eq!(r.code(expire), ErrorCode::NotSupportedOperationWhenPrepared);
+    // Preparing again moves the marker; reads go on.
+    r.write(LogOp::Prepare).unwrap();
+    assert_eq!(prepared_index(&r.tables).unwrap(), Some(r.index));
+    assert!(query(&r.tables, &ReadOp::VolumeInfo { volume: "vol1".into() }).is_ok());
+    assert_eq!(r.write(LogOp::CancelPrepare).unwrap().outcome, WriteOutcome::PrepareCancelled);
+    assert_eq!(prepared_index(&r.tables).unwrap(), None);
+    r.write(vol("vol2")).unwrap();
+    assert_eq!(prepare_state(None, Some(9)), om_client::wire::PrepareState::default());
+    assert_eq!(prepare_state(Some(5), Some(4)).status, om_client::wire::PrepareStatus::PrepareGateEnabled);
+    assert_eq!(prepare_state(Some(5), Some(5)).status, om_client::wire::PrepareStatus::PrepareCompleted);
+}

@@ -80,6 +80,13 @@ impl StateMachineStore {
         &*self.buffer
     }
 
+    /// The log index of the applied prepare entry while the ring is prepared for an upgrade
+    /// (see [`namespace::prepared_index`]); `None` also when the marker cannot be read, which
+    /// apply reports itself.
+    pub fn prepared_index(&self) -> Option<u64> {
+        namespace::prepared_index(&*self.buffer).ok().flatten()
+    }
+
     /// Highest log index written to RocksDB.
     pub fn flushed_index(&self) -> u64 {
         self.buffer.flushed_index()

@@ -127,12 +127,58 @@ pub struct OmResponse {
     pub get_acl_response: Option<GetAclResponse>,
     #[prost(message, optional, tag = "51")]
     pub service_list_response: Option<ServiceListResponse>,
+    #[prost(message, optional, tag = "55")]
+    pub finalize_upgrade_progress_response: Option<FinalizeUpgradeProgressResponse>,
+    #[prost(message, optional, tag = "56")]
+    pub prepare_response: Option<PrepareResponse>,
+    #[prost(message, optional, tag = "57")]
+    pub prepare_status_response: Option<PrepareStatusResponse>,
+    #[prost(message, optional, tag = "58")]
+    pub cancel_prepare_response: Option<Empty>,
     #[prost(message, optional, tag = "111")]
     pub get_key_info_response: Option<GetKeyInfoResponse>,
     #[prost(message, optional, tag = "117")]
     pub transfer_om_leadership_response: Option<Empty>,
     #[prost(message, optional, tag = "126")]
     pub list_keys_light_response: Option<ListKeysLightResponse>,
+}
+
+/// `FinalizeUpgradeProgressResponse` (`ozone admin om finalizationstatus`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FinalizeUpgradeProgressResponse {
+    #[prost(message, required, tag = "1")]
+    pub status: UpgradeFinalizationStatus,
+}
+
+/// `hadoop.hdds.UpgradeFinalizationStatus`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UpgradeFinalizationStatus {
+    /// `Status`: ALREADY_FINALIZED = 1, ..., FINALIZATION_REQUIRED = 5.
+    #[prost(int32, required, tag = "1")]
+    pub status: i32,
+    #[prost(string, repeated, tag = "2")]
+    pub messages: Vec<String>,
+}
+
+/// `UpgradeFinalizationStatus.Status.ALREADY_FINALIZED`.
+pub const ALREADY_FINALIZED: i32 = 1;
+
+/// `PrepareResponse`: the log index of the prepare entry.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PrepareResponse {
+    #[prost(uint64, required, tag = "1")]
+    pub txn_id: u64,
+}
+
+/// `PrepareStatusResponse`: `status` NOT_PREPARED = 1, PREPARE_GATE_ENABLED = 2,
+/// PREPARE_COMPLETED = 3.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PrepareStatusResponse {
+    #[prost(int32, required, tag = "1")]
+    pub status: i32,
+    /// -1 (as Java reads the unsigned field) when not prepared.
+    #[prost(uint64, optional, tag = "2")]
+    pub current_txn_index: Option<u64>,
 }
 
 /// A response without fields (CreateVolumeResponse, DeleteBucketResponse, ...).
