@@ -274,6 +274,9 @@ pub fn of_read(op: &om_client::wire::ReadOp) -> (&'static str, Map<String, Value
         ),
         Digest => ("GET_DIGEST", Map::new()),
         GetAcl { target } => ("GET_ACL", acl_params(target, &[])),
+        ListOpenKeys { path, start_after, .. } => {
+            ("LIST_OPEN_FILES", params(&[("path", s(path)), ("startKey", s(start_after))]))
+        }
     }
 }
 

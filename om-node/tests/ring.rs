@@ -617,3 +617,51 @@ async fn prepare_refuses_writes_until_cancelled_across_a_restart() {
     })
     .await;
 }
+
+/// `admin om list-open-files` (`lof`) as Ozone prints it: keys opened and not committed, under
+/// a path, a page at a time with a continuation token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_open_files_pages_through_open_keys() {
+    let ring = Ring::start(3, &[]);
+    ring.wait_leader(Duration::from_secs(30)).await;
+    let client = ring.client();
+    client.write(WriteOp::create_volume("vol1")).await.unwrap();
+    for b in ["bk1", "bk2"] {
+        client.write(WriteOp::create_bucket("vol1", b)).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for (b, k) in [("bk1", "a"), ("bk1", "dir/c"), ("bk2", "z")] {
+        let open = WriteOp::OpenKey {
+            volume: "vol1".into(),
+            bucket: b.into(),
+            key: k.into(),
+            size: 0,
+            replication: None,
+            metadata: Default::default(),
+        };
+        let WriteOutcome::OpenKey { client_id, .. } = client.write(open).await.unwrap().outcome else { panic!() };
+        ids.push(client_id);
+    }
+    put_key(&client, "vol1", "bk1", "committed").await.unwrap();
+
+    let all = ok(ring.cli(&["admin", "om", "list-open-files", "-id", SID]));
+    assert!(
+        all.starts_with("3 total open files. Showing 3 open files (limit 100) under path prefix:\n  /\n\n"),
+        "{all}"
+    );
+    assert!(all.contains(&format!("\n{}\t", ids[2])) && all.contains("\tNo\t\t/vol1/bk2/z\n"), "{all}");
+    assert!(all.ends_with("\nReached the end of the list.\n") && !all.contains("committed"), "{all}");
+
+    let first = ok(ring.cli(&["admin", "om", "lof", "-id", SID, "--prefix", "/vol1/bk1", "-l", "1"]));
+    assert!(first.starts_with("2 total open files. Showing 1 open files (limit 1)"), "{first}");
+    assert!(first.contains("/vol1/bk1/a\n"), "{first}");
+    let token = first.rsplit_once("--start=").map(|(_, t)| t.trim().to_string()).unwrap_or_else(|| panic!("{first}"));
+    let next = ok(ring.cli(&["admin", "om", "lof", "-id", SID, "-p", "/vol1/bk1", "-l", "1", "-s", &token]));
+    assert!(next.contains(&format!("after continuation token:\n  {token}\n")), "{next}");
+    assert!(next.contains("/vol1/bk1/dir/c\n") && next.ends_with("Reached the end of the list.\n"), "{next}");
+
+    let json: OpenKeyPage =
+        serde_json::from_str(&ok(ring.cli(&["admin", "om", "lof", "-id", SID, "-p", "/vol1/bk2", "--json"]))).unwrap();
+    assert_eq!((json.total, json.keys[0].client_id, json.keys[0].key.name.as_str()), (1, ids[2], "z"));
+    fails_with(ring.cli(&["admin", "om", "lof", "-id", SID, "-p", "/vol1"]), "INVALID_REQUEST");
+}

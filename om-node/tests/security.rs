@@ -138,7 +138,7 @@ async fn a_secure_ring_authenticates_authorizes_and_reloads_its_certificates() {
     assert!(out(&o).contains("PERMISSION_DENIED") && out(&o).contains("alice"), "{}", out(&o));
     let o = cli(&anon, &["--token-file", bob.to_str().unwrap(), "admin", "om", "transfer", "-r"]);
     assert!(out(&o).contains("PERMISSION_DENIED"), "{}", out(&o));
-    for what in ["prepare", "cancelprepare"] {
+    for what in ["prepare", "cancelprepare", "list-open-files"] {
         let o = cli(&anon, &["--token-file", bob.to_str().unwrap(), "admin", "om", what]);
         assert!(out(&o).contains("PERMISSION_DENIED"), "bob's {what}: {}", out(&o));
     }

@@ -466,6 +466,21 @@ pub enum ReadOp {
     GetAcl {
         target: AclTarget,
     },
+    /// Ozone's `admin om list-open-files` (administrators only): keys opened and not yet
+    /// committed, under `path` (`/`, `/vol/bucket` or deeper), after `start_after` (a
+    /// continuation token from an earlier page).
+    ListOpenKeys {
+        #[serde(default = "root_path")]
+        path: String,
+        #[serde(default)]
+        start_after: String,
+        #[serde(default)]
+        max: Option<u32>,
+    },
+}
+
+fn root_path() -> String {
+    "/".into()
 }
 
 impl ReadOp {
@@ -479,6 +494,7 @@ impl ReadOp {
             ReadOp::ListKeys { .. } => "ListKeys",
             ReadOp::Digest => "Digest",
             ReadOp::GetAcl { .. } => "GetAcl",
+            ReadOp::ListOpenKeys { .. } => "ListOpenKeys",
         }
     }
 }
@@ -503,6 +519,24 @@ pub enum ReadResponse {
     Keys { keys: Vec<KeyInfo> },
     Digest { digest: String, applied_index: u64, entries: u64 },
     Acls { acls: Vec<OzoneAcl> },
+    OpenKeys(OpenKeyPage),
+}
+
+/// A page of open keys (Ozone's `ListOpenFilesResult`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenKeyPage {
+    /// Open keys under the path, on every page.
+    pub total: u64,
+    pub keys: Vec<OpenKeyEntry>,
+    /// Pass it as `start_after` for the next page; `None` on the last one.
+    pub continuation_token: Option<String>,
+}
+
+/// One open key: the client id its open returned, and the key as opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenKeyEntry {
+    pub client_id: u64,
+    pub key: KeyInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,6 +81,7 @@ pub fn check_read(ctx: &Context<'_>, rows: &Lookup<'_>, op: &ReadOp) -> Result<(
         ReadOp::GetAcl { target } => {
             d.target(target, [Op::GetVolumeAcl, Op::GetBucketAcl, Op::GetKeyAcl, Op::GetPrefixAcl])
         }
+        ReadOp::ListOpenKeys { .. } => d.decide(Op::ListOpenFiles, &Objects::default()),
     }
 }
 

@@ -56,6 +56,12 @@ pub enum Op {
     Decommission,
     Join,
     ReloadConfig,
+    /// `admin om list-open-files`.
+    ListOpenFiles,
+    /// `admin om prepare`.
+    Prepare,
+    /// `admin om cancelprepare`.
+    CancelPrepare,
 }
 
 /// What an ACL check is about (Ozone's `OzoneObj.ResourceType`), as denial messages name it.
@@ -132,6 +138,11 @@ impl Op {
             Op::Decommission => Rule::AdminOnly("Only administrators are authorized to perform decommission."),
             Op::Join => Rule::AdminOnly("Only Ozone admins are allowed to add a node to the ring."),
             Op::ReloadConfig => Rule::AdminOnly("Only Ozone admins are allowed to startReconfiguration"),
+            Op::ListOpenFiles => Rule::AdminOnly("Only Ozone admins are allowed to list open files."),
+            Op::Prepare => Rule::AdminOnly("Superuser privilege is required to prepare upgrade/downgrade."),
+            Op::CancelPrepare => {
+                Rule::AdminOnly("Superuser privilege is required to cancel ozone manager preparation.")
+            }
         }
     }
 
@@ -175,6 +186,9 @@ impl Op {
             Op::Decommission => "OMAdminProtocolServerSideImpl.decommission",
             Op::Join => "omring (Ozone's OM bootstrap)",
             Op::ReloadConfig => "ReconfigurationHandler (ozone admin reconfig start)",
+            Op::ListOpenFiles => "OzoneManager.listOpenFiles",
+            Op::Prepare => "OMPrepareRequest",
+            Op::CancelPrepare => "OMCancelPrepareRequest",
         }
     }
 

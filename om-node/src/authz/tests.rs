@@ -170,6 +170,9 @@ const TABLE: &[Row] = &[
     row(Op::Decommission, "", ["", "", ""], ADMIN, "Only administrators are authorized to perform decommission."),
     row(Op::Join, "", ["", "", ""], ADMIN, "Only Ozone admins are allowed to add a node to the ring."),
     row(Op::ReloadConfig, "", ["", "", ""], ADMIN, "Only Ozone admins are allowed to startReconfiguration"),
+    row(Op::ListOpenFiles, "", ["", "", ""], ADMIN, "Only Ozone admins are allowed to list open files."),
+    row(Op::Prepare, "", ["", "", ""], ADMIN, "Superuser privilege is required to prepare upgrade/downgrade."),
+    row(Op::CancelPrepare, "", ["", "", ""], ADMIN, "Superuser privilege is required to cancel ozone manager preparation."),
 ];
 
 /// The stored ACLs of one case.
@@ -485,6 +488,9 @@ fn the_table_reads_as_the_notes_do() {
         (Op::Decommission, "admins only (also with ACLs off)".into()),
         (Op::Join, "admins only (also with ACLs off)".into()),
         (Op::ReloadConfig, "admins only (also with ACLs off)".into()),
+        (Op::ListOpenFiles, "admins only (also with ACLs off)".into()),
+        (Op::Prepare, "admins only (also with ACLs off)".into()),
+        (Op::CancelPrepare, "admins only (also with ACLs off)".into()),
     ];
     assert_eq!(expected.iter().map(|(op, _)| *op).collect::<Vec<_>>(), Op::iter().collect::<Vec<_>>());
     for (op, needs) in &expected {

@@ -9,6 +9,7 @@ use om_client::{ClientError, FailoverClient, OzoneConfig};
 mod acl;
 mod args;
 mod dev;
+mod open_files;
 mod ozone_json;
 mod prepare;
 mod print;
@@ -448,6 +449,9 @@ pub enum AdminOmCommand {
     Cancelprepare,
     /// Whether the ring's metadata layout needs finalizing (omring has one layout version).
     Finalizationstatus,
+    /// Keys opened and not yet committed (administrators only).
+    #[command(name = "list-open-files", aliases = ["list-open-keys", "lof", "lok"])]
+    ListOpenFiles(open_files::ListOpenFiles),
 }
 
 /// A CLI failure and its exit code.
@@ -608,6 +612,7 @@ pub async fn run_client_command(cli: &Cli) -> Result<(), CliError> {
                 println!("Cancel prepare succeeded, cluster can now accept write requests.");
                 Ok(())
             }
+            AdminOmCommand::ListOpenFiles(args) => open_files::run(&client, args, json).await,
             AdminOmCommand::Finalizationstatus => {
                 println!("{}", prepare::FINALIZATION_STATUS);
                 Ok(())

@@ -18,7 +18,7 @@ const LIST_CACHE_SIZE: u32 = 1000;
 
 /// Epoch milliseconds as Java's `Instant.toString()`: `2026-12-06T06:51:55.788Z`, no fraction
 /// when it is zero.
-fn iso(ms: u64) -> String {
+pub(super) fn iso(ms: u64) -> String {
     let ms = i64::try_from(ms).unwrap_or(i64::MAX);
     DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))

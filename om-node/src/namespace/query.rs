@@ -62,7 +62,53 @@ pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError
         }
         ReadOp::GetAcl { target } => Ok(ReadResponse::Acls { acls: super::acl::get(rows, target)? }),
         ReadOp::Digest => Err(ApiError::new(ErrorCode::InternalError, "digest is computed by the store")),
+        ReadOp::ListOpenKeys { path, start_after, max } => {
+            Ok(ReadResponse::OpenKeys(open_keys(view, path, start_after, page_size(*max)?)?))
+        }
     }
+}
+
+/// A page of the open keys under `path` (`/`, or `/volume/bucket` and deeper: a prefix of
+/// their names), after the row `start_after`, with the count of all of them (Ozone's
+/// `listOpenFiles`). The continuation token is the last row's key.
+fn open_keys(view: &dyn TableRead, path: &str, start_after: &str, max: usize) -> Result<OpenKeyPage, ApiError> {
+    let depth = path.split('/').filter(|p| !p.is_empty()).count();
+    if !path.starts_with('/') || (depth > 0 && depth < 2) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("Invalid path: {path}. Only root level or bucket level path is supported at this time"),
+        ));
+    }
+    let prefix = if depth == 2 { format!("{}/", path.trim_end_matches('/')) } else { path.to_string() };
+    let mut total = 0u64;
+    let mut keys = Vec::new();
+    let mut more = false;
+    let mut after = Vec::new();
+    loop {
+        let page = view.scan(Table::OpenKeys, prefix.as_bytes(), &after, 1000)?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
+        total += page.len() as u64;
+        for (row_key, row) in page {
+            if row_key.as_slice() <= start_after.as_bytes() {
+                continue;
+            }
+            if keys.len() == max {
+                more = true;
+                continue;
+            }
+            let Some(client_id) = client_id_of(&row_key) else { continue };
+            keys.push((row_key, OpenKeyEntry { client_id, key: decode(Table::OpenKeys, &row)? }));
+        }
+    }
+    let continuation_token =
+        keys.last().filter(|_| more).map(|(row_key, _)| String::from_utf8_lossy(row_key).into_owned());
+    Ok(OpenKeyPage { total, keys: keys.into_iter().map(|(_, e)| e).collect(), continuation_token })
+}
+
+/// The client id at the end of an open key's row key (`/volume/bucket/key/<client id>`).
+fn client_id_of(row_key: &[u8]) -> Option<u64> {
+    std::str::from_utf8(row_key).ok()?.rsplit_once('/')?.1.parse().ok()
 }
 
 /// One page of the rows under `parent` whose names start with `prefix` and sort after
@@ -101,14 +147,7 @@ pub fn expired_open_keys(
             if info.creation_time >= created_before_ms {
                 continue;
             }
-            // The row key ends with the client id: /volume/bucket/key/<client id>.
-            let Some(client_id) = std::str::from_utf8(row_key)
-                .ok()
-                .and_then(|k| k.rsplit_once('/'))
-                .and_then(|(_, id)| id.parse::<u64>().ok())
-            else {
-                continue;
-            };
+            let Some(client_id) = client_id_of(row_key) else { continue };
             found.push(OpenKeyId { volume: info.volume, bucket: info.bucket, key: info.name, client_id });
             if found.len() == limit {
                 break;

@@ -197,7 +197,16 @@ fn request(op: Op, v: &str, client_id: u64) -> Option<(Setup, Request)> {
 
 /// Operations of the table that are not volume, bucket, key or prefix endpoints (the admin
 /// endpoints have their own test in tests/security.rs), or that omring has no endpoint for.
-const NOT_NAMESPACE: [Op; 5] = [Op::Status, Op::TransferLeadership, Op::Decommission, Op::Join, Op::ReloadConfig];
+const NOT_NAMESPACE: [Op; 8] = [
+    Op::Status,
+    Op::TransferLeadership,
+    Op::Decommission,
+    Op::Join,
+    Op::ReloadConfig,
+    Op::ListOpenFiles,
+    Op::Prepare,
+    Op::CancelPrepare,
+];
 
 #[derive(Debug, Clone)]
 enum Request {
