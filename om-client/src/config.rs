@@ -259,6 +259,28 @@ impl OzoneConfig {
         number.checked_mul(num).map(|ms| ms / den).ok_or_else(|| invalid("too large"))
     }
 
+    /// A size in bytes, written the Hadoop way: a number with an optional unit (`b`, `kb`, `mb`,
+    /// `gb`, `tb`, or `k`, `m`, `g`, `t`; none means bytes), e.g. `64MB`, `1g`.
+    pub fn get_size_bytes(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        let Some(v) = self.get_trimmed(key) else { return Ok(default) };
+        let invalid = |reason: &str| ConfigError::Invalid {
+            key: key.to_string(),
+            value: v.to_string(),
+            reason: reason.to_string(),
+        };
+        let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+        let number: u64 = v[..digits].parse().map_err(|_| invalid("expected a number with an optional unit"))?;
+        let shift = match v[digits..].trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 0,
+            "k" | "kb" => 10,
+            "m" | "mb" => 20,
+            "g" | "gb" => 30,
+            "t" | "tb" => 40,
+            _ => return Err(invalid("unknown unit; use b, kb, mb, gb or tb")),
+        };
+        number.checked_mul(1 << shift).ok_or_else(|| invalid("too large"))
+    }
+
     pub fn get_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get_trimmed(key) {
             None => Ok(default),

@@ -67,6 +67,21 @@ fn durations_take_hadoop_units() {
 }
 
 #[test]
+fn sizes_take_hadoop_units() {
+    let mut c = OzoneConfig::new();
+    for (v, bytes) in [("64MB", 64 << 20), ("1g", 1 << 30), ("512 kb", 512 << 10), ("4096", 4096), ("2T", 2 << 40)] {
+        c.set("s", v);
+        assert_eq!(c.get_size_bytes("s", 0).unwrap(), bytes, "{v}");
+    }
+    assert_eq!(c.get_size_bytes("absent", 7).unwrap(), 7);
+    for bad in ["64XB", "MB", "-1", "99999999999999999999"] {
+        c.set("s", bad);
+        let e = c.get_size_bytes("s", 0).unwrap_err().to_string();
+        assert!(e.contains("for s:"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn malformed_xml_is_an_error() {
     for bad in ["<configuration><property>", "<conf></conf>", "not xml at all"] {
         let err = OzoneConfig::parse_xml(bad).unwrap_err();

@@ -191,9 +191,15 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         );
     }
     let metrics = NodeMetrics::new();
-    let log_store = LogStore::open(&settings.db_dir.join("raft-log")).map_err(io("opening the Raft log"))?;
-    let sm = StateMachineStore::open(&settings.db_dir.join("om-state"), settings.max_unflushed, Arc::clone(&metrics))
-        .map_err(io("opening the state database"))?;
+    let log_store = LogStore::open_with(&settings.db_dir.join("raft-log"), settings.memory.log())
+        .map_err(io("opening the Raft log"))?;
+    let sm = StateMachineStore::open_with(
+        &settings.db_dir.join("om-state"),
+        settings.max_unflushed,
+        settings.memory.state_db(),
+        Arc::clone(&metrics),
+    )
+    .map_err(io("opening the state database"))?;
     let creds = node_credentials(&settings)?;
     if let Some(c) = &creds {
         c.watch(settings.security.reload_interval);

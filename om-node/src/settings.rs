@@ -25,10 +25,53 @@ pub const KEY_OPEN_KEY_EXPIRE: &str = "ozone.om.open.key.expire.threshold";
 pub const KEY_OPEN_KEY_CLEANUP_INTERVAL: &str = "ozone.om.open.key.cleanup.service.interval";
 pub const KEY_OPEN_KEY_CLEANUP_LIMIT: &str = "ozone.om.open.key.cleanup.limit.per.task";
 pub const KEY_PROPOSALS_IN_FLIGHT: &str = "omring.raft.proposals.in.flight";
+pub const KEY_DB_BLOCK_CACHE: &str = "omring.db.block.cache.size";
+pub const KEY_DB_WRITE_BUFFER: &str = "omring.db.write.buffer.size";
+pub const KEY_LOG_CACHE_ENTRIES: &str = "omring.raft.log.cache.entries";
+pub const KEY_LOG_CACHE_SIZE: &str = "omring.raft.log.cache.size";
 
 /// Default of `omring.raft.proposals.in.flight`.
 pub const DEFAULT_PROPOSALS_IN_FLIGHT: u64 = 2;
 const MAX_PROPOSALS_IN_FLIGHT: usize = 1024;
+
+/// The caches and buffers that make up most of a node's memory, each with its key. The double
+/// buffer's unflushed transactions are bounded by `ozone.om.unflushed.transaction.max.count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySettings {
+    /// One LRU block cache for every table of the state database.
+    pub block_cache_bytes: u64,
+    /// Memtables of each database (the state and the Raft log), all tables together.
+    pub write_buffer_bytes: u64,
+    /// The Raft log's in-memory suffix (entries replication and apply read without RocksDB).
+    pub log_cache_entries: u64,
+    pub log_cache_bytes: u64,
+}
+
+impl MemorySettings {
+    fn from_config(conf: &OzoneConfig) -> Result<Self, ConfigError> {
+        let log = crate::store::LogMemory::default();
+        Ok(MemorySettings {
+            block_cache_bytes: conf.get_size_bytes(KEY_DB_BLOCK_CACHE, 64 << 20)?,
+            write_buffer_bytes: conf.get_size_bytes(KEY_DB_WRITE_BUFFER, log.write_buffer_bytes as u64)?,
+            log_cache_entries: conf.get_u64(KEY_LOG_CACHE_ENTRIES, log.cache_entries as u64)?,
+            log_cache_bytes: conf.get_size_bytes(KEY_LOG_CACHE_SIZE, log.cache_bytes as u64)?,
+        })
+    }
+
+    /// The state database's share.
+    pub fn state_db(&self) -> crate::store::DbMemory {
+        crate::store::DbMemory::new(self.block_cache_bytes as usize, self.write_buffer_bytes as usize)
+    }
+
+    /// The Raft log's share.
+    pub fn log(&self) -> crate::store::LogMemory {
+        crate::store::LogMemory {
+            cache_entries: self.log_cache_entries as usize,
+            cache_bytes: self.log_cache_bytes as usize,
+            write_buffer_bytes: self.write_buffer_bytes as usize,
+        }
+    }
+}
 
 /// Where the configuration came from, so `reload-config` can read it again.
 #[derive(Debug, Clone)]
@@ -102,6 +145,8 @@ pub struct NodeSettings {
     /// Entries of coalesced client writes a leader keeps replicating at once (see
     /// [`crate::propose`]).
     pub proposals_in_flight: usize,
+    /// Where a node's memory goes, each bounded by a key (see [`MemorySettings`]).
+    pub memory: MemorySettings,
     pub reload_source: Option<ReloadSource>,
     pub start_mode: StartMode,
     /// TLS, authentication, ACLs and the audit log.
@@ -143,6 +188,7 @@ impl NodeSettings {
             open_key_cleanup_interval_ms: conf.get_duration_ms(KEY_OPEN_KEY_CLEANUP_INTERVAL, 86_400_000)?,
             open_key_cleanup_limit: conf.get_u64(KEY_OPEN_KEY_CLEANUP_LIMIT, 1_000)? as usize,
             proposals_in_flight: conf.get_u64(KEY_PROPOSALS_IN_FLIGHT, DEFAULT_PROPOSALS_IN_FLIGHT)? as usize,
+            memory: MemorySettings::from_config(conf)?,
             reload_source: conf.source().map(|p| ReloadSource { path: p.to_path_buf(), overrides: Vec::new() }),
             start_mode: StartMode::FormOrWait,
         };
@@ -181,6 +227,10 @@ impl NodeSettings {
             (KEY_OPEN_KEY_CLEANUP_INTERVAL, self.open_key_cleanup_interval_ms),
             (KEY_OPEN_KEY_CLEANUP_LIMIT, self.open_key_cleanup_limit as u64),
             (KEY_PROPOSALS_IN_FLIGHT, self.proposals_in_flight as u64),
+            (KEY_DB_BLOCK_CACHE, self.memory.block_cache_bytes),
+            (KEY_DB_WRITE_BUFFER, self.memory.write_buffer_bytes),
+            (KEY_LOG_CACHE_ENTRIES, self.memory.log_cache_entries),
+            (KEY_LOG_CACHE_SIZE, self.memory.log_cache_bytes),
         ];
         if let Some((key, _)) = counts.into_iter().find(|(_, value)| *value == 0) {
             return bad(key, "must be positive".into());
@@ -264,5 +314,33 @@ mod tests {
         assert!(e.contains(KEY_PURGE_GAP) && e.contains("positive"), "{e}");
         let e = settings(&[(KEY_PURGE_PRESERVATION, "lots")]).unwrap_err().to_string();
         assert!(e.contains(KEY_PURGE_PRESERVATION), "{e}");
+    }
+
+    #[test]
+    fn every_cache_has_a_size_key() {
+        let m = settings(&[]).unwrap().memory;
+        assert_eq!(
+            (m.block_cache_bytes, m.write_buffer_bytes, m.log_cache_entries, m.log_cache_bytes),
+            (64 << 20, 64 << 20, 8192, 64 << 20),
+            "defaults"
+        );
+        let s = settings(&[
+            (KEY_DB_BLOCK_CACHE, "256MB"),
+            (KEY_DB_WRITE_BUFFER, "32m"),
+            (KEY_LOG_CACHE_ENTRIES, "1000"),
+            (KEY_LOG_CACHE_SIZE, "8MB"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.memory.log(),
+            crate::store::LogMemory { cache_entries: 1000, cache_bytes: 8 << 20, write_buffer_bytes: 32 << 20 }
+        );
+        assert_eq!(s.memory.block_cache_bytes, 256 << 20);
+        for key in [KEY_DB_BLOCK_CACHE, KEY_DB_WRITE_BUFFER, KEY_LOG_CACHE_ENTRIES, KEY_LOG_CACHE_SIZE] {
+            let e = settings(&[(key, "0")]).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("positive"), "{e}");
+        }
+        let e = settings(&[(KEY_DB_BLOCK_CACHE, "64XB")]).unwrap_err().to_string();
+        assert!(e.contains(KEY_DB_BLOCK_CACHE) && e.contains("unit"), "{e}");
     }
 }

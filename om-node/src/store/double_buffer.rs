@@ -26,7 +26,7 @@ use crate::namespace::{MemTables, Mutation, Table, TableAccess, TableError, Tabl
 use crate::types::{LogId, StoredMembership};
 
 use super::io_err;
-use super::schema::{load_full_tables, read_applied, write_applied, Applied};
+use super::schema::{load_full_tables, read_applied, write_applied, Applied, DbMemory};
 
 /// Default bound on applied-but-unflushed transactions (`ozone.om.unflushed.transaction.max.count`).
 pub const DEFAULT_MAX_UNFLUSHED: usize = 10_000;
@@ -81,6 +81,8 @@ pub(super) struct DoubleBuffer {
     /// Latest request time (`Command::now_ms`) applied; the retry cache's compaction filter
     /// reads it.
     retry_horizon: Arc<AtomicU64>,
+    /// The block cache and memtable budget every opening of the database shares.
+    memory: DbMemory,
     metrics: Arc<NodeMetrics>,
 }
 
@@ -90,6 +92,7 @@ impl DoubleBuffer {
     pub(super) fn start(
         db: DB,
         retry_horizon: Arc<AtomicU64>,
+        memory: DbMemory,
         max_unflushed: usize,
         metrics: Arc<NodeMetrics>,
     ) -> Result<Arc<Self>, io::Error> {
@@ -107,6 +110,7 @@ impl DoubleBuffer {
             max_unflushed: max_unflushed.max(1),
             flushed_index: AtomicU64::new(flushed),
             retry_horizon,
+            memory,
             metrics,
         });
         let weak = Arc::downgrade(&buffer);
@@ -152,6 +156,11 @@ impl DoubleBuffer {
     /// [`super::schema::open_db`]).
     pub(super) fn retry_horizon(&self) -> &Arc<AtomicU64> {
         &self.retry_horizon
+    }
+
+    /// The block cache and memtable budget the database is opened with.
+    pub(super) fn memory(&self) -> &DbMemory {
+        &self.memory
     }
 
     /// Records the time of an applied request for the retry cache's compaction filter.

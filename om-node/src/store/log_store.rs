@@ -38,9 +38,20 @@ const KEY_FORMAT: &[u8] = b"log_format";
 /// creator's ACLs, and the ACL operations exist.
 const FORMAT: &[u8] = b"postcard-3";
 
-/// Bounds of the in-memory suffix of the log.
-const CACHE_MAX_ENTRIES: usize = 8192;
-const CACHE_MAX_BYTES: usize = 64 << 20;
+/// Memory the log may use: the in-memory suffix of the log (`omring.raft.log.cache.entries`,
+/// `omring.raft.log.cache.size`) and its RocksDB memtables (`omring.db.write.buffer.size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogMemory {
+    pub cache_entries: usize,
+    pub cache_bytes: usize,
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for LogMemory {
+    fn default() -> Self {
+        LogMemory { cache_entries: 8192, cache_bytes: 64 << 20, write_buffer_bytes: 64 << 20 }
+    }
+}
 
 /// Log storage; cloning shares the same database and memory (the clone is also the log reader).
 #[derive(Clone)]
@@ -53,6 +64,9 @@ pub struct LogStore {
 /// What the log keeps in memory beside RocksDB.
 #[derive(Default)]
 struct Memory {
+    /// Bounds of `recent`.
+    max_entries: usize,
+    max_bytes: usize,
     /// The last appended entries, contiguous by index, with their encoded sizes. Always a
     /// suffix of the log: every append lands here, truncation and purge cut it like the log.
     recent: VecDeque<(Entry, usize)>,
@@ -105,7 +119,7 @@ impl Memory {
         }
         self.recent.push_back((entry, size));
         self.recent_bytes += size;
-        while self.recent.len() > CACHE_MAX_ENTRIES || (self.recent_bytes > CACHE_MAX_BYTES && self.recent.len() > 1) {
+        while self.recent.len() > self.max_entries || (self.recent_bytes > self.max_bytes && self.recent.len() > 1) {
             if let Some((_, n)) = self.recent.pop_front() {
                 self.recent_bytes -= n;
             }
@@ -118,11 +132,18 @@ fn index_key(index: u64) -> [u8; 8] {
 }
 
 impl LogStore {
-    /// Opens (or creates) the log database in `dir`.
+    /// Opens (or creates) the log database in `dir` with the default memory bounds.
     pub fn open(dir: &Path) -> Result<Self, io::Error> {
+        Self::open_with(dir, LogMemory::default())
+    }
+
+    /// Opens (or creates) the log database in `dir`, within `memory`.
+    pub fn open_with(dir: &Path, memory: LogMemory) -> Result<Self, io::Error> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        opts.set_db_write_buffer_size(memory.write_buffer_bytes);
+        opts.set_write_buffer_size(memory.write_buffer_bytes.min(64 << 20));
         let cfs = [CF_LOGS, CF_META].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
         let db = Arc::new(
             DB::open_cf_descriptors(&opts, dir, cfs)
@@ -136,7 +157,8 @@ impl LogStore {
             let _alive = alive;
             run_syncer(sync_db, rx)
         })?;
-        Ok(Self { db, syncer: tx, mem: Arc::new(Mutex::new(Memory::default())) })
+        let mem = Memory { max_entries: memory.cache_entries, max_bytes: memory.cache_bytes, ..Memory::default() };
+        Ok(Self { db, syncer: tx, mem: Arc::new(Mutex::new(mem)) })
     }
 
     fn mem(&self) -> MutexGuard<'_, Memory> {
@@ -373,7 +395,8 @@ mod tests {
 
     #[test]
     fn memory_stays_a_contiguous_suffix() {
-        let mut m = Memory::default();
+        let limits = LogMemory::default();
+        let mut m = Memory { max_entries: limits.cache_entries, max_bytes: limits.cache_bytes, ..Memory::default() };
         for i in 1..=5 {
             m.push(entry(1, i), 10);
         }
@@ -390,10 +413,10 @@ mod tests {
         m.purge_to(10);
         assert!(m.recent.is_empty());
         assert_eq!(m.recent_bytes, 0);
-        for i in 0..(CACHE_MAX_ENTRIES as u64 + 5) {
+        for i in 0..(limits.cache_entries as u64 + 5) {
             m.push(entry(3, 11 + i), 1);
         }
-        assert_eq!(m.recent.len(), CACHE_MAX_ENTRIES);
+        assert_eq!(m.recent.len(), limits.cache_entries);
         assert_eq!(m.first_index(), Some(16));
     }
 }

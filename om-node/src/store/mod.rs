@@ -13,7 +13,8 @@ mod state_machine;
 
 pub use disk::free_bytes;
 pub use double_buffer::DEFAULT_MAX_UNFLUSHED;
-pub use log_store::LogStore;
+pub use log_store::{LogMemory, LogStore};
+pub use schema::DbMemory;
 pub use snapshot::SnapshotFile;
 pub use state_machine::StateMachineStore;
 

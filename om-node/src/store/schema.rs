@@ -42,6 +42,28 @@ pub(super) const DB_INCOMING: &str = "om.db.incoming";
 /// Snapshot archives, under the state directory.
 pub(super) const SNAPSHOT_DIR: &str = "snapshots";
 
+/// Memory the state database may use: one LRU block cache shared by all its tables
+/// (`omring.db.block.cache.size`) and one budget for all their memtables
+/// (`omring.db.write.buffer.size`; reaching it flushes them, atomically). Without them RocksDB
+/// gives every column family its own 32 MiB cache and up to two 64 MiB memtables.
+#[derive(Clone)]
+pub struct DbMemory {
+    cache: rocksdb::Cache,
+    write_buffer_bytes: usize,
+}
+
+impl DbMemory {
+    pub fn new(block_cache_bytes: usize, write_buffer_bytes: usize) -> Self {
+        DbMemory { cache: rocksdb::Cache::new_lru_cache(block_cache_bytes), write_buffer_bytes }
+    }
+}
+
+impl Default for DbMemory {
+    fn default() -> Self {
+        DbMemory::new(64 << 20, 64 << 20)
+    }
+}
+
 /// Applied state as openraft sees it.
 #[derive(Default, Clone)]
 pub(super) struct Applied {
@@ -53,11 +75,13 @@ pub(super) struct Applied {
 /// false positives) and on the memtable, so point lookups of absent keys are cheap.
 /// The retry cache's compaction filter removes rows far behind `horizon` (the latest request
 /// time applied here; 0 removes nothing).
-fn table_options(table: Table, horizon: &Arc<AtomicU64>) -> Options {
+fn table_options(table: Table, horizon: &Arc<AtomicU64>, memory: &DbMemory) -> Options {
     let mut block = BlockBasedOptions::default();
     block.set_bloom_filter(10.0, false);
+    block.set_block_cache(&memory.cache);
     let mut opts = Options::default();
     opts.set_block_based_table_factory(&block);
+    opts.set_write_buffer_size(memory.write_buffer_bytes.min(64 << 20));
     opts.set_memtable_prefix_bloom_ratio(0.02);
     opts.set_memtable_whole_key_filtering(true);
     if table == Table::RetryCache {
@@ -73,14 +97,17 @@ fn table_options(table: Table, horizon: &Arc<AtomicU64>) -> Options {
     opts
 }
 
-pub(super) fn open_db(path: &Path, horizon: &Arc<AtomicU64>) -> Result<DB, io::Error> {
+pub(super) fn open_db(path: &Path, horizon: &Arc<AtomicU64>, memory: &DbMemory) -> Result<DB, io::Error> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
+    opts.set_db_write_buffer_size(memory.write_buffer_bytes);
     // Without a WAL, only atomic flushes keep the tables and TRANSACTIONINFO consistent on disk.
     opts.set_atomic_flush(true);
-    let mut cfs: Vec<ColumnFamilyDescriptor> =
-        Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options(*t, horizon))).collect();
+    let mut cfs: Vec<ColumnFamilyDescriptor> = Table::ALL
+        .iter()
+        .map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options(*t, horizon, memory)))
+        .collect();
     cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
     // A database with other column families is not ours: RocksDB refuses to open it and says
     // which it did not expect.
@@ -200,15 +227,15 @@ mod tests {
             let db = DB::open_cf(&opts, &old, names).unwrap();
             db.put_cf(db.cf_handle(Table::Volumes.cf_name()).unwrap(), b"/vol", b"\x01row").unwrap();
         }
-        let err = open_db(&old, &Arc::default()).unwrap_err().to_string();
+        let err = open_db(&old, &Arc::default(), &DbMemory::default()).unwrap_err().to_string();
         assert!(err.contains("written by an older om-node") && err.contains("\"rows-2\""), "{err}");
         // A new database is marked and opens again; another mark is refused, naming both.
         let new = dir.path().join("new.db");
-        drop(open_db(&new, &Arc::default()).unwrap());
-        let db = open_db(&new, &Arc::default()).unwrap();
+        drop(open_db(&new, &Arc::default(), &DbMemory::default()).unwrap());
+        let db = open_db(&new, &Arc::default(), &DbMemory::default()).unwrap();
         db.put_cf(db.cf_handle(CF_META).unwrap(), KEY_FORMAT, b"rows-9").unwrap();
         drop(db);
-        let err = open_db(&new, &Arc::default()).unwrap_err().to_string();
+        let err = open_db(&new, &Arc::default(), &DbMemory::default()).unwrap_err().to_string();
         assert!(err.contains("in format \"rows-9\"; this om-node reads \"rows-2\""), "{err}");
     }
 }

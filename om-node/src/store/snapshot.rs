@@ -145,7 +145,7 @@ impl Snapshots {
         let result = (|| {
             // The checkpoint carries its own TRANSACTIONINFO: the snapshot's exact position.
             let applied = {
-                let cp = open_db(&work, &Arc::default())?;
+                let cp = open_db(&work, &Arc::default(), buffer.memory())?;
                 read_applied(&cp)?
             };
             let meta = SnapshotMeta { last_log_id: applied.last_applied, last_membership: applied.membership };
@@ -169,7 +169,7 @@ impl Snapshots {
         }
         unpack_dir(tar_path, &incoming)?;
         {
-            let check = open_db(&incoming, &Arc::default())?;
+            let check = open_db(&incoming, &Arc::default(), buffer.memory())?;
             let got = read_applied(&check)?;
             if got.last_applied != meta.last_log_id {
                 drop(check);
@@ -195,10 +195,10 @@ impl Snapshots {
             if let Err(e) = swapped {
                 // Put the old database back in service before reporting the failure.
                 recover_dirs(dir)?;
-                *guard = Some(Arc::new(open_db(&dir.join(DB_NAME), buffer.retry_horizon())?));
+                *guard = Some(Arc::new(open_db(&dir.join(DB_NAME), buffer.retry_horizon(), buffer.memory())?));
                 return Err(e);
             }
-            let db = open_db(&dir.join(DB_NAME), buffer.retry_horizon())?;
+            let db = open_db(&dir.join(DB_NAME), buffer.retry_horizon(), buffer.memory())?;
             let full = load_full_tables(&db)?;
             *guard = Some(Arc::new(db));
             buffer.reset(

@@ -26,7 +26,7 @@ use crate::types::{LogId, OpenKeyId, Proposal, SnapshotMeta, StoredMembership, T
 
 use super::double_buffer::{DoubleBuffer, FlushTx};
 use super::io_err;
-use super::schema::{open_db, recover_dirs, DB_NAME, SNAPSHOT_DIR};
+use super::schema::{open_db, recover_dirs, DbMemory, DB_NAME, SNAPSHOT_DIR};
 use super::snapshot::{Snapshot, SnapshotFile, Snapshots};
 
 /// The state machine handle given to openraft (also its snapshot builder).
@@ -37,14 +37,25 @@ pub struct StateMachineStore {
 }
 
 impl StateMachineStore {
-    /// Opens the state database under `dir` and starts the flusher thread.
+    /// Opens the state database under `dir` with the default memory bounds and starts the
+    /// flusher thread.
     pub fn open(dir: &Path, max_unflushed: usize, metrics: Arc<NodeMetrics>) -> Result<Self, io::Error> {
+        Self::open_with(dir, max_unflushed, DbMemory::default(), metrics)
+    }
+
+    /// Opens the state database under `dir` within `memory` and starts the flusher thread.
+    pub fn open_with(
+        dir: &Path,
+        max_unflushed: usize,
+        memory: DbMemory,
+        metrics: Arc<NodeMetrics>,
+    ) -> Result<Self, io::Error> {
         std::fs::create_dir_all(dir.join(SNAPSHOT_DIR))?;
         recover_dirs(dir)?;
         let snapshots = Arc::new(Snapshots::load(dir)?);
         let retry_horizon = Arc::new(AtomicU64::new(0));
-        let db = open_db(&dir.join(DB_NAME), &retry_horizon)?;
-        let buffer = DoubleBuffer::start(db, retry_horizon, max_unflushed, metrics)?;
+        let db = open_db(&dir.join(DB_NAME), &retry_horizon, &memory)?;
+        let buffer = DoubleBuffer::start(db, retry_horizon, memory, max_unflushed, metrics)?;
         Ok(Self { buffer, snapshots })
     }
 
