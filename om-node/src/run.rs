@@ -215,11 +215,17 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     let client_l = listen(&me.host, me.rpc_port, "client API").await?;
     let peer_l = listen(&me.host, me.ratis_port, "peer Raft").await?;
     let http_l = match sec.http_policy.http() {
-        true => Some(listen(&me.http_host, me.http_port, "health/metrics").await?),
+        true => {
+            let host = settings.http_bind_host.as_deref().unwrap_or(&me.http_host);
+            Some(listen(host, me.http_port, "health/metrics").await?)
+        }
         false => None,
     };
     let https_l = match &sec.https_address {
-        Some((host, port)) => Some(listen(host, *port, "health/metrics (HTTPS)").await?),
+        Some((host, port)) => {
+            let host = settings.https_bind_host.as_deref().unwrap_or(host);
+            Some(listen(host, *port, "health/metrics (HTTPS)").await?)
+        }
         None => None,
     };
     let network = PeerNetwork::new(if sec.peer_tls { creds.clone() } else { None }).map_err(NodeError::Raft)?;

@@ -25,6 +25,8 @@ pub const KEY_OPEN_KEY_EXPIRE: &str = "ozone.om.open.key.expire.threshold";
 pub const KEY_OPEN_KEY_CLEANUP_INTERVAL: &str = "ozone.om.open.key.cleanup.service.interval";
 pub const KEY_OPEN_KEY_CLEANUP_LIMIT: &str = "ozone.om.open.key.cleanup.limit.per.task";
 pub const KEY_PROPOSALS_IN_FLIGHT: &str = "omring.raft.proposals.in.flight";
+pub const KEY_HTTP_BIND_HOST: &str = "ozone.om.http-bind-host";
+pub const KEY_HTTPS_BIND_HOST: &str = "ozone.om.https-bind-host";
 pub const KEY_DB_BLOCK_CACHE: &str = "omring.db.block.cache.size";
 pub const KEY_DB_WRITE_BUFFER: &str = "omring.db.write.buffer.size";
 pub const KEY_LOG_CACHE_ENTRIES: &str = "omring.raft.log.cache.entries";
@@ -71,6 +73,13 @@ impl MemorySettings {
             write_buffer_bytes: self.write_buffer_bytes as usize,
         }
     }
+}
+
+/// `key.<sid>.<nid>`, else `key` (Ozone's node-specific keys), if set and not empty.
+fn node_key(conf: &OzoneConfig, key: &str, sid: &str, nid: &str) -> Option<String> {
+    [format!("{key}.{sid}.{nid}"), key.to_string()]
+        .iter()
+        .find_map(|k| conf.get_trimmed(k).filter(|v| !v.is_empty()).map(str::to_string))
 }
 
 /// Where the configuration came from, so `reload-config` can read it again.
@@ -147,6 +156,10 @@ pub struct NodeSettings {
     pub proposals_in_flight: usize,
     /// Where a node's memory goes, each bounded by a key (see [`MemorySettings`]).
     pub memory: MemorySettings,
+    /// The addresses the HTTP and HTTPS listeners bind (`ozone.om.http(s)-bind-host`, per node
+    /// or for all); unset: the host of the configured address.
+    pub http_bind_host: Option<String>,
+    pub https_bind_host: Option<String>,
     pub reload_source: Option<ReloadSource>,
     pub start_mode: StartMode,
     /// TLS, authentication, ACLs and the audit log.
@@ -162,6 +175,8 @@ impl NodeSettings {
         let election_max_ms = conf.get_u64(KEY_ELECTION_MAX_MS, election_min_ms * 2)?;
         let db_dir = conf.node_db_dir(&service.service_id, &node_id)?;
         let http_host = service.node(&node_id).map(|n| n.http_host.clone()).unwrap_or_default();
+        let http_bind_host = node_key(conf, KEY_HTTP_BIND_HOST, &service.service_id, &node_id);
+        let https_bind_host = node_key(conf, KEY_HTTPS_BIND_HOST, &service.service_id, &node_id);
         let security = SecuritySettings::from_config(conf, &service.service_id, &node_id, &http_host, &db_dir)
             .map_err(|e| match e {
                 SecurityError::Config(c) => NodeError::Config(c),
@@ -189,6 +204,8 @@ impl NodeSettings {
             open_key_cleanup_limit: conf.get_u64(KEY_OPEN_KEY_CLEANUP_LIMIT, 1_000)? as usize,
             proposals_in_flight: conf.get_u64(KEY_PROPOSALS_IN_FLIGHT, DEFAULT_PROPOSALS_IN_FLIGHT)? as usize,
             memory: MemorySettings::from_config(conf)?,
+            http_bind_host,
+            https_bind_host,
             reload_source: conf.source().map(|p| ReloadSource { path: p.to_path_buf(), overrides: Vec::new() }),
             start_mode: StartMode::FormOrWait,
         };
