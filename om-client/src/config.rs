@@ -238,30 +238,40 @@ impl OzoneConfig {
     /// A time duration in milliseconds, written the Hadoop way: a number with an optional unit
     /// (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`; none means milliseconds), e.g. `7d`, `300s`.
     pub fn get_duration_ms(&self, key: &str, default_ms: u64) -> Result<u64, ConfigError> {
-        let Some(v) = self.get_trimmed(key) else { return Ok(default_ms) };
-        let invalid = |reason: &str| ConfigError::Invalid {
-            key: key.to_string(),
-            value: v.to_string(),
-            reason: reason.to_string(),
-        };
-        let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-        let number: u64 = v[..digits].parse().map_err(|_| invalid("expected a number with an optional unit"))?;
-        let (num, den): (u64, u64) = match v[digits..].trim().to_ascii_lowercase().as_str() {
-            "ns" => (1, 1_000_000),
-            "us" => (1, 1_000),
-            "" | "ms" => (1, 1),
-            "s" => (1_000, 1),
-            "m" => (60_000, 1),
-            "h" => (3_600_000, 1),
-            "d" => (86_400_000, 1),
-            _ => return Err(invalid("unknown unit; use ns, us, ms, s, m, h or d")),
-        };
-        number.checked_mul(num).map(|ms| ms / den).ok_or_else(|| invalid("too large"))
+        self.get_with_unit(key, default_ms, "ns, us, ms, s, m, h or d", |unit| match unit {
+            "ns" => Some((1, 1_000_000)),
+            "us" => Some((1, 1_000)),
+            "" | "ms" => Some((1, 1)),
+            "s" => Some((1_000, 1)),
+            "m" => Some((60_000, 1)),
+            "h" => Some((3_600_000, 1)),
+            "d" => Some((86_400_000, 1)),
+            _ => None,
+        })
     }
 
     /// A size in bytes, written the Hadoop way: a number with an optional unit (`b`, `kb`, `mb`,
     /// `gb`, `tb`, or `k`, `m`, `g`, `t`; none means bytes), e.g. `64MB`, `1g`.
     pub fn get_size_bytes(&self, key: &str, default: u64) -> Result<u64, ConfigError> {
+        self.get_with_unit(key, default, "b, kb, mb, gb or tb", |unit| match unit {
+            "" | "b" => Some((1, 1)),
+            "k" | "kb" => Some((1 << 10, 1)),
+            "m" | "mb" => Some((1 << 20, 1)),
+            "g" | "gb" => Some((1 << 30, 1)),
+            "t" | "tb" => Some((1 << 40, 1)),
+            _ => None,
+        })
+    }
+
+    /// A whole number followed by an optional unit, which `scale` turns into a multiplier and a
+    /// divisor (None: not a unit; `units` lists them for the error).
+    fn get_with_unit(
+        &self,
+        key: &str,
+        default: u64,
+        units: &str,
+        scale: impl Fn(&str) -> Option<(u64, u64)>,
+    ) -> Result<u64, ConfigError> {
         let Some(v) = self.get_trimmed(key) else { return Ok(default) };
         let invalid = |reason: &str| ConfigError::Invalid {
             key: key.to_string(),
@@ -270,15 +280,9 @@ impl OzoneConfig {
         };
         let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
         let number: u64 = v[..digits].parse().map_err(|_| invalid("expected a number with an optional unit"))?;
-        let shift = match v[digits..].trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 0,
-            "k" | "kb" => 10,
-            "m" | "mb" => 20,
-            "g" | "gb" => 30,
-            "t" | "tb" => 40,
-            _ => return Err(invalid("unknown unit; use b, kb, mb, gb or tb")),
-        };
-        number.checked_mul(1 << shift).ok_or_else(|| invalid("too large"))
+        let (num, den) = scale(v[digits..].trim().to_ascii_lowercase().as_str())
+            .ok_or_else(|| invalid(&format!("unknown unit; use {units}")))?;
+        number.checked_mul(num).map(|n| n / den).ok_or_else(|| invalid("too large"))
     }
 
     pub fn get_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {

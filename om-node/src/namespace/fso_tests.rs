@@ -1,39 +1,36 @@
 //! FILE_SYSTEM_OPTIMIZED buckets over [`MemTables`]: the rules of Ozone's FSO key requests.
 
 use super::fso::normalize;
+use super::tests::Ring;
 use super::*;
 
-struct Ring {
-    tables: MemTables,
-    index: u64,
+/// A ring with `vol1/fso` (FILE_SYSTEM_OPTIMIZED, namespace quota `quota`) and `vol1/obs`.
+fn fso_ring(quota: Option<i64>) -> Ring {
+    let mut r = Ring::new();
+    r.write(WriteOp::create_volume("vol1")).unwrap();
+    let mut fso = WriteOp::create_bucket("vol1", "fso");
+    if let WriteOp::CreateBucket { layout, quota_in_namespace, .. } = &mut fso {
+        *layout = Some(BucketLayout::FileSystemOptimized);
+        *quota_in_namespace = quota;
+    }
+    r.write(fso).unwrap();
+    r.write(WriteOp::create_bucket("vol1", "obs")).unwrap();
+    r
 }
 
-impl Ring {
-    /// A ring with `vol1/fso` (FILE_SYSTEM_OPTIMIZED, namespace quota `quota`) and `vol1/obs`.
-    fn new(quota: Option<i64>) -> Self {
-        let mut r = Ring { tables: MemTables::default(), index: 0 };
-        r.write(WriteOp::create_volume("vol1")).unwrap();
-        let mut fso = WriteOp::create_bucket("vol1", "fso");
-        if let WriteOp::CreateBucket { layout, quota_in_namespace, .. } = &mut fso {
-            *layout = Some(BucketLayout::FileSystemOptimized);
-            *quota_in_namespace = quota;
-        }
-        r.write(fso).unwrap();
-        r.write(WriteOp::create_bucket("vol1", "obs")).unwrap();
-        r
-    }
-    fn write(&mut self, op: impl Into<LogOp>) -> CommandResult {
-        self.index += 1;
-        let cmd = Command {
-            request_id: format!("r{}", self.index),
-            op: op.into(),
-            now_ms: 1000 + self.index,
-            open_client_id: 7,
-        };
-        let (res, muts) = execute(&self.tables, &cmd, TxnId::single(self.index));
-        self.tables.apply(&muts);
-        res
-    }
+/// Key operations on `vol1`, reads of `vol1/fso`.
+trait KeyOps {
+    fn open(&mut self, bucket: &str, key: &str) -> CommandResult;
+    fn commit(&mut self, bucket: &str, key: &str) -> CommandResult;
+    fn put(&mut self, key: &str) -> Result<(), ApiError>;
+    fn delete(&mut self, key: &str) -> CommandResult;
+    fn rename(&mut self, key: &str, to: &str) -> CommandResult;
+    fn names(&self, bucket: &str) -> Vec<String>;
+    fn info(&self, key: &str) -> Result<KeyInfo, ApiError>;
+    fn used_namespace(&self) -> u64;
+}
+
+impl KeyOps for Ring {
     fn open(&mut self, bucket: &str, key: &str) -> CommandResult {
         self.write(WriteOp::OpenKey {
             volume: "vol1".into(),
@@ -113,7 +110,7 @@ fn names_are_normalized_like_ozone() {
     for raw in ["../a/b", "/../a/b", "../../b/c", ":/c/", "", "/////", "a/b:c"] {
         assert_eq!(normalize(raw).unwrap_err().code, ErrorCode::InvalidKeyName, "{raw}");
     }
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     r.put("/a//b/./c").unwrap();
     assert_eq!(r.names("fso"), ["a/", "a/b/", "a/b/c"]);
     assert_eq!(r.info("a/b/c").unwrap().name, "a/b/c");
@@ -127,7 +124,7 @@ fn names_are_normalized_like_ozone() {
 
 #[test]
 fn open_creates_parent_directories_counted_in_the_namespace() {
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     r.open("fso", "a/b/c").unwrap();
     assert_eq!(r.names("fso"), ["a/", "a/b/"], "directories exist once the file is opened");
     assert_eq!(r.used_namespace(), 2);
@@ -146,7 +143,7 @@ fn open_creates_parent_directories_counted_in_the_namespace() {
 
 #[test]
 fn a_namespace_quota_counts_the_new_directories() {
-    let mut r = Ring::new(Some(3));
+    let mut r = fso_ring(Some(3));
     let e = err(r.open("fso", "a/b/c/d"));
     assert_eq!(e.code, ErrorCode::QuotaExceeded, "{e}");
     assert!(r.names("fso").is_empty(), "nothing is created");
@@ -156,7 +153,7 @@ fn a_namespace_quota_counts_the_new_directories() {
 
 #[test]
 fn a_file_on_the_path_or_a_directory_at_the_name_is_not_a_file() {
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     r.put("a/b").unwrap();
     let e = err(r.open("fso", "a/b/c"));
     assert_eq!(e.code, ErrorCode::NotAFile);
@@ -172,7 +169,7 @@ fn a_file_on_the_path_or_a_directory_at_the_name_is_not_a_file() {
 
 #[test]
 fn a_commit_whose_directory_is_gone_fails() {
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     r.open("fso", "a/x").unwrap();
     // Only the open file is under a/, so the directory is empty and may go.
     r.delete("a").unwrap();
@@ -183,7 +180,7 @@ fn a_commit_whose_directory_is_gone_fails() {
 
 #[test]
 fn a_directory_with_entries_is_not_deleted() {
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     r.put("a/b/c").unwrap();
     let e = err(r.delete("a/b"));
     assert_eq!((e.code, e.message.as_str()), (ErrorCode::DirectoryNotEmpty, "Directory is not empty. Key:a/b"));
@@ -201,7 +198,7 @@ fn a_directory_with_entries_is_not_deleted() {
 
 #[test]
 fn renaming_a_directory_moves_everything_under_it() {
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     for k in ["a/b/c", "a/b/d", "a/e", "ab"] {
         r.put(k).unwrap();
     }
@@ -219,7 +216,7 @@ fn renaming_a_directory_moves_everything_under_it() {
 
 #[test]
 fn renames_ozone_refuses() {
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     for k in ["a/b/c", "f", "d/g"] {
         r.put(k).unwrap();
     }
@@ -257,7 +254,7 @@ fn renames_ozone_refuses() {
 #[test]
 fn new_directories_hand_down_default_acls() {
     use om_client::acl::OzoneAcl;
-    let mut r = Ring::new(None);
+    let mut r = fso_ring(None);
     let target = AclTarget::Bucket { volume: "vol1".into(), bucket: "fso".into() };
     r.write(LogOp::AddAcl { target, acl: OzoneAcl::parse("user:bob:r[DEFAULT]").unwrap() }).unwrap();
     r.put("a/b/c").unwrap();

@@ -4,16 +4,18 @@
 use super::*;
 use crate::types::OpenKeyId;
 
-struct Ring {
-    tables: MemTables,
-    index: u64,
+/// Tables and a log index: commands applied one entry each. Shared with the other namespace
+/// tests.
+pub(super) struct Ring {
+    pub(super) tables: MemTables,
+    pub(super) index: u64,
 }
 
 impl Ring {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Ring { tables: MemTables::default(), index: 0 }
     }
-    fn write(&mut self, op: impl Into<LogOp>) -> CommandResult {
+    pub(super) fn write(&mut self, op: impl Into<LogOp>) -> CommandResult {
         self.index += 1;
         let cmd = Command {
             request_id: format!("r{}", self.index),
