@@ -42,12 +42,14 @@ async fn propose(node: &OmNode, op: LogOp) -> Result<WriteResponse, ApiError> {
 }
 
 /// The leader's check before it proposes a client write: refused while prepared, so the log
-/// stops growing (apply refuses too, for writes proposed before the marker was applied).
-pub fn check_write(node: &OmNode, op: &LogOp) -> Result<(), ApiError> {
-    match node.sm.prepared_index() {
-        Some(_) => Err(crate::namespace::refused_when_prepared(op)),
-        None => Ok(()),
+/// stops growing (apply refuses too, for writes proposed before the marker was applied). A
+/// retry of a write applied before the prepare goes on, so apply answers it from the retry
+/// cache.
+pub fn check_write(node: &OmNode, request_id: &str, op: &LogOp) -> Result<(), ApiError> {
+    if node.sm.prepared_index().is_none() || node.sm.has_retry_row(request_id) {
+        return Ok(());
     }
+    Err(crate::namespace::refused_when_prepared(op))
 }
 
 /// Runs on every node: once a prepare entry is applied and no snapshot covers it, asks
@@ -65,9 +67,9 @@ pub async fn snapshot_when_prepared(node: Arc<OmNode>) {
         let snapshot = m.snapshot.as_ref().map(|l| l.index);
         if snapshot.is_some_and(|s| s >= index) {
             if purged_to < index {
-                purged_to = index;
-                if let Err(e) = node.raft.trigger().purge_log(index).await {
-                    tracing::warn!(error = %e, index, "cannot purge the log behind the prepare snapshot");
+                match node.raft.trigger().purge_log(index).await {
+                    Ok(()) => purged_to = index,
+                    Err(e) => tracing::warn!(error = %e, index, "cannot purge the log behind the prepare snapshot"),
                 }
             }
             continue;

@@ -191,12 +191,13 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         );
     }
     let metrics = NodeMetrics::new();
-    let log_store = LogStore::open_with(&settings.db_dir.join("raft-log"), settings.memory.log())
+    let databases = settings.memory.databases();
+    let log_store = LogStore::open_with(&settings.db_dir.join("raft-log"), settings.memory.log(), &databases)
         .map_err(io("opening the Raft log"))?;
     let sm = StateMachineStore::open_with(
         &settings.db_dir.join("om-state"),
         settings.max_unflushed,
-        settings.memory.state_db(),
+        databases,
         Arc::clone(&metrics),
     )
     .map_err(io("opening the state database"))?;

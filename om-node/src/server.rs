@@ -216,6 +216,8 @@ async fn submit(node: &Arc<OmNode>, who: &Principal, req: WriteRequest) -> Resul
         return Err(ApiError::new(ErrorCode::InvalidRequest, "request_id must have 1 to 256 characters"));
     }
     node.check_leader()?;
+    let mut req = req;
+    crate::namespace::normalize_write(&node.sm.lookup(), &mut req.op)?;
     if node.settings.security.enabled {
         // Like Ozone's preExecute: decided on the leader's state before the write is proposed.
         // Inline, not on the blocking pool: a few point reads of hot rows (microseconds) cost
@@ -227,7 +229,7 @@ async fn submit(node: &Arc<OmNode>, who: &Principal, req: WriteRequest) -> Resul
         _ => 0,
     };
     let op = node.log_op(who, req.op);
-    crate::prepare::check_write(node, &op)?;
+    crate::prepare::check_write(node, &req.request_id, &op)?;
     node.writes.write(Command { request_id: req.request_id, op, now_ms: crate::state::now_ms(), open_client_id }).await
 }
 
@@ -254,7 +256,9 @@ async fn run_read(node: &Arc<OmNode>, who: Principal, req: ReadRequest) -> Resul
         node.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|e| node.raft_error("read", e))?;
     }
     let node = Arc::clone(node);
+    let mut req = req;
     tokio::task::spawn_blocking(move || {
+        crate::namespace::normalize_read(&node.sm.lookup(), &mut req.op)?;
         if node.settings.security.enabled {
             crate::authz::check_read(&node.authz_context(&who), &node.sm.lookup(), &req.op)?;
         }

@@ -40,7 +40,7 @@ const MAX_PROPOSALS_IN_FLIGHT: usize = 1024;
 /// buffer's unflushed transactions are bounded by `ozone.om.unflushed.transaction.max.count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemorySettings {
-    /// One LRU block cache for every table of the state database.
+    /// One LRU block cache for every table of both databases.
     pub block_cache_bytes: u64,
     /// Memtables of each database (the state and the Raft log), all tables together.
     pub write_buffer_bytes: u64,
@@ -54,23 +54,23 @@ impl MemorySettings {
         let log = crate::store::LogMemory::default();
         Ok(MemorySettings {
             block_cache_bytes: conf.get_size_bytes(KEY_DB_BLOCK_CACHE, 64 << 20)?,
-            write_buffer_bytes: conf.get_size_bytes(KEY_DB_WRITE_BUFFER, log.write_buffer_bytes as u64)?,
+            write_buffer_bytes: conf.get_size_bytes(KEY_DB_WRITE_BUFFER, 64 << 20)?,
             log_cache_entries: conf.get_u64(KEY_LOG_CACHE_ENTRIES, log.cache_entries as u64)?,
             log_cache_bytes: conf.get_size_bytes(KEY_LOG_CACHE_SIZE, log.cache_bytes as u64)?,
         })
     }
 
-    /// The state database's share.
-    pub fn state_db(&self) -> crate::store::DbMemory {
+    /// The RocksDB memory both databases share (one block cache) or each have (a memtable
+    /// budget).
+    pub fn databases(&self) -> crate::store::DbMemory {
         crate::store::DbMemory::new(self.block_cache_bytes as usize, self.write_buffer_bytes as usize)
     }
 
-    /// The Raft log's share.
+    /// The Raft log's in-memory suffix.
     pub fn log(&self) -> crate::store::LogMemory {
         crate::store::LogMemory {
             cache_entries: self.log_cache_entries as usize,
             cache_bytes: self.log_cache_bytes as usize,
-            write_buffer_bytes: self.write_buffer_bytes as usize,
         }
     }
 }
@@ -348,11 +348,8 @@ mod tests {
             (KEY_LOG_CACHE_SIZE, "8MB"),
         ])
         .unwrap();
-        assert_eq!(
-            s.memory.log(),
-            crate::store::LogMemory { cache_entries: 1000, cache_bytes: 8 << 20, write_buffer_bytes: 32 << 20 }
-        );
-        assert_eq!(s.memory.block_cache_bytes, 256 << 20);
+        assert_eq!(s.memory.log(), crate::store::LogMemory { cache_entries: 1000, cache_bytes: 8 << 20 });
+        assert_eq!((s.memory.block_cache_bytes, s.memory.write_buffer_bytes), (256 << 20, 32 << 20));
         for key in [KEY_DB_BLOCK_CACHE, KEY_DB_WRITE_BUFFER, KEY_LOG_CACHE_ENTRIES, KEY_LOG_CACHE_SIZE] {
             let e = settings(&[(key, "0")]).unwrap_err().to_string();
             assert!(e.contains(key) && e.contains("positive"), "{e}");

@@ -5,7 +5,7 @@
 //! and [`check_read`] before answering, whenever security is on.
 
 use om_client::acl::OzoneAcl;
-use om_client::wire::{AclTarget, ApiError, BucketInfo, ReadOp, VolumeInfo, WriteOp};
+use om_client::wire::{AclTarget, ApiError, BucketInfo, BucketLayout, ReadOp, VolumeInfo, WriteOp};
 
 use crate::namespace::Lookup;
 
@@ -154,7 +154,14 @@ impl Decider<'_> {
         let b = self.rows.bucket(volume, bucket)?;
         let key_acls: Option<Vec<OzoneAcl>> = match which {
             KeyRow::None => None,
-            KeyRow::Committed => self.rows.key(volume, bucket, key)?.map(|k| k.acls),
+            // In a FILE_SYSTEM_OPTIMIZED bucket a name is a file, else a directory (`name/`).
+            KeyRow::Committed => match self.rows.key(volume, bucket, key)? {
+                Some(k) => Some(k.acls),
+                None if b.as_ref().is_some_and(|b| b.layout == BucketLayout::FileSystemOptimized) => {
+                    self.rows.key(volume, bucket, &format!("{key}/"))?.map(|k| k.acls)
+                }
+                None => None,
+            },
             KeyRow::Open(client_id) => self.rows.open_key(volume, bucket, key, client_id)?.map(|k| k.acls),
         };
         let prefix_acls = self.rows.prefix(volume, bucket, key)?.map(|p| p.acls);

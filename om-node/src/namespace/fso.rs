@@ -18,10 +18,13 @@
 //! Ozone walks the tree (`a-b` sorts before `a/` here).
 
 use om_client::acl::{acls_for_key, inherit_default_acls, AclScope, OzoneAcl};
-use om_client::wire::{ApiError, BucketInfo, BucketLayout, ErrorCode, KeyInfo, WriteOutcome};
+use om_client::wire::{
+    AclTarget, ApiError, BucketInfo, BucketLayout, ErrorCode, KeyInfo, ReadOp, WriteOp, WriteOutcome,
+};
 
 use super::tables::{decode, deleted_key_key};
-use super::{bucket_key, key_key, volume_key, Rows, Table, Tx};
+use super::validate::validate_key_name;
+use super::{bucket_key, key_key, volume_key, Lookup, Rows, Table, Tx};
 
 /// Most rows one directory rename rewrites (the directory and everything under it).
 pub const MAX_RENAMED_ENTRIES: usize = 100_000;
@@ -50,6 +53,52 @@ pub fn normalize(key: &str) -> Result<String, ApiError> {
         return Err(ApiError::new(ErrorCode::InvalidKeyName, "Invalid KeyPath, empty keyName"));
     }
     Ok(parts.join("/"))
+}
+
+/// Puts the key names of a request on a FILE_SYSTEM_OPTIMIZED bucket in their normal form, on
+/// the leader before the request is authorized, so the authorization and the apply see the
+/// same name (`/a//b` is `a/b`). Other buckets' names are left as they are.
+pub fn normalize_write(lookup: &Lookup<'_>, op: &mut WriteOp) -> Result<(), ApiError> {
+    match op {
+        WriteOp::OpenKey { volume, bucket, key, .. }
+        | WriteOp::CommitKey { volume, bucket, key, .. }
+        | WriteOp::DeleteKey { volume, bucket, key } => normalize_in(lookup, volume, bucket, key),
+        WriteOp::RenameKey { volume, bucket, key, to_key } => {
+            normalize_in(lookup, volume, bucket, key)?;
+            // An empty destination (the bucket's root) stays as it is.
+            if to_key.split('/').all(|p| p.is_empty()) {
+                return Ok(());
+            }
+            normalize_in(lookup, volume, bucket, to_key)
+        }
+        WriteOp::AddAcl { target, .. } | WriteOp::RemoveAcl { target, .. } | WriteOp::SetAcl { target, .. } => {
+            normalize_target(lookup, target)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// As [`normalize_write`], for reads.
+pub fn normalize_read(lookup: &Lookup<'_>, op: &mut ReadOp) -> Result<(), ApiError> {
+    match op {
+        ReadOp::KeyInfo { volume, bucket, key } => normalize_in(lookup, volume, bucket, key),
+        ReadOp::GetAcl { target } => normalize_target(lookup, target),
+        _ => Ok(()),
+    }
+}
+
+fn normalize_target(lookup: &Lookup<'_>, target: &mut AclTarget) -> Result<(), ApiError> {
+    match target {
+        AclTarget::Key { volume, bucket, key } => normalize_in(lookup, volume, bucket, key),
+        _ => Ok(()),
+    }
+}
+
+fn normalize_in(lookup: &Lookup<'_>, volume: &str, bucket: &str, key: &mut String) -> Result<(), ApiError> {
+    if lookup.bucket(volume, bucket)?.is_some_and(|b| is_fso(&b)) {
+        *key = normalize(key)?;
+    }
+    Ok(())
 }
 
 /// The row name of directory `path`.
@@ -283,6 +332,7 @@ pub(super) fn rename(tx: &mut Tx<'_>, bkt: &BucketInfo, key: &str, to_key: &str)
             }
         }
     };
+    validate_key_name(&target)?;
     if let Some(mut info) = file {
         info.name = target.clone();
         info.modification_time = tx.now;
@@ -322,6 +372,7 @@ fn move_dir(tx: &mut Tx<'_>, v: &str, b: &str, from: &str, to: &str) -> Result<W
             let mut info: KeyInfo = decode(Table::Keys, &row)?;
             let Some(rest) = info.name.strip_prefix(&old_dir).map(str::to_string) else { continue };
             info.name = format!("{new_dir}{rest}");
+            validate_key_name(&info.name)?;
             if rest.is_empty() {
                 info.modification_time = tx.now;
                 info.update_id = tx.txn.log_index;

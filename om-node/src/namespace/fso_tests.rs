@@ -261,3 +261,37 @@ fn new_directories_hand_down_default_acls() {
     let bob = |k: &str| r.info(k).unwrap().acls.iter().any(|a| a.to_string().starts_with("user:bob:r"));
     assert!(bob("a") && bob("a/b") && bob("a/b/c"), "{:?}", r.info("a/b/c").unwrap().acls);
 }
+
+#[test]
+fn requests_are_normalized_before_they_are_authorized() {
+    let mut r = fso_ring(None);
+    r.put("a/secret").unwrap();
+    let lookup = Lookup::new(&r.tables);
+    let mut read = ReadOp::KeyInfo { volume: "vol1".into(), bucket: "fso".into(), key: "/a//./secret".into() };
+    normalize_read(&lookup, &mut read).unwrap();
+    assert_eq!(read, ReadOp::KeyInfo { volume: "vol1".into(), bucket: "fso".into(), key: "a/secret".into() });
+    let mut rename =
+        WriteOp::RenameKey { volume: "vol1".into(), bucket: "fso".into(), key: "a//secret".into(), to_key: "/".into() };
+    normalize_write(&lookup, &mut rename).unwrap();
+    assert!(matches!(&rename, WriteOp::RenameKey { key, to_key, .. } if key == "a/secret" && to_key == "/"));
+    let mut bad = WriteOp::DeleteKey { volume: "vol1".into(), bucket: "fso".into(), key: "../x".into() };
+    assert_eq!(normalize_write(&lookup, &mut bad).unwrap_err().code, ErrorCode::InvalidKeyName);
+    // OBJECT_STORE names are names.
+    let mut obs = ReadOp::KeyInfo { volume: "vol1".into(), bucket: "obs".into(), key: "/a//b".into() };
+    normalize_read(&lookup, &mut obs).unwrap();
+    assert!(matches!(&obs, ReadOp::KeyInfo { key, .. } if key == "/a//b"));
+}
+
+#[test]
+fn a_rename_checks_every_new_name() {
+    let mut r = fso_ring(None);
+    let long = "d".repeat(1000);
+    r.put(&format!("{long}/k")).unwrap();
+    assert_eq!(err(r.rename("nope", &"x".repeat(1100))).code, ErrorCode::KeyNotFound);
+    r.put("f").unwrap();
+    assert_eq!(err(r.rename("f", &"x".repeat(1100))).code, ErrorCode::InvalidKeyName);
+    r.put("p/q").unwrap();
+    let e = err(r.rename(&long, &format!("p/{}", "e".repeat(1022))));
+    assert_eq!(e.code, ErrorCode::InvalidKeyName, "the children's names grow past 1024 bytes: {e}");
+    assert!(r.names("fso").contains(&format!("{long}/k")), "nothing moved");
+}

@@ -34,7 +34,7 @@ use serde::Serialize;
 use crate::types::{Command, CommandResult, LogOp, MAX_BATCH_COMMANDS};
 
 pub use acl::PrefixInfo;
-pub use fso::MAX_RENAMED_ENTRIES;
+pub use fso::{normalize_read, normalize_write, MAX_RENAMED_ENTRIES};
 pub use lookup::Lookup;
 pub use prepare::{prepare_state, prepared_index, refused_when_prepared};
 pub use query::{digest, expired_open_keys, query};

@@ -19,12 +19,13 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::OptionalSend;
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, WriteBatch, WriteOptions, DB};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::types::{decode_bin, encode_bin, Entry, LogId, TypeConfig, Vote};
 
 use super::io_err;
+use super::schema::DbMemory;
 
 const CF_LOGS: &str = "logs";
 const CF_META: &str = "meta";
@@ -38,18 +39,17 @@ const KEY_FORMAT: &[u8] = b"log_format";
 /// creator's ACLs, and the ACL operations exist.
 const FORMAT: &[u8] = b"postcard-3";
 
-/// Memory the log may use: the in-memory suffix of the log (`omring.raft.log.cache.entries`,
-/// `omring.raft.log.cache.size`) and its RocksDB memtables (`omring.db.write.buffer.size`).
+/// Bounds of the log's in-memory suffix (`omring.raft.log.cache.entries`,
+/// `omring.raft.log.cache.size`); its RocksDB memory is a [`DbMemory`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogMemory {
     pub cache_entries: usize,
     pub cache_bytes: usize,
-    pub write_buffer_bytes: usize,
 }
 
 impl Default for LogMemory {
     fn default() -> Self {
-        LogMemory { cache_entries: 8192, cache_bytes: 64 << 20, write_buffer_bytes: 64 << 20 }
+        LogMemory { cache_entries: 8192, cache_bytes: 64 << 20 }
     }
 }
 
@@ -134,17 +134,16 @@ fn index_key(index: u64) -> [u8; 8] {
 impl LogStore {
     /// Opens (or creates) the log database in `dir` with the default memory bounds.
     pub fn open(dir: &Path) -> Result<Self, io::Error> {
-        Self::open_with(dir, LogMemory::default())
+        Self::open_with(dir, LogMemory::default(), &DbMemory::default())
     }
 
-    /// Opens (or creates) the log database in `dir`, within `memory`.
-    pub fn open_with(dir: &Path, memory: LogMemory) -> Result<Self, io::Error> {
-        let mut opts = Options::default();
+    /// Opens (or creates) the log database in `dir`, within `memory` and `db`.
+    pub fn open_with(dir: &Path, memory: LogMemory, db: &DbMemory) -> Result<Self, io::Error> {
+        let mut opts = db.db_options();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        opts.set_db_write_buffer_size(memory.write_buffer_bytes);
-        opts.set_write_buffer_size(memory.write_buffer_bytes.min(64 << 20));
-        let cfs = [CF_LOGS, CF_META].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let cfs = [CF_LOGS, CF_META]
+            .map(|n| ColumnFamilyDescriptor::new(n, db.column_options(rocksdb::BlockBasedOptions::default())));
         let db = Arc::new(
             DB::open_cf_descriptors(&opts, dir, cfs)
                 .map_err(|e| io::Error::other(format!("cannot open Raft log database {}: {e}", dir.display())))?,

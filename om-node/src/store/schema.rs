@@ -42,9 +42,9 @@ pub(super) const DB_INCOMING: &str = "om.db.incoming";
 /// Snapshot archives, under the state directory.
 pub(super) const SNAPSHOT_DIR: &str = "snapshots";
 
-/// Memory the state database may use: one LRU block cache shared by all its tables
-/// (`omring.db.block.cache.size`) and one budget for all their memtables
-/// (`omring.db.write.buffer.size`; reaching it flushes them, atomically). Without them RocksDB
+/// Memory a node's RocksDB databases may use: one LRU block cache shared by every column
+/// family of both (`omring.db.block.cache.size`) and, per database, one budget for all its
+/// memtables (`omring.db.write.buffer.size`; reaching it flushes them). Without them RocksDB
 /// gives every column family its own 32 MiB cache and up to two 64 MiB memtables.
 #[derive(Clone)]
 pub struct DbMemory {
@@ -55,6 +55,23 @@ pub struct DbMemory {
 impl DbMemory {
     pub fn new(block_cache_bytes: usize, write_buffer_bytes: usize) -> Self {
         DbMemory { cache: rocksdb::Cache::new_lru_cache(block_cache_bytes), write_buffer_bytes }
+    }
+
+    /// Options of a database within this budget.
+    pub(super) fn db_options(&self) -> Options {
+        let mut opts = Options::default();
+        opts.set_db_write_buffer_size(self.write_buffer_bytes);
+        opts
+    }
+
+    /// Options of a column family using the shared block cache, with `block` for the rest of
+    /// its table format.
+    pub(super) fn column_options(&self, mut block: BlockBasedOptions) -> Options {
+        block.set_block_cache(&self.cache);
+        let mut opts = Options::default();
+        opts.set_block_based_table_factory(&block);
+        opts.set_write_buffer_size(self.write_buffer_bytes.min(64 << 20));
+        opts
     }
 }
 
@@ -78,10 +95,7 @@ pub(super) struct Applied {
 fn table_options(table: Table, horizon: &Arc<AtomicU64>, memory: &DbMemory) -> Options {
     let mut block = BlockBasedOptions::default();
     block.set_bloom_filter(10.0, false);
-    block.set_block_cache(&memory.cache);
-    let mut opts = Options::default();
-    opts.set_block_based_table_factory(&block);
-    opts.set_write_buffer_size(memory.write_buffer_bytes.min(64 << 20));
+    let mut opts = memory.column_options(block);
     opts.set_memtable_prefix_bloom_ratio(0.02);
     opts.set_memtable_whole_key_filtering(true);
     if table == Table::RetryCache {
@@ -98,17 +112,16 @@ fn table_options(table: Table, horizon: &Arc<AtomicU64>, memory: &DbMemory) -> O
 }
 
 pub(super) fn open_db(path: &Path, horizon: &Arc<AtomicU64>, memory: &DbMemory) -> Result<DB, io::Error> {
-    let mut opts = Options::default();
+    let mut opts = memory.db_options();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
-    opts.set_db_write_buffer_size(memory.write_buffer_bytes);
     // Without a WAL, only atomic flushes keep the tables and TRANSACTIONINFO consistent on disk.
     opts.set_atomic_flush(true);
     let mut cfs: Vec<ColumnFamilyDescriptor> = Table::ALL
         .iter()
         .map(|t| ColumnFamilyDescriptor::new(t.cf_name(), table_options(*t, horizon, memory)))
         .collect();
-    cfs.push(ColumnFamilyDescriptor::new(CF_META, Options::default()));
+    cfs.push(ColumnFamilyDescriptor::new(CF_META, memory.column_options(BlockBasedOptions::default())));
     // A database with other column families is not ours: RocksDB refuses to open it and says
     // which it did not expect.
     let db = DB::open_cf_descriptors(&opts, path, cfs)

@@ -21,7 +21,7 @@ use openraft::{EntryPayload, OptionalSend};
 use om_client::wire::{ApiError, ReadOp, ReadResponse, WriteOutcome, WriteResponse};
 
 use crate::metrics::NodeMetrics;
-use crate::namespace::{self, TableRead, TxnId};
+use crate::namespace::{self, Table, TableRead, TxnId};
 use crate::types::{LogId, OpenKeyId, Proposal, SnapshotMeta, StoredMembership, TypeConfig};
 
 use super::double_buffer::{DoubleBuffer, FlushTx};
@@ -96,6 +96,11 @@ impl StateMachineStore {
     /// apply reports itself.
     pub fn prepared_index(&self) -> Option<u64> {
         namespace::prepared_index(&*self.buffer).ok().flatten()
+    }
+
+    /// Whether the retry cache holds an answer for `request_id` (a retried write).
+    pub fn has_retry_row(&self, request_id: &str) -> bool {
+        self.buffer.get(Table::RetryCache, request_id.as_bytes()).ok().flatten().is_some()
     }
 
     /// Highest log index written to RocksDB.
