@@ -319,12 +319,34 @@ pub(crate) async fn serve_transfer(
 ) -> Result<TransferResponse, ApiError> {
     let params =
         crate::audit::params(&[("newLeaderId", req.target.clone().map(serde_json::Value::String).unwrap_or_default())]);
-    let result = match node.require_admin(who, "transfer") {
+    let op = AdminOp { what: "transfer", audit: "TRANSFER_LEADERSHIP", metric: "TransferLeader" };
+    as_admin(node, who, caller, started, op, params, crate::admin::transfer(node, req)).await
+}
+
+/// How an administrators-only operation is named: in refusals, the audit log and metrics.
+struct AdminOp {
+    what: &'static str,
+    audit: &'static str,
+    metric: &'static str,
+}
+
+/// Runs `run` if `who` is an administrator (or security is off), then audits and counts the
+/// result the same way from either front end.
+async fn as_admin<T>(
+    node: &OmNode,
+    who: &Principal,
+    caller: (String, String),
+    started: Instant,
+    op: AdminOp,
+    params: serde_json::Map<String, serde_json::Value>,
+    run: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let result = match node.require_admin(who, op.what) {
         Err(e) => Err(e),
-        Ok(()) => crate::admin::transfer(node, req).await,
+        Ok(()) => run.await,
     };
-    audit(node, caller, ("TRANSFER_LEADERSHIP", params), &result);
-    observe(node, "TransferLeader", started, &result);
+    audit(node, caller, (op.audit, params), &result);
+    observe(node, op.metric, started, &result);
     result
 }
 
@@ -356,13 +378,8 @@ pub(crate) async fn serve_decommission(
     req: DecommissionRequest,
 ) -> Result<MembershipChange, ApiError> {
     let params = crate::audit::params(&[("nodeId", serde_json::Value::String(req.node_id.clone()))]);
-    let result = match node.require_admin(who, "decommission") {
-        Err(e) => Err(e),
-        Ok(()) => crate::admin::decommission(node, req).await,
-    };
-    audit(node, caller, ("DECOMMISSION", params), &result);
-    observe(node, "Decommission", started, &result);
-    result
+    let op = AdminOp { what: "decommission", audit: "DECOMMISSION", metric: "Decommission" };
+    as_admin(node, who, caller, started, op, params, crate::admin::decommission(node, req)).await
 }
 
 async fn prepare(
@@ -389,13 +406,8 @@ pub(crate) async fn serve_prepare(
     caller: (String, String),
     started: Instant,
 ) -> Result<PrepareResponse, ApiError> {
-    let result = match node.require_admin(who, "prepare") {
-        Err(e) => Err(e),
-        Ok(()) => crate::prepare::prepare(node).await,
-    };
-    audit(node, caller, ("PREPARE", serde_json::Map::new()), &result);
-    observe(node, "Prepare", started, &result);
-    result
+    let op = AdminOp { what: "prepare", audit: "PREPARE", metric: "Prepare" };
+    as_admin(node, who, caller, started, op, serde_json::Map::new(), crate::prepare::prepare(node)).await
 }
 
 /// `cancelprepare` from either front end, as [`serve_prepare`].
@@ -405,13 +417,8 @@ pub(crate) async fn serve_cancel_prepare(
     caller: (String, String),
     started: Instant,
 ) -> Result<WriteResponse, ApiError> {
-    let result = match node.require_admin(who, "cancelprepare") {
-        Err(e) => Err(e),
-        Ok(()) => crate::prepare::cancel(node).await,
-    };
-    audit(node, caller, ("CANCEL_PREPARE", serde_json::Map::new()), &result);
-    observe(node, "CancelPrepare", started, &result);
-    result
+    let op = AdminOp { what: "cancelprepare", audit: "CANCEL_PREPARE", metric: "CancelPrepare" };
+    as_admin(node, who, caller, started, op, serde_json::Map::new(), crate::prepare::cancel(node)).await
 }
 
 async fn status(State(node): State<Arc<OmNode>>) -> Json<NodeStatus> {

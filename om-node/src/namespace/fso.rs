@@ -95,10 +95,25 @@ fn normalize_target(lookup: &Lookup<'_>, target: &mut AclTarget) -> Result<(), A
 }
 
 fn normalize_in(lookup: &Lookup<'_>, volume: &str, bucket: &str, key: &mut String) -> Result<(), ApiError> {
+    let normal = normalize(key);
+    // A name already in normal form stays in every layout: no need to read the bucket.
+    if normal.as_ref().is_ok_and(|n| n == key) {
+        return Ok(());
+    }
     if lookup.bucket(volume, bucket)?.is_some_and(|b| is_fso(&b)) {
-        *key = normalize(key)?;
+        *key = normal?;
     }
     Ok(())
+}
+
+/// The name a key of `bucket` is stored under: normalized in a FILE_SYSTEM_OPTIMIZED bucket,
+/// as given elsewhere.
+pub(super) fn stored_name(bucket: &BucketInfo, key: &str) -> Result<String, ApiError> {
+    if is_fso(bucket) {
+        normalize(key)
+    } else {
+        Ok(key.to_string())
+    }
 }
 
 /// The row name of directory `path`.

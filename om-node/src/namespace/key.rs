@@ -33,7 +33,7 @@ pub(super) struct NewKey<'a> {
 pub(super) fn open(tx: &mut Tx<'_>, new: NewKey<'_>) -> Result<WriteOutcome, ApiError> {
     let NewKey { volume, bucket, key, size, replication, metadata, acls } = new;
     let mut bkt = tx.read.bucket(volume, bucket)?;
-    let path = if fso::is_fso(&bkt) { fso::normalize(key)? } else { key.to_string() };
+    let path = fso::stored_name(&bkt, key)?;
     let key = path.as_str();
     validate_key_name(key)?;
     let nearest_dir = if fso::is_fso(&bkt) { fso::open_parents(tx, &mut bkt, key, acls)? } else { None };
@@ -73,7 +73,7 @@ pub(super) fn commit(
     size: Option<u64>,
 ) -> Result<WriteOutcome, ApiError> {
     let mut bkt = tx.read.bucket(volume, bucket)?;
-    let path = if fso::is_fso(&bkt) { fso::normalize(key)? } else { key.to_string() };
+    let path = fso::stored_name(&bkt, key)?;
     let key = path.as_str();
     validate_key_name(key)?;
     let open_k = open_key_key(volume, bucket, key, client_id);

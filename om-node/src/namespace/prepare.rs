@@ -12,7 +12,7 @@ use om_client::wire::{ApiError, ErrorCode, PrepareState, PrepareStatus, WriteOut
 
 use crate::types::LogOp;
 
-use super::tables::{decode, encode};
+use super::tables::decode;
 use super::{Table, TableError, TableRead, Tx};
 
 const PREPARED: &[u8] = b"PREPARED";
@@ -51,12 +51,8 @@ pub(super) fn gate(view: &dyn TableRead, op: &LogOp) -> Result<(), ApiError> {
 
 /// Records the prepare marker at this entry's index (again, if already prepared).
 pub(super) fn prepare(tx: &mut Tx<'_>) -> Result<WriteOutcome, ApiError> {
-    tx.muts.push(super::Mutation {
-        table: Table::RingState,
-        key: PREPARED.to_vec(),
-        value: Some(encode(&tx.txn.log_index)),
-        created: false,
-    });
+    let index = tx.txn.log_index;
+    tx.put(Table::RingState, PREPARED.to_vec(), &index);
     Ok(WriteOutcome::Prepared)
 }
 

@@ -37,16 +37,11 @@ impl Table {
         Table::RetryCache,
         Table::RingState,
     ];
-    /// The tables replicas must agree on (what the digest covers).
-    pub const NAMESPACE: [Table; 7] = [
-        Table::Volumes,
-        Table::Buckets,
-        Table::Keys,
-        Table::OpenKeys,
-        Table::DeletedKeys,
-        Table::Prefixes,
-        Table::RingState,
-    ];
+    /// Whether replicas must agree on the table (what the digest covers): all but the retry
+    /// cache, whose rows expire by each replica's compactions.
+    pub fn in_digest(self) -> bool {
+        self != Table::RetryCache
+    }
 
     /// Tables held whole in memory as well as in RocksDB: few rows, read by nearly every
     /// write, so neither apply nor an ACL check searches RocksDB for them. Ozone does the same:
