@@ -1,4 +1,5 @@
-//! Side-by-side benchmark of omring against etcd and Apache Ozone's Ozone Manager.
+//! Side-by-side benchmark of omring against etcd and Apache Ozone's Ozone Manager, and
+//! `scale` ([`scale`]): how omring's costs grow with the namespace.
 //!
 //! Users choose between these three for replicated metadata, so each runs here as a 3-voter
 //! cluster on loopback with fsync on, driven at the same client counts, and the harness reads
@@ -17,4 +18,8 @@ pub mod ozone;
 pub mod procstat;
 pub mod report;
 pub mod results;
+pub mod scale;
+pub mod scale_results;
+pub mod scale_ring;
+pub mod scale_steps;
 pub mod suite;

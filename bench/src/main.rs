@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use omring_bench::results::Results;
+use omring_bench::scale::{parse_keys, Scale, ScaleSettings, Shape};
+use omring_bench::scale_results::ScaleResults;
 use omring_bench::suite::{Settings, Suite};
 
 #[derive(Parser)]
-#[command(about = "omring vs etcd vs Apache Ozone OM, side by side")]
+#[command(about = "omring vs etcd vs Apache Ozone OM, side by side; omring as the namespace grows")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -69,6 +71,52 @@ enum Cmd {
     },
     /// Re-render results.md from results.json in DIR.
     Report { dir: PathBuf },
+    /// How omring's costs grow with the namespace: scale.json, scale.md, scale.png under --out.
+    Scale {
+        /// Ascending key counts; each is reached by preloading from the previous one.
+        #[arg(long, default_value = "0,100000,1000000,10000000")]
+        keys: String,
+        /// Comma list of one-bucket and <N>-buckets.
+        #[arg(long, default_value = "one-bucket,1000-buckets")]
+        shapes: String,
+        /// Seconds of every create and lookup step.
+        #[arg(long, default_value_t = 60.0)]
+        secs: f64,
+        /// Concurrent clients of the create and lookup steps.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Concurrent tasks creating the preloaded keys.
+        #[arg(long, default_value_t = 64)]
+        preload_tasks: usize,
+        /// Runs of every timed measurement at each size (the report gives median and range).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// List pages timed per repeat.
+        #[arg(long, default_value_t = 30)]
+        list_samples: usize,
+        #[arg(long, default_value = "bench/results/scale")]
+        out: PathBuf,
+        /// Scratch directory for the rings' data (default: a fresh temp dir, removed after).
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// The om-node binary (default as for `run`).
+        #[arg(long)]
+        om_node: Option<PathBuf>,
+        /// A python3 with matplotlib for scale.png (default: ~/.cache/omring/bench-venv's).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Longest wait in seconds for one restart, catch-up or prepare.
+        #[arg(long, default_value_t = 1800)]
+        deadline_secs: u64,
+        /// Exit non-zero unless every size and measurement completed (the CI smoke run).
+        #[arg(long)]
+        check: bool,
+        /// The command line recorded in the report as "reproduce".
+        #[arg(long)]
+        reproduce: Option<String>,
+    },
+    /// Re-render scale.md from scale.json in DIR.
+    ScaleReport { dir: PathBuf },
 }
 
 fn default_om_node() -> PathBuf {
@@ -76,6 +124,21 @@ fn default_om_node() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     target.join("debug/om-node")
+}
+
+/// `work`, or a fresh temp dir that is removed afterwards (second value).
+fn work_dir(work: Option<PathBuf>) -> (PathBuf, Option<PathBuf>) {
+    if let Some(w) = work {
+        return (w, None);
+    }
+    let d = std::env::temp_dir().join(format!("omring-bench-{}", std::process::id()));
+    match std::fs::create_dir_all(&d).and_then(|_| d.canonicalize()) {
+        Ok(d) => (d.clone(), Some(d)),
+        Err(e) => {
+            eprintln!("cannot create a work directory: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn main() {
@@ -111,24 +174,7 @@ fn main() {
             omring_set,
             reproduce,
         } => {
-            let tmp = match work {
-                Some(w) => Ok((w, None)),
-                None => std::env::temp_dir()
-                    .join(format!("omring-bench-{}", std::process::id()))
-                    .canonicalize()
-                    .or_else(|_| {
-                        let d = std::env::temp_dir().join(format!("omring-bench-{}", std::process::id()));
-                        std::fs::create_dir_all(&d).map(|_| d)
-                    })
-                    .map(|d| (d.clone(), Some(d))),
-            };
-            let (work, cleanup) = match tmp {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("cannot create a work directory: {e}");
-                    std::process::exit(1);
-                }
-            };
+            let (work, cleanup) = work_dir(work);
             let settings = Settings {
                 systems: systems.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
                 clients: clients.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
@@ -173,6 +219,84 @@ fn main() {
                 }
             }
         }
+        Cmd::Scale {
+            keys,
+            shapes,
+            secs,
+            clients,
+            preload_tasks,
+            repeats,
+            list_samples,
+            out,
+            work,
+            om_node,
+            python,
+            deadline_secs,
+            check,
+            reproduce,
+        } => {
+            let parsed = parse_keys(&keys).and_then(|k| {
+                let s: Result<Vec<Shape>, _> =
+                    shapes.split(',').filter(|s| !s.trim().is_empty()).map(Shape::parse).collect();
+                s.map(|s| (k, s))
+            });
+            let (keys, shapes) = match parsed {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(2);
+                }
+            };
+            let (work, cleanup) = work_dir(work);
+            let mut scale = Scale::new(ScaleSettings {
+                keys,
+                shapes,
+                secs: Duration::from_secs_f64(secs),
+                clients,
+                preload_tasks,
+                repeats,
+                list_samples,
+                out,
+                work,
+                om_node: om_node.unwrap_or_else(default_om_node),
+                python,
+                command: reproduce.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+                deadline: Duration::from_secs(deadline_secs),
+            });
+            let outcome = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt.block_on(scale.run()).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("tokio runtime: {e}")),
+            };
+            if let Some(d) = cleanup {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            match outcome {
+                Err(e) => {
+                    eprintln!("scale benchmark failed: {e}");
+                    1
+                }
+                Ok(()) => {
+                    let problems = if check { scale.completeness_problems() } else { Vec::new() };
+                    for p in &problems {
+                        eprintln!("check failed: {p}");
+                    }
+                    i32::from(!problems.is_empty())
+                }
+            }
+        }
+        Cmd::ScaleReport { dir } => match ScaleResults::load(&dir.join("scale.json")) {
+            Ok(r) => match std::fs::write(dir.join("scale.md"), omring_bench::scale_results::render(&r)) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("writing scale.md: {e}");
+                    1
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        },
     };
     std::process::exit(code);
 }
