@@ -124,6 +124,15 @@ bench: build
 bench-compare: deps
 	bench/scripts/run-all.sh $(ARGS)
 
+## How omring's costs grow with the namespace (issue 20): at each key count (preloaded through the
+## client, one bucket and 1,000 buckets) key create and lookup throughput and p99, a 1,000-key
+## list page, RSS and disk per node, a new follower's catch-up by snapshot and restart-to-ready;
+## writes bench/results/scale/{scale.md,scale.json,scale.png}. Hours at the defaults; extra flags:
+## ARGS="--keys 0,100000 --secs 20 --repeats 3" (OUT=/tmp/x to write elsewhere).
+.PHONY: bench-scale
+bench-scale: deps
+	bench/scripts/run-scale.sh $(ARGS)
+
 ## Seconds-long harness check (our ring, plus etcd if already cached); part of cargo test.
 bench-smoke: build
 	"$$(scripts/exe-of.sh test smoke)"
