@@ -272,6 +272,16 @@ pub fn of_read(op: &om_client::wire::ReadOp) -> (&'static str, Map<String, Value
                 ("startKey", s(start_after)),
             ]),
         ),
+        ListStatus { volume, bucket, key, start_key, recursive, .. } => (
+            "LIST_STATUS",
+            params(&[
+                ("volume", s(volume)),
+                ("bucket", s(bucket)),
+                ("key", s(key)),
+                ("startKey", s(start_key)),
+                ("recursive", s(&recursive.to_string())),
+            ]),
+        ),
         Digest => ("GET_DIGEST", Map::new()),
         GetAcl { target } => ("GET_ACL", acl_params(target, &[])),
         ListOpenKeys { path, start_after, .. } => {

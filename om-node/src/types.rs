@@ -241,6 +241,7 @@ mod tests {
             "DIRECTORY_NOT_EMPTY",
             "KEY_RENAME_ERROR",
             "NOT_SUPPORTED_OPERATION_WHEN_PREPARED",
+            "FILE_NOT_FOUND",
         ];
         use strum::IntoEnumIterator;
         let all: Vec<ErrorCode> = ErrorCode::iter().collect();

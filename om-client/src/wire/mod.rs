@@ -103,6 +103,9 @@ pub enum ErrorCode {
     /// The ring is prepared for an upgrade (`admin om prepare`): writes wait for
     /// `admin om cancelprepare`.
     NotSupportedOperationWhenPrepared,
+    /// A path that names neither a file nor a directory (Ozone's `getFileStatus` and
+    /// `listStatus`).
+    FileNotFound,
 }
 
 impl ErrorCode {
@@ -115,7 +118,7 @@ impl ErrorCode {
             QuotaExceeded => 403,
             QuotaError => 400,
             NotAFile | DirectoryNotEmpty => 409,
-            DirectoryNotFound => 404,
+            DirectoryNotFound | FileNotFound => 404,
             KeyRenameError => 400,
             NotSupportedOperationWhenPrepared => 503,
             InvalidVolumeName | InvalidBucketName | InvalidKeyName | InvalidRequest => 400,
@@ -459,6 +462,26 @@ pub enum ReadOp {
         #[serde(default)]
         max: Option<u32>,
     },
+    /// Ozone's `listStatus` (what `ozone sh key list` and `ofs://` send for a
+    /// FILE_SYSTEM_OPTIMIZED bucket): the entries directly in directory `key` (`""`: the
+    /// bucket's root), from the entry `start_key` on (a full path, included), at most `max`.
+    /// `key` naming a file lists that file; with `allow_partial_prefix`, a `key` that names
+    /// nothing lists the entries of its parent whose names start with its last part; with
+    /// `recursive`, everything below `key` instead of its direct entries.
+    ListStatus {
+        volume: String,
+        bucket: String,
+        #[serde(default)]
+        key: String,
+        #[serde(default)]
+        start_key: String,
+        #[serde(default)]
+        max: Option<u32>,
+        #[serde(default)]
+        recursive: bool,
+        #[serde(default)]
+        allow_partial_prefix: bool,
+    },
     /// A digest of the whole namespace (volumes, buckets, keys, open and deleted keys, prefix
     /// ACLs) at the applied index: replicas with equal digests hold identical state.
     Digest,
@@ -492,6 +515,7 @@ impl ReadOp {
             ReadOp::ListBuckets { .. } => "ListBuckets",
             ReadOp::KeyInfo { .. } => "KeyInfo",
             ReadOp::ListKeys { .. } => "ListKeys",
+            ReadOp::ListStatus { .. } => "ListStatus",
             ReadOp::Digest => "Digest",
             ReadOp::GetAcl { .. } => "GetAcl",
             ReadOp::ListOpenKeys { .. } => "ListOpenKeys",
@@ -520,6 +544,15 @@ pub enum ReadResponse {
     Digest { digest: String, applied_index: u64, entries: u64 },
     Acls { acls: Vec<OzoneAcl> },
     OpenKeys(OpenKeyPage),
+    Statuses { statuses: Vec<FileStatus> },
+}
+
+/// One entry of a [`ReadOp::ListStatus`] answer: a file, or a directory whose `key.name` is its
+/// path without the trailing `/` (as Ozone's `OzoneFileStatus` names it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStatus {
+    pub key: KeyInfo,
+    pub is_directory: bool,
 }
 
 /// A page of open keys (Ozone's `ListOpenFilesResult`).

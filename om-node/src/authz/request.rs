@@ -77,6 +77,7 @@ pub fn check_read(ctx: &Context<'_>, rows: &Lookup<'_>, op: &ReadOp) -> Result<(
         ReadOp::KeyInfo { volume, bucket, key } => d.key(Op::InfoKey, volume, bucket, key, KeyRow::Committed),
         // Ozone passes the listing's prefix as the key name (denials name it).
         ReadOp::ListKeys { volume, bucket, prefix, .. } => d.key(Op::ListKeys, volume, bucket, prefix, KeyRow::None),
+        ReadOp::ListStatus { volume, bucket, key, .. } => d.key(Op::ListKeys, volume, bucket, key, KeyRow::None),
         ReadOp::Digest => d.decide(Op::Digest, &Objects::default()),
         ReadOp::GetAcl { target } => {
             d.target(target, [Op::GetVolumeAcl, Op::GetBucketAcl, Op::GetKeyAcl, Op::GetPrefixAcl])

@@ -191,7 +191,8 @@ pub fn key_to(k: &wire::KeyInfo) -> om::KeyInfo {
         acls: k.acls.iter().map(acl_to).collect(),
         object_id: Some(k.object_id),
         update_id: Some(k.update_id),
-        is_file: Some(true),
+        // An FSO directory's row is named with its trailing `/`.
+        is_file: Some(!k.name.ends_with('/')),
     }
 }
 
@@ -204,7 +205,7 @@ pub fn basic_key_to(k: &wire::KeyInfo) -> om::BasicKeyInfo {
         modification_time: Some(k.modification_time),
         r#type: Some(r#type),
         factor: Some(factor),
-        is_file: Some(true),
+        is_file: Some(!k.name.ends_with('/')),
     }
 }
 

@@ -324,6 +324,7 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
         }
         cmd @ (31..=36 | 38 | 111 | 126) => super::keys::handle(cx, cmd, req, &mut resp).await?,
         cmd @ (13 | 75..=78) => super::acls::handle(cx, cmd, req, &mut resp).await?,
+        cmd @ (70 | 74 | 129) => super::fs::handle(cx, cmd, req, &mut resp).await?,
         117 => {
             // `ozone admin om transfer -n NODE | -r`: answered once the new leader is known.
             let r =
@@ -338,7 +339,7 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
             return Err(Refusal::NotSupported(format!(
                 "omring does not serve {name} over Hadoop RPC yet (served: ServiceList, volume and bucket \
                  create/info/list/delete, SetVolumeProperty, SetBucketProperty, CheckVolumeAccess, empty-key CreateKey/CommitKey, \
-                 LookupKey, GetKeyInfo, ListKeys, ListKeysLight, DeleteKey, DeleteKeys, RenameKey, AddAcl, \
+                 LookupKey, GetKeyInfo, ListKeys, ListKeysLight, GetFileStatus, ListStatus, ListStatusLight, DeleteKey, DeleteKeys, RenameKey, AddAcl, \
                  RemoveAcl, SetAcl, GetAcl, TransferLeadership, Prepare, PrepareStatus, CancelPrepare, \
                  FinalizeUpgradeProgress)"
             )));

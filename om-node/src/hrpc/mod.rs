@@ -18,6 +18,7 @@ pub mod conn;
 pub mod convert;
 pub mod dispatch;
 pub mod frame;
+mod fs;
 mod keys;
 pub mod proto;
 pub mod status;

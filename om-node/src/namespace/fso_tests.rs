@@ -5,7 +5,7 @@ use super::tests::Ring;
 use super::*;
 
 /// A ring with `vol1/fso` (FILE_SYSTEM_OPTIMIZED, namespace quota `quota`) and `vol1/obs`.
-fn fso_ring(quota: Option<i64>) -> Ring {
+pub(super) fn fso_ring(quota: Option<i64>) -> Ring {
     let mut r = Ring::new();
     r.write(WriteOp::create_volume("vol1")).unwrap();
     let mut fso = WriteOp::create_bucket("vol1", "fso");
@@ -19,7 +19,7 @@ fn fso_ring(quota: Option<i64>) -> Ring {
 }
 
 /// Key operations on `vol1`, reads of `vol1/fso`.
-trait KeyOps {
+pub(super) trait KeyOps {
     fn open(&mut self, bucket: &str, key: &str) -> CommandResult;
     fn commit(&mut self, bucket: &str, key: &str) -> CommandResult;
     fn put(&mut self, key: &str) -> Result<(), ApiError>;

@@ -17,6 +17,7 @@ mod lookup;
 mod prepare;
 mod query;
 mod retry;
+mod status;
 mod tables;
 mod validate;
 mod volume;
@@ -25,6 +26,8 @@ mod volume;
 mod acl_tests;
 #[cfg(test)]
 mod fso_tests;
+#[cfg(test)]
+mod status_tests;
 #[cfg(test)]
 mod tests;
 

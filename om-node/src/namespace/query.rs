@@ -60,6 +60,18 @@ pub fn query(view: &dyn TableRead, op: &ReadOp) -> Result<ReadResponse, ApiError
             let keys = list(view, Table::Keys, &format!("/{volume}/{bucket}/"), prefix, start_after, n)?;
             Ok(ReadResponse::Keys { keys })
         }
+        ReadOp::ListStatus { volume, bucket, key, start_key, max, recursive, allow_partial_prefix } => {
+            let req = super::status::ListStatus {
+                volume,
+                bucket,
+                key,
+                start_key,
+                max: page_size(*max)?,
+                recursive: *recursive,
+                allow_partial_prefix: *allow_partial_prefix,
+            };
+            Ok(ReadResponse::Statuses { statuses: super::status::list(rows, &req)? })
+        }
         ReadOp::GetAcl { target } => Ok(ReadResponse::Acls { acls: super::acl::get(rows, target)? }),
         ReadOp::Digest => Err(ApiError::new(ErrorCode::InternalError, "digest is computed by the store")),
         ReadOp::ListOpenKeys { path, start_after, max } => {

@@ -54,6 +54,12 @@ pub struct OmRequest {
     pub commit_key_request: Option<CommitKeyRequest>,
     #[prost(message, optional, tag = "38")]
     pub delete_keys_request: Option<DeleteKeysRequest>,
+    /// GetFileStatusRequest: `keyArgs = 1`.
+    #[prost(message, optional, tag = "70")]
+    pub get_file_status_request: Option<KeyArgsRequest>,
+    /// Also the request of ListStatusLight.
+    #[prost(message, optional, tag = "74")]
+    pub list_status_request: Option<ListStatusRequest>,
     #[prost(message, optional, tag = "75")]
     pub add_acl_request: Option<AclChangeRequest>,
     #[prost(message, optional, tag = "76")]
@@ -117,6 +123,10 @@ pub struct OmResponse {
     pub commit_key_response: Option<Empty>,
     #[prost(message, optional, tag = "38")]
     pub delete_keys_response: Option<DeleteKeysResponse>,
+    #[prost(message, optional, tag = "70")]
+    pub get_file_status_response: Option<GetFileStatusResponse>,
+    #[prost(message, optional, tag = "74")]
+    pub list_status_response: Option<ListStatusResponse>,
     #[prost(message, optional, tag = "75")]
     pub add_acl_response: Option<BoolResponse>,
     #[prost(message, optional, tag = "76")]
@@ -141,6 +151,8 @@ pub struct OmResponse {
     pub transfer_om_leadership_response: Option<Empty>,
     #[prost(message, optional, tag = "126")]
     pub list_keys_light_response: Option<ListKeysLightResponse>,
+    #[prost(message, optional, tag = "129")]
+    pub list_status_light_response: Option<ListStatusLightResponse>,
 }
 
 /// `FinalizeUpgradeProgressResponse` (`ozone admin om finalizationstatus`).
@@ -569,6 +581,64 @@ pub struct KeyInfoResponse {
 pub struct GetKeyInfoResponse {
     #[prost(message, optional, tag = "1")]
     pub key_info: Option<KeyInfo>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListStatusRequest {
+    #[prost(message, optional, tag = "1")]
+    pub key_args: Option<KeyArgs>,
+    #[prost(bool, required, tag = "2")]
+    pub recursive: bool,
+    #[prost(string, required, tag = "3")]
+    pub start_key: String,
+    #[prost(uint64, required, tag = "4")]
+    pub num_entries: u64,
+    #[prost(bool, optional, tag = "5")]
+    pub allow_partial_prefix: Option<bool>,
+}
+
+/// `OzoneFileStatusProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OzoneFileStatus {
+    #[prost(message, optional, tag = "2")]
+    pub key_info: Option<KeyInfo>,
+    #[prost(uint64, optional, tag = "3")]
+    pub block_size: Option<u64>,
+    #[prost(bool, optional, tag = "4")]
+    pub is_directory: Option<bool>,
+}
+
+/// `OzoneFileStatusProtoLight`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OzoneFileStatusLight {
+    #[prost(string, optional, tag = "1")]
+    pub volume_name: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    pub bucket_name: Option<String>,
+    #[prost(message, optional, tag = "3")]
+    pub basic_key_info: Option<BasicKeyInfo>,
+    #[prost(uint64, optional, tag = "4")]
+    pub block_size: Option<u64>,
+    #[prost(bool, optional, tag = "5")]
+    pub is_directory: Option<bool>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetFileStatusResponse {
+    #[prost(message, required, tag = "1")]
+    pub status: OzoneFileStatus,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListStatusResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub statuses: Vec<OzoneFileStatus>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListStatusLightResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub statuses: Vec<OzoneFileStatusLight>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
