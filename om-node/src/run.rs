@@ -171,6 +171,39 @@ fn tls_port(
     Ok(PortSecurity::Tls { config, require_group })
 }
 
+/// Refuses to start with a Raft log or snapshot directory that a changed
+/// `ozone.om.ratis.storage.dir` / `ozone.om.ratis.snapshot.dir` points away from the data
+/// already on disk: a voter that forgets its log could vote a stale node leader.
+fn moved_dirs_check(settings: &NodeSettings) -> Result<(), NodeError> {
+    let has_files = |dir: &std::path::Path| std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    let defaults = [
+        (
+            crate::settings::KEY_RATIS_STORAGE_DIR,
+            settings.db_dir.join(crate::settings::RAFT_LOG_DIR),
+            &settings.raft_log_dir,
+        ),
+        (
+            crate::settings::KEY_RATIS_SNAPSHOT_DIR,
+            settings.db_dir.join(crate::settings::STATE_DIR).join(crate::store::SNAPSHOT_DIR),
+            &settings.snapshot_dir,
+        ),
+    ];
+    for (key, default, configured) in defaults {
+        if &default != configured && has_files(&default) && !has_files(configured) {
+            return Err(NodeError::Setting {
+                key,
+                reason: format!(
+                    "{} holds this node's data but the key now points to the empty {}: stop the node and move the \
+                     directory's contents there, or unset the key",
+                    default.display(),
+                    configured.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Opens storage, starts Raft and the three listeners, and forms the ring if it is new.
 pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError> {
     let io = |what: &str| {
@@ -192,10 +225,12 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     }
     let metrics = NodeMetrics::new();
     let databases = settings.memory.databases();
-    let log_store = LogStore::open_with(&settings.db_dir.join("raft-log"), settings.memory.log(), &databases)
+    moved_dirs_check(&settings)?;
+    let log_store = LogStore::open_with(&settings.raft_log_dir, settings.memory.log(), &databases)
         .map_err(io("opening the Raft log"))?;
     let sm = StateMachineStore::open_with(
-        &settings.db_dir.join("om-state"),
+        &settings.db_dir.join(crate::settings::STATE_DIR),
+        &settings.snapshot_dir,
         settings.max_unflushed,
         databases,
         Arc::clone(&metrics),

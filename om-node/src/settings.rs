@@ -31,6 +31,8 @@ pub const KEY_DB_BLOCK_CACHE: &str = "omring.db.block.cache.size";
 pub const KEY_DB_WRITE_BUFFER: &str = "omring.db.write.buffer.size";
 pub const KEY_LOG_CACHE_ENTRIES: &str = "omring.raft.log.cache.entries";
 pub const KEY_LOG_CACHE_SIZE: &str = "omring.raft.log.cache.size";
+pub const KEY_RATIS_STORAGE_DIR: &str = "ozone.om.ratis.storage.dir";
+pub const KEY_RATIS_SNAPSHOT_DIR: &str = "ozone.om.ratis.snapshot.dir";
 
 /// Default of `omring.raft.proposals.in.flight`.
 pub const DEFAULT_PROPOSALS_IN_FLIGHT: u64 = 2;
@@ -76,6 +78,11 @@ impl MemorySettings {
 }
 
 /// `key.<sid>.<nid>`, else `key` (Ozone's node-specific keys), if set and not empty.
+/// The Raft log's directory name (under `db_dir` or `ozone.om.ratis.storage.dir`).
+pub const RAFT_LOG_DIR: &str = "raft-log";
+/// The state directory's name under `db_dir`.
+pub const STATE_DIR: &str = "om-state";
+
 fn node_key(conf: &OzoneConfig, key: &str, sid: &str, nid: &str) -> Option<String> {
     [format!("{key}.{sid}.{nid}"), key.to_string()]
         .iter()
@@ -132,6 +139,12 @@ pub struct NodeSettings {
     pub service: ServiceConfig,
     pub node_id: String,
     pub db_dir: PathBuf,
+    /// Where the Raft log lives: `raft-log` under `ozone.om.ratis.storage.dir`, else under
+    /// `db_dir`.
+    pub raft_log_dir: PathBuf,
+    /// Where snapshot archives live: `ozone.om.ratis.snapshot.dir`, else `om-state/snapshots`
+    /// under `db_dir`.
+    pub snapshot_dir: PathBuf,
     pub heartbeat_ms: u64,
     pub election_min_ms: u64,
     pub election_max_ms: u64,
@@ -185,7 +198,14 @@ impl NodeSettings {
                     NodeError::Setting { key: om_client::tls::TLS_CERTIFICATE_FILE, reason: t.to_string() }
                 }
             })?;
+        let (sid, nid) = (&service.service_id, &node_id);
+        let raft_log_dir = node_key(conf, KEY_RATIS_STORAGE_DIR, sid, nid)
+            .map_or_else(|| db_dir.join(RAFT_LOG_DIR), |d| PathBuf::from(d).join(RAFT_LOG_DIR));
+        let snapshot_dir = node_key(conf, KEY_RATIS_SNAPSHOT_DIR, sid, nid)
+            .map_or_else(|| db_dir.join(STATE_DIR).join(crate::store::SNAPSHOT_DIR), PathBuf::from);
         let settings = Self {
+            raft_log_dir,
+            snapshot_dir,
             db_dir,
             security,
             service,

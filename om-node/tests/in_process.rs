@@ -107,3 +107,54 @@ async fn the_http_listener_binds_the_configured_bind_host() {
     assert!(node.client_addr.ip().is_loopback(), "the client port keeps its address: {}", node.client_addr);
     node.shutdown().await.expect("shutdown");
 }
+
+/// `ozone.om.ratis.storage.dir` and `ozone.om.ratis.snapshot.dir` move the Raft log and the
+/// snapshot archives. A node whose data is still in the old place refuses to start with an
+/// empty new place (it would forget its log); once the operator moved the data it starts from
+/// it, and its snapshots are written to the configured directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratis_storage_and_snapshot_dirs_are_honoured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ring = LocalRing::configure(std::path::Path::new("om-node"), dir.path(), SID, 1, &[]).expect("configure");
+    let db_dir = ring.nodes[0].db_dir.clone();
+    let (storage, snapshots) = (dir.path().join("ratis"), dir.path().join("ratis-snapshots"));
+    let moved = |threshold: &str| {
+        let mut conf = ring.conf.clone();
+        conf.set("ozone.om.node.id", ring.nodes[0].id.clone());
+        conf.set("ozone.om.db.dirs", db_dir.display().to_string());
+        conf.set("ozone.om.ratis.storage.dir", storage.display().to_string());
+        conf.set(&format!("ozone.om.ratis.snapshot.dir.{SID}.{}", ring.nodes[0].id), snapshots.display().to_string());
+        conf.set("ozone.om.ratis.snapshot.auto.trigger.threshold", threshold);
+        NodeSettings::from_config(&conf, Some(SID)).expect("settings")
+    };
+    let node = start_node(settings(&ring, 0)).await.expect("start with the default directories");
+    agreed_leader(&[&node], Duration::from_secs(30)).await;
+    let client = FailoverClient::from_config(&ring.conf, Some(SID)).expect("client");
+    client.write(WriteOp::create_volume("vol1")).await.expect("create vol1");
+    node.shutdown().await.expect("shutdown");
+
+    let refused = start_node(moved("400000")).await.err().expect("refused: the log is still in the old place");
+    let message = refused.to_string();
+    assert!(message.contains("ozone.om.ratis.storage.dir") && message.contains("holds this node's data"), "{message}");
+
+    std::fs::create_dir_all(&storage).expect("storage dir");
+    std::fs::rename(db_dir.join("raft-log"), storage.join("raft-log")).expect("move the log");
+    std::fs::rename(db_dir.join("om-state").join("snapshots"), &snapshots).expect("move the snapshots");
+    let node = start_node(moved("5")).await.expect("start from the moved directories");
+    agreed_leader(&[&node], Duration::from_secs(30)).await;
+    let info = client.read(ReadOp::VolumeInfo { volume: "vol1".into() }).await.expect("vol1 survived the move");
+    assert!(matches!(info, ReadResponse::Volume { .. }), "{info:?}");
+    for i in 2..12 {
+        client.write(WriteOp::create_volume(&format!("vol{i}"))).await.expect("create");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let archive = |d: &std::path::Path| {
+        std::fs::read_dir(d).into_iter().flatten().flatten().any(|e| e.path().extension().is_some_and(|x| x == "tar"))
+    };
+    while !archive(&snapshots) {
+        assert!(Instant::now() < deadline, "no snapshot archive in {}", snapshots.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!db_dir.join("raft-log").exists() && !db_dir.join("om-state").join("snapshots").exists());
+    node.shutdown().await.expect("shutdown");
+}

@@ -40,7 +40,8 @@ pub(super) const DB_OLD: &str = "om.db.old";
 /// A snapshot being unpacked, until it replaces the database.
 pub(super) const DB_INCOMING: &str = "om.db.incoming";
 /// Snapshot archives, under the state directory.
-pub(super) const SNAPSHOT_DIR: &str = "snapshots";
+/// The snapshot archives' directory under the state directory, unless configured elsewhere.
+pub const SNAPSHOT_DIR: &str = "snapshots";
 
 /// Memory a node's RocksDB databases may use: one LRU block cache shared by every column
 /// family of both (`omring.db.block.cache.size`) and, per database, one budget for all its

@@ -18,9 +18,7 @@ use crate::types::{SnapshotMeta, TypeConfig};
 
 use super::double_buffer::DoubleBuffer;
 use super::io_err;
-use super::schema::{
-    load_full_tables, open_db, read_applied, recover_dirs, Applied, DB_INCOMING, DB_NAME, DB_OLD, SNAPSHOT_DIR,
-};
+use super::schema::{load_full_tables, open_db, read_applied, recover_dirs, Applied, DB_INCOMING, DB_NAME, DB_OLD};
 
 const CURRENT_SNAPSHOT: &str = "current.json";
 const CURRENT_SNAPSHOT_TMP: &str = "current.json.tmp";
@@ -76,24 +74,25 @@ pub(super) type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotFile>
 
 /// The snapshots of one state directory.
 pub(super) struct Snapshots {
-    /// The state directory (the database and `snapshots/` are under it).
+    /// The state directory (the database is under it).
     dir: PathBuf,
+    /// Where the archives are: `snapshots/` in the state directory unless configured.
+    snapshot_dir: PathBuf,
     /// Mirrors `snapshots/current.json`; replaced under this lock, so a reader never sees a
     /// pointer to an archive that is already gone.
     current: Mutex<CurrentSnapshot>,
 }
 
 impl Snapshots {
-    /// Reads the current snapshot of the state directory `dir` and deletes whatever else a
-    /// previous run left in its snapshot directory.
-    pub(super) fn load(dir: &Path) -> Result<Self, io::Error> {
-        let dir = dir.to_path_buf();
-        let current = load_current_snapshot(&dir.join(SNAPSHOT_DIR))?;
-        Ok(Self { dir, current: Mutex::new(current) })
+    /// Reads the current snapshot of the state directory `dir` from `snapshot_dir` and deletes
+    /// whatever else a previous run left there.
+    pub(super) fn load(dir: &Path, snapshot_dir: &Path) -> Result<Self, io::Error> {
+        let current = load_current_snapshot(snapshot_dir)?;
+        Ok(Self { dir: dir.to_path_buf(), snapshot_dir: snapshot_dir.to_path_buf(), current: Mutex::new(current) })
     }
 
     fn snapshot_dir(&self) -> PathBuf {
-        self.dir.join(SNAPSHOT_DIR)
+        self.snapshot_dir.clone()
     }
 
     /// A path where an incoming snapshot can be written before it is installed.

@@ -40,19 +40,20 @@ impl StateMachineStore {
     /// Opens the state database under `dir` with the default memory bounds and starts the
     /// flusher thread.
     pub fn open(dir: &Path, max_unflushed: usize, metrics: Arc<NodeMetrics>) -> Result<Self, io::Error> {
-        Self::open_with(dir, max_unflushed, DbMemory::default(), metrics)
+        Self::open_with(dir, &dir.join(SNAPSHOT_DIR), max_unflushed, DbMemory::default(), metrics)
     }
 
     /// Opens the state database under `dir` within `memory` and starts the flusher thread.
     pub fn open_with(
         dir: &Path,
+        snapshot_dir: &Path,
         max_unflushed: usize,
         memory: DbMemory,
         metrics: Arc<NodeMetrics>,
     ) -> Result<Self, io::Error> {
-        std::fs::create_dir_all(dir.join(SNAPSHOT_DIR))?;
+        std::fs::create_dir_all(snapshot_dir)?;
         recover_dirs(dir)?;
-        let snapshots = Arc::new(Snapshots::load(dir)?);
+        let snapshots = Arc::new(Snapshots::load(dir, snapshot_dir)?);
         let retry_horizon = Arc::new(AtomicU64::new(0));
         let db = open_db(&dir.join(DB_NAME), &retry_horizon, &memory)?;
         let buffer = DoubleBuffer::start(db, retry_horizon, memory, max_unflushed, metrics)?;
