@@ -171,6 +171,15 @@ fn tls_port(
     Ok(PortSecurity::Tls { config, require_group })
 }
 
+/// Ozone's default HTTP(S) bind host (`0.0.0.0`, every interface), or `::` for an IPv6
+/// address.
+fn wildcard(host: &str) -> &'static str {
+    match host.trim_matches(|c| c == '[' || c == ']').parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(_)) => "::",
+        _ => "0.0.0.0",
+    }
+}
+
 /// Refuses to start with a Raft log or snapshot directory that a changed
 /// `ozone.om.ratis.storage.dir` / `ozone.om.ratis.snapshot.dir` points away from the data
 /// already on disk: a voter that forgets its log could vote a stale node leader.
@@ -252,14 +261,14 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
     let peer_l = listen(&me.host, me.ratis_port, "peer Raft").await?;
     let http_l = match sec.http_policy.http() {
         true => {
-            let host = settings.http_bind_host.as_deref().unwrap_or(&me.http_host);
+            let host = settings.http_bind_host.as_deref().unwrap_or(wildcard(&me.http_host));
             Some(listen(host, me.http_port, "health/metrics").await?)
         }
         false => None,
     };
     let https_l = match &sec.https_address {
         Some((host, port)) => {
-            let host = settings.https_bind_host.as_deref().unwrap_or(host);
+            let host = settings.https_bind_host.as_deref().unwrap_or(wildcard(host));
             Some(listen(host, *port, "health/metrics (HTTPS)").await?)
         }
         None => None,

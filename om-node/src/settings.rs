@@ -170,7 +170,7 @@ pub struct NodeSettings {
     /// Where a node's memory goes, each bounded by a key (see [`MemorySettings`]).
     pub memory: MemorySettings,
     /// The addresses the HTTP and HTTPS listeners bind (`ozone.om.http(s)-bind-host`, per node
-    /// or for all); unset: the host of the configured address.
+    /// or for all); unset: every interface, as Ozone (`0.0.0.0`, or `::` for an IPv6 address).
     pub http_bind_host: Option<String>,
     pub https_bind_host: Option<String>,
     pub reload_source: Option<ReloadSource>,

@@ -87,23 +87,25 @@ fn rest_applied(running: &[Option<RunningNode>]) -> u64 {
     running.iter().flatten().map(|n| n.node.status().applied_index).max().unwrap_or(0)
 }
 
-/// `ozone.om.http-bind-host` (per node, else for all) is where the HTTP listener binds, while
-/// the configured `ozone.om.http-address` stays what others dial.
+/// The HTTP listener binds every interface by default, as Ozone's; `ozone.om.http-bind-host`
+/// (per node, else for all) narrows it, while the configured `ozone.om.http-address` stays what
+/// others dial.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_listener_binds_the_configured_bind_host() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ring = LocalRing::configure(std::path::Path::new("om-node"), dir.path(), SID, 1, &[]).expect("configure");
-    let mut s = settings(&ring, 0);
-    assert_eq!(s.http_bind_host, None, "unset: the configured host");
+    let node = start_node(settings(&ring, 0)).await.expect("start_node");
+    assert!(node.http_addr.ip().is_unspecified(), "unset: every interface, as Ozone; bound {}", node.http_addr);
+    node.shutdown().await.expect("shutdown");
     let mut conf = ring.conf.clone();
     conf.set("ozone.om.node.id", ring.nodes[0].id.clone());
     conf.set("ozone.om.db.dirs", ring.nodes[0].db_dir.display().to_string());
     conf.set("ozone.om.http-bind-host", "127.0.0.2");
-    conf.set(&format!("ozone.om.http-bind-host.{SID}.{}", ring.nodes[0].id), "0.0.0.0");
-    s = NodeSettings::from_config(&conf, Some(SID)).expect("settings");
-    assert_eq!(s.http_bind_host.as_deref(), Some("0.0.0.0"), "the node's own key wins");
+    conf.set(&format!("ozone.om.http-bind-host.{SID}.{}", ring.nodes[0].id), "127.0.0.1");
+    let s = NodeSettings::from_config(&conf, Some(SID)).expect("settings");
+    assert_eq!(s.http_bind_host.as_deref(), Some("127.0.0.1"), "the node's own key wins");
     let node = start_node(s).await.expect("start_node");
-    assert!(node.http_addr.ip().is_unspecified(), "bound {}", node.http_addr);
+    assert_eq!(node.http_addr.ip().to_string(), "127.0.0.1", "bound {}", node.http_addr);
     assert!(node.client_addr.ip().is_loopback(), "the client port keeps its address: {}", node.client_addr);
     node.shutdown().await.expect("shutdown");
 }
