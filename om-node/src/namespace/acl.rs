@@ -83,12 +83,13 @@ pub(super) fn change(tx: &mut Tx<'_>, target: &AclTarget, edit: Edit<'_>) -> Res
             Ok(WriteOutcome::Acl { changed, acls: info.acls })
         }
         AclTarget::Key { volume, bucket, key } => {
-            tx.read.bucket(volume, bucket)?;
-            let mut info = tx.read.key(volume, bucket, key)?.ok_or_else(|| key_not_found(volume, bucket, key))?;
+            let bkt = tx.read.bucket(volume, bucket)?;
+            let (row, mut info) =
+                super::fso::named_row(tx.read, &bkt, key)?.ok_or_else(|| key_not_found(volume, bucket, key))?;
             let changed = edit.apply(&mut info.acls);
             if changed {
                 (info.modification_time, info.update_id) = (now, update_id);
-                tx.put(Table::Keys, key_key(volume, bucket, key), &info);
+                tx.put(Table::Keys, key_key(volume, bucket, &row), &info);
             }
             Ok(WriteOutcome::Acl { changed, acls: info.acls })
         }
@@ -148,8 +149,8 @@ pub(super) fn get(rows: Rows<'_>, target: &AclTarget) -> Result<Vec<OzoneAcl>, A
         AclTarget::Volume { volume } => Ok(rows.volume(volume)?.acls),
         AclTarget::Bucket { volume, bucket } => Ok(rows.bucket(volume, bucket)?.acls),
         AclTarget::Key { volume, bucket, key } => {
-            rows.bucket(volume, bucket)?;
-            Ok(rows.key(volume, bucket, key)?.ok_or_else(|| key_not_found(volume, bucket, key))?.acls)
+            let bkt = rows.bucket(volume, bucket)?;
+            Ok(super::fso::named_row(rows, &bkt, key)?.ok_or_else(|| key_not_found(volume, bucket, key))?.1.acls)
         }
         AclTarget::Prefix { volume, bucket, prefix } => {
             validate_prefix(prefix)?;

@@ -116,6 +116,20 @@ pub(super) fn stored_name(bucket: &BucketInfo, key: &str) -> Result<String, ApiE
     }
 }
 
+/// The row a key request names, with its name: the key's own row, else in a
+/// FILE_SYSTEM_OPTIMIZED bucket the directory's (`a/b` names `a/b/`, as Ozone resolves a path
+/// to a file or a directory).
+pub(super) fn named_row(rows: Rows<'_>, bkt: &BucketInfo, key: &str) -> Result<Option<(String, KeyInfo)>, ApiError> {
+    if let Some(info) = rows.key(&bkt.volume, &bkt.name, key)? {
+        return Ok(Some((key.to_string(), info)));
+    }
+    if !is_fso(bkt) || key.ends_with('/') {
+        return Ok(None);
+    }
+    let row = dir(key);
+    Ok(rows.key(&bkt.volume, &bkt.name, &row)?.map(|info| (row, info)))
+}
+
 /// The row name of directory `path`.
 fn dir(path: &str) -> String {
     format!("{path}/")

@@ -295,3 +295,23 @@ fn a_rename_checks_every_new_name() {
     assert_eq!(e.code, ErrorCode::InvalidKeyName, "the children's names grow past 1024 bytes: {e}");
     assert!(r.names("fso").contains(&format!("{long}/k")), "nothing moved");
 }
+
+#[test]
+fn key_acl_requests_on_a_directory_name_change_the_directory() {
+    use om_client::acl::OzoneAcl;
+    let mut r = fso_ring(None);
+    r.put("a/b/c").unwrap();
+    let target = AclTarget::Key { volume: "vol1".into(), bucket: "fso".into(), key: "a/b".into() };
+    r.write(LogOp::AddAcl { target: target.clone(), acl: OzoneAcl::parse("user:carol:rw").unwrap() }).unwrap();
+    let carol = |k: &str| r.info(k).unwrap().acls.iter().any(|a| a.to_string().starts_with("user:carol:rw"));
+    assert!(carol("a/b") && !carol("a/b/c"), "the directory's ACLs changed: {:?}", r.info("a/b").unwrap().acls);
+    match query(&r.tables, &ReadOp::GetAcl { target }).unwrap() {
+        ReadResponse::Acls { acls } => {
+            assert!(acls.iter().any(|a| a.to_string().starts_with("user:carol")), "{acls:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let missing = AclTarget::Key { volume: "vol1".into(), bucket: "fso".into(), key: "a/x".into() };
+    let e = query(&r.tables, &ReadOp::GetAcl { target: missing }).unwrap_err();
+    assert_eq!(e.code, ErrorCode::KeyNotFound);
+}
