@@ -18,6 +18,29 @@ pub struct RequestLabels {
     pub result: &'static str,
 }
 
+/// Which of a node's two RocksDB databases.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DbLabels {
+    /// `state` (the namespace) or `raft_log`.
+    pub db: &'static str,
+}
+
+/// Where a node's memory goes, read when `/metrics` is scraped. Each part has a size key
+/// (README, "Memory").
+pub struct MemoryGauges {
+    /// The process's resident set (`/proc/self/statm`).
+    pub resident: Gauge,
+    /// The block cache both databases share (`omring.db.block.cache.size`).
+    pub block_cache: Gauge,
+    /// Memtables per database (`omring.db.write.buffer.size` each).
+    pub memtables: Family<DbLabels, Gauge>,
+    /// SST readers' index and filter blocks per database (grow with the data).
+    pub table_readers: Family<DbLabels, Gauge>,
+    /// The Raft log's in-memory suffix (`omring.raft.log.cache.entries` / `.size`).
+    pub log_cache_bytes: Gauge,
+    pub log_cache_entries: Gauge,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabels {
     pub op: &'static str,
@@ -55,6 +78,7 @@ pub struct NodeMetrics {
     pub snapshot_receive_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
     /// Open keys this node, as leader, expired (moved to the deleted-keys table).
     pub open_keys_expired: Counter,
+    pub memory: MemoryGauges,
 }
 
 impl NodeMetrics {
@@ -128,7 +152,28 @@ impl NodeMetrics {
             "tls_certificate_not_after_seconds",
             "Expiry (seconds since the epoch) of the TLS certificate this node serves now; 0 without TLS",
         );
+        let memtables = Family::<DbLabels, Gauge>::default();
+        registry.register("memory_memtable_bytes", "Bytes in RocksDB memtables, per database", memtables.clone());
+        let table_readers = Family::<DbLabels, Gauge>::default();
+        registry.register(
+            "memory_table_reader_bytes",
+            "Bytes of RocksDB SST readers (index and filter blocks outside the block cache), per database",
+            table_readers.clone(),
+        );
+        let memory = MemoryGauges {
+            resident: gauge(&mut registry, "memory_resident_bytes", "Resident set size of the node process"),
+            block_cache: gauge(&mut registry, "memory_block_cache_bytes", "Bytes in the shared RocksDB block cache"),
+            memtables,
+            table_readers,
+            log_cache_bytes: gauge(
+                &mut registry,
+                "memory_raft_log_cache_bytes",
+                "Bytes of Raft log entries kept in memory",
+            ),
+            log_cache_entries: gauge(&mut registry, "memory_raft_log_cache_entries", "Raft log entries kept in memory"),
+        };
         Arc::new(Self {
+            memory,
             registry,
             requests,
             request_seconds,

@@ -279,10 +279,15 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
             .map_err(|source| NodeError::Io { what: format!("opening the audit log {}", path.display()), source })?,
         None => crate::audit::AuditLog::off(),
     };
-    let raft =
-        Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
-            .await
-            .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let raft = Raft::new(
+        NodeId(settings.node_id.clone()),
+        Arc::new(settings.raft_config()?),
+        network,
+        log_store.clone(),
+        sm.clone(),
+    )
+    .await
+    .map_err(|e| NodeError::Raft(e.to_string()))?;
     let (writes, proposals) = WriteQueue::new();
     let in_flight = settings.proposals_in_flight;
     let node = Arc::new(OmNode {
@@ -290,6 +295,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         settings,
         raft,
         sm,
+        log: log_store,
         metrics,
         writes,
         membership_lock: tokio::sync::Mutex::new(()),

@@ -97,6 +97,8 @@ pub struct OmNode {
     pub settings: NodeSettings,
     pub raft: Raft,
     pub sm: StateMachineStore,
+    /// A handle on the Raft log (Raft has another), for its memory figures.
+    pub log: crate::store::LogStore,
     pub metrics: Arc<NodeMetrics>,
     /// Client writes go through it; [`crate::propose`] coalesces them into Raft entries.
     pub writes: WriteQueue,
@@ -294,6 +296,22 @@ impl OmNode {
             .and_then(|c| c.current().identity.as_ref().and_then(|id| id.cert.first().cloned()))
             .and_then(|cert| crate::security::identity::not_after(&cert));
         g.tls_certificate_not_after.set(not_after.unwrap_or(0));
+        self.refresh_memory_gauges();
+    }
+
+    fn refresh_memory_gauges(&self) {
+        let m = &self.metrics.memory;
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let (state, block_cache) = self.sm.memory_usage();
+        let (entries, bytes, log) = self.log.memory_usage();
+        m.block_cache.set(gauge(block_cache));
+        for (db, usage) in [("state", state), ("raft_log", log)] {
+            m.memtables.get_or_create(&crate::metrics::DbLabels { db }).set(gauge(usage.memtables));
+            m.table_readers.get_or_create(&crate::metrics::DbLabels { db }).set(gauge(usage.table_readers));
+        }
+        m.log_cache_bytes.set(gauge(bytes as u64));
+        m.log_cache_entries.set(gauge(entries as u64));
+        m.resident.set(gauge(resident_bytes().unwrap_or(0)));
     }
 }
 
@@ -323,4 +341,13 @@ pub(crate) fn fatal_reason(m: &RaftMetrics<TypeConfig>) -> Option<String> {
         Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
         Err(fatal) => Some(fatal.to_string()),
     }
+}
+
+/// The resident set of this process, from `/proc/self/statm` (pages × page size).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
 }

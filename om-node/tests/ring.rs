@@ -470,6 +470,24 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
     }
     assert_eq!(listed, keys, "every acknowledged key is listed, and nothing else");
     assert_digests_equal(&nodes, &client).await;
+
+    // Where the leader's memory went, part by part, each within its size key.
+    let mut parts = Vec::new();
+    for name in [
+        "om_memory_resident_bytes",
+        "om_memory_block_cache_bytes",
+        "om_memory_memtable_bytes{db=\"state\"}",
+        "om_memory_memtable_bytes{db=\"raft_log\"}",
+        "om_memory_raft_log_cache_bytes",
+        "om_memory_raft_log_cache_entries",
+    ] {
+        parts.push((name, metric(&leader_http, name).await.unwrap_or(0.0)));
+    }
+    eprintln!("leader memory: {parts:?}");
+    let (resident, cache, log_bytes, log_entries) = (parts[0].1, parts[1].1, parts[4].1, parts[5].1);
+    assert!(parts.iter().filter(|(n, _)| n.contains("memtable")).all(|(_, v)| *v > 0.0), "memtables: {parts:?}");
+    assert!((1.0..=8192.0).contains(&log_entries) && log_bytes > 0.0, "the log's cache: {parts:?}");
+    assert!(resident > cache + log_bytes && cache <= 64.0 * 1024.0 * 1024.0, "{parts:?}");
 }
 
 /// Followers answer NOT_LEADER (with the leader's address, which they read from Raft's state)

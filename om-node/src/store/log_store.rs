@@ -160,6 +160,16 @@ impl LogStore {
         Ok(Self { db, syncer: tx, mem: Arc::new(Mutex::new(mem)) })
     }
 
+    /// The entries and bytes of the in-memory suffix, and what the log's database holds in
+    /// memory.
+    pub fn memory_usage(&self) -> (usize, usize, super::DbMemoryUsage) {
+        let (entries, bytes) = {
+            let m = self.mem();
+            (m.recent.len(), m.recent_bytes)
+        };
+        (entries, bytes, super::schema::db_memory_usage(&self.db))
+    }
+
     fn mem(&self) -> MutexGuard<'_, Memory> {
         self.mem.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -39,7 +39,6 @@ pub(super) const DB_NAME: &str = "om.db";
 pub(super) const DB_OLD: &str = "om.db.old";
 /// A snapshot being unpacked, until it replaces the database.
 pub(super) const DB_INCOMING: &str = "om.db.incoming";
-/// Snapshot archives, under the state directory.
 /// The snapshot archives' directory under the state directory, unless configured elsewhere.
 pub const SNAPSHOT_DIR: &str = "snapshots";
 
@@ -56,6 +55,11 @@ pub struct DbMemory {
 impl DbMemory {
     pub fn new(block_cache_bytes: usize, write_buffer_bytes: usize) -> Self {
         DbMemory { cache: rocksdb::Cache::new_lru_cache(block_cache_bytes), write_buffer_bytes }
+    }
+
+    /// Bytes held in the shared block cache now.
+    pub fn block_cache_usage(&self) -> u64 {
+        self.cache.get_usage() as u64
     }
 
     /// Options of a database within this budget.
@@ -251,5 +255,22 @@ mod tests {
         drop(db);
         let err = open_db(&new, &Arc::default(), &DbMemory::default()).unwrap_err().to_string();
         assert!(err.contains("in format \"rows-9\"; this om-node reads \"rows-2\""), "{err}");
+    }
+}
+
+/// Memory one RocksDB database holds outside the block cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbMemoryUsage {
+    /// Memtables, flushed or not yet.
+    pub memtables: u64,
+    /// Open SST files' readers: their index and filter blocks unless those are in the block cache.
+    pub table_readers: u64,
+}
+
+/// What `db` holds in memory now (zeros when RocksDB cannot say).
+pub(super) fn db_memory_usage(db: &DB) -> DbMemoryUsage {
+    match rocksdb::perf::get_memory_usage_stats(Some(&[db]), None) {
+        Ok(m) => DbMemoryUsage { memtables: m.mem_table_total, table_readers: m.mem_table_readers_total },
+        Err(_) => DbMemoryUsage::default(),
     }
 }

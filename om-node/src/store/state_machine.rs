@@ -60,6 +60,13 @@ impl StateMachineStore {
         Ok(Self { buffer, snapshots })
     }
 
+    /// What the state database holds in memory outside the block cache, and the shared block
+    /// cache's usage (the Raft log's database shares it).
+    pub fn memory_usage(&self) -> (super::DbMemoryUsage, u64) {
+        let db = self.buffer.db().map(|db| super::schema::db_memory_usage(&db)).unwrap_or_default();
+        (db, self.buffer.memory().block_cache_usage())
+    }
+
     /// Answers a query from the current state (this node's, whatever its role: callers check
     /// leadership and the read index first). The one way requests read the namespace.
     pub fn read(&self, op: &ReadOp) -> Result<ReadResponse, ApiError> {
