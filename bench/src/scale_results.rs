@@ -88,6 +88,9 @@ pub struct Point {
     pub buckets: usize,
     /// RSS per voter, MiB, after the lookup and list steps.
     pub rss_mib: Vec<(String, f64)>,
+    /// The voter that led when RSS was read.
+    #[serde(default)]
+    pub leader: Option<String>,
     pub disk: Vec<NodeDisk>,
     pub load: String,
 }
@@ -287,7 +290,19 @@ pub fn render(r: &ScaleResults) -> String {
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
         for p in &points {
             let st = |m: &str, f: &dyn Fn(&Sample) -> Option<f64>| r.stat(&shape, p.target_keys, m, f);
-            let rss: Vec<String> = p.rss_mib.iter().map(|(_, v)| format!("{v:.0}")).collect();
+            let rss: Vec<String> = p
+                .rss_mib
+                .iter()
+                .map(
+                    |(id, v)| {
+                        if p.leader.as_ref() == Some(id) {
+                            format!("{v:.0} (leader)")
+                        } else {
+                            format!("{v:.0}")
+                        }
+                    },
+                )
+                .collect();
             let disk: Vec<String> = p.disk.iter().map(|d| format!("{:.0}", mib(d.bytes))).collect();
             let apparent: Vec<String> = p.disk.iter().map(|d| format!("{:.0}", mib(d.apparent_bytes))).collect();
             let _ = writeln!(

@@ -121,6 +121,11 @@ impl ScaleRing {
         .await
     }
 
+    /// The ready leader's id, if one answers within two minutes.
+    pub async fn leader_id(&self) -> Option<String> {
+        self.leader_status().await.ok().map(|s| s.node_id)
+    }
+
     /// Stops follower number `nth` (counting followers only) with SIGTERM, starts it again and
     /// waits until it answers as a ready follower at the leader's applied index (at most
     /// `deadline`).

@@ -102,7 +102,9 @@ impl Scale {
             self.results.notes.push("At 0 keys there is nothing to look up or list: those cells are empty.".into());
         }
         let pids = ring.voter_pids();
+        let leader = ring.leader_id().await;
         self.results.points.push(Point {
+            leader,
             shape: name.clone(),
             target_keys: target,
             keys,

@@ -54,6 +54,7 @@ fn scale_harness_measures_every_size_and_writes_the_report() {
     for (p, target) in saved.points.iter().zip(&keys) {
         assert_eq!(p.target_keys, *target);
         assert_eq!(p.rss_mib.len(), 3, "{p:?}");
+        assert!(p.leader.as_ref().is_some_and(|l| p.rss_mib.iter().any(|(id, _)| id == l)), "{p:?}");
         assert!(p.disk.iter().all(|d| d.bytes > 0 && d.apparent_bytes > 0), "{p:?}");
         let one = |m: &str| {
             let v = saved.samples(&p.shape, *target, m);
