@@ -279,15 +279,11 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
             .map_err(|source| NodeError::Io { what: format!("opening the audit log {}", path.display()), source })?,
         None => crate::audit::AuditLog::off(),
     };
-    let raft = Raft::new(
-        NodeId(settings.node_id.clone()),
-        Arc::new(settings.raft_config()?),
-        network,
-        log_store.clone(),
-        sm.clone(),
-    )
-    .await
-    .map_err(|e| NodeError::Raft(e.to_string()))?;
+    let log_probe = log_store.memory_probe();
+    let raft =
+        Raft::new(NodeId(settings.node_id.clone()), Arc::new(settings.raft_config()?), network, log_store, sm.clone())
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
     let (writes, proposals) = WriteQueue::new();
     let in_flight = settings.proposals_in_flight;
     let node = Arc::new(OmNode {
@@ -295,7 +291,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         settings,
         raft,
         sm,
-        log: log_store,
+        log: log_probe,
         metrics,
         writes,
         membership_lock: tokio::sync::Mutex::new(()),

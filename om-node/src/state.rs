@@ -97,8 +97,8 @@ pub struct OmNode {
     pub settings: NodeSettings,
     pub raft: Raft,
     pub sm: StateMachineStore,
-    /// A handle on the Raft log (Raft has another), for its memory figures.
-    pub log: crate::store::LogStore,
+    /// The Raft log's memory figures (a weak handle: Raft owns the log).
+    pub log: crate::store::LogMemoryProbe,
     pub metrics: Arc<NodeMetrics>,
     /// Client writes go through it; [`crate::propose`] coalesces them into Raft entries.
     pub writes: WriteQueue,
@@ -303,7 +303,7 @@ impl OmNode {
         let m = &self.metrics.memory;
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let (state, block_cache) = self.sm.memory_usage();
-        let (entries, bytes, log) = self.log.memory_usage();
+        let (entries, bytes, log) = self.log.memory_usage().unwrap_or_default();
         m.block_cache.set(gauge(block_cache));
         for (db, usage) in [("state", state), ("raft_log", log)] {
             m.memtables.get_or_create(&crate::metrics::DbLabels { db }).set(gauge(usage.memtables));

@@ -61,6 +61,26 @@ pub struct LogStore {
     mem: Arc<Mutex<Memory>>,
 }
 
+/// See [`LogStore::memory_probe`].
+#[derive(Clone)]
+pub struct LogMemoryProbe {
+    db: std::sync::Weak<DB>,
+    mem: std::sync::Weak<Mutex<Memory>>,
+}
+
+impl LogMemoryProbe {
+    /// The entries and bytes of the in-memory suffix, and what the log's database holds in
+    /// memory; `None` once the log is closed.
+    pub fn memory_usage(&self) -> Option<(usize, usize, super::DbMemoryUsage)> {
+        let (db, mem) = (self.db.upgrade()?, self.mem.upgrade()?);
+        let (entries, bytes) = {
+            let m = mem.lock().unwrap_or_else(|p| p.into_inner());
+            (m.recent.len(), m.recent_bytes)
+        };
+        Some((entries, bytes, super::schema::db_memory_usage(&db)))
+    }
+}
+
 /// What the log keeps in memory beside RocksDB.
 #[derive(Default)]
 struct Memory {
@@ -160,14 +180,10 @@ impl LogStore {
         Ok(Self { db, syncer: tx, mem: Arc::new(Mutex::new(mem)) })
     }
 
-    /// The entries and bytes of the in-memory suffix, and what the log's database holds in
-    /// memory.
-    pub fn memory_usage(&self) -> (usize, usize, super::DbMemoryUsage) {
-        let (entries, bytes) = {
-            let m = self.mem();
-            (m.recent.len(), m.recent_bytes)
-        };
-        (entries, bytes, super::schema::db_memory_usage(&self.db))
+    /// A handle for reading the log's memory figures that does not keep the log open: the
+    /// database closes when Raft drops the log, whoever holds the probe.
+    pub fn memory_probe(&self) -> LogMemoryProbe {
+        LogMemoryProbe { db: Arc::downgrade(&self.db), mem: Arc::downgrade(&self.mem) }
     }
 
     fn mem(&self) -> MutexGuard<'_, Memory> {

@@ -13,7 +13,7 @@ mod state_machine;
 
 pub use disk::free_bytes;
 pub use double_buffer::DEFAULT_MAX_UNFLUSHED;
-pub use log_store::{LogMemory, LogStore};
+pub use log_store::{LogMemory, LogMemoryProbe, LogStore};
 pub use schema::{DbMemory, DbMemoryUsage, SNAPSHOT_DIR};
 pub use snapshot::SnapshotFile;
 pub use state_machine::StateMachineStore;
