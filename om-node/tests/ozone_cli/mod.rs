@@ -4,9 +4,17 @@
 //! `~/.cache/omring/ozone-<version>/lib`), the configuration is the ring's own ozone-site.xml
 //! (service id, node ids, `ozone.om.address.<sid>.<nid>`) on the classpath, as Ozone's
 //! `OzoneConfiguration` finds it.
+//!
+//! `sh` and `admin` commands run one after another in one JVM per [`OzoneCli`]
+//! (`CliBatch.java`: a fresh instance of Ozone's CLI class per command, its `execute`, its exit
+//! code): a JVM start with Ozone's classes costs 4-10 s of CPU, and the tests run some sixty
+//! commands. `freon` and the client programs get a JVM of their own, as users run them.
 
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 /// `ozone sh` is this class; `ozone admin` is [`ADMIN`].
@@ -21,6 +29,15 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 pub struct OzoneCli {
     lib: PathBuf,
     conf_dir: PathBuf,
+    /// The JVM running `sh` and `admin` commands, started by the first one.
+    batch: Mutex<Option<Batch>>,
+}
+
+/// A running `CliBatch.java`: commands go to its stdin, a thread reads its replies.
+struct Batch {
+    child: Child,
+    stdin: ChildStdin,
+    replies: mpsc::Receiver<Result<Output, String>>,
 }
 
 /// The Ozone jars, installed (or found in the cache) by the bench's setup script. Panics with
@@ -60,21 +77,22 @@ impl OzoneCli {
             "log4j.rootLogger=WARN, stderr\n\
              log4j.appender.stderr=org.apache.log4j.ConsoleAppender\n\
              log4j.appender.stderr.Target=System.err\n\
+             log4j.appender.stderr.Follow=true\n\
              log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n\
              log4j.appender.stderr.layout.ConversionPattern=%p %c{1}: %m%n\n",
         )
         .expect("log4j.properties");
-        OzoneCli { lib, conf_dir }
+        OzoneCli { lib, conf_dir, batch: Mutex::new(None) }
     }
 
     /// `ozone sh <args>`.
     pub fn sh(&self, args: &[&str]) -> Output {
-        self.run(SHELL, args)
+        self.run_in_batch(SHELL, args)
     }
 
     /// `ozone admin <args>`.
     pub fn admin(&self, args: &[&str]) -> Output {
-        self.run(ADMIN, args)
+        self.run_in_batch(ADMIN, args)
     }
 
     /// `ozone freon <args>`.
@@ -98,6 +116,51 @@ impl OzoneCli {
         cmd
     }
 
+    /// `class` with `args` in the batch JVM (started on first use): what `ozone` would print and
+    /// exit with.
+    fn run_in_batch(&self, class: &str, args: &[&str]) -> Output {
+        let mut guard = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.start_batch());
+        }
+        let batch = guard.as_mut().expect("started");
+        assert!(args.iter().all(|a| !a.contains(['\0', '\n'])), "a CLI argument with NUL or newline: {args:?}");
+        let line = format!("{}\n", [class].iter().chain(args).copied().collect::<Vec<_>>().join("\0"));
+        if let Err(e) = batch.stdin.write_all(line.as_bytes()).and_then(|()| batch.stdin.flush()) {
+            panic!("ozone {class} {args:?}: the CLI runner is gone ({e})");
+        }
+        match batch.replies.recv_timeout(COMMAND_TIMEOUT) {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => panic!("ozone {class} {args:?}: {e}"),
+            Err(_) => {
+                let _ = batch.child.kill();
+                *guard = None;
+                panic!("ozone {class} {args:?} hung for {COMMAND_TIMEOUT:?} (killed)");
+            }
+        }
+    }
+
+    fn start_batch(&self) -> Batch {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ozone_cli/CliBatch.java");
+        let mut child = self
+            .java(&source.display().to_string(), &[])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start java (Java 17 is installed by setup-peers.sh)");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, replies) = mpsc::channel();
+        std::thread::spawn(move || loop {
+            let reply = read_reply(&mut stdout);
+            let done = reply.is_err();
+            if tx.send(reply).is_err() || done {
+                return;
+            }
+        });
+        Batch { child, stdin, replies }
+    }
+
     fn run(&self, class: &str, args: &[&str]) -> Output {
         let child = self.java(class, args).spawn().expect("start java (Java 17 is installed by setup-peers.sh)");
         let pid = child.id();
@@ -113,6 +176,37 @@ impl OzoneCli {
             }
         }
     }
+}
+
+impl Drop for OzoneCli {
+    fn drop(&mut self) {
+        if let Some(mut batch) = self.batch.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = batch.child.kill();
+            let _ = batch.child.wait();
+        }
+    }
+}
+
+/// One `EXIT <code> <stdout bytes> <stderr bytes>` reply of `CliBatch.java` and its outputs.
+fn read_reply(from: &mut impl BufRead) -> Result<Output, String> {
+    let mut header = String::new();
+    match from.read_line(&mut header) {
+        Ok(0) => return Err("the CLI runner exited".into()),
+        Ok(_) => {}
+        Err(e) => return Err(format!("reading the CLI runner: {e}")),
+    }
+    let fields: Vec<&str> = header.split_whitespace().collect();
+    let numbers: Vec<usize> = fields.iter().skip(1).filter_map(|f| f.parse().ok()).collect();
+    let [code, out_len, err_len] = numbers[..] else {
+        return Err(format!("the CLI runner sent {header:?}, not EXIT <code> <out> <err>"));
+    };
+    let mut stdout = vec![0; out_len];
+    let mut stderr = vec![0; err_len];
+    from.read_exact(&mut stdout)
+        .and_then(|()| from.read_exact(&mut stderr))
+        .map_err(|e| format!("reading output: {e}"))?;
+    let status = ExitStatus::from_raw((code as i32) << 8);
+    Ok(Output { status, stdout, stderr })
 }
 
 pub fn stdout(o: &Output) -> String {
