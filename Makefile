@@ -32,11 +32,12 @@ build: deps broken-node
 	cargo build --workspace --all-targets
 
 ## om-node with the deliberate bugs the fault suite must catch (om-node/src/breakage.rs), as
-## $(CARGO_TARGET_DIR)/debug/om-node-broken. Built with every target, like the plain build: any
-## other selection resolves dependency features differently and compiles RocksDB again. Cargo
-## keeps both variants of om-node's targets, so the plain build after it only links its own.
+## $(CARGO_TARGET_DIR)/debug/om-node-broken. The workspace's binaries only: their dependency
+## features resolve as in the plain build (a `-p om-node` selection would not, and would compile
+## RocksDB again), and no test target is built twice. Cargo keeps both variants of om-node's
+## library, so the plain build after it compiles only its own.
 broken-node: deps
-	cargo build --workspace --all-targets --features om-node/broken-for-tests
+	cargo build --workspace --bins --features om-node/broken-for-tests
 	cp -f $(OM_NODE) $(OM_NODE)-broken
 
 ## omring on a local Kubernetes cluster (the README's first command): builds, starts a control
