@@ -117,8 +117,8 @@ e2e-nodes-smoke: build go-tools
 ## plain|secure runs one. Runs the bench executable of the workspace build (scripts/exe-of.sh):
 ## `cargo bench -p om-node` would resolve dependency features for om-node alone and compile
 ## RocksDB again.
-bench: build
-	"$$(scripts/exe-of.sh bench ring_bench)" --bench
+bench: deps
+	"$$(OMRING_PROFILE=perf scripts/exe-of.sh bench ring_bench)" --bench
 
 ## omring vs etcd vs Apache Ozone OM side by side (peers installed from the registries and
 ## cached); writes bench/results/results.md and throughput.png. Extra flags: ARGS="--secs 5".

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints the path of one executable of the workspace build: `exe-of.sh test NAME` (a test target)
-# or `exe-of.sh bench NAME`. Runs the same `cargo build --workspace --all-targets` as `make build`,
+# or `exe-of.sh bench NAME`; OMRING_PROFILE=perf picks the benchmarks' profile (default: dev).
+# Runs the same `cargo build --workspace --all-targets` as `make build`,
 # so nothing is compiled again: a filtered `cargo test -p X --test Y` or `cargo bench -p X`
 # resolves dependency features for that subset and compiles RocksDB a second time.
 set -euo pipefail
@@ -8,7 +9,7 @@ set -euo pipefail
 # that build. CARGO_TARGET_DIR is not set here: sccache keys compiles on it (see the Makefile).
 kind=${1:?usage: exe-of.sh test|bench NAME}
 name=${2:?usage: exe-of.sh test|bench NAME}
-cargo build --workspace --all-targets --message-format=json | python3 -c '
+cargo build --profile "${OMRING_PROFILE:-dev}" --workspace --all-targets --message-format=json | python3 -c '
 import json, sys
 kind, name = sys.argv[1], sys.argv[2]
 found = None

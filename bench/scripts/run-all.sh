@@ -24,11 +24,13 @@ eval "$(bench/scripts/setup-peers.sh)"
 # The whole workspace, as `make build` does: a subset would resolve features differently and
 # compile RocksDB again.
 cargo build --workspace --all-targets
+# om-node as the benchmarks measure it: fully optimized (the `perf` profile, Cargo.toml).
+cargo build --profile perf --workspace --bins
 mkdir -p "$OUT"
 echo "load before the run: $(cat /proc/loadavg)" >&2
 "$CARGO_TARGET_DIR/debug/omring-bench" run \
   --out "$OUT" \
-  --om-node "$CARGO_TARGET_DIR/debug/om-node" \
+  --om-node "$CARGO_TARGET_DIR/perf/om-node" \
   --etcd-bin "$ETCD_BIN" \
   --ozone-lib "$OZONE_LIB" \
   --ozone-driver "$OZONE_DRIVER" \

@@ -34,12 +34,14 @@ if [ "${SCALE_NO_BUILD:-}" != 1 ]; then
   # The whole workspace, as `make build` does: a subset would resolve features differently and
   # compile RocksDB again.
   cargo build --workspace --all-targets
+  # om-node as the benchmarks measure it: fully optimized (the `perf` profile, Cargo.toml).
+  cargo build --profile perf --workspace --bins
 fi
 mkdir -p "$OUT"
 echo "load before the run: $(cat /proc/loadavg)" >&2
 "$CARGO_TARGET_DIR/debug/omring-bench" scale \
   --out "$OUT" \
-  --om-node "$CARGO_TARGET_DIR/debug/om-node" \
+  --om-node "$CARGO_TARGET_DIR/perf/om-node" \
   "${PYTHON_ARG[@]}" \
   --reproduce "make bench-scale  (bench/scripts/run-scale.sh $*)" \
   "$@"

@@ -44,7 +44,8 @@ enum Cmd {
         /// Scratch directory for data dirs and logs (default: a fresh temp dir).
         #[arg(long)]
         work: Option<PathBuf>,
-        /// The om-node binary (default: $CARGO_TARGET_DIR/debug/om-node, else the checkout's target/debug/om-node).
+        /// The om-node binary (default: $CARGO_TARGET_DIR/perf/om-node, else the checkout's target/perf/om-node:
+        /// `cargo build --profile perf --workspace --bins`).
         #[arg(long)]
         om_node: Option<PathBuf>,
         /// Directory with etcd and benchmark (bench/scripts/setup-peers.sh prints it).
@@ -119,11 +120,13 @@ enum Cmd {
     ScaleReport { dir: PathBuf },
 }
 
+/// The om-node the benchmarks measure: the `perf` profile's (fully optimized; the dev build's
+/// om-node is at opt-level 1, see Cargo.toml).
 fn default_om_node() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/om-node")
+    target.join("perf/om-node")
 }
 
 /// `work`, or a fresh temp dir that is removed afterwards (second value).
