@@ -555,6 +555,27 @@ pub struct FileStatus {
     pub is_directory: bool,
 }
 
+impl FileStatus {
+    pub fn file(key: KeyInfo) -> FileStatus {
+        FileStatus { key, is_directory: false }
+    }
+
+    /// A directory's entry, named without its trailing `/`.
+    pub fn directory(mut key: KeyInfo) -> FileStatus {
+        key.name.truncate(key.name.trim_end_matches('/').len());
+        FileStatus { key, is_directory: true }
+    }
+
+    /// The entry of a key row: a directory when its name ends with `/` (a directory row).
+    pub fn of_row(key: KeyInfo) -> FileStatus {
+        if key.name.ends_with('/') {
+            FileStatus::directory(key)
+        } else {
+            FileStatus::file(key)
+        }
+    }
+}
+
 /// A page of open keys (Ozone's `ListOpenFilesResult`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenKeyPage {

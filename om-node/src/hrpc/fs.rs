@@ -67,12 +67,7 @@ async fn file_status(cx: &Ctx<'_>, args: &om::KeyArgs) -> Result<om::OzoneFileSt
     }
     let op = ReadOp::KeyInfo { volume: v.clone(), bucket: b.clone(), key: name.to_string() };
     match cx.read(op).await {
-        Ok(ReadResponse::Key { key }) => {
-            let is_directory = key.name.ends_with('/');
-            let mut key = key;
-            key.name.truncate(key.name.trim_end_matches('/').len());
-            Ok(status_to(&FileStatus { key, is_directory }))
-        }
+        Ok(ReadResponse::Key { key }) => Ok(status_to(&FileStatus::of_row(key))),
         Ok(other) => Err(unexpected("KeyInfo", other)),
         Err(Refusal::Api(e)) if e.code == ErrorCode::KeyNotFound => Err(Refusal::Api(ApiError::new(
             ErrorCode::FileNotFound,

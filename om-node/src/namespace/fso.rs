@@ -131,7 +131,7 @@ pub(super) fn named_row(rows: Rows<'_>, bkt: &BucketInfo, key: &str) -> Result<O
 }
 
 /// The row name of directory `path`.
-fn dir(path: &str) -> String {
+pub(super) fn dir(path: &str) -> String {
     format!("{path}/")
 }
 
@@ -141,7 +141,7 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The parent directory of `path`, if it is not at the bucket's root.
-fn parent(path: &str) -> Option<&str> {
+pub(super) fn parent(path: &str) -> Option<&str> {
     path.rsplit_once('/').map(|(p, _)| p)
 }
 

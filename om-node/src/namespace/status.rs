@@ -17,7 +17,7 @@
 
 use om_client::wire::{ApiError, BucketInfo, ErrorCode, FileStatus, KeyInfo};
 
-use super::fso::{is_fso, normalize};
+use super::fso::{self, dir as dir_row};
 use super::tables::{decode, key_key};
 use super::{Rows, Table};
 
@@ -54,8 +54,8 @@ pub(super) fn list(rows: Rows<'_>, req: &ListStatus<'_>) -> Result<Vec<FileStatu
         (String::new(), String::new())
     } else {
         match kind(rows, v, b, &dir)? {
-            Kind::Dir => (format!("{dir}/"), format!("{dir}/")),
-            Kind::File(info) if !req.allow_partial_prefix => return Ok(vec![file(info)]),
+            Kind::Dir => (dir_row(&dir), dir_row(&dir)),
+            Kind::File(info) if !req.allow_partial_prefix => return Ok(vec![FileStatus::file(info)]),
             Kind::Missing if !req.allow_partial_prefix => {
                 return Err(ApiError::new(
                     ErrorCode::FileNotFound,
@@ -68,7 +68,7 @@ pub(super) fn list(rows: Rows<'_>, req: &ListStatus<'_>) -> Result<Vec<FileStatu
                 if !up.is_empty() && !matches!(kind(rows, v, b, up)?, Kind::Dir) {
                     return Ok(Vec::new());
                 }
-                let level = if up.is_empty() { String::new() } else { format!("{up}/") };
+                let level = if up.is_empty() { String::new() } else { dir_row(up) };
                 (dir.clone(), level)
             }
         }
@@ -88,17 +88,14 @@ pub(super) fn list(rows: Rows<'_>, req: &ListStatus<'_>) -> Result<Vec<FileStatu
                 continue; // the directory's own row
             }
             match rest.find('/') {
-                None => out.push(file(decode(Table::Keys, &row)?)),
-                Some(_) if req.recursive => {
-                    let info: KeyInfo = decode(Table::Keys, &row)?;
-                    out.push(if rest.ends_with('/') { directory(info) } else { file(info) });
-                }
+                None => out.push(FileStatus::file(decode(Table::Keys, &row)?)),
+                Some(_) if req.recursive => out.push(FileStatus::of_row(decode(Table::Keys, &row)?)),
                 Some(i) => {
                     let child = &name[..level.len() + i];
                     let info = if i + 1 == rest.len() { decode(Table::Keys, &row)? } else { implicit(&bkt, child) };
-                    out.push(directory(info));
+                    out.push(FileStatus::directory(info));
                     // Past every row under the child: 0xFF follows no byte of a UTF-8 name.
-                    after = [full(&format!("{child}/")), vec![0xFF]].concat();
+                    after = [full(&dir_row(child)), vec![0xFF]].concat();
                     if out.len() < req.max {
                         continue 'scan;
                     }
@@ -117,19 +114,15 @@ pub(super) fn list(rows: Rows<'_>, req: &ListStatus<'_>) -> Result<Vec<FileStatu
 
 /// A name in the bucket's form: normalized in an FSO bucket, without a trailing `/` in any.
 fn path_of(bkt: &BucketInfo, name: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim_matches('/');
-    if trimmed.is_empty() {
-        return Ok(String::new());
-    }
-    if is_fso(bkt) {
-        normalize(trimmed)
-    } else {
-        Ok(trimmed.to_string())
+    match name.trim_matches('/') {
+        "" => Ok(String::new()),
+        trimmed => fso::stored_name(bkt, trimmed),
     }
 }
 
+/// The directory `path` is in; empty at the bucket's root.
 fn parent(path: &str) -> &str {
-    path.rsplit_once('/').map_or("", |(p, _)| p)
+    fso::parent(path).unwrap_or("")
 }
 
 enum Kind {
@@ -143,7 +136,7 @@ fn kind(rows: Rows<'_>, v: &str, b: &str, path: &str) -> Result<Kind, ApiError> 
     if let Some(info) = rows.key(v, b, path)? {
         return Ok(Kind::File(info));
     }
-    if rows.has_children(Table::Keys, &key_key(v, b, &format!("{path}/")))? {
+    if rows.has_children(Table::Keys, &key_key(v, b, &dir_row(path)))? {
         return Ok(Kind::Dir);
     }
     Ok(Kind::Missing)
@@ -154,7 +147,7 @@ fn kind(rows: Rows<'_>, v: &str, b: &str, path: &str) -> Result<Kind, ApiError> 
 /// and an entry listed before it is not listed twice.
 fn start_row(rows: Rows<'_>, v: &str, b: &str, start: &str) -> Result<String, ApiError> {
     Ok(match kind(rows, v, b, start)? {
-        Kind::Dir => format!("{start}/"),
+        Kind::Dir => dir_row(start),
         Kind::File(_) | Kind::Missing => start.to_string(),
     })
 }
@@ -167,16 +160,6 @@ fn just_before(key: &[u8]) -> Vec<u8> {
         Some((&last, head)) if last > 0 => [head, &[last - 1, 0xFF]].concat(),
         _ => Vec::new(),
     }
-}
-
-fn file(key: KeyInfo) -> FileStatus {
-    FileStatus { key, is_directory: false }
-}
-
-/// A directory's entry, named without its trailing `/`.
-fn directory(mut key: KeyInfo) -> FileStatus {
-    key.name.truncate(key.name.trim_end_matches('/').len());
-    FileStatus { key, is_directory: true }
 }
 
 /// The entry of a directory that has no row of its own (a `/` in an OBJECT_STORE key name).
