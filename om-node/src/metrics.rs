@@ -30,6 +30,8 @@ pub struct DbLabels {
 pub struct MemoryGauges {
     /// The process's resident set (`/proc/self/statm`).
     pub resident: Gauge,
+    /// The process's threads (`/proc/self/status`): each costs a stack and an allocator heap.
+    pub threads: Gauge,
     /// The block cache both databases share (`omring.db.block.cache.size`).
     pub block_cache: Gauge,
     /// Memtables per database (`omring.db.write.buffer.size` each).
@@ -162,6 +164,7 @@ impl NodeMetrics {
         );
         let memory = MemoryGauges {
             resident: gauge(&mut registry, "memory_resident_bytes", "Resident set size of the node process"),
+            threads: gauge(&mut registry, "memory_threads", "Threads of the node process"),
             block_cache: gauge(&mut registry, "memory_block_cache_bytes", "Bytes in the shared RocksDB block cache"),
             memtables,
             table_readers,

@@ -312,6 +312,7 @@ impl OmNode {
         m.log_cache_bytes.set(gauge(bytes as u64));
         m.log_cache_entries.set(gauge(entries as u64));
         m.resident.set(gauge(resident_bytes().unwrap_or(0)));
+        m.threads.set(gauge(thread_count().unwrap_or(0)));
     }
 }
 
@@ -341,6 +342,12 @@ pub(crate) fn fatal_reason(m: &RaftMetrics<TypeConfig>) -> Option<String> {
         Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
         Err(fatal) => Some(fatal.to_string()),
     }
+}
+
+/// The threads of this process, from `/proc/self/status`.
+fn thread_count() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
 }
 
 /// The resident set of this process, from `/proc/self/statm` (pages × page size).

@@ -488,6 +488,30 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
     assert!(parts.iter().filter(|(n, _)| n.contains("memtable")).all(|(_, v)| *v > 0.0), "memtables: {parts:?}");
     assert!((1.0..=8192.0).contains(&log_entries) && log_bytes > 0.0, "the log's cache: {parts:?}");
     assert!(resident > cache + log_bytes && cache <= 64.0 * 1024.0 * 1024.0, "{parts:?}");
+
+    // Reads run on a bounded pool of blocking threads: 256 at once do not give the leader a
+    // thread each (with Tokio's default of 512 they did, about 1 MiB of RSS apiece).
+    for _ in 0..3 {
+        let reads: Vec<_> = (0..256)
+            .map(|i| {
+                let client = Arc::clone(&client);
+                let key = format!("r1/k{:02}", i % 64);
+                tokio::spawn(async move {
+                    client.read(ReadOp::KeyInfo { volume: "vol1".into(), bucket: "bkt1".into(), key }).await
+                })
+            })
+            .collect();
+        for r in reads {
+            r.await.unwrap().expect("read");
+        }
+    }
+    let threads = metric(&leader_http, "om_memory_threads").await.expect("om_memory_threads");
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    // Tokio's workers, its blocking pool (main.rs: 4 per core, at least 8), RocksDB's and the
+    // process's own few.
+    let bound = cores + (4.0 * cores).max(8.0) + 16.0;
+    eprintln!("leader threads after 3 x 256 concurrent reads: {threads} (bound {bound})");
+    assert!(threads > 0.0 && threads <= bound, "leader threads {threads}, more than {bound}");
 }
 
 /// Followers answer NOT_LEADER (with the leader's address, which they read from Raft's state)
