@@ -1,10 +1,10 @@
 //! `omring-bench`: runs the side-by-side comparison (see the crate docs) or re-renders a report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use omring_bench::results::Results;
+use omring_bench::results::{Results, ResultsError};
 use omring_bench::scale::{parse_keys, Scale, ScaleSettings, Shape};
 use omring_bench::scale_results::ScaleResults;
 use omring_bench::suite::{Settings, Suite};
@@ -144,21 +144,55 @@ fn work_dir(work: Option<PathBuf>) -> (PathBuf, Option<PathBuf>) {
     }
 }
 
+/// Re-renders `md` in `dir` from `json` there: 0, or 1 with the error printed.
+fn rerender(dir: &Path, json: &str, md: &str, render: impl FnOnce(&Path) -> Result<String, ResultsError>) -> i32 {
+    let written = render(&dir.join(json))
+        .map_err(|e| e.to_string())
+        .and_then(|text| std::fs::write(dir.join(md), text).map_err(|e| format!("writing {md}: {e}")));
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+/// Runs a campaign on a fresh runtime, then removes its temporary work directory, if any.
+fn run_campaign<E: std::fmt::Display>(
+    cleanup: Option<PathBuf>,
+    campaign: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    let outcome = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(campaign).map_err(|e| e.to_string()),
+        Err(e) => Err(format!("tokio runtime: {e}")),
+    };
+    if let Some(d) = cleanup {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    outcome
+}
+
+/// The exit code of a finished campaign: with `--check`, 1 when any problem was found (each
+/// printed).
+fn check_exit(check: bool, problems: impl FnOnce() -> Vec<String>) -> i32 {
+    let problems = if check { problems() } else { Vec::new() };
+    for p in &problems {
+        eprintln!("check failed: {p}");
+    }
+    i32::from(!problems.is_empty())
+}
+
+/// The command line a report names as "reproduce": the given one, else this process's.
+fn reproduce_line(reproduce: Option<String>) -> String {
+    reproduce.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" "))
+}
+
 fn main() {
     let code = match Cli::parse().cmd {
-        Cmd::Report { dir } => match Results::load(&dir.join("results.json")) {
-            Ok(r) => match std::fs::write(dir.join("results.md"), omring_bench::report::render(&r)) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("writing results.md: {e}");
-                    1
-                }
-            },
-            Err(e) => {
-                eprintln!("{e}");
-                1
-            }
-        },
+        Cmd::Report { dir } => rerender(&dir, "results.json", "results.md", |json| {
+            Results::load(json).map(|r| omring_bench::report::render(&r))
+        }),
         Cmd::Run {
             systems,
             clients,
@@ -196,29 +230,17 @@ fn main() {
                     .iter()
                     .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
                     .collect(),
-                command: reproduce.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+                command: reproduce_line(reproduce),
             };
             let mut suite = Suite::new(settings);
-            let rt = tokio::runtime::Runtime::new();
-            let outcome = match rt {
-                Ok(rt) => rt.block_on(suite.run()).map_err(|e| e.to_string()),
-                Err(e) => Err(format!("tokio runtime: {e}")),
-            };
-            if let Some(d) = cleanup {
-                let _ = std::fs::remove_dir_all(d);
-            }
-            match outcome {
+            match run_campaign(cleanup, suite.run()) {
                 Err(e) => {
                     eprintln!("benchmark failed: {e}");
                     1
                 }
                 Ok(()) => {
                     println!("{}", omring_bench::report::render(&suite.results));
-                    let problems = if check { suite.completeness_problems() } else { Vec::new() };
-                    for p in &problems {
-                        eprintln!("check failed: {p}");
-                    }
-                    i32::from(!problems.is_empty())
+                    check_exit(check, || suite.completeness_problems())
                 }
             }
         }
@@ -263,43 +285,20 @@ fn main() {
                 work,
                 om_node: om_node.unwrap_or_else(default_om_node),
                 python,
-                command: reproduce.unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+                command: reproduce_line(reproduce),
                 deadline: Duration::from_secs(deadline_secs),
             });
-            let outcome = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt.block_on(scale.run()).map_err(|e| e.to_string()),
-                Err(e) => Err(format!("tokio runtime: {e}")),
-            };
-            if let Some(d) = cleanup {
-                let _ = std::fs::remove_dir_all(d);
-            }
-            match outcome {
+            match run_campaign(cleanup, scale.run()) {
                 Err(e) => {
                     eprintln!("scale benchmark failed: {e}");
                     1
                 }
-                Ok(()) => {
-                    let problems = if check { scale.completeness_problems() } else { Vec::new() };
-                    for p in &problems {
-                        eprintln!("check failed: {p}");
-                    }
-                    i32::from(!problems.is_empty())
-                }
+                Ok(()) => check_exit(check, || scale.completeness_problems()),
             }
         }
-        Cmd::ScaleReport { dir } => match ScaleResults::load(&dir.join("scale.json")) {
-            Ok(r) => match std::fs::write(dir.join("scale.md"), omring_bench::scale_results::render(&r)) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("writing scale.md: {e}");
-                    1
-                }
-            },
-            Err(e) => {
-                eprintln!("{e}");
-                1
-            }
-        },
+        Cmd::ScaleReport { dir } => rerender(&dir, "scale.json", "scale.md", |json| {
+            ScaleResults::load(json).map(|r| omring_bench::scale_results::render(&r))
+        }),
     };
     std::process::exit(code);
 }

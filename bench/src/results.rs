@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Workload names (stable: the report and chart key on them).
@@ -140,21 +141,35 @@ pub enum ResultsError {
     Read { path: String, source: std::io::Error },
     #[error("parsing {path}: {source}")]
     Parse { path: String, source: serde_json::Error },
+    #[error("encoding {path} as JSON: {source}")]
+    Encode { path: String, source: serde_json::Error },
+}
+
+/// Writes `value` as pretty JSON to `path` through a temporary file, so a reader never sees half
+/// a file (the results are rewritten after every step).
+pub(crate) fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), ResultsError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|source| ResultsError::Encode { path: path.display().to_string(), source })?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|source| ResultsError::Write { path: path.display().to_string(), source })
+}
+
+/// Reads what [`save_json`] wrote.
+pub(crate) fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T, ResultsError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ResultsError::Read { path: path.display().to_string(), source })?;
+    serde_json::from_str(&text).map_err(|source| ResultsError::Parse { path: path.display().to_string(), source })
 }
 
 impl Results {
     pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
-        let text = serde_json::to_string_pretty(self).unwrap_or_default();
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|source| ResultsError::Write { path: path.display().to_string(), source })
+        save_json(self, path)
     }
 
     pub fn load(path: &Path) -> Result<Self, ResultsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ResultsError::Read { path: path.display().to_string(), source })?;
-        serde_json::from_str(&text).map_err(|source| ResultsError::Parse { path: path.display().to_string(), source })
+        load_json(path)
     }
 
     /// Every repeat of one step, in repeat order.

@@ -111,17 +111,11 @@ pub struct ScaleResults {
 
 impl ScaleResults {
     pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
-        let text = serde_json::to_string_pretty(self).unwrap_or_default();
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|source| ResultsError::Write { path: path.display().to_string(), source })
+        crate::results::save_json(self, path)
     }
 
     pub fn load(path: &Path) -> Result<Self, ResultsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ResultsError::Read { path: path.display().to_string(), source })?;
-        serde_json::from_str(&text).map_err(|source| ResultsError::Parse { path: path.display().to_string(), source })
+        crate::results::load_json(path)
     }
 
     pub fn samples(&self, shape: &str, target: u64, measure: &str) -> Vec<&Sample> {
