@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use om_client::wire::*;
 use om_client::FailoverClient;
@@ -76,6 +76,9 @@ pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeEr
     running.shutdown().await
 }
 
+/// How long [`RunningNode::shutdown`] waits for the Raft log's database to close.
+const LOG_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A started node and its background tasks.
 pub struct RunningNode {
     pub node: Arc<OmNode>,
@@ -119,6 +122,15 @@ impl RunningNode {
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?
             .map_err(|source| NodeError::Io { what: "final flush".into(), source })?;
+        // The log's sync thread drops the last handle of its database after Raft dropped the
+        // log; a node started again in this process must find the database's lock released.
+        let closed_by = Instant::now() + LOG_CLOSE_TIMEOUT;
+        while !self.node.log.is_closed() && Instant::now() < closed_by {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !self.node.log.is_closed() {
+            tracing::warn!("the Raft log was still open {LOG_CLOSE_TIMEOUT:?} after shutdown");
+        }
         raft_result.map_err(|e| NodeError::Raft(e.to_string()))
     }
 }

@@ -79,6 +79,12 @@ impl LogMemoryProbe {
         };
         Some((entries, bytes, super::schema::db_memory_usage(&db)))
     }
+
+    /// Whether the log's database is closed (its lock released): every handle, the sync
+    /// thread's last, has been dropped.
+    pub fn is_closed(&self) -> bool {
+        self.db.strong_count() == 0
+    }
 }
 
 /// What the log keeps in memory beside RocksDB.
