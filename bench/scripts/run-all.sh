@@ -25,7 +25,7 @@ eval "$(bench/scripts/setup-peers.sh)"
 # compile RocksDB again.
 cargo build --workspace --all-targets
 # om-node as the benchmarks measure it: fully optimized (the `perf` profile, Cargo.toml).
-cargo build --profile perf --workspace --bins
+cargo build --profile perf -p om-node --bin om-node
 mkdir -p "$OUT"
 echo "load before the run: $(cat /proc/loadavg)" >&2
 "$CARGO_TARGET_DIR/debug/omring-bench" run \

@@ -35,7 +35,7 @@ if [ "${SCALE_NO_BUILD:-}" != 1 ]; then
   # compile RocksDB again.
   cargo build --workspace --all-targets
   # om-node as the benchmarks measure it: fully optimized (the `perf` profile, Cargo.toml).
-  cargo build --profile perf --workspace --bins
+  cargo build --profile perf -p om-node --bin om-node
 fi
 mkdir -p "$OUT"
 echo "load before the run: $(cat /proc/loadavg)" >&2

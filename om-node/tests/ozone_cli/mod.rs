@@ -133,8 +133,7 @@ impl OzoneCli {
             Ok(Ok(out)) => out,
             Ok(Err(e)) => panic!("ozone {class} {args:?}: {e}"),
             Err(_) => {
-                let _ = batch.child.kill();
-                *guard = None;
+                *guard = None; // dropping the Batch kills and reaps the JVM
                 panic!("ozone {class} {args:?} hung for {COMMAND_TIMEOUT:?} (killed)");
             }
         }
@@ -178,12 +177,10 @@ impl OzoneCli {
     }
 }
 
-impl Drop for OzoneCli {
+impl Drop for Batch {
     fn drop(&mut self) {
-        if let Some(mut batch) = self.batch.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = batch.child.kill();
-            let _ = batch.child.wait();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -195,9 +192,11 @@ fn read_reply(from: &mut impl BufRead) -> Result<Output, String> {
         Ok(_) => {}
         Err(e) => return Err(format!("reading the CLI runner: {e}")),
     }
-    let fields: Vec<&str> = header.split_whitespace().collect();
-    let numbers: Vec<usize> = fields.iter().skip(1).filter_map(|f| f.parse().ok()).collect();
-    let [code, out_len, err_len] = numbers[..] else {
+    let numbers: Option<Vec<usize>> = match header.split_whitespace().collect::<Vec<_>>()[..] {
+        ["EXIT", ref rest @ ..] if rest.len() == 3 => rest.iter().map(|f| f.parse().ok()).collect(),
+        _ => None,
+    };
+    let Some([code, out_len, err_len]) = numbers.as_deref().and_then(|n| <[usize; 3]>::try_from(n).ok()) else {
         return Err(format!("the CLI runner sent {header:?}, not EXIT <code> <out> <err>"));
     };
     let mut stdout = vec![0; out_len];
