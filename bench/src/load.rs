@@ -5,6 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The length of the windows a step's successful operations are counted in, to show whether its
+/// throughput was flat (steady) or still climbing.
+pub const WINDOW: Duration = Duration::from_secs(10);
+
 /// What one timed step produced.
 #[derive(Debug, Clone, Default)]
 pub struct LoadResult {
@@ -14,6 +18,10 @@ pub struct LoadResult {
     /// Sorted latencies of successful operations.
     pub latencies: Vec<Duration>,
     pub first_error: Option<String>,
+    /// Successful operations completed in each whole `window` from the start; the partial
+    /// window at the end is left out.
+    pub windows: Vec<u64>,
+    pub window: Duration,
 }
 
 impl LoadResult {
@@ -23,6 +31,11 @@ impl LoadResult {
         } else {
             0.0
         }
+    }
+
+    /// Throughput of each whole window, ops/s.
+    pub fn window_ops_per_sec(&self) -> Vec<f64> {
+        self.windows.iter().map(|&n| n as f64 / self.window.as_secs_f64()).collect()
     }
 
     /// Latency at quantile `p` (0..=1) in milliseconds; 0 without samples.
@@ -40,8 +53,18 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Runs `op(worker, i)` from `clients` concurrent tasks for `duration`.
+/// Runs `op(worker, i)` from `clients` concurrent tasks for `duration`, counting successes in
+/// [`WINDOW`]s.
 pub async fn run<F, Fut, E>(clients: usize, duration: Duration, op: F) -> LoadResult
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: std::fmt::Display,
+{
+    run_windowed(clients, duration, WINDOW, op).await
+}
+
+async fn run_windowed<F, Fut, E>(clients: usize, duration: Duration, window: Duration, op: F) -> LoadResult
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), E>> + Send,
@@ -55,13 +78,21 @@ where
         let op = Arc::clone(&op);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
+            let mut windows: Vec<u64> = Vec::new();
             let mut errors = 0u64;
             let mut first_error = None;
             let mut i = 0u64;
             while Instant::now() < deadline {
                 let t = Instant::now();
                 match op(worker, i).await {
-                    Ok(()) => lat.push(t.elapsed()),
+                    Ok(()) => {
+                        lat.push(t.elapsed());
+                        let k = (started.elapsed().as_secs_f64() / window.as_secs_f64()) as usize;
+                        if windows.len() <= k {
+                            windows.resize(k + 1, 0);
+                        }
+                        windows[k] += 1;
+                    }
                     Err(e) => {
                         errors += 1;
                         if first_error.is_none() {
@@ -71,14 +102,20 @@ where
                 }
                 i += 1;
             }
-            (lat, errors, first_error)
+            (lat, windows, errors, first_error)
         }));
     }
-    let mut out = LoadResult::default();
+    let mut out = LoadResult { window, ..LoadResult::default() };
     for t in tasks {
         match t.await {
-            Ok((lat, errors, first_error)) => {
+            Ok((lat, windows, errors, first_error)) => {
                 out.latencies.extend(lat);
+                if out.windows.len() < windows.len() {
+                    out.windows.resize(windows.len(), 0);
+                }
+                for (sum, n) in out.windows.iter_mut().zip(windows) {
+                    *sum += n;
+                }
                 out.errors += errors;
                 if out.first_error.is_none() {
                     out.first_error = first_error;
@@ -91,6 +128,7 @@ where
         }
     }
     out.secs = started.elapsed().as_secs_f64();
+    out.windows.truncate((out.secs / window.as_secs_f64()) as usize);
     out.latencies.sort();
     out.ops = out.latencies.len() as u64;
     out
@@ -123,5 +161,28 @@ mod tests {
         assert!(r.errors > 10, "{r:?}");
         assert_eq!(r.first_error.as_deref(), Some("odd"));
         assert!(r.percentile_ms(0.5) >= 5.0);
+        assert!(r.windows.is_empty(), "a 200 ms step has no whole 10 s window: {:?}", r.windows);
+    }
+
+    #[tokio::test]
+    async fn successes_are_counted_in_whole_windows() {
+        // Client 0 succeeds every 20 ms and client 1 only fails, for 500 ms in 200 ms windows:
+        // at least two whole windows of at most 10 successes each; the partial last window is
+        // left out and errors are not counted.
+        let r = run_windowed(2, Duration::from_millis(500), Duration::from_millis(200), |w, _| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if w == 0 {
+                Ok(())
+            } else {
+                Err("second client fails")
+            }
+        })
+        .await;
+        assert_eq!(r.windows.len(), (r.secs / 0.2) as usize, "{r:?}");
+        assert!(r.windows.len() >= 2, "{r:?}");
+        assert!(r.windows.iter().all(|&n| (1..=10).contains(&n)), "{:?}", r.windows);
+        assert!(r.windows.iter().sum::<u64>() <= r.ops, "{r:?}");
+        let rates = r.window_ops_per_sec();
+        assert!((rates[0] - r.windows[0] as f64 * 5.0).abs() < 1e-9, "{rates:?}");
     }
 }

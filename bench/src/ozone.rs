@@ -238,6 +238,12 @@ impl OzoneCluster {
         Ok(())
     }
 
+    /// The cluster's ozone-site.xml, for a client of this ring (Ozone's CLI).
+    pub fn ozone_site_xml(&self) -> Result<String, OzoneError> {
+        let path = self.conf_dir.join("ozone-site.xml");
+        std::fs::read_to_string(&path).map_err(io(format!("reading {}", path.display())))
+    }
+
     /// Pids of the three OMs (the SCM is not part of the metadata ring; it is idle here).
     pub fn om_pids(&self) -> Vec<u32> {
         self.oms.iter().filter_map(|o| o.child.as_ref().map(|c| c.id())).collect()
@@ -392,6 +398,21 @@ pub struct DriverLoad {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub first_error: String,
+    /// Successful calls in each whole window of `window_secs` (the partial last one left out).
+    #[serde(default)]
+    pub windows: Vec<u64>,
+    #[serde(default)]
+    pub window_secs: f64,
+}
+
+impl DriverLoad {
+    /// Throughput of each whole window, ops/s.
+    pub fn window_ops_per_sec(&self) -> Vec<f64> {
+        if self.window_secs <= 0.0 {
+            return Vec::new();
+        }
+        self.windows.iter().map(|&n| n as f64 / self.window_secs).collect()
+    }
 }
 
 impl Driver {

@@ -85,6 +85,50 @@ fn ratio_cell(r: &Results, ours: &str, theirs: &str, w: &str, c: usize) -> Strin
     }
 }
 
+/// Whether each step's throughput was flat: its 10 s windows against the step's own median.
+fn steady_state(s: &mut String, r: &Results, clients: &[usize]) {
+    let mut lines = Vec::new();
+    for (w, _, _) in COMPARISONS {
+        for sys in [OMRING, OZONE] {
+            for &c in clients {
+                if let Some(st) = r.steadiness(sys, w, c) {
+                    let series: Vec<String> = st.windows.iter().map(|x| format!("{x:.0}")).collect();
+                    let pct = |(m, lo, hi): (f64, f64, f64)| format!("{m:+.1} ({lo:+.1} to {hi:+.1})");
+                    lines.push(format!(
+                        "| {sys} | {w} | {c} | {} | {} | {:.1} ({:.1}–{:.1}) | {} |",
+                        series.join(" "),
+                        pct(st.first_pct),
+                        st.widest_pct.0,
+                        st.widest_pct.1,
+                        st.widest_pct.2,
+                        st.repeats
+                    ));
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Steady state: throughput in 10 s windows\n");
+    let _ = writeln!(
+        s,
+        "Each step's successful operations counted per whole 10 s window (omring's client and \
+         OmDriver; etcd's `benchmark` and freon print totals only). The series is the median \
+         of each window over the repeats. A window's deviation is its ops/s against the median \
+         window of its own step, in %: the first window shows a warm-up still under way (below \
+         0), the widest shows stalls (compactions, GC pauses, elections). Median over the repeats \
+         (smallest to largest).\n"
+    );
+    let _ =
+        writeln!(s, "| system | workload | clients | ops/s per window | first window % | widest window % | repeats |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for l in lines {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(s);
+}
+
 pub fn render(r: &Results) -> String {
     let mut s = String::new();
     let m = &r.meta;
@@ -258,6 +302,8 @@ pub fn render(r: &Results) -> String {
         let _ = writeln!(s);
     }
 
+    steady_state(&mut s, r, &clients);
+
     let _ = writeln!(s, "## Availability\n");
     let _ = writeln!(
         s,
@@ -342,4 +388,56 @@ pub fn render(r: &Results) -> String {
     }
     let _ = writeln!(s, "Chart: `throughput.png` (ops/s against clients, one panel per workload).");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(system: &str, repeat: usize, windows: Vec<f64>) -> Row {
+        Row {
+            system: system.into(),
+            workload: KEY.into(),
+            clients: 64,
+            ops: 600,
+            errors: 0,
+            secs: 60.0,
+            ops_per_sec: 10.0,
+            p50_ms: None,
+            p99_ms: None,
+            cpu_s_per_1k: None,
+            client_cpu_s_per_1k: None,
+            rss_mib: Vec::new(),
+            load_before: String::new(),
+            load_after: String::new(),
+            steal_pct: None,
+            repeat,
+            note: None,
+            window_ops_per_sec: windows,
+        }
+    }
+
+    #[test]
+    fn the_steady_state_table_shows_every_repeat_with_windows() {
+        let mut r = Results::default();
+        r.rows.push(row(OMRING, 0, vec![100.0, 100.0, 100.0]));
+        r.rows.push(row(OMRING, 1, vec![100.0, 110.0, 100.0]));
+        r.rows.push(row(OZONE, 0, vec![20.0, 40.0, 40.0]));
+        r.rows.push(row(OZONE, 1, vec![30.0, 40.0, 40.0]));
+        let text = render(&r);
+        assert!(text.contains("## Steady state"), "{text}");
+        assert!(
+            text.contains(
+                "| omring | key-create-commit | 64 | 100 105 100 | +0.0 (+0.0 to +0.0) | 5.0 (0.0–10.0) | 2 |"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("| ozone | key-create-commit | 64 | 25 40 40 | -37.5 (-50.0 to -25.0) |"), "{text}");
+
+        // Steps with totals only (etcd, freon, runs from before windows were counted): no table.
+        for x in r.rows.iter_mut() {
+            x.window_ops_per_sec.clear();
+        }
+        assert!(!render(&r).contains("## Steady state"));
+    }
 }

@@ -54,6 +54,10 @@ pub struct Row {
     /// Which repeat of this system, workload and client count (0-based).
     #[serde(default)]
     pub repeat: usize,
+    /// Throughput of each whole 10 s window of the step, ops/s: whether it was flat (omring's
+    /// client and OmDriver count them; etcd's `benchmark` and freon report totals only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub window_ops_per_sec: Vec<f64>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -232,9 +236,71 @@ impl Results {
         Some((median(&ratios), min, max))
     }
 
+    /// How flat a step's throughput was, over its repeats that counted windows: the median
+    /// window series, and (median, min, max) over the repeats of each one's [`Flatness`].
+    pub fn steadiness(&self, system: &str, workload: &str, clients: usize) -> Option<Steadiness> {
+        let reps: Vec<&Row> =
+            self.repeats(system, workload, clients).into_iter().filter(|r| r.window_ops_per_sec.len() >= 2).collect();
+        let each: Vec<Flatness> = reps.iter().filter_map(|r| Flatness::of(&r.window_ops_per_sec)).collect();
+        if each.is_empty() {
+            return None;
+        }
+        let n = reps.iter().map(|r| r.window_ops_per_sec.len()).min().unwrap_or(0);
+        let windows =
+            (0..n).map(|i| median(&reps.iter().map(|r| r.window_ops_per_sec[i]).collect::<Vec<_>>())).collect();
+        let spread = |f: &dyn Fn(&Flatness) -> f64| {
+            let v: Vec<f64> = each.iter().map(f).collect();
+            (
+                median(&v),
+                v.iter().copied().fold(f64::INFINITY, f64::min),
+                v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            )
+        };
+        Some(Steadiness {
+            windows,
+            first_pct: spread(&|x| x.first_pct),
+            widest_pct: spread(&|x| x.widest_pct),
+            repeats: each.len(),
+        })
+    }
+
     pub fn availability(&self, system: &str, event: &str) -> Option<&Availability> {
         self.availability.iter().find(|a| a.system == system && a.event == event)
     }
+}
+
+/// How far one step's window throughputs stray from that step's median window, in %.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flatness {
+    /// The first window against the median: negative while a system is still warming up.
+    pub first_pct: f64,
+    /// The window farthest from the median, either way (its absolute value).
+    pub widest_pct: f64,
+}
+
+impl Flatness {
+    /// `None` without two windows or with a median of 0.
+    pub fn of(windows: &[f64]) -> Option<Flatness> {
+        let m = median(windows);
+        if windows.len() < 2 || m <= 0.0 {
+            return None;
+        }
+        let dev = |x: f64| (x / m - 1.0) * 100.0;
+        Some(Flatness {
+            first_pct: dev(windows[0]),
+            widest_pct: windows.iter().map(|&x| dev(x).abs()).fold(0.0, f64::max),
+        })
+    }
+}
+
+/// [`Flatness`] of a step over its repeats; the pairs are (median, min, max).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Steadiness {
+    /// The median over the repeats of each window's ops/s.
+    pub windows: Vec<f64>,
+    pub first_pct: (f64, f64, f64),
+    pub widest_pct: (f64, f64, f64),
+    pub repeats: usize,
 }
 
 /// Median of samples (0 when empty).
@@ -275,7 +341,40 @@ mod tests {
             steal_pct: None,
             repeat,
             note: None,
+            window_ops_per_sec: Vec::new(),
         }
+    }
+
+    #[test]
+    fn flatness_shows_a_warm_up_and_a_dip() {
+        let flat = Flatness::of(&[100.0, 101.0, 99.0, 100.0]).unwrap();
+        assert!(flat.first_pct.abs() < 1e-9 && flat.widest_pct <= 1.0 + 1e-9, "{flat:?}");
+        // Still warming up: the first window is half the median.
+        let warming = Flatness::of(&[50.0, 100.0, 100.0, 100.0, 100.0]).unwrap();
+        assert_eq!((warming.first_pct, warming.widest_pct), (-50.0, 50.0));
+        // A dip in the middle counts too.
+        assert_eq!(Flatness::of(&[100.0, 100.0, 40.0, 100.0, 100.0]).unwrap().widest_pct, 60.0);
+        assert!(Flatness::of(&[100.0]).is_none() && Flatness::of(&[0.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn steadiness_summarises_every_repeat_that_counted_windows() {
+        let mut r = Results::default();
+        for (i, w) in
+            [vec![50.0, 100.0, 100.0], vec![100.0, 100.0, 100.0], vec![90.0, 100.0, 110.0]].into_iter().enumerate()
+        {
+            let mut row = rep(OMRING, i, 100.0, 1.0);
+            row.window_ops_per_sec = w;
+            r.rows.push(row);
+        }
+        r.rows.push(rep(OMRING, 3, 100.0, 1.0)); // no windows (a tool that reports totals only)
+        let s = r.steadiness(OMRING, KEY, 4).unwrap();
+        assert_eq!(s.repeats, 3);
+        assert_eq!(s.windows, vec![90.0, 100.0, 100.0]);
+        let round = |(m, lo, hi): (f64, f64, f64)| ((m * 1e6).round() / 1e6, lo, hi);
+        assert_eq!(round(s.first_pct), (-10.0, -50.0, 0.0));
+        assert_eq!(round(s.widest_pct), (10.0, 0.0, 50.0));
+        assert!(r.steadiness(ETCD, KEY, 4).is_none());
     }
 
     #[test]

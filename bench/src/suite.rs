@@ -104,6 +104,7 @@ fn row(system: &str, workload: &str, clients: usize, load_before: String) -> Row
         repeat: 0,
         note: None,
         client_cpu_s_per_1k: None,
+        window_ops_per_sec: Vec::new(),
     }
 }
 
@@ -510,6 +511,7 @@ impl System {
                 r.ops_per_sec = res.ops_per_sec();
                 r.p50_ms = Some(res.percentile_ms(0.5));
                 r.p99_ms = Some(res.percentile_ms(0.99));
+                r.window_ops_per_sec = res.window_ops_per_sec();
                 r.cpu_s_per_1k = cpu_per_1k(cpu, res.ops);
                 r.rss_mib = procstat::rss_mib(&pids);
                 r.note = res.first_error.map(|e| format!("first error: {e}"));
@@ -575,6 +577,7 @@ impl System {
                 r.ops_per_sec = d.ops as f64 / d.secs.max(1e-9);
                 r.p50_ms = Some(d.p50_ms);
                 r.p99_ms = Some(d.p99_ms);
+                r.window_ops_per_sec = d.window_ops_per_sec();
                 r.cpu_s_per_1k = cpu_per_1k(cpu, d.ops);
                 r.rss_mib = procstat::rss_mib(&pids);
                 if !d.first_error.is_empty() {

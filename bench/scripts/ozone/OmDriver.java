@@ -4,7 +4,8 @@
 //
 // One long-lived JVM reads commands from stdin and answers each with one line on stdout:
 //   load <key|bucket|volume256> <clients> <seconds> <prefix>
-//       -> {"ops":N,"errors":N,"secs":S,"p50_ms":X,"p99_ms":Y,"first_error":"..."}
+//       -> {"ops":N,"errors":N,"secs":S,"p50_ms":X,"p99_ms":Y,"first_error":"...",
+//           "windows":[N,...],"window_secs":10}  (successes per whole 10 s window)
 //   leader            -> leader <nodeId>          (from the OM service list, asked of the leader)
 //   write <name>      -> ok <ms> <attempts>       (creates volume <name>, retrying until it succeeds)
 //   transfer <nodeId> -> transferred <ms>         (OzoneManagerProtocol.transferLeadership, as
@@ -157,18 +158,25 @@ public final class OmDriver {
     }
   }
 
+  /** Length of the windows successes are counted in, to show whether throughput was flat. */
+  private static final long WINDOW_NANOS = 10_000_000_000L;
+
   private String load(String workload, int clients, double seconds, String prefix) throws Exception {
     Op op = op(workload, prefix);
-    long deadline = System.nanoTime() + (long) (seconds * 1e9);
+    long start = System.nanoTime();
+    long deadline = start + (long) (seconds * 1e9);
     AtomicLong errors = new AtomicLong();
     AtomicReference<String> firstError = new AtomicReference<>("");
     List<long[]> lat = new ArrayList<>();
     int[] counts = new int[clients];
+    // Room for every window up to 30 s past the deadline (a late call is counted where it ends).
+    int maxWindows = (int) ((deadline - start + 30_000_000_000L) / WINDOW_NANOS) + 2;
+    long[][] windows = new long[clients][maxWindows];
     Thread[] threads = new Thread[clients];
-    long start = System.nanoTime();
     for (int t = 0; t < clients; t++) {
       final int worker = t;
       final long[][] mine = { new long[1024] };
+      final long[] myWindows = windows[t];
       lat.add(null);
       threads[t] = new Thread(() -> {
         long i = 0;
@@ -177,8 +185,11 @@ public final class OmDriver {
           long t0 = System.nanoTime();
           try {
             op.run(worker, i);
+            long t1 = System.nanoTime();
             if (n == mine[0].length) mine[0] = Arrays.copyOf(mine[0], n * 2);
-            mine[0][n++] = System.nanoTime() - t0;
+            mine[0][n++] = t1 - t0;
+            int k = (int) ((t1 - start) / WINDOW_NANOS);
+            if (k < myWindows.length) myWindows[k]++;
           } catch (Exception e) {
             errors.incrementAndGet();
             firstError.compareAndSet("", oneLine(e));
@@ -219,8 +230,19 @@ public final class OmDriver {
     }
     int total = all.length;
     Arrays.sort(all);
-    return String.format("{\"ops\":%d,\"errors\":%d,\"secs\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"first_error\":\"%s\"}",
-        total, errors.get(), secs, pct(all, 0.50) / 1e6, pct(all, 0.99) / 1e6, firstError.get());
+    // Whole windows only; a thread still stuck in a call may bump its count meanwhile (a
+    // benign race on a figure that is reported, not checked).
+    int whole = (int) Math.min(maxWindows, (long) (secs * 1e9) / WINDOW_NANOS);
+    StringBuilder w = new StringBuilder();
+    for (int k = 0; k < whole; k++) {
+      long sum = 0;
+      for (long[] mine : windows) sum += mine[k];
+      w.append(k == 0 ? "" : ",").append(sum);
+    }
+    return String.format("{\"ops\":%d,\"errors\":%d,\"secs\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"first_error\":\"%s\","
+        + "\"windows\":[%s],\"window_secs\":%d}",
+        total, errors.get(), secs, pct(all, 0.50) / 1e6, pct(all, 0.99) / 1e6, firstError.get(), w,
+        WINDOW_NANOS / 1_000_000_000L);
   }
 
   private static double pct(long[] sorted, double p) {
