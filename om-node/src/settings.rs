@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use om_client::config::{ConfigError, OzoneConfig, ServiceConfig};
+use om_client::wire::BucketLayout;
 use om_client::ClientError;
 use openraft::SnapshotPolicy;
 
@@ -33,6 +34,8 @@ pub const KEY_LOG_CACHE_ENTRIES: &str = "omring.raft.log.cache.entries";
 pub const KEY_LOG_CACHE_SIZE: &str = "omring.raft.log.cache.size";
 pub const KEY_RATIS_STORAGE_DIR: &str = "ozone.om.ratis.storage.dir";
 pub const KEY_RATIS_SNAPSHOT_DIR: &str = "ozone.om.ratis.snapshot.dir";
+/// The layout of a bucket created without one (Ozone's key and default).
+pub const KEY_DEFAULT_BUCKET_LAYOUT: &str = "ozone.default.bucket.layout";
 
 /// Default of `omring.raft.proposals.in.flight`.
 pub const DEFAULT_PROPOSALS_IN_FLIGHT: u64 = 2;
@@ -177,6 +180,9 @@ pub struct NodeSettings {
     pub start_mode: StartMode,
     /// TLS, authentication, ACLs and the audit log.
     pub security: SecuritySettings,
+    /// The layout the leader gives a bucket created without one (`ozone.default.bucket.layout`;
+    /// FILE_SYSTEM_OPTIMIZED, as Ozone).
+    pub default_bucket_layout: BucketLayout,
 }
 
 impl NodeSettings {
@@ -203,7 +209,14 @@ impl NodeSettings {
             .map_or_else(|| db_dir.join(RAFT_LOG_DIR), |d| PathBuf::from(d).join(RAFT_LOG_DIR));
         let snapshot_dir = node_key(conf, KEY_RATIS_SNAPSHOT_DIR, sid, nid)
             .map_or_else(|| db_dir.join(STATE_DIR).join(crate::store::SNAPSHOT_DIR), PathBuf::from);
+        let default_bucket_layout = match conf.get(KEY_DEFAULT_BUCKET_LAYOUT) {
+            None => BucketLayout::FileSystemOptimized,
+            Some(v) => {
+                v.trim().parse().map_err(|reason| NodeError::Setting { key: KEY_DEFAULT_BUCKET_LAYOUT, reason })?
+            }
+        };
         let settings = Self {
+            default_bucket_layout,
             raft_log_dir,
             snapshot_dir,
             db_dir,
@@ -351,6 +364,15 @@ mod tests {
         assert!(e.contains(KEY_PURGE_GAP) && e.contains("positive"), "{e}");
         let e = settings(&[(KEY_PURGE_PRESERVATION, "lots")]).unwrap_err().to_string();
         assert!(e.contains(KEY_PURGE_PRESERVATION), "{e}");
+    }
+
+    #[test]
+    fn buckets_without_a_layout_get_ozones_default_or_the_configured_one() {
+        assert_eq!(settings(&[]).unwrap().default_bucket_layout, BucketLayout::FileSystemOptimized);
+        let obs = settings(&[(KEY_DEFAULT_BUCKET_LAYOUT, "OBJECT_STORE")]).unwrap();
+        assert_eq!(obs.default_bucket_layout, BucketLayout::ObjectStore);
+        let bad = settings(&[(KEY_DEFAULT_BUCKET_LAYOUT, "FLAT")]).unwrap_err().to_string();
+        assert!(bad.contains(KEY_DEFAULT_BUCKET_LAYOUT) && bad.contains("FLAT"), "{bad}");
     }
 
     #[test]

@@ -135,11 +135,16 @@ impl OmNode {
         }
     }
 
-    /// The log form of `p`'s write: the owner and creator ACLs of what it creates, fixed here
-    /// on the leader.
+    /// The log form of `p`'s write: the layout, owner and creator ACLs of what it creates,
+    /// fixed here on the leader.
     pub fn log_op(&self, p: &Principal, op: WriteOp) -> crate::command::LogOp {
         let sec = &self.settings.security;
-        crate::authz::log_op(op, &Self::caller(p), &sec.creator_rights, sec.enabled)
+        let creation = crate::authz::Creation {
+            rights: &sec.creator_rights,
+            security: sec.enabled,
+            default_layout: self.settings.default_bucket_layout,
+        };
+        crate::authz::log_op(op, &Self::caller(p), creation)
     }
 
     /// Admin-only operations: with security on, only administrators may run them.

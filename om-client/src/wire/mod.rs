@@ -330,7 +330,8 @@ impl WriteOp {
             volume: volume.into(),
             bucket: bucket.into(),
             owner: None,
-            layout: None,
+            // Named, so the ring's default (`ozone.default.bucket.layout`) does not apply.
+            layout: Some(BucketLayout::ObjectStore),
             versioning: false,
             quota_in_bytes: None,
             quota_in_namespace: None,

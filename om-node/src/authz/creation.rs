@@ -1,5 +1,6 @@
-//! What the leader fixes about a write's new object before proposing it: its owner and its
-//! creator's default ACLs (Ozone's `OzoneAclUtil.getDefaultAclList`: the creator gets
+//! What the leader fixes about a write's new object before proposing it: a bucket's layout when
+//! the request names none (`ozone.default.bucket.layout`), its owner and its creator's default
+//! ACLs (Ozone's `OzoneAclUtil.getDefaultAclList`: the creator gets
 //! `ozone.om.user.rights`, the creator's first group `ozone.om.group.rights`). What parents hand
 //! down (their DEFAULT ACLs) is added when the write is applied, from the state it applies to.
 //!
@@ -11,15 +12,29 @@
 //! get their owner's.
 
 use om_client::acl::{CreatorRights, OzoneAcl};
-use om_client::wire::WriteOp;
+use om_client::wire::{BucketLayout, WriteOp};
 
 use crate::command::LogOp;
 use crate::namespace::DEFAULT_VOLUME_OWNER;
 
 use super::Caller;
 
-/// The log form of a client's write, with the owner and creator ACLs of what it creates.
-pub fn log_op(op: WriteOp, caller: &Caller<'_>, rights: &CreatorRights, security: bool) -> LogOp {
+/// What [`log_op`] fixes a write's new object with: the node's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Creation<'a> {
+    pub rights: &'a CreatorRights,
+    pub security: bool,
+    pub default_layout: BucketLayout,
+}
+
+/// The log form of a client's write, with the layout, owner and creator ACLs of what it
+/// creates.
+pub fn log_op(mut op: WriteOp, caller: &Caller<'_>, creation: Creation<'_>) -> LogOp {
+    let Creation { rights, security, default_layout } = creation;
+    // On the leader, so every replica applies the same layout whatever its own configuration.
+    if let WriteOp::CreateBucket { layout, .. } = &mut op {
+        layout.get_or_insert(default_layout);
+    }
     let defaults = |user: &str, groups: &[String]| rights.default_acls(user, groups).unwrap_or_default();
     // With security off the caller is a stand-in, not a user: it gets no entries.
     let creator = || if security { defaults(caller.user, caller.groups) } else { Vec::new() };
@@ -69,6 +84,10 @@ pub fn log_op(op: WriteOp, caller: &Caller<'_>, rights: &CreatorRights, security
 mod tests {
     use super::*;
 
+    fn with(rights: &CreatorRights, security: bool) -> Creation<'_> {
+        Creation { rights, security, default_layout: BucketLayout::FileSystemOptimized }
+    }
+
     fn acls_of(op: &LogOp) -> Vec<String> {
         let acls = match op {
             LogOp::CreateVolume { acls, .. } | LogOp::CreateBucket { acls, .. } | LogOp::OpenKey { acls, .. } => acls,
@@ -82,10 +101,10 @@ mod tests {
         let groups = vec!["dev".to_string(), "ops".to_string()];
         let bob = Caller { user: "bob", groups: &groups };
         let rights = CreatorRights::default();
-        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rights, true);
+        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, with(&rights, true));
         assert_eq!(acls_of(&op), ["user:bob:a[ACCESS]", "group:dev:rl[ACCESS]"]);
         assert!(matches!(&op, LogOp::CreateBucket { owner: Some(o), .. } if o == "bob"));
-        let op = log_op(WriteOp::create_volume("v"), &bob, &rights, true);
+        let op = log_op(WriteOp::create_volume("v"), &bob, with(&rights, true));
         assert!(matches!(&op, LogOp::CreateVolume { owner: Some(o), .. } if o == "bob"));
         assert_eq!(acls_of(&op), ["user:bob:a[ACCESS]", "group:dev:rl[ACCESS]"]);
         let for_alice = WriteOp::CreateVolume {
@@ -95,18 +114,45 @@ mod tests {
             quota_in_namespace: None,
             metadata: Default::default(),
         };
-        assert_eq!(acls_of(&log_op(for_alice, &bob, &rights, true)), ["user:alice:a[ACCESS]"]);
+        assert_eq!(acls_of(&log_op(for_alice, &bob, with(&rights, true))), ["user:alice:a[ACCESS]"]);
         // Security off: the owner stays as asked (the node's default), and its defaults are used;
         // the unauthenticated caller gets nothing.
-        let op = log_op(WriteOp::create_volume("v"), &bob, &rights, false);
+        let op = log_op(WriteOp::create_volume("v"), &bob, with(&rights, false));
         assert!(matches!(&op, LogOp::CreateVolume { owner: None, .. }));
         assert_eq!(acls_of(&op), ["user:hadoop:a[ACCESS]"]);
-        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rights, false);
+        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, with(&rights, false));
         assert!(matches!(&op, LogOp::CreateBucket { owner: None, .. }));
         assert!(acls_of(&op).is_empty());
         let rw = CreatorRights::from_config(Some("READ,WRITE"), Some("READ")).unwrap();
-        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rw, true);
+        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, with(&rw, true));
         assert_eq!(acls_of(&op), ["user:bob:rw[ACCESS]", "group:dev:r[ACCESS]"]);
-        assert!(acls_of(&log_op(WriteOp::DeleteVolume { volume: "v".into() }, &bob, &rights, true)).is_empty());
+        assert!(acls_of(&log_op(WriteOp::DeleteVolume { volume: "v".into() }, &bob, with(&rights, true))).is_empty());
+    }
+
+    #[test]
+    fn a_bucket_without_a_layout_gets_the_configured_default_and_a_named_one_stays() {
+        let bob = Caller { user: "bob", groups: &[] };
+        let rights = CreatorRights::default();
+        let layout_of = |op: WriteOp, default_layout| match log_op(
+            op,
+            &bob,
+            Creation { rights: &rights, security: false, default_layout },
+        ) {
+            LogOp::CreateBucket { layout, .. } => layout,
+            other => panic!("{other:?}"),
+        };
+        let unnamed = || {
+            let mut op = WriteOp::create_bucket("v", "b");
+            if let WriteOp::CreateBucket { layout, .. } = &mut op {
+                *layout = None;
+            }
+            op
+        };
+        assert_eq!(layout_of(unnamed(), BucketLayout::FileSystemOptimized), Some(BucketLayout::FileSystemOptimized));
+        assert_eq!(layout_of(unnamed(), BucketLayout::ObjectStore), Some(BucketLayout::ObjectStore));
+        assert_eq!(
+            layout_of(WriteOp::create_bucket("v", "b"), BucketLayout::FileSystemOptimized),
+            Some(BucketLayout::ObjectStore)
+        );
     }
 }

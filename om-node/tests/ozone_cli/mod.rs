@@ -140,7 +140,8 @@ impl OzoneCli {
     }
 
     fn start_batch(&self) -> Batch {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ozone_cli/CliBatch.java");
+        // From the repository root: bench/tests/ozone_parity.rs includes this module too.
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../om-node/tests/ozone_cli/CliBatch.java");
         let mut child = self
             .java(&source.display().to_string(), &[])
             .stdin(Stdio::piped())
