@@ -128,7 +128,10 @@ where
         }
     }
     out.secs = started.elapsed().as_secs_f64();
-    out.windows.truncate((out.secs / window.as_secs_f64()) as usize);
+    // The step's own whole windows: not those after the deadline (calls that ended late), and
+    // windows without a success are zeros, not missing (a stall at the end must show).
+    let whole = (out.secs.min(duration.as_secs_f64()) / window.as_secs_f64()) as usize;
+    out.windows.resize(whole, 0);
     out.latencies.sort();
     out.ops = out.latencies.len() as u64;
     out
@@ -167,8 +170,8 @@ mod tests {
     #[tokio::test]
     async fn successes_are_counted_in_whole_windows() {
         // Client 0 succeeds every 20 ms and client 1 only fails, for 500 ms in 200 ms windows:
-        // at least two whole windows of at most 10 successes each; the partial last window is
-        // left out and errors are not counted.
+        // two whole windows of at most 10 successes each; the partial last window is left out
+        // and errors are not counted.
         let r = run_windowed(2, Duration::from_millis(500), Duration::from_millis(200), |w, _| async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
             if w == 0 {
@@ -178,11 +181,27 @@ mod tests {
             }
         })
         .await;
-        assert_eq!(r.windows.len(), (r.secs / 0.2) as usize, "{r:?}");
-        assert!(r.windows.len() >= 2, "{r:?}");
-        assert!(r.windows.iter().all(|&n| (1..=10).contains(&n)), "{:?}", r.windows);
+        assert_eq!(r.windows.len(), 2, "{r:?}");
+        assert!(r.windows.iter().all(|&n| n <= 10), "{:?}", r.windows);
         assert!(r.windows.iter().sum::<u64>() <= r.ops, "{r:?}");
         let rates = r.window_ops_per_sec();
         assert!((rates[0] - r.windows[0] as f64 * 5.0).abs() < 1e-9, "{rates:?}");
+    }
+
+    #[tokio::test]
+    async fn windows_without_a_success_are_zeros_not_missing() {
+        // Successes only in the first 150 ms of a 500 ms step: the second window is 0.
+        let started = Instant::now();
+        let r = run_windowed(1, Duration::from_millis(500), Duration::from_millis(200), move |_, _| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if started.elapsed() < Duration::from_millis(150) {
+                Ok(())
+            } else {
+                Err("stalled")
+            }
+        })
+        .await;
+        assert_eq!(r.windows.len(), 2, "{r:?}");
+        assert_eq!(r.windows[1], 0, "{r:?}");
     }
 }

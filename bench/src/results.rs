@@ -279,11 +279,15 @@ pub struct Flatness {
 }
 
 impl Flatness {
-    /// `None` without two windows or with a median of 0.
+    /// `None` without two windows; a step whose median window is 0 (stalled for most of it)
+    /// counts as -100% and 100%, so the worst repeat stays in the figures.
     pub fn of(windows: &[f64]) -> Option<Flatness> {
         let m = median(windows);
-        if windows.len() < 2 || m <= 0.0 {
+        if windows.len() < 2 {
             return None;
+        }
+        if m <= 0.0 {
+            return Some(Flatness { first_pct: -100.0, widest_pct: 100.0 });
         }
         let dev = |x: f64| (x / m - 1.0) * 100.0;
         Some(Flatness {
@@ -354,7 +358,8 @@ mod tests {
         assert_eq!((warming.first_pct, warming.widest_pct), (-50.0, 50.0));
         // A dip in the middle counts too.
         assert_eq!(Flatness::of(&[100.0, 100.0, 40.0, 100.0, 100.0]).unwrap().widest_pct, 60.0);
-        assert!(Flatness::of(&[100.0]).is_none() && Flatness::of(&[0.0, 0.0]).is_none());
+        assert!(Flatness::of(&[100.0]).is_none());
+        assert_eq!(Flatness::of(&[0.0, 0.0, 5.0]), Some(Flatness { first_pct: -100.0, widest_pct: 100.0 }));
     }
 
     #[test]

@@ -232,7 +232,8 @@ public final class OmDriver {
     Arrays.sort(all);
     // Whole windows only; a thread still stuck in a call may bump its count meanwhile (a
     // benign race on a figure that is reported, not checked).
-    int whole = (int) Math.min(maxWindows, (long) (secs * 1e9) / WINDOW_NANOS);
+    // The step's own windows: calls still running after the deadline do not add any.
+    int whole = (int) Math.min(maxWindows, (long) (Math.min(secs, seconds) * 1e9) / WINDOW_NANOS);
     StringBuilder w = new StringBuilder();
     for (int k = 0; k < whole; k++) {
       long sum = 0;

@@ -48,7 +48,7 @@ pub async fn acl_commands_and_inheritance(ring: &SecureRing) {
     );
 
     // A bucket gets its creator's defaults and the volume's DEFAULT entries as ACCESS entries.
-    ok(ring.cli_as("olive", &["sh", "bucket", "create", "/vol/bkt"]));
+    ok(ring.cli_as("olive", &["sh", "bucket", "create", "/vol/bkt", "--layout", "OBJECT_STORE"]));
     assert_eq!(
         getacl(ring, "olive", "bucket", "/vol/bkt"),
         ["user:olive:a[ACCESS]", "group:owners:rl[ACCESS]", "user:carol:rl[ACCESS]"]
