@@ -162,11 +162,8 @@ pub(crate) async fn serve_write(
     mut req: WriteRequest,
 ) -> Result<WriteResponse, ApiError> {
     let op_kind = req.op.kind();
-    // The audit line names the layout the bucket gets, as Ozone's does; the leader fills it in
-    // for the log in `log_op` (this node's default here is only what the line shows).
-    if let WriteOp::CreateBucket { layout, .. } = &mut req.op {
-        layout.get_or_insert(node.settings.default_bucket_layout);
-    }
+    // Before the audit line, which names the layout the bucket gets, as Ozone's does.
+    crate::authz::fill_defaults(&mut req.op, node.settings.default_bucket_layout);
     let action = crate::audit::of_write(&req.op);
     let result = submit(node, who, req).await;
     audit(node, caller, action, &result);

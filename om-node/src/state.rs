@@ -135,16 +135,11 @@ impl OmNode {
         }
     }
 
-    /// The log form of `p`'s write: the layout, owner and creator ACLs of what it creates,
-    /// fixed here on the leader.
+    /// The log form of `p`'s write: the owner and creator ACLs of what it creates, fixed here
+    /// on the leader.
     pub fn log_op(&self, p: &Principal, op: WriteOp) -> crate::command::LogOp {
         let sec = &self.settings.security;
-        let creation = crate::authz::Creation {
-            rights: &sec.creator_rights,
-            security: sec.enabled,
-            default_layout: self.settings.default_bucket_layout,
-        };
-        crate::authz::log_op(op, &Self::caller(p), creation)
+        crate::authz::log_op(op, &Self::caller(p), &sec.creator_rights, sec.enabled)
     }
 
     /// Admin-only operations: with security on, only administrators may run them.

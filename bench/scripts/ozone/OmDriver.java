@@ -230,9 +230,8 @@ public final class OmDriver {
     }
     int total = all.length;
     Arrays.sort(all);
-    // Whole windows only; a thread still stuck in a call may bump its count meanwhile (a
-    // benign race on a figure that is reported, not checked).
-    // The step's own windows: calls still running after the deadline do not add any.
+    // The step's own whole windows: calls still running after the deadline add none. A thread
+    // still stuck in a call may bump its count meanwhile (a benign race on a reported figure).
     int whole = (int) Math.min(maxWindows, (long) (Math.min(secs, seconds) * 1e9) / WINDOW_NANOS);
     StringBuilder w = new StringBuilder();
     for (int k = 0; k < whole; k++) {

@@ -1,7 +1,7 @@
 //! What the leader fixes about a write's new object before proposing it: a bucket's layout when
-//! the request names none (`ozone.default.bucket.layout`), its owner and its creator's default
-//! ACLs (Ozone's `OzoneAclUtil.getDefaultAclList`: the creator gets
-//! `ozone.om.user.rights`, the creator's first group `ozone.om.group.rights`). What parents hand
+//! the request names none ([`fill_defaults`]), its owner and its creator's default ACLs
+//! (Ozone's `OzoneAclUtil.getDefaultAclList`: the creator gets `ozone.om.user.rights`, the
+//! creator's first group `ozone.om.group.rights`). What parents hand
 //! down (their DEFAULT ACLs) is added when the write is applied, from the state it applies to.
 //!
 //! A volume's defaults are its owner's, not the caller's (Ozone builds them for the owner); the
@@ -19,22 +19,17 @@ use crate::namespace::DEFAULT_VOLUME_OWNER;
 
 use super::Caller;
 
-/// What [`log_op`] fixes a write's new object with: the node's settings.
-#[derive(Debug, Clone, Copy)]
-pub struct Creation<'a> {
-    pub rights: &'a CreatorRights,
-    pub security: bool,
-    pub default_layout: BucketLayout,
-}
-
-/// The log form of a client's write, with the layout, owner and creator ACLs of what it
-/// creates.
-pub fn log_op(mut op: WriteOp, caller: &Caller<'_>, creation: Creation<'_>) -> LogOp {
-    let Creation { rights, security, default_layout } = creation;
-    // On the leader, so every replica applies the same layout whatever its own configuration.
-    if let WriteOp::CreateBucket { layout, .. } = &mut op {
+/// Fills in what a request left to the ring's settings: a bucket's layout
+/// (`ozone.default.bucket.layout`). Called once, where a write enters the node, before it is
+/// audited and proposed: only a leader proposes, so every replica applies the leader's choice.
+pub fn fill_defaults(op: &mut WriteOp, default_layout: BucketLayout) {
+    if let WriteOp::CreateBucket { layout, .. } = op {
         layout.get_or_insert(default_layout);
     }
+}
+
+/// The log form of a client's write, with the owner and creator ACLs of what it creates.
+pub fn log_op(op: WriteOp, caller: &Caller<'_>, rights: &CreatorRights, security: bool) -> LogOp {
     let defaults = |user: &str, groups: &[String]| rights.default_acls(user, groups).unwrap_or_default();
     // With security off the caller is a stand-in, not a user: it gets no entries.
     let creator = || if security { defaults(caller.user, caller.groups) } else { Vec::new() };
@@ -84,10 +79,6 @@ pub fn log_op(mut op: WriteOp, caller: &Caller<'_>, creation: Creation<'_>) -> L
 mod tests {
     use super::*;
 
-    fn with(rights: &CreatorRights, security: bool) -> Creation<'_> {
-        Creation { rights, security, default_layout: BucketLayout::FileSystemOptimized }
-    }
-
     fn acls_of(op: &LogOp) -> Vec<String> {
         let acls = match op {
             LogOp::CreateVolume { acls, .. } | LogOp::CreateBucket { acls, .. } | LogOp::OpenKey { acls, .. } => acls,
@@ -101,10 +92,10 @@ mod tests {
         let groups = vec!["dev".to_string(), "ops".to_string()];
         let bob = Caller { user: "bob", groups: &groups };
         let rights = CreatorRights::default();
-        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, with(&rights, true));
+        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rights, true);
         assert_eq!(acls_of(&op), ["user:bob:a[ACCESS]", "group:dev:rl[ACCESS]"]);
         assert!(matches!(&op, LogOp::CreateBucket { owner: Some(o), .. } if o == "bob"));
-        let op = log_op(WriteOp::create_volume("v"), &bob, with(&rights, true));
+        let op = log_op(WriteOp::create_volume("v"), &bob, &rights, true);
         assert!(matches!(&op, LogOp::CreateVolume { owner: Some(o), .. } if o == "bob"));
         assert_eq!(acls_of(&op), ["user:bob:a[ACCESS]", "group:dev:rl[ACCESS]"]);
         let for_alice = WriteOp::CreateVolume {
@@ -114,32 +105,29 @@ mod tests {
             quota_in_namespace: None,
             metadata: Default::default(),
         };
-        assert_eq!(acls_of(&log_op(for_alice, &bob, with(&rights, true))), ["user:alice:a[ACCESS]"]);
+        assert_eq!(acls_of(&log_op(for_alice, &bob, &rights, true)), ["user:alice:a[ACCESS]"]);
         // Security off: the owner stays as asked (the node's default), and its defaults are used;
         // the unauthenticated caller gets nothing.
-        let op = log_op(WriteOp::create_volume("v"), &bob, with(&rights, false));
+        let op = log_op(WriteOp::create_volume("v"), &bob, &rights, false);
         assert!(matches!(&op, LogOp::CreateVolume { owner: None, .. }));
         assert_eq!(acls_of(&op), ["user:hadoop:a[ACCESS]"]);
-        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, with(&rights, false));
+        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rights, false);
         assert!(matches!(&op, LogOp::CreateBucket { owner: None, .. }));
         assert!(acls_of(&op).is_empty());
         let rw = CreatorRights::from_config(Some("READ,WRITE"), Some("READ")).unwrap();
-        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, with(&rw, true));
+        let op = log_op(WriteOp::create_bucket("v", "b"), &bob, &rw, true);
         assert_eq!(acls_of(&op), ["user:bob:rw[ACCESS]", "group:dev:r[ACCESS]"]);
-        assert!(acls_of(&log_op(WriteOp::DeleteVolume { volume: "v".into() }, &bob, with(&rights, true))).is_empty());
+        assert!(acls_of(&log_op(WriteOp::DeleteVolume { volume: "v".into() }, &bob, &rights, true)).is_empty());
     }
 
     #[test]
     fn a_bucket_without_a_layout_gets_the_configured_default_and_a_named_one_stays() {
-        let bob = Caller { user: "bob", groups: &[] };
-        let rights = CreatorRights::default();
-        let layout_of = |op: WriteOp, default_layout| match log_op(
-            op,
-            &bob,
-            Creation { rights: &rights, security: false, default_layout },
-        ) {
-            LogOp::CreateBucket { layout, .. } => layout,
-            other => panic!("{other:?}"),
+        let layout_of = |mut op: WriteOp, default_layout| {
+            fill_defaults(&mut op, default_layout);
+            match op {
+                WriteOp::CreateBucket { layout, .. } => layout,
+                other => panic!("{other:?}"),
+            }
         };
         let unnamed = || {
             let mut op = WriteOp::create_bucket("v", "b");

@@ -37,7 +37,7 @@ use std::collections::BTreeSet;
 use om_client::acl::{grants, AclRight, OzoneAcl};
 use om_client::wire::{ApiError, ErrorCode};
 
-pub use creation::{log_op, Creation};
+pub use creation::{fill_defaults, log_op};
 pub use request::{check_read, check_write, Context};
 pub use table::{bucket_right_for_key, rights_table_markdown, volume_right_for_bucket, Op, Resource, Rule};
 
