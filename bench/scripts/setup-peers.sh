@@ -9,6 +9,11 @@
 # Cached results are reused; a second run returns at once.
 # Env: OMRING_CACHE (default ~/.cache/omring), GO, MVN, ONLY (space list of etcd|ozone|python).
 set -euo pipefail
+# Our KEY=path lines are the only thing on stdout (callers parse or eval it): everything the
+# installers print goes to stderr. Maven writes colour codes to stdout even with -B -q, and a
+# line starting with them was not parsed (a fresh machine's first `make test` failed on it).
+exec 3>&1 1>&2
+out() { echo "$1" >&3; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${OMRING_CACHE:-$HOME/.cache/omring}
 ONLY=${ONLY:-"etcd ozone python"}
@@ -22,7 +27,7 @@ if [[ " $ONLY " == *" etcd "* ]]; then
   ETCD_BIN=$CACHE/bench-etcd-$ETCD_VERSION-benchmark-$TOOL_VERSION/bin
   "$GO_TOOL" build "$HERE/etcd-wrapper" "$ETCD_BIN" \
     etcd=go.etcd.io/etcd/server/v3 benchmark=go.etcd.io/etcd/v3/tools/benchmark >/dev/null
-  echo "ETCD_BIN=$ETCD_BIN"
+  out "ETCD_BIN=$ETCD_BIN"
 fi
 
 if [[ " $ONLY " == *" ozone "* ]]; then
@@ -50,17 +55,17 @@ if [[ " $ONLY " == *" ozone "* ]]; then
     # Ozone $OZONE_VERSION's POMs name a parent, hdds-hadoop-dependency-client, that Maven Central
     # does not have; without it no Maven build can read their dependencies. Install a stand-in
     # (ozone/missing-parent.pom.in) into the local repository, only when Central lacks it.
-    if ! "$MVN" -B -q dependency:get -Dtransitive=false \
+    if ! "$MVN" -B -q -Dstyle.color=never dependency:get -Dtransitive=false \
         -Dartifact="org.apache.ozone:hdds-hadoop-dependency-client:$OZONE_VERSION:pom" >/dev/null 2>&1; then
       log "org.apache.ozone:hdds-hadoop-dependency-client:$OZONE_VERSION is not on Maven Central: installing a stand-in parent POM"
       stand_in=$(mktemp --suffix=.pom)
       sed "s/@VERSION@/$OZONE_VERSION/g" "$HERE/ozone/missing-parent.pom.in" > "$stand_in"
-      "$MVN" -B -q install:install-file -Dfile="$stand_in" -DpomFile="$stand_in" -Dpackaging=pom
+      "$MVN" -B -q -Dstyle.color=never install:install-file -Dfile="$stand_in" -DpomFile="$stand_in" -Dpackaging=pom
       rm -f "$stand_in"
     fi
     log "resolving Apache Ozone $OZONE_VERSION from Maven Central ..."
     rm -rf "$OZONE_LIB"
-    (cd "$HERE/ozone" && nice -n 10 "$MVN" -B -q dependency:copy-dependencies -DincludeScope=runtime \
+    (cd "$HERE/ozone" && nice -n 10 "$MVN" -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
       -DoutputDirectory="$OZONE_LIB")
     echo "$POM_SUM" > "$OZONE_HOME/.complete"
   fi
@@ -73,8 +78,8 @@ if [[ " $ONLY " == *" ozone "* ]]; then
     [[ -f $OZONE_DRIVER/OmDriver.class ]] || { log "compiling OmDriver.java failed"; exit 1; }
   fi
   flock -u 9
-  echo "OZONE_LIB=$OZONE_LIB"
-  echo "OZONE_DRIVER=$OZONE_DRIVER"
+  out "OZONE_LIB=$OZONE_LIB"
+  out "OZONE_DRIVER=$OZONE_DRIVER"
 fi
 
 if [[ " $ONLY " == *" python "* ]]; then
@@ -84,5 +89,5 @@ if [[ " $ONLY " == *" python "* ]]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q matplotlib
   fi
-  echo "PYTHON=$VENV/bin/python"
+  out "PYTHON=$VENV/bin/python"
 fi
