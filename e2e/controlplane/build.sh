@@ -74,7 +74,7 @@ cni_pkgs=(bridge=github.com/containernetworking/plugins/plugins/main/bridge
 "$GO_TOOL" build --ldflags "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=v$CNI_VERSION" \
   "$HERE/cni-wrapper" "$NODE_BIN" "${cni_pkgs[@]}" >/dev/null
 "$GO_TOOL" build --ldflags "-X github.com/coredns/coredns/coremain.GitCommit=v$COREDNS_VERSION" \
-  "$HERE/coredns-wrapper" "$NODE_BIN" coredns=github.com/coredns/coredns >/dev/null
+  "$HERE/coredns-wrapper" "$NODE_BIN" coredns=./coredns >/dev/null
 "$GO_TOOL" build --ldflags "-X main.VERSION=v$LPP_VERSION" \
   "$HERE/storage-wrapper" "$NODE_BIN" local-path-provisioner=github.com/rancher/local-path-provisioner >/dev/null
 "$GO_TOOL" build "$HERE/node-tools" "$NODE_BIN" pause=./pause volume-helper=./volume-helper >/dev/null

@@ -11,6 +11,8 @@ OMRING_K8S_BIN="${OMRING_CACHE:-$HOME/.cache/omring}/k8s-$K8S_VERSION-etcd-$ETCD
 # each in its own versioned directory (kubelet and kube-proxy share OMRING_K8S_BIN).
 CNI_VERSION=$("$_go_tool" version "$_cp_dir/cni-wrapper" github.com/containernetworking/plugins)
 COREDNS_VERSION=$("$_go_tool" version "$_cp_dir/coredns-wrapper" github.com/coredns/coredns)
-NODE_TOOLS_VERSION=$(cd "$_cp_dir/node-tools" && cat go.mod ./*/main.go | sha256sum | cut -c1-12)
+# Our own Go code among the node binaries (node-tools, CoreDNS's plugin list): any change to it
+# is a new cache directory.
+NODE_TOOLS_VERSION=$(cd "$_cp_dir" && cat node-tools/go.mod node-tools/*/main.go coredns-wrapper/coredns/main.go | sha256sum | cut -c1-12)
 LPP_VERSION=$("$_go_tool" version "$_cp_dir/storage-wrapper" github.com/rancher/local-path-provisioner)
 OMRING_NODE_BIN="${OMRING_CACHE:-$HOME/.cache/omring}/nodes-cni-$CNI_VERSION-coredns-$COREDNS_VERSION-lpp-$LPP_VERSION-tools-$NODE_TOOLS_VERSION/bin"
