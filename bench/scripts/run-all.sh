@@ -20,7 +20,9 @@ if [ "$OUT" = bench/results ] && [ -n "$(git status --porcelain)" ]; then
   exit 1
 fi
 
-eval "$(bench/scripts/setup-peers.sh)"
+# Not `eval "$(...)"`: eval of an empty string succeeds, so a failed install would not stop the run.
+PEERS=$(bench/scripts/setup-peers.sh)
+eval "$PEERS"
 # The whole workspace, as `make build` does: a subset would resolve features differently and
 # compile RocksDB again.
 cargo build --workspace --all-targets
