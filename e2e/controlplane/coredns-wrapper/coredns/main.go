@@ -2,7 +2,7 @@
 // (e2e/nodes/manifests/coredns.yaml), plus log for debugging. CoreDNS's own main links all
 // of its ~60 plugins, cloud DNS providers and tracers included; building those was the longest
 // Go build of a cold CI run. A Corefile naming another plugin fails at start with CoreDNS's
-// "unknown directive" error, so a plugin missing here cannot go unnoticed.
+// "Unknown directive" error, so a plugin missing here cannot go unnoticed.
 package main
 
 import (
@@ -18,9 +18,12 @@ import (
 	_ "github.com/coredns/coredns/plugin/reload"
 )
 
-// The plugins above in CoreDNS's own order (core/dnsserver/zdirectives.go): a request passes
-// them top to bottom.
-var directives = []string{"reload", "ready", "health", "errors", "log", "cache", "kubernetes"}
+// Every plugin compiled in, in CoreDNS's own order (core/dnsserver/zdirectives.go): a request
+// passes them top to bottom. metadata, prometheus and transfer come in as dependencies of the
+// ones above and cost nothing more, so a Corefile may name them too.
+var directives = []string{
+	"metadata", "reload", "ready", "health", "prometheus", "errors", "log", "cache", "transfer", "kubernetes",
+}
 
 func init() { dnsserver.Directives = directives }
 
