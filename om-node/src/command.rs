@@ -121,6 +121,11 @@ pub enum LogOp {
     Prepare,
     /// `admin om cancelprepare`: writes are taken again.
     CancelPrepare,
+    /// Ozone's `EchoRPC` with `readOnly = false` (freon `om-echo --ratis`): replicated and
+    /// applied like a write, and changes nothing, not even the retry cache (see
+    /// [`crate::echo`]).
+    #[strum(serialize = "EchoRPC")]
+    Echo,
 }
 
 impl LogOp {

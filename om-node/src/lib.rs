@@ -3,7 +3,7 @@
 //!
 //! Modules depend on each other in one direction only:
 //! `types`, `command` → `store`, `namespace` → `security` → `settings` → `state` (the shared
-//! [`OmNode`]) → `propose`, `admin`, `prepare`, `network`, `listener`, `server` → `hrpc` (Ozone's Hadoop
+//! [`OmNode`]) → `propose`, `admin`, `prepare`, `echo`, `network`, `listener`, `server` → `hrpc` (Ozone's Hadoop
 //! RPC on the client port) → `run` ([`start_node`], [`run`]) → `cli` → the binary.
 
 pub mod admin;
@@ -12,6 +12,7 @@ pub mod authz;
 pub mod breakage;
 pub mod cli;
 pub mod command;
+pub mod echo;
 pub mod hrpc;
 pub mod listener;
 pub mod metrics;

@@ -152,7 +152,7 @@ mod tests {
             keys: vec![OpenKeyId { volume: "v".into(), bucket: "b".into(), key: "dir/k".into(), client_id: 5 }],
             created_before_ms: 1_000,
         });
-        ops.extend([LogOp::Prepare, LogOp::CancelPrepare]);
+        ops.extend([LogOp::Prepare, LogOp::CancelPrepare, LogOp::Echo]);
         ops.into_iter()
             .enumerate()
             .map(|(i, op)| Command {
@@ -197,6 +197,7 @@ mod tests {
             "SetBucketProperty",
             "Prepare",
             "CancelPrepare",
+            "EchoRPC",
         ];
         let mut seen = std::collections::BTreeSet::new();
         let target = om_client::wire::AclTarget::Volume { volume: "v".into() };

@@ -267,6 +267,24 @@ async fn ozone_shell_and_admin_work_against_the_ring() {
         other => panic!("freon's buckets: {other:?}"),
     }
 
+    // freon om-echo: EchoRPC with a 1 KiB payload each way, answered by the leader; with
+    // --ratis every echo is a Raft entry (coalesced), so the leader's log grows.
+    let leader_log = || async {
+        let statuses = ring.client().ring_status().await;
+        let leader = statuses.iter().filter_map(|(_, s)| s.as_ref().ok()).find(|s| s.role == Role::Leader);
+        leader.map(|s| s.last_log_index).expect("a leader")
+    };
+    let echo = ["om-echo", "-n", "200", "-t", "4", "--payload-req", "1", "--payload-resp", "1"];
+    let before = leader_log().await;
+    ok("freon om-echo", cli.freon(&echo));
+    let read_only = leader_log().await;
+    ok("freon om-echo --ratis", cli.freon(&[&echo[..], &["--ratis"]].concat()));
+    let after = leader_log().await;
+    assert!(
+        after > read_only,
+        "om-echo --ratis left the leader's log at {after} (it was {read_only}, {before} before)"
+    );
+
     // The upgrade flow. Ozone's `admin om prepare` polls each OM by host name on the default
     // port (OmUtils.getOmHostsFromConfig), which this ring's free ports are not, so the prepare
     // goes through omring's CLI; Ozone's client then sees writes refused with Ozone's code, and

@@ -325,6 +325,13 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
         cmd @ (31..=36 | 38 | 111 | 126) => super::keys::handle(cx, cmd, req, &mut resp).await?,
         cmd @ (13 | 75..=78) => super::acls::handle(cx, cmd, req, &mut resp).await?,
         cmd @ (70 | 74 | 129) => super::fs::handle(cx, cmd, req, &mut resp).await?,
+        110 => {
+            // freon `om-echo`: through Raft with `--ratis` (readOnly false), else answered here.
+            let r = req.echo_rpc_request.as_ref().ok_or_else(|| missing("EchoRPCRequest"))?;
+            let size = crate::echo::payload_size(r.payload_size_resp)?;
+            crate::echo::echo(cx.node, cx.request_id.clone(), !r.read_only.unwrap_or(true)).await?;
+            resp.echo_rpc_response = Some(om::EchoRpcResponse { payload: Some(vec![0; size]) });
+        }
         117 => {
             // `ozone admin om transfer -n NODE | -r`: answered once the new leader is known.
             let r =
@@ -340,7 +347,7 @@ async fn handle(cx: &Ctx<'_>, req: &om::OmRequest) -> Result<om::OmResponse, Ref
                 "omring does not serve {name} over Hadoop RPC yet (served: ServiceList, volume and bucket \
                  create/info/list/delete, SetVolumeProperty, SetBucketProperty, CheckVolumeAccess, empty-key CreateKey/CommitKey, \
                  LookupKey, GetKeyInfo, ListKeys, ListKeysLight, GetFileStatus, ListStatus, ListStatusLight, DeleteKey, DeleteKeys, RenameKey, AddAcl, \
-                 RemoveAcl, SetAcl, GetAcl, TransferLeadership, Prepare, PrepareStatus, CancelPrepare, \
+                 RemoveAcl, SetAcl, GetAcl, TransferLeadership, EchoRPC, Prepare, PrepareStatus, CancelPrepare, \
                  FinalizeUpgradeProgress)"
             )));
         }

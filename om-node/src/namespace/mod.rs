@@ -156,6 +156,15 @@ impl Tx<'_> {
 /// Applies one command: returns the client's answer and the table mutations.
 /// An error answer changes nothing but the retry cache.
 pub fn execute(view: &dyn TableRead, cmd: &Command, txn: TxnId) -> (CommandResult, Vec<Mutation>) {
+    if cmd.op == LogOp::Echo {
+        // No row, not even a retry row: an echo applied twice is still nothing.
+        let result = prepare::gate(view, &cmd.op).map(|()| WriteResponse {
+            outcome: WriteOutcome::Noop,
+            log_index: txn.log_index,
+            replayed: false,
+        });
+        return (result, Vec::new());
+    }
     if let Some(cached) = view
         .get(Table::RetryCache, cmd.request_id.as_bytes())
         .ok()
@@ -244,5 +253,6 @@ fn run(tx: &mut Tx<'_>, op: &LogOp) -> Result<WriteOutcome, ApiError> {
         LogOp::SetAcl { target, acls } => acl::change(tx, target, acl::Edit::Set(acls)),
         LogOp::Prepare => prepare::prepare(tx),
         LogOp::CancelPrepare => prepare::cancel(tx),
+        LogOp::Echo => Ok(WriteOutcome::Noop),
     }
 }

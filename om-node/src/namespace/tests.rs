@@ -293,3 +293,15 @@ fn a_prepared_ring_refuses_every_write_until_cancelled() {
     assert_eq!(prepare_state(Some(5), Some(4)).status, om_client::wire::PrepareStatus::PrepareGateEnabled);
     assert_eq!(prepare_state(Some(5), Some(5)).status, om_client::wire::PrepareStatus::PrepareCompleted);
 }
+
+#[test]
+fn an_echo_changes_no_row_and_is_refused_when_prepared() {
+    let mut r = Ring::new();
+    let cmd = Command { request_id: "echo-1".into(), op: LogOp::Echo, now_ms: 1, open_client_id: 0 };
+    let (res, muts) = execute(&r.tables, &cmd, TxnId::single(4));
+    assert_eq!(res.unwrap(), WriteResponse { outcome: WriteOutcome::Noop, log_index: 4, replayed: false });
+    assert!(muts.is_empty(), "an echo wrote {muts:?}");
+    r.write(LogOp::Prepare).unwrap();
+    let e = r.write(LogOp::Echo).unwrap_err();
+    assert_eq!(e.message, "Cannot apply write request EchoRPC when OM is in prepare mode.");
+}

@@ -68,6 +68,8 @@ pub struct OmRequest {
     pub set_acl_request: Option<AclChangeRequest>,
     #[prost(message, optional, tag = "78")]
     pub get_acl_request: Option<GetAclRequest>,
+    #[prost(message, optional, tag = "110")]
+    pub echo_rpc_request: Option<EchoRpcRequest>,
     #[prost(message, optional, tag = "111")]
     pub get_key_info_request: Option<KeyArgsRequest>,
     #[prost(message, optional, tag = "117")]
@@ -145,6 +147,8 @@ pub struct OmResponse {
     pub prepare_status_response: Option<PrepareStatusResponse>,
     #[prost(message, optional, tag = "58")]
     pub cancel_prepare_response: Option<Empty>,
+    #[prost(message, optional, tag = "110")]
+    pub echo_rpc_response: Option<EchoRpcResponse>,
     #[prost(message, optional, tag = "111")]
     pub get_key_info_response: Option<GetKeyInfoResponse>,
     #[prost(message, optional, tag = "117")]
@@ -761,4 +765,23 @@ pub struct BucketArgs {
     pub quota_in_namespace: Option<u64>,
     #[prost(string, optional, tag = "10")]
     pub owner_name: Option<String>,
+}
+
+/// `EchoRPCRequest` (freon `om-echo`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoRpcRequest {
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub payload_req: Option<Vec<u8>>,
+    #[prost(int32, optional, tag = "2")]
+    pub payload_size_resp: Option<i32>,
+    /// Ozone's default is true: only `om-echo --ratis` sends false.
+    #[prost(bool, optional, tag = "3")]
+    pub read_only: Option<bool>,
+}
+
+/// `EchoRPCResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoRpcResponse {
+    #[prost(bytes = "vec", optional, tag = "1")]
+    pub payload: Option<Vec<u8>>,
 }
