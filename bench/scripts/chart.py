@@ -17,6 +17,7 @@ PANELS = [
     ("bucket-create", "Bucket create"),
     ("write-256B", "Single replicated 256-byte write"),
     ("linearizable-read", "Linearizable read"),
+    ("om-echo", "freon om-echo --ratis (a log entry, no state change)"),
 ]
 STYLE = {
     "omring": ("omring", "tab:blue", "o"),
@@ -30,7 +31,8 @@ STYLE = {
 def main(src, dst):
     with open(src) as f:
         res = json.load(f)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8))
+    axes.flat[-1].set_visible(False)
     for ax, (workload, title) in zip(axes.flat, PANELS):
         for system, (label, color, marker) in STYLE.items():
             # Every repeat of a step: the line joins the medians, the bar spans min to max.

@@ -12,9 +12,10 @@ cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=${OUT:-bench/results}
 
-# The committed summary must be figures of a commit: refuse a dirty tree unless the results go
-# elsewhere (OUT=/tmp/x make bench-compare).
-if [ "$OUT" = bench/results ] && [ -n "$(git status --porcelain)" ]; then
+# Committed results (bench/results and directories under it) must be figures of a commit: refuse
+# a dirty tree unless the results go elsewhere (OUT=/tmp/x make bench-compare).
+case "$OUT" in bench/results | bench/results/*) committed=1 ;; *) committed=0 ;; esac
+if [ "$committed" = 1 ] && [ -n "$(git status --porcelain)" ]; then
   echo "refusing to write bench/results from a tree with uncommitted changes (git status);" \
        "commit first, or set OUT to another directory" >&2
   exit 1

@@ -27,6 +27,7 @@ log4j.appender.stderr.layout.ConversionPattern=%d{ISO8601} %p %c{1}: %m%n
 log4j.logger.org.apache.hadoop.ozone.om=INFO
 log4j.logger.org.apache.hadoop.hdds.scm.server=INFO
 log4j.logger.org.apache.hadoop.ozone.freon=INFO
+log4j.logger.metrics=INFO
 log4j.logger.org.apache.hadoop.io.retry.RetryInvocationHandler=ERROR
 ";
 

@@ -26,7 +26,7 @@ enum Cmd {
         #[arg(long, default_value = "1,16,64,256")]
         clients: String,
         /// Comma list of workloads (key-create-commit, bucket-create, write-256B,
-        /// linearizable-read); default all.
+        /// linearizable-read, om-echo); default all.
         #[arg(long, default_value = "")]
         workloads: String,
         /// Seconds per workload step (steady state: at least 60).

@@ -85,6 +85,69 @@ fn ratio_cell(r: &Results, ours: &str, theirs: &str, w: &str, c: usize) -> Strin
     }
 }
 
+/// The same client on both rings: Ozone 2.2.0's freon with the same arguments and client
+/// settings, over Hadoop RPC, with its own percentiles.
+fn freon_table(s: &mut String, r: &Results, clients: &[usize]) {
+    let generators = [(KEY, "omkg"), (BUCKET, "ombg"), (ECHO, "om-echo --ratis")];
+    let mut lines = Vec::new();
+    for (w, generator) in generators {
+        for &c in clients {
+            let (ours, theirs) = (r.row(OMRING_FREON, w, c), r.row(OZONE_FREON, w, c));
+            if ours.is_none() && theirs.is_none() {
+                continue;
+            }
+            let (ours, theirs) = (ours.as_ref(), theirs.as_ref());
+            lines.push(format!(
+                "| {generator} | {c} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} |",
+                spread(r, OMRING_FREON, w, c),
+                f(ours.and_then(|x| x.p50_ms), 2),
+                f(ours.and_then(|x| x.p99_ms), 2),
+                spread(r, OZONE_FREON, w, c),
+                f(theirs.and_then(|x| x.p50_ms), 2),
+                f(theirs.and_then(|x| x.p99_ms), 2),
+                ratio_cell(r, OMRING_FREON, OZONE_FREON, w, c),
+                f(ours.and_then(|x| x.cpu_s_per_1k), 3),
+                f(theirs.and_then(|x| x.cpu_s_per_1k), 3),
+                rss(ours),
+                rss(theirs),
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## freon against both rings\n");
+    let _ = writeln!(
+        s,
+        "Ozone 2.2.0's freon, the same arguments and ozone-site.xml client settings, against each ring \
+         over Hadoop RPC: equal client work on both sides. `om-echo --ratis` writes a log entry that \
+         changes nothing (Ozone: through Ratis and the double buffer; omring: through its proposal queue, \
+         Raft and apply), so it is the ceiling of a replicated write on each ring. ops/s is freon's count \
+         over its whole-second total time; p50/p99 come from freon's timer (a decaying sample of 1,028 \
+         operations), the median over the repeats.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| freon | clients | omring ops/s | p50 ms | p99 ms | Ozone OM ops/s | p50 ms | p99 ms | omring / Ozone | \
+         server CPU s per 1k ops (omring / Ozone) | max RSS MiB per node (omring / Ozone) |\n|{}",
+        "---|".repeat(11)
+    );
+    for l in lines {
+        let _ = writeln!(s, "{l}");
+    }
+    let errs: Vec<String> = r
+        .rows
+        .iter()
+        .filter(|x| x.system == OMRING_FREON || x.system == OZONE_FREON)
+        .filter(|x| x.errors > 0 || x.note.is_some())
+        .map(|x| format!("{} {} at {} clients: {}", x.system, x.workload, x.clients, x.note.as_deref().unwrap_or("")))
+        .collect();
+    if !errs.is_empty() {
+        let _ = writeln!(s, "\nErrors/notes: {}", errs.join("; "));
+    }
+    let _ = writeln!(s);
+}
+
 /// Whether each step's throughput was flat: its 10 s windows against the step's own median.
 fn steady_state(s: &mut String, r: &Results, clients: &[usize]) {
     let mut lines = Vec::new();
@@ -221,21 +284,16 @@ pub fn render(r: &Results) -> String {
     let clients = clients_of(r);
     for (w, peer, label) in COMPARISONS {
         let _ = writeln!(s, "## {}\n", workload_title(w));
-        let freon = *w == KEY || *w == BUCKET;
         let _ = write!(
             s,
             "| clients | omring ops/s | p50 ms | p99 ms | {label} ops/s | p50 ms | p99 ms | omring / {label} |"
         );
-        if freon {
-            let _ = write!(s, " freon vs omring ops/s | freon vs Ozone ops/s | freon: omring / Ozone |");
-        }
         let _ = writeln!(
             s,
             " server CPU s per 1k ops (omring / {label}) | load generator CPU s per 1k ops (omring / {label}) | \
              max RSS MiB per node (omring / {label}) |"
         );
-        let cols = if freon { 14 } else { 11 };
-        let _ = writeln!(s, "|{}", "---|".repeat(cols));
+        let _ = writeln!(s, "|{}", "---|".repeat(11));
         for &c in &clients {
             let (ours, theirs) = (r.row(OMRING, w, c), r.row(peer, w, c));
             let (ours, theirs) = (ours.as_ref(), theirs.as_ref());
@@ -253,15 +311,6 @@ pub fn render(r: &Results) -> String {
                 f(theirs.and_then(|x| x.p99_ms), 2),
                 ratio_cell(r, OMRING, peer, w, c),
             );
-            if freon {
-                let _ = write!(
-                    s,
-                    " {} | {} | {} |",
-                    spread(r, OMRING_FREON, w, c),
-                    spread(r, OZONE_FREON, w, c),
-                    ratio_cell(r, OMRING_FREON, OZONE_FREON, w, c)
-                );
-            }
             let _ = writeln!(
                 s,
                 " {} / {} | {} / {} | {} / {} |",
@@ -276,8 +325,8 @@ pub fn render(r: &Results) -> String {
         let errs: Vec<String> = r
             .rows
             .iter()
-            .filter(|x| x.workload == *w)
-            .filter(|x| x.errors > 0 || x.note.as_deref().is_some_and(|n| !n.starts_with("freon prints")))
+            .filter(|x| x.workload == *w && (x.system == OMRING || x.system == *peer))
+            .filter(|x| x.errors > 0 || x.note.is_some())
             .map(|x| {
                 format!(
                     "{} at {} clients: {} errors{}",
@@ -291,16 +340,10 @@ pub fn render(r: &Results) -> String {
         if !errs.is_empty() {
             let _ = writeln!(s, "\nErrors/notes: {}", errs.join("; "));
         }
-        if freon {
-            let _ = writeln!(
-                s,
-                "\nfreon ops/s: freon's own count over its own whole-second total time. The freon columns are \
-                 the same client (Ozone 2.2.0's freon, same arguments and ozone-site.xml client settings) \
-                 against each ring over Hadoop RPC: equal client work on both sides."
-            );
-        }
         let _ = writeln!(s);
     }
+
+    freon_table(&mut s, r, &clients);
 
     steady_state(&mut s, r, &clients);
 
@@ -439,5 +482,33 @@ mod tests {
             x.window_ops_per_sec.clear();
         }
         assert!(!render(&r).contains("## Steady state"));
+    }
+
+    #[test]
+    fn the_freon_table_gives_both_rings_percentiles_and_the_paired_ratio() {
+        let mut r = Results::default();
+        for (system, repeat, ops_per_sec, p99) in [
+            (OMRING_FREON, 0, 1500.0, 6.5),
+            (OZONE_FREON, 0, 300.0, 40.0),
+            (OMRING_FREON, 1, 1400.0, 7.5),
+            (OZONE_FREON, 1, 200.0, 50.0),
+        ] {
+            let mut x = row(system, repeat, Vec::new());
+            x.workload = ECHO.into();
+            x.ops_per_sec = ops_per_sec;
+            x.p50_ms = Some(p99 / 3.0);
+            x.p99_ms = Some(p99);
+            r.rows.push(x);
+        }
+        let text = render(&r);
+        assert!(text.contains("## freon against both rings"), "{text}");
+        // Medians 1450 and 250 ops/s; p99 7.00 and 45.00 ms; per-repeat ratios 5 and 7.
+        assert!(
+            text.contains("| om-echo --ratis | 64 | 1450 (1400–1500) | 2.33 | 7.00 | 250 (200–300) | 15.00 | 45.00 | 6.00 (5.00–7.00) |"),
+            "{text}"
+        );
+        // No freon row: no freon table.
+        r.rows.clear();
+        assert!(!render(&r).contains("## freon against both rings"));
     }
 }

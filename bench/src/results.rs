@@ -11,12 +11,15 @@ pub const KEY: &str = "key-create-commit";
 pub const BUCKET: &str = "bucket-create";
 pub const PUT256: &str = "write-256B";
 pub const READ: &str = "linearizable-read";
+/// freon `om-echo --ratis` on both rings: a replicated entry that changes nothing (the
+/// ceiling of a write, Ozone's own tool for it).
+pub const ECHO: &str = "om-echo";
 
 /// System names.
 pub const OMRING: &str = "omring";
 pub const ETCD: &str = "etcd";
 pub const OZONE: &str = "ozone";
-/// Ozone measured by its own tool (freon), ops/s only.
+/// Ozone measured by its own tool (freon).
 pub const OZONE_FREON: &str = "ozone-freon";
 /// freon (Ozone's own load generator, the same jars and arguments) against omring.
 pub const OMRING_FREON: &str = "omring-freon";
@@ -31,7 +34,7 @@ pub struct Row {
     pub errors: u64,
     pub secs: f64,
     pub ops_per_sec: f64,
-    /// None when the tool does not report latencies (freon).
+    /// None when the tool does not report latencies (freon when its timer line is missing).
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     /// Server CPU seconds (all voters) per 1,000 successful operations.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::etcd::{EtcdCluster, EtcdError};
-use crate::freon::{Freon, FreonError};
+use crate::freon::{Freon, FreonError, FreonRun};
 use crate::omring::{self, OmRing, RingError};
 use crate::ozone::{OzoneCluster, OzoneError};
 use crate::procstat;
@@ -167,9 +167,10 @@ impl Suite {
                 .to_string(),
             "Ozone load: OmDriver.java (this repo) calls the client API freon's generators call (openKey + \
                  commitKey; createBucket; createVolume) from N threads sharing one client, and times every \
-                 operation; freon's own omkg/ombg ops/s are listed beside it (freon 2.2 prints no percentiles). \
-                 The same freon, with the same arguments, also runs against omring (Hadoop RPC on its client \
-                 port): the freon columns compare equal client work. The OM JVMs get a 3 s unmeasured warm-up."
+                 operation. freon (omkg, ombg and `om-echo --ratis`), with the same arguments, runs against both \
+                 rings (omring serves Hadoop RPC on its client port): its table compares equal client work, with \
+                 freon's own p50/p99 (its Dropwizard timer, logged through the `metrics` logger). The OM JVMs get a \
+                 3 s unmeasured warm-up."
                 .to_string(),
             "Ozone from Maven Central: 2.2.1 cannot be resolved (its parent POM org.apache.ozone:ozone:2.2.1 \
                  is not published), so 2.2.0 is used; 2.2.0's POMs name a parent \
@@ -373,7 +374,7 @@ impl Suite {
     }
 }
 
-const ALL_WORKLOADS: &[&str] = &[KEY, BUCKET, PUT256, READ];
+const ALL_WORKLOADS: &[&str] = &[KEY, BUCKET, PUT256, READ, ECHO];
 
 /// One etcd `benchmark` step with `conns` gRPC connections. A short calibration run sizes
 /// `--total` so the step lasts about as long as the others'.
@@ -412,8 +413,10 @@ fn etcd_step(
 
 /// freon's row for workload `w` at `c` threads (key create+commit: `omkg` for the step's
 /// length; bucket create: `ombg`, which ignores the duration, for `sized` buckets, the count
-/// the step's own driver made), with the servers' CPU and RSS; `None` for other workloads.
-/// `run(generator, count, prefix)` runs freon against the system.
+/// the step's own driver made; echo: `om-echo --ratis` for the step's length), with the
+/// servers' CPU and RSS; `None` for other workloads. `run(generator, count, prefix)` runs freon
+/// against the system.
+#[allow(clippy::too_many_arguments)]
 fn freon_row(
     system: &str,
     w: &str,
@@ -422,11 +425,12 @@ fn freon_row(
     pids: &[u32],
     sized: u64,
     tag: &str,
-    run: impl FnOnce(&str, u64, &str) -> Result<(u64, f64), String>,
+    run: impl FnOnce(&str, u64, &str) -> Result<FreonRun, String>,
 ) -> Option<Row> {
     let generator = match w {
         KEY => "omkg",
         BUCKET => "ombg",
+        ECHO => "om-echo",
         _ => return None,
     };
     let mut fr = row(system, w, c, procstat::loadavg());
@@ -434,15 +438,22 @@ fn freon_row(
     let count = if generator == "ombg" { sized.max(c as u64 * 10) } else { 1_000_000_000 };
     // Names are prefix + counter: "frc1r0n" + "60" must not equal "frc16r0n" + "0".
     match run(generator, count, &format!("fr{tag}n")) {
-        Ok((ok, total)) => {
+        Ok(f) => {
             let cpu = procstat::total_cpu(pids) - cpu0;
-            fr.ops = ok;
-            fr.secs = total;
-            fr.ops_per_sec = ok as f64 / total.max(1.0);
-            fr.cpu_s_per_1k = cpu_per_1k(cpu, ok);
+            fr.ops = f.ok;
+            fr.secs = f.secs;
+            fr.ops_per_sec = f.ok as f64 / f.secs.max(1.0);
+            fr.p50_ms = f.p50_ms;
+            fr.p99_ms = f.p99_ms;
+            fr.cpu_s_per_1k = cpu_per_1k(cpu, f.ok);
             fr.rss_mib = procstat::rss_mib(pids);
-            fr.note = Some("freon prints whole seconds and no percentiles".into());
-            log(format!("{system} {generator} t={c}: {ok} in {total} s (step {:?})", s.step));
+            if f.p99_ms.is_none() {
+                fr.note = Some("freon logged no timer line: no percentiles".into());
+            }
+            log(format!(
+                "{system} {generator} t={c}: {} in {} s, p99 {:?} ms (step {:?})",
+                f.ok, f.secs, f.p99_ms, s.step
+            ));
         }
         Err(e) => fr.note = Some(format!("freon failed: {e}")),
     }
@@ -485,7 +496,7 @@ impl System {
 
     fn serves(&self, workload: &str) -> bool {
         match self {
-            System::Omring { .. } => true,
+            System::Omring { freon, .. } => workload != ECHO || freon.is_some(),
             System::Etcd { .. } => workload == PUT256 || workload == READ,
             System::Ozone { .. } => workload != READ,
         }
@@ -499,6 +510,15 @@ impl System {
         match self {
             System::Omring { ring, client, freon } => {
                 let pids = ring.pids();
+                if w == ECHO {
+                    // Served only over Hadoop RPC: freon is the one client of this step.
+                    let freon = freon.as_ref().ok_or_else(|| SuiteError::Missing("om-echo needs freon".into()))?;
+                    return Ok(freon_row(OMRING_FREON, w, c, s, &pids, 0, &tag, |g, n, p| {
+                        freon.run(g, c, s.step.as_secs().max(1), n, p).map_err(|e| e.to_string())
+                    })
+                    .into_iter()
+                    .collect());
+                }
                 let mut r = row(OMRING, w, c, procstat::loadavg());
                 let me = [std::process::id()];
                 let (cpu0, own0) = (procstat::total_cpu(&pids), procstat::total_cpu(&me));
@@ -565,6 +585,13 @@ impl System {
                 };
                 let mut rows = Vec::new();
                 let pids = cluster.om_pids();
+                if w == ECHO {
+                    return Ok(freon_row(OZONE_FREON, w, c, s, &pids, 0, &tag, |g, n, p| {
+                        cluster.freon(g, c, s.step.as_secs().max(1), n, p).map_err(|e| e.to_string())
+                    })
+                    .into_iter()
+                    .collect());
+                }
                 let mut r = row(OZONE, w, c, procstat::loadavg());
                 let drv = [driver.pid()];
                 let (cpu0, drv0) = (procstat::total_cpu(&pids), procstat::total_cpu(&drv));
@@ -764,12 +791,21 @@ impl Suite {
         let s = &self.settings;
         let mut problems = Vec::new();
         for sys in &s.systems {
-            let workloads: &[&str] = match sys.as_str() {
-                OMRING => ALL_WORKLOADS,
-                ETCD => &[PUT256, READ],
-                _ => &[KEY, BUCKET, PUT256],
-            };
-            for w in workloads.iter().filter(|w| s.wants(w)) {
+            let freon_system = if sys == OMRING { OMRING_FREON } else { OZONE_FREON };
+            let with_freon = s.ozone_lib.is_some() && sys != ETCD;
+            // (the row's system, workload): the system's own driver, and freon where it runs.
+            let mut steps: Vec<(&str, &str)> = match sys.as_str() {
+                OMRING => vec![KEY, BUCKET, PUT256, READ],
+                ETCD => vec![PUT256, READ],
+                _ => vec![KEY, BUCKET, PUT256],
+            }
+            .into_iter()
+            .map(|w| (sys.as_str(), w))
+            .collect();
+            if with_freon {
+                steps.extend([KEY, BUCKET, ECHO].map(|w| (freon_system, w)));
+            }
+            for (sys, w) in steps.into_iter().filter(|(_, w)| s.wants(w)) {
                 for &c in &s.clients {
                     match self.results.row(sys, w, c) {
                         Some(r) if r.ops > 0 => {}
