@@ -72,6 +72,15 @@ enum Cmd {
     },
     /// Re-render results.md from results.json in DIR.
     Report { dir: PathBuf },
+    /// Merge the results.json of runs that measured different systems into DIR's results.json
+    /// and results.md (every row of every part; a note names each part's commit).
+    Merge {
+        dir: PathBuf,
+        /// The parts' results.json files, the run whose commit heads the report first; as
+        /// FILE=SYSTEM,SYSTEM to keep only those systems' rows (and freon's against them).
+        #[arg(required = true)]
+        parts: Vec<String>,
+    },
     /// How omring's costs grow with the namespace: scale.json, scale.md, scale.png under --out.
     Scale {
         /// Ascending key counts; each is reached by preloading from the previous one.
@@ -193,6 +202,28 @@ fn main() {
         Cmd::Report { dir } => rerender(&dir, "results.json", "results.md", |json| {
             Results::load(json).map(|r| omring_bench::report::render(&r))
         }),
+        Cmd::Merge { dir, parts } => {
+            let loaded: Result<Vec<_>, ResultsError> = parts
+                .iter()
+                .map(|p| {
+                    let (file, only) = match p.split_once('=') {
+                        Some((f, systems)) => (f, Some(systems.split(',').map(str::to_string).collect())),
+                        None => (p.as_str(), None),
+                    };
+                    Results::load(Path::new(file)).map(|r| (file.to_string(), r, only))
+                })
+                .collect();
+            let saved = loaded.and_then(|parts| Results::merge(parts).save(&dir.join("results.json")));
+            match saved {
+                Ok(()) => rerender(&dir, "results.json", "results.md", |json| {
+                    Results::load(json).map(|r| omring_bench::report::render(&r))
+                }),
+                Err(e) => {
+                    eprintln!("{e}");
+                    1
+                }
+            }
+        }
         Cmd::Run {
             systems,
             clients,

@@ -41,9 +41,13 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> OzoneError {
 pub const SERVICE_ID: &str = "omservice";
 pub use crate::freon::{BUCKET, VOLUME};
 
-/// Heap of each OM JVM. Ozone's guide sizes the OM heap by the namespace it caches; the bench's
-/// namespace (under a million small keys) fits 1 GiB with room, and GC logs show collections.
-pub const OM_HEAP: &str = "1g";
+/// Heap of each OM JVM. Ozone's guide sizes the OM heap by the namespace it caches, and the OM
+/// keeps its whole volume and bucket tables on the heap: at 1 GiB the bucket-create steps (about
+/// 130,000 buckets after two repeats) ran the three OMs into back-to-back full GCs and the
+/// driver stopped getting answers (GC logs of the run of 763c4e8: over 1 GiB live, about 7 KiB
+/// per bucket). Five repeats make up to about 600,000 buckets, so 6 GiB; the GC logs show what
+/// was used, and the RSS columns what it cost.
+pub const OM_HEAP: &str = "6g";
 /// `ozone.om.handler.count.key` for the bench's OMs.
 pub const OM_HANDLERS: usize = 20;
 

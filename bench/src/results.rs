@@ -171,6 +171,60 @@ pub(crate) fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T, ResultsEr
 }
 
 impl Results {
+    /// One report from runs that measured different systems (a phase re-run alone, as
+    /// `make bench-compare` runs Ozone's phase after the others anyway): every row, event and
+    /// note of every part, the first part's fsync probe, and a note per part naming its file,
+    /// commit, start and systems. The first part's commit heads the report.
+    /// A part given with systems keeps only those (and freon's rows against them).
+    pub fn merge(parts: Vec<(String, Results, Option<Vec<String>>)>) -> Results {
+        let mut out = Results::default();
+        for (i, (name, mut part, only)) in parts.into_iter().enumerate() {
+            if let Some(keep) = only {
+                let kept = |system: &str| keep.iter().any(|k| system == k || system == format!("{k}-freon"));
+                let dropped: Vec<String> =
+                    part.rows.iter().filter(|r| !kept(&r.system)).map(|r| r.system.clone()).collect();
+                part.rows.retain(|r| kept(&r.system));
+                part.availability.retain(|a| kept(&a.system));
+                if !dropped.is_empty() {
+                    let mut dropped = dropped;
+                    dropped.sort();
+                    dropped.dedup();
+                    out.notes.push(format!("{name}: its rows of {} are left out of this report", dropped.join(", ")));
+                }
+            }
+            let mut systems: Vec<&str> = part.rows.iter().map(|r| r.system.as_str()).collect();
+            systems.sort_unstable();
+            systems.dedup();
+            out.notes.push(format!(
+                "Merged part {}: {name}, commit {}{}, started {}, rows of {}; its command: {}",
+                i + 1,
+                part.meta.git_commit,
+                if part.meta.git_dirty { " (dirty)" } else { "" },
+                part.meta.started,
+                systems.join(", "),
+                part.meta.command
+            ));
+            if i == 0 {
+                out.meta = part.meta.clone();
+                out.fsync = part.fsync.clone();
+            } else {
+                out.meta.git_dirty |= part.meta.git_dirty;
+                out.meta.load_at_end = part.meta.load_at_end.clone();
+                for kv in part.meta.versions.iter().chain(&part.meta.settings) {
+                    let list =
+                        if part.meta.versions.contains(kv) { &mut out.meta.versions } else { &mut out.meta.settings };
+                    if !list.contains(kv) {
+                        list.push(kv.clone());
+                    }
+                }
+            }
+            out.rows.extend(part.rows);
+            out.availability.extend(part.availability);
+            out.notes.extend(part.notes);
+        }
+        out
+    }
+
     pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
         save_json(self, path)
     }
@@ -400,5 +454,30 @@ mod tests {
         assert_eq!(r.paired_ratio(OMRING, ETCD, KEY, 4), Some((2.0, 1.0, 3.0)));
         assert!(r.row(OMRING, KEY, 5).is_none());
         assert_eq!(median(&[1.0, 4.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn a_merge_keeps_the_chosen_systems_of_each_part_and_names_every_part() {
+        let part = |commit: &str, systems: &[&str]| {
+            let mut r = Results::default();
+            r.meta.git_commit = commit.into();
+            r.rows = systems.iter().map(|s| rep(s, 0, 10.0, 1.0)).collect();
+            r.availability = systems.iter().map(|s| Availability::new(s, "kill-leader")).collect();
+            r
+        };
+        let first = part("aaa", &[OMRING, OMRING_FREON, OZONE, OZONE_FREON]);
+        let second = part("bbb", &[OZONE, OZONE_FREON]);
+        let keep = Some(vec![OMRING.to_string()]);
+        let m = Results::merge(vec![("one".into(), first, keep), ("two".into(), second, None)]);
+        let systems: Vec<&str> = m.rows.iter().map(|r| r.system.as_str()).collect();
+        assert_eq!(systems, [OMRING, OMRING_FREON, OZONE, OZONE_FREON]);
+        assert_eq!(m.availability.len(), 4);
+        assert_eq!(m.meta.git_commit, "aaa");
+        assert!(
+            m.notes.iter().any(|n| n == "one: its rows of ozone, ozone-freon are left out of this report"),
+            "{:?}",
+            m.notes
+        );
+        assert!(m.notes.iter().any(|n| n.starts_with("Merged part 2: two, commit bbb,")), "{:?}", m.notes);
     }
 }
