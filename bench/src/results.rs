@@ -185,6 +185,13 @@ impl Results {
                     part.rows.iter().filter(|r| !kept(&r.system)).map(|r| r.system.clone()).collect();
                 part.rows.retain(|r| kept(&r.system));
                 part.availability.retain(|a| kept(&a.system));
+                // Settings and versions of a system left out (their names carry its name).
+                let left_out = |(name, _): &(String, String)| {
+                    let name = name.to_lowercase();
+                    dropped.iter().any(|d| !kept(d) && name.contains(d.trim_end_matches("-freon")))
+                };
+                part.meta.settings.retain(|kv| !left_out(kv));
+                part.meta.versions.retain(|kv| !left_out(kv));
                 if !dropped.is_empty() {
                     let mut dropped = dropped;
                     dropped.sort();
@@ -465,7 +472,9 @@ mod tests {
             r.availability = systems.iter().map(|s| Availability::new(s, "kill-leader")).collect();
             r
         };
-        let first = part("aaa", &[OMRING, OMRING_FREON, OZONE, OZONE_FREON]);
+        let mut first = part("aaa", &[OMRING, OMRING_FREON, OZONE, OZONE_FREON]);
+        first.meta.settings = vec![("Ozone OM JVM".into(), "-Xmx1g".into()), ("seconds per step".into(), "60".into())];
+        first.meta.versions = vec![("omring".into(), "om-node".into()), ("Apache Ozone".into(), "2.2.0".into())];
         let second = part("bbb", &[OZONE, OZONE_FREON]);
         let keep = Some(vec![OMRING.to_string()]);
         let m = Results::merge(vec![("one".into(), first, keep), ("two".into(), second, None)]);
@@ -473,6 +482,8 @@ mod tests {
         assert_eq!(systems, [OMRING, OMRING_FREON, OZONE, OZONE_FREON]);
         assert_eq!(m.availability.len(), 4);
         assert_eq!(m.meta.git_commit, "aaa");
+        assert_eq!(m.meta.settings, [("seconds per step".to_string(), "60".to_string())]);
+        assert_eq!(m.meta.versions, [("omring".to_string(), "om-node".to_string())]);
         assert!(
             m.notes.iter().any(|n| n == "one: its rows of ozone, ozone-freon are left out of this report"),
             "{:?}",
