@@ -167,6 +167,11 @@ fn rerender(dir: &Path, json: &str, md: &str, render: impl FnOnce(&Path) -> Resu
     }
 }
 
+/// results.md from results.json in `dir`.
+fn render_results(dir: &Path) -> i32 {
+    rerender(dir, "results.json", "results.md", |json| Results::load(json).map(|r| omring_bench::report::render(&r)))
+}
+
 /// Runs a campaign on a fresh runtime, then removes its temporary work directory, if any.
 fn run_campaign<E: std::fmt::Display>(
     cleanup: Option<PathBuf>,
@@ -199,9 +204,7 @@ fn reproduce_line(reproduce: Option<String>) -> String {
 
 fn main() {
     let code = match Cli::parse().cmd {
-        Cmd::Report { dir } => rerender(&dir, "results.json", "results.md", |json| {
-            Results::load(json).map(|r| omring_bench::report::render(&r))
-        }),
+        Cmd::Report { dir } => render_results(&dir),
         Cmd::Merge { dir, parts } => {
             let loaded: Result<Vec<_>, ResultsError> = parts
                 .iter()
@@ -215,9 +218,7 @@ fn main() {
                 .collect();
             let saved = loaded.and_then(|parts| Results::merge(parts).save(&dir.join("results.json")));
             match saved {
-                Ok(()) => rerender(&dir, "results.json", "results.md", |json| {
-                    Results::load(json).map(|r| omring_bench::report::render(&r))
-                }),
+                Ok(()) => render_results(&dir),
                 Err(e) => {
                     eprintln!("{e}");
                     1

@@ -85,6 +85,22 @@ fn ratio_cell(r: &Results, ours: &str, theirs: &str, w: &str, c: usize) -> Strin
     }
 }
 
+/// The cells both comparison tables share: each system's ops/s (with range), p50 and p99, then
+/// the paired ratio ours/theirs.
+fn pair_cells(r: &Results, ours: &str, theirs: &str, w: &str, c: usize) -> String {
+    let (a, b) = (r.row(ours, w, c), r.row(theirs, w, c));
+    format!(
+        "{} | {} | {} | {} | {} | {} | {}",
+        spread(r, ours, w, c),
+        f(a.as_ref().and_then(|x| x.p50_ms), 2),
+        f(a.as_ref().and_then(|x| x.p99_ms), 2),
+        spread(r, theirs, w, c),
+        f(b.as_ref().and_then(|x| x.p50_ms), 2),
+        f(b.as_ref().and_then(|x| x.p99_ms), 2),
+        ratio_cell(r, ours, theirs, w, c),
+    )
+}
+
 /// The same client on both rings: Ozone 2.2.0's freon with the same arguments and client
 /// settings, over Hadoop RPC, with its own percentiles.
 fn freon_table(s: &mut String, r: &Results, clients: &[usize]) {
@@ -98,14 +114,8 @@ fn freon_table(s: &mut String, r: &Results, clients: &[usize]) {
             }
             let (ours, theirs) = (ours.as_ref(), theirs.as_ref());
             lines.push(format!(
-                "| {generator} | {c} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} |",
-                spread(r, OMRING_FREON, w, c),
-                f(ours.and_then(|x| x.p50_ms), 2),
-                f(ours.and_then(|x| x.p99_ms), 2),
-                spread(r, OZONE_FREON, w, c),
-                f(theirs.and_then(|x| x.p50_ms), 2),
-                f(theirs.and_then(|x| x.p99_ms), 2),
-                ratio_cell(r, OMRING_FREON, OZONE_FREON, w, c),
+                "| {generator} | {c} | {} | {} / {} | {} / {} |",
+                pair_cells(r, OMRING_FREON, OZONE_FREON, w, c),
                 f(ours.and_then(|x| x.cpu_s_per_1k), 3),
                 f(theirs.and_then(|x| x.cpu_s_per_1k), 3),
                 rss(ours),
@@ -300,17 +310,7 @@ pub fn render(r: &Results) -> String {
             if ours.is_none() && theirs.is_none() {
                 continue;
             }
-            let _ = write!(
-                s,
-                "| {c} | {} | {} | {} | {} | {} | {} | {} |",
-                spread(r, OMRING, w, c),
-                f(ours.and_then(|x| x.p50_ms), 2),
-                f(ours.and_then(|x| x.p99_ms), 2),
-                spread(r, peer, w, c),
-                f(theirs.and_then(|x| x.p50_ms), 2),
-                f(theirs.and_then(|x| x.p99_ms), 2),
-                ratio_cell(r, OMRING, peer, w, c),
-            );
+            let _ = write!(s, "| {c} | {} |", pair_cells(r, OMRING, peer, w, c));
             let _ = writeln!(
                 s,
                 " {} / {} | {} / {} | {} / {} |",

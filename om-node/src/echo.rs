@@ -25,8 +25,7 @@ const METRIC: &str = "EchoRPC";
 pub async fn echo(node: &Arc<OmNode>, request_id: String, through_raft: bool) -> Result<(), ApiError> {
     let started = Instant::now();
     let result = run(node, request_id, through_raft).await;
-    let code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK");
-    node.metrics.observe_request(METRIC, code, started.elapsed());
+    node.metrics.observe_result(METRIC, started, &result);
     result
 }
 

@@ -208,6 +208,17 @@ impl NodeMetrics {
         self.flush_seconds.observe(took.as_secs_f64());
     }
 
+    /// Records one request, started at `started`, by its result: `OK` or its error code.
+    pub fn observe_result<T>(
+        &self,
+        op: &'static str,
+        started: std::time::Instant,
+        result: &Result<T, om_client::wire::ApiError>,
+    ) {
+        let code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK");
+        self.observe_request(op, code, started.elapsed());
+    }
+
     pub fn observe_request(&self, op: &'static str, result: &'static str, took: Duration) {
         self.requests.get_or_create(&RequestLabels { op, result }).inc();
         self.request_seconds.get_or_create(&OpLabels { op }).observe(took.as_secs_f64());

@@ -189,8 +189,7 @@ pub(crate) async fn serve_read(
 
 /// Records the request in the metrics.
 fn observe<T>(node: &OmNode, op: &'static str, started: Instant, result: &Result<T, ApiError>) {
-    let code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK");
-    node.metrics.observe_request(op, code, started.elapsed());
+    node.metrics.observe_result(op, started, result);
 }
 
 fn to_response<T: serde::Serialize>(result: Result<T, ApiError>) -> Response {
