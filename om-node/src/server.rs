@@ -256,17 +256,22 @@ async fn run_read(node: &Arc<OmNode>, who: Principal, req: ReadRequest) -> Resul
         node.check_leader()?;
         node.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|e| node.raft_error("read", e))?;
     }
+    if crate::namespace::answered_from_memory(&req.op) {
+        return answer_read(node, &who, req.op);
+    }
     let node = Arc::clone(node);
-    let mut req = req;
-    tokio::task::spawn_blocking(move || {
-        crate::namespace::normalize_read(&node.sm.lookup(), &mut req.op)?;
-        if node.settings.security.enabled {
-            crate::authz::check_read(&node.authz_context(&who), &node.sm.lookup(), &req.op)?;
-        }
-        node.sm.read(&req.op)
-    })
-    .await
-    .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?
+    tokio::task::spawn_blocking(move || answer_read(&node, &who, req.op))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::InternalError, e.to_string()))?
+}
+
+/// Normalizes, authorizes (with security on) and answers a read from the current state.
+fn answer_read(node: &OmNode, who: &Principal, mut op: ReadOp) -> Result<ReadResponse, ApiError> {
+    crate::namespace::normalize_read(&node.sm.lookup(), &mut op)?;
+    if node.settings.security.enabled {
+        crate::authz::check_read(&node.authz_context(who), &node.sm.lookup(), &op)?;
+    }
+    node.sm.read(&op)
 }
 
 async fn reload_config(State(node): State<Arc<OmNode>>, Extension(who): Extension<Principal>) -> Response {

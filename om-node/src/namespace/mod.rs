@@ -40,7 +40,7 @@ pub use acl::PrefixInfo;
 pub use fso::{normalize_read, normalize_write, MAX_RENAMED_ENTRIES};
 pub use lookup::Lookup;
 pub use prepare::{prepare_state, prepared_index, refused_when_prepared};
-pub use query::{digest, expired_open_keys, query};
+pub use query::{answered_from_memory, digest, expired_open_keys, query};
 pub use retry::{retry_row_expired, RETRY_CACHE_TTL_MS};
 pub use tables::{
     bucket_key, key_key, prefix_key, volume_key, MemTables, Mutation, Table, TableAccess, TableError, TableRead, Value,
