@@ -20,6 +20,7 @@ pub mod namespace;
 pub mod network;
 pub mod prepare;
 pub mod propose;
+pub mod read_barrier;
 pub mod run;
 pub mod security;
 pub mod server;

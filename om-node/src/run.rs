@@ -6,12 +6,13 @@
 //! [`start_node`] is used by the binary and by tests alike (see `tests/in_process.rs`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use om_client::wire::*;
 use om_client::FailoverClient;
 use openraft::async_runtime::WatchReceiver;
+use openraft::ReadPolicy;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,6 +21,7 @@ use crate::listener::PortSecurity;
 use crate::metrics::NodeMetrics;
 use crate::network::PeerNetwork;
 use crate::propose::run_proposer;
+use crate::read_barrier::{ReadBarrier, ReadQueue};
 use crate::security::authn::Authenticator;
 use crate::security::server_tls::{server_config, ClientAuth};
 use crate::server;
@@ -297,6 +299,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
     let (writes, proposals) = WriteQueue::new();
+    let (reads, read_queue) = ReadBarrier::new();
     let in_flight = settings.proposals_in_flight;
     let node = Arc::new(OmNode {
         node_id: NodeId(settings.node_id.clone()),
@@ -306,6 +309,7 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         log: log_probe,
         metrics,
         writes,
+        reads,
         membership_lock: tokio::sync::Mutex::new(()),
         authn: Authenticator::new(&sec),
         credentials: creds.clone(),
@@ -342,11 +346,29 @@ pub async fn start_node(settings: NodeSettings) -> Result<RunningNode, NodeError
         tasks.push(tokio::spawn(crate::listener::serve(listener, security, router, sniffed, stop_rx.clone(), purpose)));
     }
     tasks.push(tokio::spawn(run_proposer(Arc::downgrade(&node), proposals, in_flight)));
+    tasks.push(tokio::spawn(check_reads(Arc::downgrade(&node), read_queue)));
     tasks.push(tokio::spawn(form_ring_if_new(Arc::clone(&node))));
     tasks.push(tokio::spawn(clean_up_open_keys(Arc::clone(&node))));
     tasks.push(tokio::spawn(crate::prepare::snapshot_when_prepared(Arc::clone(&node))));
     tracing::info!(node = %node.node_id, service = %node.settings.service.service_id, client = %addrs.0, peer = %addrs.1, http = %addrs.2, "node started");
     Ok(RunningNode { node, client_addr: addrs.0, peer_addr: addrs.1, http_addr: addrs.2, stop, tasks })
+}
+
+/// Confirms leadership for the queued linearizable reads in rounds (see
+/// [`crate::read_barrier`]) until the node stops.
+async fn check_reads(node: Weak<OmNode>, queue: ReadQueue) {
+    crate::read_barrier::run_rounds(queue, || {
+        let node = node.upgrade();
+        async move {
+            let node = node.ok_or_else(crate::read_barrier::stopped)?;
+            node.raft
+                .ensure_linearizable(ReadPolicy::ReadIndex)
+                .await
+                .map(|_| ())
+                .map_err(|e| node.raft_error("read", e))
+        }
+    })
+    .await
 }
 
 /// A node with empty storage never forms a second ring. When no peer has a ring and every

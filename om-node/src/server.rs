@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures::StreamExt;
 use openraft::raft::{AppendEntriesRequest, TransferLeaderRequest, VoteRequest};
-use openraft::ReadPolicy;
 use tokio::io::AsyncWriteExt;
 
 use om_client::wire::*;
@@ -254,7 +253,7 @@ async fn read(
 async fn run_read(node: &Arc<OmNode>, who: Principal, req: ReadRequest) -> Result<ReadResponse, ApiError> {
     if !req.stale && !crate::breakage::stale_reads() {
         node.check_leader()?;
-        node.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|e| node.raft_error("read", e))?;
+        node.reads.wait().await?;
     }
     if crate::namespace::answered_from_memory(&req.op) {
         return answer_read(node, &who, req.op);

@@ -102,6 +102,9 @@ pub struct OmNode {
     pub metrics: Arc<NodeMetrics>,
     /// Client writes go through it; [`crate::propose`] coalesces them into Raft entries.
     pub writes: WriteQueue,
+    /// Linearizable reads wait here for a leadership check they share with the reads queued
+    /// with them ([`crate::read_barrier`]).
+    pub reads: crate::read_barrier::ReadBarrier,
     /// Held by whoever changes membership: one change at a time.
     pub membership_lock: tokio::sync::Mutex<()>,
     /// Who a client request comes from.
