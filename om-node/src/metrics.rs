@@ -41,6 +41,9 @@ pub struct MemoryGauges {
     /// The Raft log's in-memory suffix (`omring.raft.log.cache.entries` / `.size`).
     pub log_cache_bytes: Gauge,
     pub log_cache_entries: Gauge,
+    /// The volume, bucket and prefix tables, held whole (they grow with their rows; no size key).
+    pub whole_tables_rows: Gauge,
+    pub whole_tables_bytes: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -174,6 +177,16 @@ impl NodeMetrics {
                 "Bytes of Raft log entries kept in memory",
             ),
             log_cache_entries: gauge(&mut registry, "memory_raft_log_cache_entries", "Raft log entries kept in memory"),
+            whole_tables_rows: gauge(
+                &mut registry,
+                "memory_whole_tables_rows",
+                "Rows of the volume, bucket and prefix tables, which every node holds whole in memory",
+            ),
+            whole_tables_bytes: gauge(
+                &mut registry,
+                "memory_whole_tables_bytes",
+                "Estimated bytes of the volume, bucket and prefix tables held in memory (keys, values, 64 bytes a row)",
+            ),
         };
         Arc::new(Self {
             memory,

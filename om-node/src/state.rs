@@ -314,6 +314,9 @@ impl OmNode {
         }
         m.log_cache_bytes.set(gauge(bytes as u64));
         m.log_cache_entries.set(gauge(entries as u64));
+        let whole = self.sm.whole_tables();
+        m.whole_tables_rows.set(gauge(whole.rows));
+        m.whole_tables_bytes.set(gauge(whole.bytes));
         m.resident.set(gauge(resident_bytes().unwrap_or(0)));
         m.threads.set(gauge(thread_count().unwrap_or(0)));
     }

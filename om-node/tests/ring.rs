@@ -480,6 +480,8 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
         "om_memory_memtable_bytes{db=\"raft_log\"}",
         "om_memory_raft_log_cache_bytes",
         "om_memory_raft_log_cache_entries",
+        "om_memory_whole_tables_rows",
+        "om_memory_whole_tables_bytes",
     ] {
         parts.push((name, metric(&leader_http, name).await.unwrap_or(0.0)));
     }
@@ -488,6 +490,12 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
     assert!(parts.iter().filter(|(n, _)| n.contains("memtable")).all(|(_, v)| *v > 0.0), "memtables: {parts:?}");
     assert!((1.0..=8192.0).contains(&log_entries) && log_bytes > 0.0, "the log's cache: {parts:?}");
     assert!(resident > cache + log_bytes && cache <= 64.0 * 1024.0 * 1024.0, "{parts:?}");
+    // The volumes (vol1 and the race's) and the bucket are held whole; the keys are not.
+    let (whole_rows, whole_bytes) = (parts[6].1, parts[7].1);
+    assert!(
+        (2.0..64.0).contains(&whole_rows) && whole_bytes > whole_rows * 64.0 && whole_bytes < whole_rows * 1024.0,
+        "whole tables: {parts:?}"
+    );
 
     // Reads run on a bounded pool of blocking threads: 256 at once do not give the leader a
     // thread each (with Tokio's default of 512 they did, about 1 MiB of RSS apiece).

@@ -43,7 +43,8 @@ pub use prepare::{prepare_state, prepared_index, refused_when_prepared};
 pub use query::{answered_from_memory, digest, expired_open_keys, query};
 pub use retry::{retry_row_expired, RETRY_CACHE_TTL_MS};
 pub use tables::{
-    bucket_key, key_key, prefix_key, volume_key, MemTables, Mutation, Table, TableAccess, TableError, TableRead, Value,
+    bucket_key, key_key, prefix_key, volume_key, Footprint, MemTables, Mutation, Table, TableAccess, TableError,
+    TableRead, Value,
 };
 pub use validate::{page_size, validate_bucket_name, validate_key_name, validate_volume_name};
 pub use volume::DEFAULT_VOLUME_OWNER;

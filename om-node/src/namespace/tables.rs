@@ -208,6 +208,23 @@ pub(super) fn deleted_key_key(v: &str, b: &str, k: &str, object_id: u64) -> Vec<
 #[derive(Default)]
 pub struct MemTables {
     tables: HashMap<Table, BTreeMap<Vec<u8>, Value>>,
+    footprint: Footprint,
+}
+
+/// How much a [`MemTables`] holds: what the node's `om_memory_whole_tables_*` gauges show.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    pub rows: u64,
+    /// Keys and values, plus [`ROW_OVERHEAD`] per row: an estimate, not the allocator's count.
+    pub bytes: u64,
+}
+
+/// Bookkeeping per row beyond its key and value, estimated: the key's `Vec` (24 bytes), the
+/// value's `Arc` pointer and counts (32) and a share of its B-tree node (8).
+pub const ROW_OVERHEAD: u64 = 64;
+
+fn row_bytes(key: &[u8], value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64 + ROW_OVERHEAD
 }
 
 impl MemTables {
@@ -216,8 +233,9 @@ impl MemTables {
             match &m.value {
                 Some(v) => self.insert(m.table, m.key.clone(), v.clone()),
                 None => {
-                    if let Some(rows) = self.tables.get_mut(&m.table) {
-                        rows.remove(&m.key);
+                    if let Some(old) = self.tables.get_mut(&m.table).and_then(|rows| rows.remove(&m.key)) {
+                        self.footprint.rows -= 1;
+                        self.footprint.bytes -= row_bytes(&m.key, &old);
                     }
                 }
             }
@@ -225,7 +243,18 @@ impl MemTables {
     }
 
     pub fn insert(&mut self, table: Table, key: Vec<u8>, value: Value) {
-        self.tables.entry(table).or_default().insert(key, value);
+        let added = row_bytes(&key, &value);
+        let key_len = key.len();
+        match self.tables.entry(table).or_default().insert(key, value) {
+            Some(old) => self.footprint.bytes -= (key_len + old.len()) as u64 + ROW_OVERHEAD,
+            None => self.footprint.rows += 1,
+        }
+        self.footprint.bytes += added;
+    }
+
+    /// Rows held and their estimated bytes.
+    pub fn footprint(&self) -> Footprint {
+        self.footprint
     }
 }
 

@@ -305,3 +305,36 @@ fn an_echo_changes_no_row_and_is_refused_when_prepared() {
     let e = r.write(LogOp::Echo).unwrap_err();
     assert_eq!(e.message, "Cannot apply write request EchoRPC when OM is in prepare mode.");
 }
+
+/// The footprint the node's `om_memory_whole_tables_*` gauges show follows every insert,
+/// replacement and delete, and is what a recount of the tables gives.
+#[test]
+fn whole_table_footprint_follows_inserts_replacements_and_deletes() {
+    let recount = |t: &MemTables| {
+        let mut f = Footprint::default();
+        for table in Table::ALL {
+            for (k, v) in t.scan(table, b"", b"", usize::MAX).unwrap() {
+                f.rows += 1;
+                f.bytes += (k.len() + v.len()) as u64 + tables::ROW_OVERHEAD;
+            }
+        }
+        f
+    };
+    let mut r = Ring::new();
+    assert_eq!(r.tables.footprint(), Footprint::default());
+    r.write(vol("vol1")).unwrap();
+    r.write(bkt("vol1", "bkt1")).unwrap();
+    r.write(bkt("vol1", "bkt2")).unwrap();
+    assert_eq!(r.tables.footprint(), recount(&r.tables));
+    // Deletes the bucket's row and replaces the volume's (its bucket count).
+    r.write(WriteOp::DeleteBucket { volume: "vol1".into(), bucket: "bkt2".into() }).unwrap();
+    assert_eq!(r.tables.footprint(), recount(&r.tables));
+    r.write(open("k1", 10)).unwrap();
+    r.write(commit("k1")).unwrap();
+    r.tables.apply(&[Mutation { table: Table::Keys, key: b"/vol1/bkt1/nope".to_vec(), value: None, created: false }]);
+    assert_eq!(r.tables.footprint(), recount(&r.tables));
+    // A row replaced by a larger one.
+    let value: Value = vec![0u8; 1000].into();
+    r.tables.insert(Table::Buckets, b"/vol1/bkt1".to_vec(), value);
+    assert_eq!(r.tables.footprint(), recount(&r.tables));
+}

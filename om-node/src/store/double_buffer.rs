@@ -159,6 +159,11 @@ impl DoubleBuffer {
     }
 
     /// The block cache and memtable budget the database is opened with.
+    /// What the [`Table::fully_cached`] tables hold in memory.
+    pub(super) fn whole_tables(&self) -> crate::namespace::Footprint {
+        self.full.read().unwrap_or_else(|p| p.into_inner()).footprint()
+    }
+
     pub(super) fn memory(&self) -> &DbMemory {
         &self.memory
     }

@@ -67,6 +67,12 @@ impl StateMachineStore {
         (db, self.buffer.memory().block_cache_usage())
     }
 
+    /// Rows and estimated bytes of the volume, bucket and prefix tables, which are held whole in
+    /// memory (a miss there means the row does not exist, so they cannot be bounded like a cache).
+    pub fn whole_tables(&self) -> namespace::Footprint {
+        self.buffer.whole_tables()
+    }
+
     /// Answers a query from the current state (this node's, whatever its role: callers check
     /// leadership and the read index first). The one way requests read the namespace.
     pub fn read(&self, op: &ReadOp) -> Result<ReadResponse, ApiError> {
