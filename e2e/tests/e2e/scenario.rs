@@ -68,7 +68,41 @@ pub async fn create_ring_with(
         .await
         .expect("Available");
     step(format!("ring of {replicas} Available {:.1}s after kubectl apply", t0.elapsed().as_secs_f64()));
+    wait_names_resolve(replicas).await;
     client_for(cluster).await
+}
+
+/// Waits until the cluster DNS answers every ring pod's name on several lookups in a row. A pod
+/// enters its headless Service's records a moment after it turns Ready, and either CoreDNS
+/// replica may still answer from a cached "no such name" of before (up to its 5 s TTL). A client
+/// sent to the leader right after Available could fail there: CI once saw alice's first read give
+/// up on om-0 "does not resolve" although om-0 had answered a moment before.
+pub async fn wait_names_resolve(replicas: u32) {
+    const IN_A_ROW: u32 = 5;
+    let dns = omring_e2e::harness::dns::ClusterDns::new();
+    let names: Vec<String> =
+        (0..replicas).map(|i| format!("{RING}-{i}.{RING}-headless.{NS}.svc.cluster.local")).collect();
+    let streak = Mutex::new(0u32);
+    let t0 = Instant::now();
+    omring_e2e::harness::wait_for(
+        &format!("the cluster DNS answers {names:?} {IN_A_ROW} times in a row"),
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || async {
+            for name in &names {
+                if let Err(e) = dns.lookup(name).await {
+                    *streak.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+                    return Err(e.to_string());
+                }
+            }
+            let mut streak = streak.lock().unwrap_or_else(|p| p.into_inner());
+            *streak += 1;
+            Ok((*streak >= IN_A_ROW).then_some(()))
+        },
+    )
+    .await
+    .expect("ring pods in the cluster DNS");
+    step(format!("every ring pod resolves at the cluster DNS ({:.1}s after Available)", t0.elapsed().as_secs_f64()));
 }
 
 pub async fn client_for(cluster: &Cluster) -> Arc<FailoverClient> {
