@@ -223,8 +223,8 @@ pub struct Footprint {
 /// value's `Arc` pointer and counts (32) and a share of its B-tree node (8).
 pub const ROW_OVERHEAD: u64 = 64;
 
-fn row_bytes(key: &[u8], value: &[u8]) -> u64 {
-    (key.len() + value.len()) as u64 + ROW_OVERHEAD
+fn row_bytes(key_len: usize, value_len: usize) -> u64 {
+    (key_len + value_len) as u64 + ROW_OVERHEAD
 }
 
 impl MemTables {
@@ -235,7 +235,7 @@ impl MemTables {
                 None => {
                     if let Some(old) = self.tables.get_mut(&m.table).and_then(|rows| rows.remove(&m.key)) {
                         self.footprint.rows -= 1;
-                        self.footprint.bytes -= row_bytes(&m.key, &old);
+                        self.footprint.bytes -= row_bytes(m.key.len(), old.len());
                     }
                 }
             }
@@ -243,10 +243,9 @@ impl MemTables {
     }
 
     pub fn insert(&mut self, table: Table, key: Vec<u8>, value: Value) {
-        let added = row_bytes(&key, &value);
-        let key_len = key.len();
+        let (key_len, added) = (key.len(), row_bytes(key.len(), value.len()));
         match self.tables.entry(table).or_default().insert(key, value) {
-            Some(old) => self.footprint.bytes -= (key_len + old.len()) as u64 + ROW_OVERHEAD,
+            Some(old) => self.footprint.bytes -= row_bytes(key_len, old.len()),
             None => self.footprint.rows += 1,
         }
         self.footprint.bytes += added;

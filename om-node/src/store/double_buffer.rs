@@ -158,12 +158,12 @@ impl DoubleBuffer {
         &self.retry_horizon
     }
 
-    /// The block cache and memtable budget the database is opened with.
     /// What the [`Table::fully_cached`] tables hold in memory.
     pub(super) fn whole_tables(&self) -> crate::namespace::Footprint {
         self.full.read().unwrap_or_else(|p| p.into_inner()).footprint()
     }
 
+    /// The block cache and memtable budget the database is opened with.
     pub(super) fn memory(&self) -> &DbMemory {
         &self.memory
     }
