@@ -63,23 +63,23 @@ demo-local: build
 ## Everything CI checks. Needs root: the fault suite makes network namespaces, and the end-to-end
 ## tests, e2e/nodes/smoke.sh and e2e/demo-check.sh (make demo, every command it prints, make
 ## demo-down, the host compared) run real Kubernetes Nodes. The control-plane and node binaries
-## are built once from the Go module proxy beside the Rust build, then cached.
+## are built once from the Go module proxy beside the Rust build, then cached. The end-to-end
+## scenarios run beside the other tests and the chart check (scripts/test-lanes.sh).
 test: deps
 	cargo fmt --all -- --check
-	$(MAKE) --no-print-directory -j2 go-tools broken-node
-	cargo build --workspace --all-targets
+	$(MAKE) --no-print-directory -j2 go-tools build
 	cd scripts/tools && go test ./porcupine-check
-	cargo test --workspace --no-fail-fast
-	$(MAKE) --no-print-directory chart-check
+	scripts/test-lanes.sh
 	e2e/nodes/smoke.sh
 	e2e/demo-check.sh
 
-## Every Go-built binary the tests use (control plane, real nodes, cert-manager's controllers),
-## cached in ~/.cache/omring;
+## Every Go-built binary the tests use (control plane, real nodes, cert-manager's controllers,
+## the chart, image and linearizability checkers), cached in ~/.cache/omring;
 ## `make test` builds them beside the Rust build (-j2), as they share nothing.
 go-tools: deps
 	e2e/controlplane/build.sh --node-bin >/dev/null
 	e2e/cert-manager/build.sh >/dev/null
+	scripts/tools.sh >/dev/null
 
 ## Install paths (charts/, manifests/, images/): generated files fresh (chart CRD and RBAC copies,
 ## values table, manifests/install.yaml), helm lint, kubeconform -strict of the rendered chart and
