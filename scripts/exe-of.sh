@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # Prints the path of one executable of the workspace build: `exe-of.sh test NAME` (a test target)
 # or `exe-of.sh bench NAME`; OMRING_PROFILE=perf picks the benchmarks' profile (default: dev).
+# `exe-of.sh tests` lists every test executable instead, one "TARGET PACKAGE_DIR EXECUTABLE" line
+# each (unit tests of libraries and binaries, and test targets: what `cargo test` runs), for
+# scripts/test-lanes.sh.
 # Runs the same `cargo build --workspace --all-targets` as `make build`,
 # so nothing is compiled again: a filtered `cargo test -p X --test Y` or `cargo bench -p X`
 # resolves dependency features for that subset and compiles RocksDB a second time.
 set -euo pipefail
 # Cargo's default build directory is the Makefile's (./target), so running this by hand reuses
 # that build. CARGO_TARGET_DIR is not set here: sccache keys compiles on it (see the Makefile).
-kind=${1:?usage: exe-of.sh test|bench NAME}
-name=${2:?usage: exe-of.sh test|bench NAME}
+usage="usage: exe-of.sh test|bench NAME | exe-of.sh tests"
+kind=${1:?$usage}
+[[ $kind == tests ]] && name="" || name=${2:?$usage}
 cargo build --profile "${OMRING_PROFILE:-dev}" --workspace --all-targets --message-format=json | python3 -c '
-import json, sys
+import json, os, sys
 kind, name = sys.argv[1], sys.argv[2]
 found = None
 # Read to the end: leaving early would break the pipe of a cargo still building other targets.
 for m in map(json.loads, sys.stdin):
     t = m.get("target", {})
-    if m.get("executable") and t.get("name") == name and kind in t.get("kind", []) + (["test"] if m.get("profile", {}).get("test") else []):
+    if not m.get("executable"):
+        continue
+    if kind == "tests":
+        # What `cargo test` runs: bench targets are built in test mode by --all-targets too.
+        if m.get("profile", {}).get("test") and "bench" not in t.get("kind", []):
+            print(t.get("name"), os.path.dirname(m["manifest_path"]), m["executable"])
+    elif t.get("name") == name and kind in t.get("kind", []) + (["test"] if m.get("profile", {}).get("test") else []):
         found = found or m["executable"]
+if kind == "tests":
+    sys.exit(0)
 if not found:
     sys.exit(f"no {kind} executable named {name} in the workspace build")
 print(found)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs `make test`'s tests in two lanes at once, from the build `make build` made:
-#   e2e    the end-to-end scenarios (e2e/tests/e2e): about 20 minutes, spent mostly waiting on
+#   e2e    the end-to-end scenarios (e2e/tests/e2e): about 25 minutes, spent mostly waiting on
 #          a real cluster (pods starting, rings electing, Nodes draining);
 #   tests  every other test executable of the workspace, the doc tests and `make chart-check`,
 #          under `nice -n 10`, so the cluster's processes keep their CPU and the e2e deadlines
@@ -16,25 +16,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 LOGS=${CARGO_TARGET_DIR:-$PWD/target}/test-logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 
-# "DIR EXECUTABLE" per test executable of the workspace build (nothing is compiled again: the
-# selection is the same as `make build`'s, so dependency features resolve the same way).
-cargo test --workspace --no-run --message-format=json >"$LOGS/executables.json" ||
-  { echo "test-lanes: cargo test --no-run failed" >&2; exit 1; }
-python3 - "$LOGS" <<'PY' || exit 1
-import json, os, sys
-logs = sys.argv[1]
-e2e, others = [], []
-for line in open(os.path.join(logs, "executables.json")):
-    m = json.loads(line)
-    if m.get("reason") != "compiler-artifact" or not m.get("executable") or not m["profile"]["test"]:
-        continue
-    row = f'{os.path.dirname(m["manifest_path"])} {m["executable"]}\n'
-    (e2e if m["target"]["name"] == "e2e" and "test" in m["target"]["kind"] else others).append(row)
-if len(e2e) != 1 or not others:
-    sys.exit(f"test-lanes: expected one e2e test executable and others, found {len(e2e)} and {len(others)}")
-open(os.path.join(logs, "e2e.list"), "w").writelines(e2e)
-open(os.path.join(logs, "tests.list"), "w").writelines(others)
-PY
+# Every test executable of the workspace build, "TARGET DIR EXECUTABLE" (nothing is compiled
+# again: scripts/exe-of.sh selects what `make build` built, so features resolve the same way).
+scripts/exe-of.sh tests >"$LOGS/executables" || { echo "test-lanes: listing the test executables failed" >&2; exit 1; }
+awk '$1 == "e2e" { print $2, $3 }' "$LOGS/executables" >"$LOGS/e2e.list"
+awk '$1 != "e2e" { print $2, $3 }' "$LOGS/executables" >"$LOGS/tests.list"
+[[ $(wc -l <"$LOGS/e2e.list") -eq 1 && -s $LOGS/tests.list ]] || {
+  echo "test-lanes: expected one e2e test executable and others, found $(wc -l <"$LOGS/e2e.list") and $(wc -l <"$LOGS/tests.list")" >&2
+  exit 1
+}
 
 run_list() { # run_list FILE: runs each "DIR EXECUTABLE" line of FILE; fails if any failed
   local dir exe failed=()
@@ -55,8 +45,8 @@ other_tests() {
 
 lane() { # lane NAME CMD...: CMD's output prefixed with [NAME] and kept in $LOGS/NAME.log
   local name=$1 t0=$SECONDS rc; shift
-  { "$@" 2>&1; echo "$?" >"$LOGS/$name.status"; } | tee "$LOGS/$name.log" | sed -u "s/^/[$name] /"
-  rc=$(cat "$LOGS/$name.status" 2>/dev/null || echo 1)
+  "$@" 2>&1 | tee "$LOGS/$name.log" | sed -u "s/^/[$name] /"
+  rc=${PIPESTATUS[0]}
   echo "test-lanes: the $name lane finished in $((SECONDS - t0)) s (exit $rc)"
   return "$rc"
 }
