@@ -78,7 +78,8 @@ pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeEr
     running.shutdown().await
 }
 
-/// How long [`RunningNode::shutdown`] waits for the Raft log's database to close.
+/// How long [`RunningNode::shutdown`] waits for each aborted task, and for the Raft log's
+/// database to close.
 const LOG_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A started node and its background tasks.
@@ -116,14 +117,21 @@ impl RunningNode {
     pub async fn shutdown(self) -> Result<(), NodeError> {
         let _ = self.stop.send(true);
         let raft_result = self.node.raft.shutdown().await;
-        for t in self.tasks {
+        for t in &self.tasks {
             t.abort();
         }
+        for t in self.tasks {
+            // An aborted task ends at its next await and drops what it holds; bounded, as a
+            // task stuck outside an await would never end.
+            let _ = tokio::time::timeout(LOG_CLOSE_TIMEOUT, t).await;
+        }
+        // Closed explicitly: a connection still finishing may hold the node for a while, and
+        // a node started again in this process must find the database's lock released.
         let sm = self.node.sm.clone();
-        tokio::task::spawn_blocking(move || sm.flush())
+        tokio::task::spawn_blocking(move || sm.close())
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?
-            .map_err(|source| NodeError::Io { what: "final flush".into(), source })?;
+            .map_err(|source| NodeError::Io { what: "final flush and close of the state database".into(), source })?;
         // The log's sync thread drops the last handle of its database after Raft dropped the
         // log; a node started again in this process must find the database's lock released.
         let closed_by = Instant::now() + LOG_CLOSE_TIMEOUT;

@@ -55,6 +55,9 @@ async fn nodes_started_in_process_form_a_ring_hand_over_and_restart_from_their_s
     let old = running[li].take().expect("leader running");
     let successor = old.hand_off_leadership().await.expect("a follower took over");
     assert_ne!(successor, leader);
+    // As a connection still being served when the node stops: a holder of the node must not
+    // keep its storage open for the restart below.
+    let lingering = old.node.clone();
     old.shutdown().await.expect("shutdown");
     let rest: Vec<&RunningNode> = running.iter().flatten().collect();
     assert_eq!(agreed_leader(&rest, Duration::from_secs(30)).await, successor);
@@ -63,6 +66,7 @@ async fn nodes_started_in_process_form_a_ring_hand_over_and_restart_from_their_s
     // The old leader comes back from its own storage and catches up.
     running[li] = Some(start_node(settings(&ring, li)).await.expect("restart"));
     let back = running[li].as_ref().expect("restarted");
+    drop(lingering);
     let deadline = Instant::now() + Duration::from_secs(30);
     while back.node.status().applied_index < rest_applied(&running) {
         assert!(Instant::now() < deadline, "the restarted node never caught up: {:?}", back.node.status());

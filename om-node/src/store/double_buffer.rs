@@ -123,11 +123,28 @@ impl DoubleBuffer {
     }
 
     pub(super) fn db(&self) -> Result<Arc<DB>, io::Error> {
-        self.db
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(|| io_err("the state database could not be reopened after a snapshot installation"))
+        self.db.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(|| {
+            io_err("the state database is closed (the node stopped, or a snapshot installation could not reopen it)")
+        })
+    }
+
+    /// Writes everything queued to RocksDB and closes the database, releasing its lock, once
+    /// in-flight readers let go of it (bounded by [`CLOSE_TIMEOUT`]). Later reads fail with
+    /// [`TableError::DatabaseClosed`]. A node stopping calls this: whoever still holds the
+    /// node (a connection finishing) must not keep the database open for a restart in the
+    /// same process.
+    pub(super) fn close(&self) -> Result<(), io::Error> {
+        self.barrier()?;
+        let mut guard = self.lock_db();
+        if let Some(db) = guard.take() {
+            if let Err(still_used) = close_when_unshared(db) {
+                *guard = Some(still_used);
+                return Err(io_err(format!(
+                    "the state database is still in use {CLOSE_TIMEOUT:?} after the node stopped"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The database for a read of `table`, or why there is none.
@@ -336,6 +353,28 @@ impl TableRead for DoubleBuffer {
 
 /// The flusher: gathers applied transactions for up to [`FLUSH_INTERVAL`] (or until they hold
 /// `flush_at` permits, or a barrier), writes them in one batch, evicts, releases permits.
+/// How long closing the database waits for in-flight readers to release it.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Drops the last reference to `db` once in-flight readers released theirs; gives it back if
+/// they do not within [`CLOSE_TIMEOUT`].
+pub(super) fn close_when_unshared(mut db: Arc<DB>) -> Result<(), Arc<DB>> {
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    loop {
+        match Arc::try_unwrap(db) {
+            Ok(inner) => {
+                drop(inner);
+                return Ok(());
+            }
+            Err(shared) if Instant::now() < deadline => {
+                db = shared;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(shared) => return Err(shared),
+        }
+    }
+}
+
 fn run_flusher(buffer: Weak<DoubleBuffer>, rx: mpsc::Receiver<FlushMsg>, flush_at: usize) {
     while let Ok(first) = rx.recv() {
         let mut txs = Vec::new();

@@ -15,6 +15,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -53,10 +54,34 @@ impl Default for LogMemory {
     }
 }
 
+/// The log's database, and a flag raised once it is closed. Fields drop in order: the flag is
+/// raised only after RocksDB's own close (and the release of its lock) returned. The count of
+/// handles alone cannot say that: it reaches zero before the last handle's drop runs.
+struct LogDb {
+    db: DB,
+    _closed: ClosedFlag,
+}
+
+impl std::ops::Deref for LogDb {
+    type Target = DB;
+    fn deref(&self) -> &DB {
+        &self.db
+    }
+}
+
+struct ClosedFlag(Arc<AtomicBool>);
+
+impl Drop for ClosedFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Log storage; cloning shares the same database and memory (the clone is also the log reader).
 #[derive(Clone)]
 pub struct LogStore {
-    db: Arc<DB>,
+    db: Arc<LogDb>,
+    closed: Arc<AtomicBool>,
     syncer: mpsc::Sender<IOFlushed<TypeConfig>>,
     mem: Arc<Mutex<Memory>>,
 }
@@ -64,8 +89,9 @@ pub struct LogStore {
 /// See [`LogStore::memory_probe`].
 #[derive(Clone)]
 pub struct LogMemoryProbe {
-    db: std::sync::Weak<DB>,
+    db: std::sync::Weak<LogDb>,
     mem: std::sync::Weak<Mutex<Memory>>,
+    closed: Arc<AtomicBool>,
 }
 
 impl LogMemoryProbe {
@@ -81,9 +107,9 @@ impl LogMemoryProbe {
     }
 
     /// Whether the log's database is closed (its lock released): every handle, the sync
-    /// thread's last, has been dropped.
+    /// thread's last, has been dropped and RocksDB's close has returned.
     pub fn is_closed(&self) -> bool {
-        self.db.strong_count() == 0
+        self.closed.load(Ordering::Acquire)
     }
 }
 
@@ -170,10 +196,10 @@ impl LogStore {
         opts.create_missing_column_families(true);
         let cfs = [CF_LOGS, CF_META]
             .map(|n| ColumnFamilyDescriptor::new(n, db.column_options(rocksdb::BlockBasedOptions::default())));
-        let db = Arc::new(
-            DB::open_cf_descriptors(&opts, dir, cfs)
-                .map_err(|e| io::Error::other(format!("cannot open Raft log database {}: {e}", dir.display())))?,
-        );
+        let closed = Arc::new(AtomicBool::new(false));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs)
+            .map_err(|e| io::Error::other(format!("cannot open Raft log database {}: {e}", dir.display())))?;
+        let db = Arc::new(LogDb { db, _closed: ClosedFlag(Arc::clone(&closed)) });
         check_format(&db, dir)?;
         let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
         let sync_db = Arc::clone(&db);
@@ -183,13 +209,17 @@ impl LogStore {
             run_syncer(sync_db, rx)
         })?;
         let mem = Memory { max_entries: memory.cache_entries, max_bytes: memory.cache_bytes, ..Memory::default() };
-        Ok(Self { db, syncer: tx, mem: Arc::new(Mutex::new(mem)) })
+        Ok(Self { db, closed, syncer: tx, mem: Arc::new(Mutex::new(mem)) })
     }
 
     /// A handle for reading the log's memory figures that does not keep the log open: the
     /// database closes when Raft drops the log, whoever holds the probe.
     pub fn memory_probe(&self) -> LogMemoryProbe {
-        LogMemoryProbe { db: Arc::downgrade(&self.db), mem: Arc::downgrade(&self.mem) }
+        LogMemoryProbe {
+            db: Arc::downgrade(&self.db),
+            mem: Arc::downgrade(&self.mem),
+            closed: Arc::clone(&self.closed),
+        }
     }
 
     fn mem(&self) -> MutexGuard<'_, Memory> {
@@ -264,7 +294,7 @@ fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, io::Error> {
 }
 
 /// Fsyncs the WAL for every batch of queued appends and then acknowledges them in order.
-fn run_syncer(db: Arc<DB>, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
+fn run_syncer(db: Arc<LogDb>, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
     while let Ok(first) = rx.recv() {
         let mut waiting = vec![first];
         waiting.extend(rx.try_iter());

@@ -10,9 +10,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use rocksdb::{checkpoint::Checkpoint, DB};
+use rocksdb::checkpoint::Checkpoint;
 
 use crate::types::{SnapshotMeta, TypeConfig};
 
@@ -184,7 +184,7 @@ impl Snapshots {
             // opens at the same path (RocksDB locks files by path within a process).
             let mut guard = buffer.lock_db();
             if let Some(old) = guard.take() {
-                if let Err(still_used) = close_when_unshared(old) {
+                if let Err(still_used) = super::double_buffer::close_when_unshared(old) {
                     *guard = Some(still_used);
                     return Err(io_err("the state database is still in use after 30 s; snapshot not installed"));
                 }
@@ -249,25 +249,6 @@ fn snapshot_file_name(meta: &SnapshotMeta) -> String {
     match &meta.last_log_id {
         Some(l) => format!("snapshot-{}-{}.tar", l.leader_id.term, l.index),
         None => "snapshot-empty.tar".to_string(),
-    }
-}
-
-/// Drops the last reference to `db` once in-flight readers released theirs; gives it back if
-/// they do not within 30 s.
-fn close_when_unshared(mut db: Arc<DB>) -> Result<(), Arc<DB>> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Arc::try_unwrap(db) {
-            Ok(inner) => {
-                drop(inner);
-                return Ok(());
-            }
-            Err(shared) if Instant::now() < deadline => {
-                db = shared;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(shared) => return Err(shared),
-        }
     }
 }
 

@@ -132,6 +132,12 @@ impl StateMachineStore {
         self.buffer.barrier()
     }
 
+    /// Writes everything applied to RocksDB and closes the state database (see
+    /// [`DoubleBuffer::close`]); reads fail afterwards. For a node that stops.
+    pub fn close(&self) -> Result<(), io::Error> {
+        self.buffer.close()
+    }
+
     /// A path where an incoming snapshot can be written before it is installed.
     pub fn incoming_snapshot_path(&self) -> PathBuf {
         self.snapshots.incoming_path()
