@@ -21,7 +21,7 @@ SCCACHE_SERVER_PORT ?= 4231
 export SCCACHE_SERVER_PORT
 OM_NODE := $(CARGO_TARGET_DIR)/debug/om-node
 
-.PHONY: test-one deps build broken-node fuzz demo demo-down demo-status demo-local e2e e2e-nodes-smoke go-tools test chart-check bench bench-compare bench-smoke faults
+.PHONY: test-one deps build e2e-build broken-node fuzz demo demo-down demo-status demo-local e2e e2e-nodes-smoke go-tools test chart-check bench bench-compare bench-smoke faults
 
 deps:
 	@./scripts/install-deps.sh
@@ -63,12 +63,12 @@ demo-local: build
 ## Everything CI checks. Needs root: the fault suite makes network namespaces, and the end-to-end
 ## tests, e2e/nodes/smoke.sh and e2e/demo-check.sh (make demo, every command it prints, make
 ## demo-down, the host compared) run real Kubernetes Nodes. The control-plane and node binaries
-## are built once from the Go module proxy beside the Rust build, then cached. The end-to-end
-## scenarios run beside the other tests and the chart check (scripts/test-lanes.sh).
+## are built once from the Go module proxy beside the Rust binaries, then cached. The end-to-end
+## scenarios start once those and their own test are built, and the rest of the build, the other
+## tests and the chart check run beside them (scripts/test-lanes.sh).
 test: deps
 	cargo fmt --all -- --check
-	$(MAKE) --no-print-directory -j2 go-tools build
-	cd scripts/tools && go test ./porcupine-check
+	$(MAKE) --no-print-directory -j2 go-tools e2e-build
 	scripts/test-lanes.sh
 	e2e/nodes/smoke.sh
 	e2e/demo-check.sh
@@ -97,11 +97,15 @@ chart-check: deps
 test-one: build
 	"$$(scripts/exe-of.sh test $(T))" $(ARGS)
 
-## Only the end-to-end scenarios (real Nodes, the project's images, chart, operator). Needs root.
-e2e: deps
-	e2e/controlplane/build.sh --node-bin >/dev/null
-	cargo build --workspace --all-targets
-	cargo test -p omring-e2e --no-fail-fast
+## The workspace's binaries and the end-to-end tests' executable, and nothing else (the other
+## test targets build later, beside the scenarios). Features resolve as in `make build`.
+e2e-build: deps
+	cargo build --workspace --bins --test e2e
+
+## Only the end-to-end scenarios (real Nodes, the project's images, chart, operator), e.g.
+## `make e2e ARGS=scale` for the scenarios whose names hold "scale". Needs root.
+e2e: deps go-tools
+	set -e; set -- $$(scripts/exe-of.sh e2e); cd "$$2" && "$$3" $(ARGS)
 
 ## A real 3-node Kubernetes cluster on this machine (e2e/nodes/: containerd and a kubelet per
 ## Node, kube-proxy, CoreDNS, local-path storage) brought up, checked and torn down, and the host

@@ -11,11 +11,13 @@
 # Usage: images/build-oci.sh [BINARY...]   (default: om-node omring-operator)
 # Output: ${OMRING_IMAGES_DIR:-~/.cache/omring/images}/<binary>-<version>.oci.tar
 # Push one with: crane push ARCHIVE REGISTRY/REPO:TAG   (or docker load -i ARCHIVE)
-# Env: CARGO_TARGET_DIR (default: the checkout's target/), CRANE (default: scripts/tools.sh's).
+# Env: CARGO_TARGET_DIR (default: the checkout's target/), OMRING_BIN_DIR (where the binaries are;
+# default: its debug/), CRANE (default: scripts/tools.sh's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${OMRING_CACHE:-$HOME/.cache/omring}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN_DIR=${OMRING_BIN_DIR:-$TARGET/debug}
 OUT_DIR=${OMRING_IMAGES_DIR:-$CACHE/images}
 TOOLS=$("$ROOT/scripts/tools.sh")
 CRANE=${CRANE:-$TOOLS/crane}
@@ -54,7 +56,7 @@ libs_of() {
 for bin in "${bins[@]}"; do
   t0=$(date +%s%N)
   [[ -n ${REPO[$bin]:-} ]] || { echo "build-oci: unknown binary $bin (known: ${!REPO[*]})" >&2; exit 1; }
-  src=$TARGET/debug/$bin
+  src=$BIN_DIR/$bin
   [[ -x $src ]] || { echo "build-oci: $src not built; run: cargo build -p ${bin/om-node/om-node} --bin $bin" >&2; exit 1; }
   ref=${REPO[$bin]}:$VERSION
   archive=$OUT_DIR/$bin-$VERSION.oci.tar

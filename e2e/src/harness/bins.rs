@@ -3,6 +3,10 @@
 //! Tests run from `<target>/debug/deps/`, so the workspace's binaries are in `<target>/debug/`.
 //! `make test` builds them all before the tests run; when one is missing (e.g. only
 //! `cargo test -p omring-e2e` was run) it is built here with cargo.
+//!
+//! [`BIN_DIR_ENV`] names a directory to take them from instead: `scripts/test-lanes.sh` copies
+//! them there so that the other lane can build the fault suite's om-node variant, which cargo
+//! writes to the same `<target>/debug/om-node`, while these tests run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,8 +26,29 @@ pub fn target_debug_dir() -> Result<PathBuf> {
 
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
-/// The path of workspace binary `name` of package `package`, built if missing.
+/// When set: the directory holding the om-node and operator binaries the tests use (and make
+/// images of); nothing is built.
+pub const BIN_DIR_ENV: &str = "OMRING_E2E_BIN_DIR";
+
+/// The directory the workspace's binaries are taken from.
+fn bin_dir() -> Result<PathBuf> {
+    match std::env::var_os(BIN_DIR_ENV) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => target_debug_dir(),
+    }
+}
+
+/// The path of workspace binary `name` of package `package`, built if missing (unless
+/// [`BIN_DIR_ENV`] is set: then it must be there).
 pub fn workspace_binary(package: &str, name: &str) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
+        let path = Path::new(&dir).join(name);
+        if !path.is_file() {
+            let dir = Path::new(&dir).display();
+            return Err(HarnessError::Setup(format!("{BIN_DIR_ENV} is {dir}, which holds no {name}")));
+        }
+        return Ok(path);
+    }
     let path = target_debug_dir()?.join(name);
     if path.is_file() {
         return Ok(path);
@@ -77,6 +102,7 @@ pub fn images() -> Result<Vec<PathBuf>> {
         let script = repo_root().join("images/build-oci.sh");
         let out = Command::new(&script)
             .env("OMRING_IMAGES_DIR", &dir)
+            .env("OMRING_BIN_DIR", bin_dir()?)
             .env("CARGO_TARGET_DIR", target_debug_dir()?.parent().unwrap_or(Path::new(".")))
             .stderr(std::process::Stdio::piped())
             .output()
