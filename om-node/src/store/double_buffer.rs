@@ -351,8 +351,6 @@ impl TableRead for DoubleBuffer {
     }
 }
 
-/// The flusher: gathers applied transactions for up to [`FLUSH_INTERVAL`] (or until they hold
-/// `flush_at` permits, or a barrier), writes them in one batch, evicts, releases permits.
 /// How long closing the database waits for in-flight readers to release it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -375,6 +373,8 @@ pub(super) fn close_when_unshared(mut db: Arc<DB>) -> Result<(), Arc<DB>> {
     }
 }
 
+/// The flusher: gathers applied transactions for up to [`FLUSH_INTERVAL`] (or until they hold
+/// `flush_at` permits, or a barrier), writes them in one batch, evicts, releases permits.
 fn run_flusher(buffer: Weak<DoubleBuffer>, rx: mpsc::Receiver<FlushMsg>, flush_at: usize) {
     while let Ok(first) = rx.recv() {
         let mut txs = Vec::new();
