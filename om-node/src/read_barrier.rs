@@ -100,6 +100,8 @@ mod tests {
                 n
             }
         }));
+        // Queues a read and yields its answer's receiver, to be awaited later on purpose.
+        #[allow(clippy::async_yields_async)]
         let read = |tx: &mpsc::Sender<oneshot::Sender<u32>>| {
             let (reply, answer) = oneshot::channel();
             let tx = tx.clone();

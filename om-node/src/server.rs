@@ -466,6 +466,8 @@ const PEER_BODY_LIMIT: usize = 1 << 30;
 
 /// Decodes a peer RPC body, which is always in the binary form of [`encode_bin`]; another
 /// content type is answered 415 and a body that does not decode 400, each with the reason.
+// The error is the handler's answer, returned at once: boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
 fn peer_request<T: serde::de::DeserializeOwned>(what: &str, headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
     let content_type =
         headers.get(axum::http::header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());

@@ -151,7 +151,7 @@ async fn ratis_storage_and_snapshot_dirs_are_honoured() {
     let info = client.read(ReadOp::VolumeInfo { volume: "vol1".into() }).await.expect("vol1 survived the move");
     assert!(matches!(info, ReadResponse::Volume { .. }), "{info:?}");
     for i in 2..12 {
-        client.write(WriteOp::create_volume(&format!("vol{i}"))).await.expect("create");
+        client.write(WriteOp::create_volume(format!("vol{i}"))).await.expect("create");
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     let archive = |d: &std::path::Path| {

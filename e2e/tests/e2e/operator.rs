@@ -16,7 +16,7 @@ use omring_e2e::harness::{dns, repo_root, ring, step, wait_for, Load};
 use serde_json::Value;
 
 /// 1. helm install + kubectl apply of the example ring: Available, `kubectl get omr` shows the
-/// leader, status lists 3 nodes with one LEADER, and the CLI in a pod agrees.
+///    leader, status lists 3 nodes with one LEADER, and the CLI in a pod agrees.
 pub fn example_ring_becomes_available_and_status_matches_the_cli() {
     common::run("example ring", Duration::from_secs(600), async {
         let (cluster, _op) = setup("example", 3).await;
@@ -122,8 +122,8 @@ pub fn example_ring_becomes_available_and_status_matches_the_cli() {
 }
 
 /// 4. kubectl drain of the leader's Node: leadership moves before the leader pod is evicted,
-/// the drain completes, no write fails. The pod's local volume keeps it waiting for its Node
-/// (quorum kept by the other two) until the Node is uncordoned.
+///    the drain completes, no write fails. The pod's local volume keeps it waiting for its Node
+///    (quorum kept by the other two) until the Node is uncordoned.
 pub fn drain_of_the_leaders_node_moves_leadership_first() {
     common::run("drain leader node", Duration::from_secs(900), async {
         let (cluster, _op) = setup("drain", 3).await;
@@ -183,9 +183,9 @@ pub fn drain_of_the_leaders_node_moves_leadership_first() {
 }
 
 /// 5. An eviction of the leader pod through the Eviction API (no cordon): refused with "retry
-/// later" until leadership moved, then allowed. The chart's two operator replicas run, and the
-/// webhook Service sends reviews to either: the replica that does not hold the Lease only
-/// records the attempt on the pod, and the Lease holder's controller moves leadership.
+///    later" until leadership moved, then allowed. The chart's two operator replicas run, and the
+///    webhook Service sends reviews to either: the replica that does not hold the Lease only
+///    records the attempt on the pod, and the Lease holder's controller moves leadership.
 pub fn eviction_of_the_leader_is_refused_until_leadership_moved() {
     common::run("evict leader", Duration::from_secs(900), async {
         let started = Instant::now();
@@ -333,7 +333,7 @@ pub fn config_change_restarts_followers_first_and_the_leader_last() {
 }
 
 /// 7. kill -9 of the leader's process: one leader again, the pod restarts and rejoins; the time
-/// to the first successful write after the kill is printed.
+///    to the first successful write after the kill is printed.
 pub fn kill_9_of_the_leader_process() {
     common::run("kill -9 leader", Duration::from_secs(600), async {
         let (cluster, _op) = setup("kill", 3).await;
@@ -363,8 +363,8 @@ pub fn kill_9_of_the_leader_process() {
 }
 
 /// 8. A follower cut off from its peers (its Raft port dropped on the host, while the kubelet
-/// still probes it) while more entries than the purge threshold are written comes back through
-/// snapshot installation.
+///    still probes it) while more entries than the purge threshold are written comes back through
+///    snapshot installation.
 pub fn follower_behind_the_purged_log_catches_up_by_snapshot() {
     common::run("stale follower snapshot", Duration::from_secs(900), async {
         let (cluster, _op) = setup("snapshot", 3).await;

@@ -166,8 +166,8 @@ impl Watch {
     pub fn start(cluster: &Cluster, client: Arc<FailoverClient>, old_leader: &str) -> Watch {
         let (moved, terminating) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
         let mut tasks = Vec::new();
-        for node in client.nodes().iter().filter(|n| n.node_id != old_leader).cloned() {
-            let (client, m) = (client.clone(), moved.clone());
+        for node in client.nodes().iter().filter(|n| n.node_id != old_leader) {
+            let (node, client, m) = (node.clone(), client.clone(), moved.clone());
             tasks.push(tokio::spawn(async move {
                 while m.lock().unwrap().is_none() {
                     let now = Instant::now();

@@ -222,10 +222,12 @@ pub fn certificates_are_renewed_under_load_and_outsiders_are_refused() {
             wait_for("the operator rotated the CA", Duration::from_secs(420), Duration::from_secs(1), || async {
                 let status = ring::omr_status(&cluster.client, NS, RING).await.map_err(|e| e.to_string())?;
                 let now = status["tls"]["caRotation"]["phase"].as_str().unwrap_or("none").to_string();
-                let mut seen = phase.lock().unwrap_or_else(|e| e.into_inner());
-                if *seen != now {
-                    step(format!("status.tls.caRotation: {now}"));
-                    *seen = now.clone();
+                {
+                    let mut seen = phase.lock().unwrap_or_else(|e| e.into_inner());
+                    if *seen != now {
+                        step(format!("status.tls.caRotation: {now}"));
+                        *seen = now.clone();
+                    }
                 }
                 let ca = ca_text("ca.crt").await?;
                 let bundle =

@@ -91,7 +91,17 @@ fn split_csv(line: &str) -> Vec<String> {
 /// The static token file, re-read when it changes.
 struct TokenFile {
     path: PathBuf,
-    state: Mutex<(Option<SystemTime>, Instant, Result<HashMap<String, StaticToken>, String>)>,
+    state: Mutex<TokenFileState>,
+}
+
+/// What was read from the token file, and when.
+struct TokenFileState {
+    /// The file's modification time when it was read.
+    mtime: Option<SystemTime>,
+    /// When the modification time was last compared.
+    checked: Instant,
+    /// The tokens, or why the file could not be used.
+    tokens: Result<HashMap<String, StaticToken>, String>,
 }
 
 impl TokenFile {
@@ -103,20 +113,20 @@ impl TokenFile {
     fn new(path: PathBuf) -> Self {
         let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         let tokens = Self::load(&path);
-        TokenFile { path, state: Mutex::new((mtime, Instant::now(), tokens)) }
+        TokenFile { path, state: Mutex::new(TokenFileState { mtime, checked: Instant::now(), tokens }) }
     }
 
     fn lookup(&self, token: &str) -> Result<Option<StaticToken>, String> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.1.elapsed() > Duration::from_secs(2) {
-            st.1 = Instant::now();
+        if st.checked.elapsed() > Duration::from_secs(2) {
+            st.checked = Instant::now();
             let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-            if mtime != st.0 {
-                st.0 = mtime;
-                st.2 = Self::load(&self.path);
+            if mtime != st.mtime {
+                st.mtime = mtime;
+                st.tokens = Self::load(&self.path);
             }
         }
-        match &st.2 {
+        match &st.tokens {
             Ok(map) => Ok(map.get(token).cloned()),
             Err(e) => Err(e.clone()),
         }
@@ -127,8 +137,11 @@ impl TokenFile {
 struct TokenReview {
     http: reqwest::Client,
     url: String,
-    cache: Mutex<HashMap<[u8; 32], (Instant, Result<Principal, String>)>>,
+    cache: Mutex<HashMap<[u8; 32], CachedReview>>,
 }
+
+/// When the API server answered a review, and its answer (the principal, or why not).
+type CachedReview = (Instant, Result<Principal, String>);
 
 impl TokenReview {
     fn new() -> Result<Self, String> {

@@ -45,6 +45,12 @@ pub fn from_certificate(cert: &CertificateDer<'_>) -> Option<Principal> {
     Some(Principal { user, groups, source: PrincipalSource::ClientCertificate })
 }
 
+/// When a certificate expires, in seconds since the epoch; None when it cannot be parsed.
+pub fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
+    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).ok()?;
+    Some(parsed.validity().not_after.timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,10 +68,4 @@ mod tests {
         assert!(p.in_group("omring:nodes"));
         assert!(from_certificate(&CertificateDer::from(vec![1u8, 2, 3])).is_none());
     }
-}
-
-/// When a certificate expires, in seconds since the epoch; None when it cannot be parsed.
-pub fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
-    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).ok()?;
-    Some(parsed.validity().not_after.timestamp())
 }
