@@ -80,7 +80,7 @@ pub async fn run(mut settings: NodeSettings, mode: RunMode) -> Result<(), NodeEr
 
 /// How long [`RunningNode::shutdown`] waits for each aborted task, and for the Raft log's
 /// database to close.
-const LOG_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+const SHUTDOWN_STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A started node and its background tasks.
 pub struct RunningNode {
@@ -123,7 +123,7 @@ impl RunningNode {
         for t in self.tasks {
             // An aborted task ends at its next await and drops what it holds; bounded, as a
             // task stuck outside an await would never end.
-            let _ = tokio::time::timeout(LOG_CLOSE_TIMEOUT, t).await;
+            let _ = tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, t).await;
         }
         // Closed explicitly: a connection still finishing may hold the node for a while, and
         // a node started again in this process must find the database's lock released.
@@ -134,12 +134,12 @@ impl RunningNode {
             .map_err(|source| NodeError::Io { what: "final flush and close of the state database".into(), source })?;
         // The log's sync thread drops the last handle of its database after Raft dropped the
         // log; a node started again in this process must find the database's lock released.
-        let closed_by = Instant::now() + LOG_CLOSE_TIMEOUT;
+        let closed_by = Instant::now() + SHUTDOWN_STEP_TIMEOUT;
         while !self.node.log.is_closed() && Instant::now() < closed_by {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         if !self.node.log.is_closed() {
-            tracing::warn!("the Raft log was still open {LOG_CLOSE_TIMEOUT:?} after shutdown");
+            tracing::warn!("the Raft log was still open {SHUTDOWN_STEP_TIMEOUT:?} after shutdown");
         }
         raft_result.map_err(|e| NodeError::Raft(e.to_string()))
     }

@@ -30,21 +30,23 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 /// images of); nothing is built.
 pub const BIN_DIR_ENV: &str = "OMRING_E2E_BIN_DIR";
 
+/// The directory named by [`BIN_DIR_ENV`], if set.
+fn bin_dir_override() -> Option<PathBuf> {
+    std::env::var_os(BIN_DIR_ENV).map(PathBuf::from)
+}
+
 /// The directory the workspace's binaries are taken from.
 fn bin_dir() -> Result<PathBuf> {
-    match std::env::var_os(BIN_DIR_ENV) {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => target_debug_dir(),
-    }
+    bin_dir_override().map_or_else(target_debug_dir, Ok)
 }
 
 /// The path of workspace binary `name` of package `package`, built if missing (unless
 /// [`BIN_DIR_ENV`] is set: then it must be there).
 pub fn workspace_binary(package: &str, name: &str) -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
-        let path = Path::new(&dir).join(name);
+    if let Some(dir) = bin_dir_override() {
+        let path = dir.join(name);
         if !path.is_file() {
-            let dir = Path::new(&dir).display();
+            let dir = dir.display();
             return Err(HarnessError::Setup(format!("{BIN_DIR_ENV} is {dir}, which holds no {name}")));
         }
         return Ok(path);

@@ -135,16 +135,7 @@ impl DoubleBuffer {
     /// same process.
     pub(super) fn close(&self) -> Result<(), io::Error> {
         self.barrier()?;
-        let mut guard = self.lock_db();
-        if let Some(db) = guard.take() {
-            if let Err(still_used) = close_when_unshared(db) {
-                *guard = Some(still_used);
-                return Err(io_err(format!(
-                    "the state database is still in use {CLOSE_TIMEOUT:?} after the node stopped"
-                )));
-            }
-        }
-        Ok(())
+        close_slot(&mut self.lock_db()).map_err(|e| io_err(format!("{e}, when the node stopped")))
     }
 
     /// The database for a read of `table`, or why there is none.
@@ -354,9 +345,11 @@ impl TableRead for DoubleBuffer {
 /// How long closing the database waits for in-flight readers to release it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Drops the last reference to `db` once in-flight readers released theirs; gives it back if
-/// they do not within [`CLOSE_TIMEOUT`].
-pub(super) fn close_when_unshared(mut db: Arc<DB>) -> Result<(), Arc<DB>> {
+/// Closes the database in `slot` (held under [`DoubleBuffer::lock_db`]) once in-flight readers
+/// released their handles, leaving the slot empty; an empty slot is already closed. If they
+/// do not within [`CLOSE_TIMEOUT`], the database stays in the slot and the error says so.
+pub(super) fn close_slot(slot: &mut Option<Arc<DB>>) -> Result<(), String> {
+    let Some(mut db) = slot.take() else { return Ok(()) };
     let deadline = Instant::now() + CLOSE_TIMEOUT;
     loop {
         match Arc::try_unwrap(db) {
@@ -368,7 +361,10 @@ pub(super) fn close_when_unshared(mut db: Arc<DB>) -> Result<(), Arc<DB>> {
                 db = shared;
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err(shared) => return Err(shared),
+            Err(shared) => {
+                *slot = Some(shared);
+                return Err(format!("the state database is still in use after {CLOSE_TIMEOUT:?}"));
+            }
         }
     }
 }

@@ -183,12 +183,7 @@ impl Snapshots {
             // Readers wait on the lock; the old database must be closed before the new one
             // opens at the same path (RocksDB locks files by path within a process).
             let mut guard = buffer.lock_db();
-            if let Some(old) = guard.take() {
-                if let Err(still_used) = super::double_buffer::close_when_unshared(old) {
-                    *guard = Some(still_used);
-                    return Err(io_err("the state database is still in use after 30 s; snapshot not installed"));
-                }
-            }
+            super::double_buffer::close_slot(&mut guard).map_err(|e| io_err(format!("{e}; snapshot not installed")))?;
             let swapped = std::fs::rename(dir.join(DB_NAME), dir.join(DB_OLD))
                 .and_then(|_| std::fs::rename(&incoming, dir.join(DB_NAME)));
             if let Err(e) = swapped {
