@@ -154,16 +154,16 @@ ozone sh bucket create /vol1/bucket1
 ozone sh key create /vol1/bucket1/key1 --size 1024
 ozone sh key list /vol1/bucket1
 ozone admin om roles
+kubectl drain \$(kubectl get pod \$(kubectl get omr $RING -o jsonpath='{.status.leader}') -o jsonpath='{.spec.nodeName}') --ignore-daemonsets --delete-emptydir-data --timeout=300s
+kubectl get omr -o wide
+kubectl uncordon node-1 node-2 node-3
+kubectl wait --for=condition=Available omr/$RING --timeout=300s
 kubectl scale omr/$RING --replicas=5
 kubectl wait --for=jsonpath='{.status.readyReplicas}'=5 omr/$RING --timeout=300s
 ozone admin om roles --table
 ozone sh key info /vol1/bucket1/key1
 kubectl scale omr/$RING --replicas=3
 kubectl wait --for=jsonpath='{.status.readyReplicas}'=3 omr/$RING --timeout=300s
-kubectl drain \$(kubectl get pod \$(kubectl get omr $RING -o jsonpath='{.status.leader}') -o jsonpath='{.spec.nodeName}') --ignore-daemonsets --delete-emptydir-data --timeout=300s
-kubectl get omr -o wide
-kubectl uncordon node-1 node-2 node-3
-kubectl wait --for=condition=Available omr/$RING --timeout=300s
 # --- end ---
 
 'ozone' runs om-node's Ozone-style CLI in a running ring pod (kubectl exec), so it uses the
