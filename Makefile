@@ -98,9 +98,10 @@ test-one: build
 	"$$(scripts/exe-of.sh test $(T))" $(ARGS)
 
 ## The workspace's binaries and the end-to-end tests' executable, and nothing else (the other
-## test targets build later, beside the scenarios). Features resolve as in `make build`.
+## test targets build later, beside the scenarios). Features resolve as in `make build`; the
+## selection is spelled once, in scripts/exe-of.sh.
 e2e-build: deps
-	cargo build --workspace --bins --test e2e
+	scripts/exe-of.sh e2e >/dev/null
 
 ## Only the end-to-end scenarios (real Nodes, the project's images, chart, operator), e.g.
 ## `make e2e ARGS=scale` for the scenarios whose names hold "scale". Needs root.
