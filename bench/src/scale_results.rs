@@ -92,7 +92,46 @@ pub struct Point {
     #[serde(default)]
     pub leader: Option<String>,
     pub disk: Vec<NodeDisk>,
+    /// Where each voter's memory went, from its `/metrics`, read with the RSS.
+    #[serde(default)]
+    pub memory: Vec<NodeMemory>,
     pub load: String,
+}
+
+/// The memory gauges of one node (`om_memory_*`), in bytes, by part.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NodeMemory {
+    pub node: String,
+    /// (part, bytes) in [`MEMORY_PARTS`] order; a part the node did not report is left out.
+    pub parts: Vec<(String, f64)>,
+    /// `om_memory_threads`.
+    pub threads: Option<f64>,
+}
+
+/// The parts of a node's memory its `/metrics` names: (report column, metric). Each is bounded
+/// by a size key except the whole tables (they grow with volumes, buckets and prefixes).
+pub const MEMORY_PARTS: [(&str, &str); 8] = [
+    ("resident", "om_memory_resident_bytes"),
+    ("block cache", "om_memory_block_cache_bytes"),
+    ("memtables state", "om_memory_memtable_bytes{db=\"state\"}"),
+    ("memtables raft log", "om_memory_memtable_bytes{db=\"raft_log\"}"),
+    ("SST readers state", "om_memory_table_reader_bytes{db=\"state\"}"),
+    ("SST readers raft log", "om_memory_table_reader_bytes{db=\"raft_log\"}"),
+    ("raft log cache", "om_memory_raft_log_cache_bytes"),
+    ("whole tables", "om_memory_whole_tables_bytes"),
+];
+
+impl NodeMemory {
+    pub fn part(&self, name: &str) -> Option<f64> {
+        self.parts.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// The resident set less every part the node accounts for: threads' stacks, the allocator's
+    /// free pages, the double buffer, code and everything else.
+    pub fn rest(&self) -> Option<f64> {
+        let resident = self.part("resident")?;
+        Some(resident - self.parts.iter().filter(|(n, _)| n != "resident").map(|(_, v)| v).sum::<f64>())
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -316,6 +355,7 @@ pub fn render(r: &ScaleResults) -> String {
             }
         }
         let _ = writeln!(s);
+        write_memory_table(&mut s, &points);
         let _ =
             writeln!(s, "Machine during each size (1-minute load average, before and after each repeat; CPU steal):\n");
         let _ =
@@ -379,6 +419,29 @@ pub fn render(r: &ScaleResults) -> String {
 
 fn first3(load: &str) -> String {
     load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Where the voters' memory went at each size: one row per voter, MiB from its own gauges, and
+/// what the resident set holds besides them.
+fn write_memory_table(s: &mut String, points: &[&Point]) {
+    if points.iter().all(|p| p.memory.is_empty()) {
+        return;
+    }
+    let _ = writeln!(s, "Where each voter's memory goes (MiB, from its `om_memory_*` gauges with the RSS above; rest = resident less the parts):\n");
+    let names: Vec<&str> = MEMORY_PARTS.iter().map(|(n, _)| *n).collect();
+    let _ = writeln!(s, "| keys | voter | {} | rest | threads |", names.join(" | "));
+    let _ = writeln!(s, "|---|---|{}---|---|", "---|".repeat(names.len()));
+    for p in points {
+        for m in &p.memory {
+            let cells: Vec<String> =
+                names.iter().map(|n| m.part(n).map_or("–".into(), |v| format!("{:.1}", mib(v as u64)))).collect();
+            let who = if p.leader.as_ref() == Some(&m.node) { format!("{} (leader)", m.node) } else { m.node.clone() };
+            let rest = m.rest().map_or("–".into(), |v| format!("{:.1}", v / 1048576.0));
+            let threads = m.threads.map_or("–".into(), |t| format!("{t:.0}"));
+            let _ = writeln!(s, "| {} | {who} | {} | {rest} | {threads} |", size_label(p), cells.join(" | "));
+        }
+    }
+    let _ = writeln!(s);
 }
 
 #[cfg(test)]

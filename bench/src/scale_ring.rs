@@ -12,6 +12,7 @@ use om_client::{FailoverClient, NodeAddress, OzoneConfig};
 use om_localring::{Agreement, LocalRing};
 
 use crate::scale::ScaleError;
+use crate::scale_results::{NodeMemory, MEMORY_PARTS};
 
 const SERVICE_ID: &str = "scale";
 /// Voters of the ring under test.
@@ -119,6 +120,25 @@ impl ScaleRing {
             None
         })
         .await
+    }
+
+    /// Each voter's memory gauges, in node order (a voter whose `/metrics` does not answer has
+    /// no parts).
+    pub async fn voter_memory(&self) -> Vec<NodeMemory> {
+        let mut out = Vec::new();
+        for id in voter_ids() {
+            let text = match self.addr(&id) {
+                Ok(a) => metrics_text(&a.http_address()).await,
+                Err(_) => None,
+            };
+            let text = text.unwrap_or_default();
+            let parts = MEMORY_PARTS
+                .iter()
+                .filter_map(|(part, name)| metric_in(&text, name).map(|v| (part.to_string(), v)))
+                .collect();
+            out.push(NodeMemory { node: id, parts, threads: metric_in(&text, "om_memory_threads") });
+        }
+        out
     }
 
     /// The ready leader's id, if one answers within two minutes.
@@ -306,12 +326,15 @@ fn voter_ids() -> Vec<String> {
 
 /// One counter or gauge from a node's `/metrics` (Prometheus text; `_total` suffix accepted).
 pub async fn metric(http_address: &str, name: &str) -> Option<f64> {
-    let text = reqwest::get(format!("http://{http_address}{}", om_client::wire::PATH_METRICS))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
+    metric_in(&metrics_text(http_address).await?, name)
+}
+
+async fn metrics_text(http_address: &str) -> Option<String> {
+    reqwest::get(format!("http://{http_address}{}", om_client::wire::PATH_METRICS)).await.ok()?.text().await.ok()
+}
+
+/// One sample of `text` by its name with labels, as written (`om_x{db="state"}`).
+fn metric_in(text: &str, name: &str) -> Option<f64> {
     let total = format!("{name}_total");
     text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
         let (k, v) = l.split_once(' ')?;

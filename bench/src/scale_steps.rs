@@ -103,8 +103,10 @@ impl Scale {
         }
         let pids = ring.voter_pids();
         let leader = ring.leader_id().await;
+        let memory = ring.voter_memory().await;
         self.results.points.push(Point {
             leader,
+            memory,
             shape: name.clone(),
             target_keys: target,
             keys,
@@ -228,6 +230,14 @@ impl Scale {
                     || p.disk.iter().any(|d| d.bytes == 0)
                 {
                     problems.push(format!("{name} at {target}: RSS {:?} or disk of a voter missing", p.rss_mib));
+                }
+                let parts = |m: &NodeMemory| m.parts.len();
+                if p.memory.len() != 3 || p.memory.iter().any(|m| parts(m) != MEMORY_PARTS.len()) {
+                    let got: Vec<_> = p.memory.iter().map(|m| (m.node.as_str(), parts(m))).collect();
+                    problems.push(format!(
+                        "{name} at {target}: memory gauges of the voters {got:?}, want {} parts of 3 voters",
+                        MEMORY_PARTS.len()
+                    ));
                 }
                 let mut wanted = vec![CREATE, RESTART, CATCH_UP];
                 if p.keys > 0 {

@@ -56,6 +56,14 @@ fn scale_harness_measures_every_size_and_writes_the_report() {
         assert_eq!(p.rss_mib.len(), 3, "{p:?}");
         assert!(p.leader.as_ref().is_some_and(|l| p.rss_mib.iter().any(|(id, _)| id == l)), "{p:?}");
         assert!(p.disk.iter().all(|d| d.bytes > 0 && d.apparent_bytes > 0), "{p:?}");
+        // Every voter's memory gauges, read with its RSS: the parts fit inside the resident set.
+        assert_eq!(p.memory.len(), 3, "{p:?}");
+        for m in &p.memory {
+            let resident = m.part("resident").unwrap_or(0.0);
+            assert!(resident > 0.0 && m.part("block cache").is_some() && m.threads.unwrap_or(0.0) > 0.0, "{m:?}");
+            let rest = m.rest().unwrap_or(-1.0);
+            assert!(rest > 0.0 && rest < resident, "the parts of {m:?} do not fit in its RSS");
+        }
         let one = |m: &str| {
             let v = saved.samples(&p.shape, *target, m);
             assert_eq!(v.len(), 1, "{m} at {target}: {v:?}");
@@ -76,5 +84,6 @@ fn scale_harness_measures_every_size_and_writes_the_report() {
     assert!(saved.preloads.iter().any(|p| p.to == 5_000 && p.keys_per_sec > 0.0), "{:?}", saved.preloads);
     let md = std::fs::read_to_string(out.join("scale.md")).unwrap();
     assert!(md.contains("## one-bucket") && md.contains("| 5,000 |"), "{md}");
+    assert!(md.contains("Where each voter's memory goes") && md.contains("| 5,000 | om1"), "{md}");
     assert!(md.contains("Charts skipped: cannot run /nonexistent/python"), "{md}");
 }

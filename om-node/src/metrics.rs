@@ -162,7 +162,7 @@ impl NodeMetrics {
         let table_readers = Family::<DbLabels, Gauge>::default();
         registry.register(
             "memory_table_reader_bytes",
-            "Bytes of RocksDB SST readers (index and filter blocks outside the block cache), per database",
+            "Bytes of RocksDB's open SST file readers outside the block cache (their index and filter blocks are in it), per database",
             table_readers.clone(),
         );
         let memory = MemoryGauges {
