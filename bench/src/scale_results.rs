@@ -106,7 +106,17 @@ pub struct NodeMemory {
     pub parts: Vec<(String, f64)>,
     /// `om_memory_threads`.
     pub threads: Option<f64>,
+    /// glibc's heap (`om_memory_c_heap_bytes`): in use (RocksDB's parts above are in it) and
+    /// freed but kept.
+    #[serde(default)]
+    pub c_heap_in_use: Option<f64>,
+    #[serde(default)]
+    pub c_heap_free: Option<f64>,
 }
+
+/// The parts of [`MEMORY_PARTS`] RocksDB allocates from glibc's heap.
+const ROCKSDB_PARTS: [&str; 5] =
+    ["block cache", "memtables state", "memtables raft log", "SST readers state", "SST readers raft log"];
 
 /// The parts of a node's memory its `/metrics` names: (report column, metric). Each is bounded
 /// by a size key except the whole tables (they grow with volumes, buckets and prefixes).
@@ -126,11 +136,19 @@ impl NodeMemory {
         self.parts.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
     }
 
-    /// The resident set less every part the node accounts for: threads' stacks, the allocator's
-    /// free pages, the double buffer, code and everything else.
+    /// What glibc's heap holds in use besides RocksDB's block cache, memtables and readers.
+    pub fn c_heap_other(&self) -> Option<f64> {
+        let rocksdb: f64 = self.parts.iter().filter(|(n, _)| ROCKSDB_PARTS.contains(&n.as_str())).map(|(_, v)| v).sum();
+        Some((self.c_heap_in_use? - rocksdb).max(0.0))
+    }
+
+    /// The resident set less every part the node accounts for, and less glibc's heap (in use and
+    /// kept): mostly Rust's own heap (mimalloc: requests in flight, the double buffer, openraft),
+    /// threads' stacks and code. Heap pages kept but not resident make it read low.
     pub fn rest(&self) -> Option<f64> {
         let resident = self.part("resident")?;
-        Some(resident - self.parts.iter().filter(|(n, _)| n != "resident").map(|(_, v)| v).sum::<f64>())
+        let parts: f64 = self.parts.iter().filter(|(n, _)| n != "resident").map(|(_, v)| v).sum();
+        Some(resident - parts - self.c_heap_other().unwrap_or(0.0) - self.c_heap_free.unwrap_or(0.0))
     }
 }
 
@@ -427,18 +445,34 @@ fn write_memory_table(s: &mut String, points: &[&Point]) {
     if points.iter().all(|p| p.memory.is_empty()) {
         return;
     }
-    let _ = writeln!(s, "Where each voter's memory goes (MiB, from its `om_memory_*` gauges with the RSS above; rest = resident less the parts):\n");
+    let _ = writeln!(
+        s,
+        "Where each voter's memory goes (MiB, from its `om_memory_*` gauges, read with the RSS above). RocksDB's \
+         parts live in glibc's heap; \"C heap, other in use\" is what else that heap hands out, \"free kept\" what it \
+         keeps after frees. The rest is the RSS less all of these: mostly Rust's own heap (mimalloc), the threads' \
+         stacks and code.\n"
+    );
     let names: Vec<&str> = MEMORY_PARTS.iter().map(|(n, _)| *n).collect();
-    let _ = writeln!(s, "| keys | voter | {} | rest | threads |", names.join(" | "));
-    let _ = writeln!(s, "|---|---|{}---|---|", "---|".repeat(names.len()));
+    let _ = writeln!(
+        s,
+        "| keys | voter | {} | C heap, other in use | C heap, free kept | rest | threads |",
+        names.join(" | ")
+    );
+    let _ = writeln!(s, "|---|---|{}---|---|---|---|", "---|".repeat(names.len()));
     for p in points {
         for m in &p.memory {
             let cells: Vec<String> =
                 names.iter().map(|n| m.part(n).map_or("–".into(), |v| format!("{:.1}", mib(v as u64)))).collect();
             let who = if p.leader.as_ref() == Some(&m.node) { format!("{} (leader)", m.node) } else { m.node.clone() };
-            let rest = m.rest().map_or("–".into(), |v| format!("{:.1}", v / 1048576.0));
+            let mib_of = |v: Option<f64>| v.map_or("–".into(), |v| format!("{:.1}", v / 1048576.0));
+            let (other, free, rest) = (mib_of(m.c_heap_other()), mib_of(m.c_heap_free), mib_of(m.rest()));
             let threads = m.threads.map_or("–".into(), |t| format!("{t:.0}"));
-            let _ = writeln!(s, "| {} | {who} | {} | {rest} | {threads} |", size_label(p), cells.join(" | "));
+            let _ = writeln!(
+                s,
+                "| {} | {who} | {} | {other} | {free} | {rest} | {threads} |",
+                size_label(p),
+                cells.join(" | ")
+            );
         }
     }
     let _ = writeln!(s);

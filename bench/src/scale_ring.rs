@@ -136,7 +136,13 @@ impl ScaleRing {
                 .iter()
                 .filter_map(|(part, name)| metric_in(&text, name).map(|v| (part.to_string(), v)))
                 .collect();
-            out.push(NodeMemory { node: id, parts, threads: metric_in(&text, "om_memory_threads") });
+            out.push(NodeMemory {
+                node: id,
+                parts,
+                threads: metric_in(&text, "om_memory_threads"),
+                c_heap_in_use: metric_in(&text, "om_memory_c_heap_bytes{state=\"in_use\"}"),
+                c_heap_free: metric_in(&text, "om_memory_c_heap_bytes{state=\"free\"}"),
+            });
         }
         out
     }

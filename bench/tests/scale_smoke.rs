@@ -61,6 +61,7 @@ fn scale_harness_measures_every_size_and_writes_the_report() {
         for m in &p.memory {
             let resident = m.part("resident").unwrap_or(0.0);
             assert!(resident > 0.0 && m.part("block cache").is_some() && m.threads.unwrap_or(0.0) > 0.0, "{m:?}");
+            assert!(m.c_heap_in_use.unwrap_or(0.0) > 0.0 && m.c_heap_free.is_some(), "{m:?}");
             let rest = m.rest().unwrap_or(-1.0);
             assert!(rest > 0.0 && rest < resident, "the parts of {m:?} do not fit in its RSS");
         }

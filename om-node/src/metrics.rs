@@ -36,8 +36,12 @@ pub struct MemoryGauges {
     pub block_cache: Gauge,
     /// Memtables per database (`omring.db.write.buffer.size` each).
     pub memtables: Family<DbLabels, Gauge>,
-    /// SST readers' index and filter blocks per database (grow with the data).
+    /// SST readers' index and filter blocks per database, outside the block cache (they grow
+    /// with the data; README, "Memory").
     pub table_readers: Family<DbLabels, Gauge>,
+    /// glibc's malloc heap, where RocksDB allocates (its memtables, cache and readers are part of
+    /// it): bytes in use and bytes freed but kept by the allocator.
+    pub c_heap: Family<HeapLabels, Gauge>,
     /// The Raft log's in-memory suffix (`omring.raft.log.cache.entries` / `.size`).
     pub log_cache_bytes: Gauge,
     pub log_cache_entries: Gauge,
@@ -45,6 +49,14 @@ pub struct MemoryGauges {
     pub whole_tables_rows: Gauge,
     pub whole_tables_bytes: Gauge,
 }
+
+/// `state` of the C heap's bytes: [`HEAP_IN_USE`] or [`HEAP_FREE`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HeapLabels {
+    pub state: &'static str,
+}
+pub const HEAP_IN_USE: &str = "in_use";
+pub const HEAP_FREE: &str = "free";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabels {
@@ -162,10 +174,17 @@ impl NodeMetrics {
         let table_readers = Family::<DbLabels, Gauge>::default();
         registry.register(
             "memory_table_reader_bytes",
-            "Bytes of RocksDB's open SST file readers outside the block cache (their index and filter blocks are in it), per database",
+            "Bytes of RocksDB's open SST file readers (their index and filter blocks, outside the block cache), per database",
             table_readers.clone(),
         );
+        let c_heap = Family::<HeapLabels, Gauge>::default();
+        registry.register(
+            "memory_c_heap_bytes",
+            "Bytes of glibc's malloc heap, where RocksDB allocates (in om-node, Rust's own allocations go to mimalloc), by state: in_use or free (freed but kept)",
+            c_heap.clone(),
+        );
         let memory = MemoryGauges {
+            c_heap,
             resident: gauge(&mut registry, "memory_resident_bytes", "Resident set size of the node process"),
             threads: gauge(&mut registry, "memory_threads", "Threads of the node process"),
             block_cache: gauge(&mut registry, "memory_block_cache_bytes", "Bytes in the shared RocksDB block cache"),

@@ -317,6 +317,11 @@ impl OmNode {
         let whole = self.sm.whole_tables();
         m.whole_tables_rows.set(gauge(whole.rows));
         m.whole_tables_bytes.set(gauge(whole.bytes));
+        if let Some(heap) = c_heap() {
+            use crate::metrics::{HeapLabels, HEAP_FREE, HEAP_IN_USE};
+            m.c_heap.get_or_create(&HeapLabels { state: HEAP_IN_USE }).set(gauge(heap.in_use));
+            m.c_heap.get_or_create(&HeapLabels { state: HEAP_FREE }).set(gauge(heap.free));
+        }
         m.resident.set(gauge(resident_bytes().unwrap_or(0)));
         m.threads.set(gauge(thread_count().unwrap_or(0)));
     }
@@ -354,6 +359,25 @@ pub(crate) fn fatal_reason(m: &RaftMetrics<TypeConfig>) -> Option<String> {
 fn thread_count() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
+}
+
+/// glibc's malloc heap: bytes handed out (chunks in its arenas and chunks it mapped alone) and
+/// bytes freed into its arenas but kept there.
+struct CHeap {
+    in_use: u64,
+    free: u64,
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn c_heap() -> Option<CHeap> {
+    // SAFETY: mallinfo2 (glibc 2.33 and later) only reads the allocator's counters.
+    let m = unsafe { libc::mallinfo2() };
+    Some(CHeap { in_use: (m.uordblks + m.hblkhd) as u64, free: m.fordblks as u64 })
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn c_heap() -> Option<CHeap> {
+    None
 }
 
 /// The resident set of this process, from `/proc/self/statm` (pages × page size).

@@ -482,6 +482,8 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
         "om_memory_raft_log_cache_entries",
         "om_memory_whole_tables_rows",
         "om_memory_whole_tables_bytes",
+        "om_memory_c_heap_bytes{state=\"in_use\"}",
+        "om_memory_c_heap_bytes{state=\"free\"}",
     ] {
         parts.push((name, metric(&leader_http, name).await.unwrap_or(0.0)));
     }
@@ -490,6 +492,9 @@ async fn concurrent_writes_share_raft_entries_and_each_gets_its_own_answer() {
     assert!(parts.iter().filter(|(n, _)| n.contains("memtable")).all(|(_, v)| *v > 0.0), "memtables: {parts:?}");
     assert!((1.0..=8192.0).contains(&log_entries) && log_bytes > 0.0, "the log's cache: {parts:?}");
     assert!(resident > cache + log_bytes && cache <= 64.0 * 1024.0 * 1024.0, "{parts:?}");
+    // RocksDB allocates its cache and memtables from glibc's heap, so that heap holds at least them.
+    let rocksdb = cache + parts[2].1 + parts[3].1;
+    assert!(parts[8].1 >= rocksdb && parts[9].1 >= 0.0, "the C heap holds RocksDB's {rocksdb} bytes: {parts:?}");
     // The volumes (vol1 and the race's) and the bucket are held whole; the keys are not.
     let (whole_rows, whole_bytes) = (parts[6].1, parts[7].1);
     assert!(
