@@ -459,12 +459,11 @@ fn write_memory_table(s: &mut String, points: &[&Point]) {
         names.join(" | ")
     );
     let _ = writeln!(s, "|---|---|{}---|---|---|---|", "---|".repeat(names.len()));
+    let mib_of = |v: Option<f64>| v.map_or("–".into(), |v| format!("{:.1}", v / 1048576.0));
     for p in points {
         for m in &p.memory {
-            let cells: Vec<String> =
-                names.iter().map(|n| m.part(n).map_or("–".into(), |v| format!("{:.1}", mib(v as u64)))).collect();
+            let cells: Vec<String> = names.iter().map(|n| mib_of(m.part(n))).collect();
             let who = if p.leader.as_ref() == Some(&m.node) { format!("{} (leader)", m.node) } else { m.node.clone() };
-            let mib_of = |v: Option<f64>| v.map_or("–".into(), |v| format!("{:.1}", v / 1048576.0));
             let (other, free, rest) = (mib_of(m.c_heap_other()), mib_of(m.c_heap_free), mib_of(m.rest()));
             let threads = m.threads.map_or("–".into(), |t| format!("{t:.0}"));
             let _ = writeln!(
